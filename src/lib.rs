@@ -1,0 +1,275 @@
+//! # kubeflow-profile-manager
+//!
+//! A Cognito Pre Token Generation trigger that gives people signing in through Active Directory
+//! their Kubeflow access on EKS: a personal Profile, a Profile per AD group, and contributor
+//! access (a RoleBinding plus its Istio twin) in each group namespace; access the user's groups
+//! no longer call for is removed. The event is returned exactly as received.
+//!
+//! The crate is a pure core ([`config`], [`event`], [`names`], [`protected`], [`desired`],
+//! [`plan`], [`token`]) with I/O at the edges ([`cluster`], [`kube_api`], [`sync`]); [`App`]
+//! holds what a warm container keeps and [`App::handle`] is the one entry point.
+#![forbid(unsafe_code)]
+
+pub mod cluster;
+pub mod config;
+pub mod desired;
+pub mod error;
+pub mod event;
+pub mod kube_api;
+pub mod metrics;
+pub mod names;
+pub mod objects;
+pub mod plan;
+pub mod protected;
+pub mod runtime_init;
+pub mod sync;
+pub mod token;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::cluster::{ClusterInfo, describe_cluster, kube_client};
+use crate::config::{Config, FailMode, IstioAuthz};
+use crate::desired::{Identity, desired_state};
+use crate::error::{Error, SignInFailed};
+use crate::event::{TokenEvent, TriggerSource};
+use crate::kube_api::KubeApi;
+use crate::metrics::SignInMetrics;
+use crate::objects::Kind;
+use crate::sync::{SyncReport, discover_istio_kinds, synchronise};
+use crate::token::{BearerToken, mint_token};
+
+/// Time kept back from Lambda's own deadline to send the answer.
+const ANSWER_MARGIN: Duration = Duration::from_millis(150);
+
+/// The wall clock, injected so tests can move it.
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// How a sign-in was handled (the event goes back unchanged in every case).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Nothing to provision: why.
+    Skipped(&'static str),
+    /// Provisioned; failures are listed when `FAIL_MODE=open` let the sign-in through anyway.
+    Synchronised(SyncReport),
+    /// Provisioning failed and `FAIL_MODE=open` let the sign-in through.
+    FailedOpen,
+}
+
+/// What a warm container keeps between sign-ins.
+pub struct App {
+    config: Config,
+    eks: aws_sdk_eks::Client,
+    credentials: SharedCredentialsProvider,
+    region: String,
+    clock: Clock,
+    cluster: Mutex<Option<ClusterInfo>>,
+    connection: Mutex<Option<(kube::Client, BearerToken)>>,
+    istio_kinds: Mutex<Option<Vec<Kind>>>,
+    token_mints: AtomicU32,
+}
+
+impl App {
+    /// Builds the app from the configuration and the AWS SDK configuration; no network.
+    pub fn new(config: Config, sdk: &aws_config::SdkConfig, clock: Clock) -> Result<Self, Error> {
+        let region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .ok_or_else(|| Error::Credentials("no AWS region (set AWS_REGION)".into()))?;
+        let credentials = sdk
+            .credentials_provider()
+            .ok_or_else(|| Error::Credentials("no AWS credentials provider".into()))?;
+        Ok(App {
+            config,
+            eks: aws_sdk_eks::Client::new(sdk),
+            credentials,
+            region,
+            clock,
+            cluster: Mutex::new(None),
+            connection: Mutex::new(None),
+            istio_kinds: Mutex::new(None),
+            token_mints: AtomicU32::new(0),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Bearer tokens minted by this container so far.
+    pub fn token_mints(&self) -> u32 {
+        self.token_mints.load(Ordering::Relaxed)
+    }
+
+    /// Handles one Pre Token Generation event. `remaining` is the time Lambda still allows.
+    /// The caller returns the event unchanged on `Ok`.
+    pub async fn handle(&self, raw_event: &str, remaining: Option<Duration>) -> Result<Outcome, SignInFailed> {
+        let event = match TokenEvent::parse(raw_event) {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::warn!(%error, "not a Pre Token Generation event; returned unchanged");
+                return Ok(Outcome::Skipped("not a Pre Token Generation event"));
+            }
+        };
+        match event.trigger_source {
+            TriggerSource::ClientCredentials => {
+                return Ok(Outcome::Skipped("machine-to-machine token: no user"));
+            }
+            TriggerSource::RefreshTokens if !self.config.sync_on_refresh => {
+                return Ok(Outcome::Skipped("token refresh and SYNC_ON_REFRESH=false"));
+            }
+            _ => {}
+        }
+        let Some(identity) = Identity::from_event(&event, &self.config.groups_claim) else {
+            tracing::warn!(user = %event.user_name, "the user has no usable email attribute; nothing provisioned");
+            return Ok(Outcome::Skipped("no email"));
+        };
+
+        let started = Instant::now();
+        let budget = remaining
+            .map(|r| r.saturating_sub(ANSWER_MARGIN))
+            .map_or(self.config.time_budget, |r| r.min(self.config.time_budget));
+        let mut requests = 0;
+        let result = match tokio::time::timeout(
+            budget,
+            self.provision(&identity, started + budget, &mut requests),
+        )
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(Error::TimeBudget {
+                budget_ms: budget.as_millis(),
+            }),
+        };
+        let result = result.and_then(|report| match report.failures.first() {
+            None => Ok(report),
+            Some(first) => Err(Error::Changes {
+                failed: report.failures.len(),
+                first: first.clone(),
+            }),
+        });
+
+        let elapsed = started.elapsed();
+        let metrics = SignInMetrics::new(result.as_ref().ok(), elapsed, requests);
+        metrics.emit((self.clock)());
+        match result {
+            Ok(report) => {
+                tracing::info!(
+                    user = %identity.email,
+                    granted = ?report.granted,
+                    revoked = ?report.revoked,
+                    refused = ?report.refused.iter().map(|r| format!("{}: {}", r.group, r.reason)).collect::<Vec<_>>(),
+                    changes = report.changes,
+                    duration_ms = elapsed.as_millis() as u64,
+                    api_requests = requests,
+                    dry_run = self.config.dry_run,
+                    "sign-in synchronised"
+                );
+                Ok(Outcome::Synchronised(report))
+            }
+            Err(error) => {
+                tracing::error!(
+                    user = %identity.email,
+                    %error,
+                    duration_ms = elapsed.as_millis() as u64,
+                    api_requests = requests,
+                    fail_mode = ?self.config.fail_mode,
+                    "sign-in provisioning failed"
+                );
+                match self.config.fail_mode {
+                    FailMode::Closed => Err(SignInFailed),
+                    FailMode::Open => Ok(Outcome::FailedOpen),
+                }
+            }
+        }
+    }
+
+    async fn provision(&self, identity: &Identity, deadline: Instant, requests: &mut u32) -> Result<SyncReport, Error> {
+        let info = self.cluster_info().await?;
+        let mut renew = false;
+        loop {
+            let client = self.client(&info, renew).await?;
+            let api = KubeApi::new(client, deadline);
+            let result = async {
+                let twins = self.istio_kinds(&api).await?;
+                let desired = desired_state(identity, &self.config, &twins);
+                for refused in &desired.refused {
+                    tracing::warn!(group = %refused.group, namespace = ?refused.namespace, reason = %refused.reason, "group refused");
+                }
+                synchronise(&api, &desired, &twins, &self.config).await
+            }
+            .await;
+            *requests += api.requests();
+            match result {
+                Err(error) if error.is_unauthorized() && !renew => {
+                    tracing::warn!("the API server refused the bearer token; minting a new one and retrying once");
+                    renew = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The cluster's endpoint and CA, asked of EKS once per container; a failure is not kept.
+    async fn cluster_info(&self) -> Result<ClusterInfo, Error> {
+        let mut cached = self.cluster.lock().await;
+        if let Some(info) = cached.as_ref() {
+            return Ok(info.clone());
+        }
+        let info = describe_cluster(&self.eks, &self.config.cluster_name).await?;
+        tracing::info!(endpoint = %info.endpoint, "cluster described");
+        *cached = Some(info.clone());
+        Ok(info)
+    }
+
+    /// A client with a token that is not stale; a new one when `renew` or when none is kept.
+    async fn client(&self, info: &ClusterInfo, renew: bool) -> Result<kube::Client, Error> {
+        let now = (self.clock)();
+        let mut kept = self.connection.lock().await;
+        if let Some((client, token)) = kept.as_ref()
+            && !renew
+            && !token.is_stale(now)
+        {
+            return Ok(client.clone());
+        }
+        let credentials = self
+            .credentials
+            .provide_credentials()
+            .await
+            .map_err(|e| Error::Credentials(e.to_string()))?;
+        let token = mint_token(&credentials, &self.region, &self.config.cluster_name, now)?;
+        self.token_mints.fetch_add(1, Ordering::Relaxed);
+        let client = kube_client(info, &token)?;
+        *kept = Some((client.clone(), token));
+        Ok(client)
+    }
+
+    /// The Istio kinds paired with RoleBindings: configured, or discovered once per container.
+    async fn istio_kinds(&self, api: &KubeApi) -> Result<Vec<Kind>, Error> {
+        Ok(match self.config.istio_authz {
+            IstioAuthz::AuthorizationPolicy => vec![Kind::AuthorizationPolicy],
+            IstioAuthz::ServiceRoleBinding => vec![Kind::ServiceRoleBinding],
+            IstioAuthz::Both => vec![Kind::AuthorizationPolicy, Kind::ServiceRoleBinding],
+            IstioAuthz::None => Vec::new(),
+            IstioAuthz::Auto => {
+                let mut cached = self.istio_kinds.lock().await;
+                if let Some(kinds) = cached.as_ref() {
+                    return Ok(kinds.clone());
+                }
+                let kinds = discover_istio_kinds(api).await?;
+                if kinds.is_empty() {
+                    tracing::warn!("the cluster serves neither security.istio.io nor rbac.istio.io; RoleBindings only");
+                } else {
+                    tracing::info!(kinds = ?kinds, "Istio authorisation discovered");
+                }
+                *cached = Some(kinds.clone());
+                kinds
+            }
+        })
+    }
+}

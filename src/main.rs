@@ -1,0 +1,38 @@
+//! Lambda bootstrap: logging, configuration, AWS clients, then the runtime loop.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use kubeflow_profile_manager::config::Config;
+use kubeflow_profile_manager::runtime_init::report_init_error;
+use kubeflow_profile_manager::App;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::value::RawValue;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = match Config::from_lookup(|name| std::env::var(name).ok()) {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(%error, "invalid configuration");
+            report_init_error("Runtime.ConfigError", &error.to_string()).await;
+            return Err(error.into());
+        }
+    };
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let app = match App::new(config, &sdk, Arc::new(SystemTime::now)) {
+        Ok(app) => app,
+        Err(error) => {
+            report_init_error("Runtime.InitError", &error.to_string()).await;
+            return Err(error.into());
+        }
+    };
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
+        let remaining = event.context.deadline().duration_since(SystemTime::now()).ok();
+        app.handle(event.payload.get(), remaining).await?;
+        Ok::<_, Error>(event.payload)
+    }))
+    .await
+}

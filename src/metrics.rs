@@ -1,0 +1,98 @@
+//! One CloudWatch Embedded Metric Format line per sign-in, so operators get dashboards and
+//! alarms from the logs alone. The line is built purely; `emit` prints it.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+
+use crate::sync::SyncReport;
+
+pub const METRIC_NAMESPACE: &str = "KubeflowProfileManager";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignInMetrics {
+    pub duration: Duration,
+    pub api_requests: u32,
+    pub granted: usize,
+    pub revoked: usize,
+    pub refused: usize,
+    /// 1 when the sign-in's provisioning failed (whatever `FAIL_MODE` made of it).
+    pub errors: usize,
+}
+
+impl SignInMetrics {
+    /// `report` is `None` when provisioning failed.
+    pub fn new(report: Option<&SyncReport>, duration: Duration, api_requests: u32) -> Self {
+        SignInMetrics {
+            duration,
+            api_requests,
+            granted: report.map_or(0, |r| r.granted.len()),
+            revoked: report.map_or(0, |r| r.revoked.len()),
+            refused: report.map_or(0, |r| r.refused.len()),
+            errors: usize::from(report.is_none()),
+        }
+    }
+
+    /// The EMF document for `now`.
+    pub fn emf(&self, now: SystemTime) -> Value {
+        let timestamp = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        json!({
+            "_aws": {
+                "Timestamp": timestamp,
+                "CloudWatchMetrics": [{
+                    "Namespace": METRIC_NAMESPACE,
+                    "Dimensions": [[]],
+                    "Metrics": [
+                        {"Name": "DurationMs", "Unit": "Milliseconds"},
+                        {"Name": "ApiRequests", "Unit": "Count"},
+                        {"Name": "GroupsGranted", "Unit": "Count"},
+                        {"Name": "BindingsRevoked", "Unit": "Count"},
+                        {"Name": "GroupsRefused", "Unit": "Count"},
+                        {"Name": "Errors", "Unit": "Count"},
+                    ],
+                }],
+            },
+            "DurationMs": self.duration.as_secs_f64() * 1000.0,
+            "ApiRequests": self.api_requests,
+            "GroupsGranted": self.granted,
+            "BindingsRevoked": self.revoked,
+            "GroupsRefused": self.refused,
+            "Errors": self.errors,
+        })
+    }
+
+    /// Prints the EMF line on stdout, where Lambda sends it to CloudWatch Logs.
+    pub fn emit(&self, now: SystemTime) {
+        println!("{}", self.emf(now));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_emf_line_declares_every_metric_it_carries() {
+        let report = SyncReport {
+            granted: vec!["a".into(), "b".into()],
+            revoked: vec!["RoleBinding c/x".into()],
+            ..SyncReport::default()
+        };
+        let metrics = SignInMetrics::new(Some(&report), Duration::from_millis(42), 4);
+        let doc = metrics.emf(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        assert_eq!(doc["_aws"]["Timestamp"], 1_700_000_000_000u64);
+        for declared in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap() {
+            let name = declared["Name"].as_str().unwrap();
+            assert!(doc[name].is_number(), "{name} is declared but not set");
+        }
+        assert_eq!(doc["DurationMs"], 42.0);
+        assert_eq!(doc["ApiRequests"], 4);
+        assert_eq!(doc["GroupsGranted"], 2);
+        assert_eq!(doc["BindingsRevoked"], 1);
+        assert_eq!(doc["Errors"], 0);
+        let failed = SignInMetrics::new(None, Duration::ZERO, 2).emf(SystemTime::UNIX_EPOCH);
+        assert_eq!(failed["Errors"], 1);
+    }
+}

@@ -1,0 +1,110 @@
+//! Which namespaces may never receive user bindings, whatever a group is called. Pure.
+//!
+//! These checks need only names; the checks that need the cluster (is it a Profile, who owns it)
+//! are in [`crate::plan`].
+
+use crate::config::Config;
+
+/// System and platform namespaces of Kubernetes, EKS and Kubeflow.
+pub const SYSTEM_NAMESPACES: &[&str] = &[
+    "default",
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "kubeflow",
+    "istio-system",
+    "auth",
+    "cert-manager",
+    "knative-serving",
+    "knative-eventing",
+    "oauth2-proxy",
+];
+
+/// Why a group's namespace is not bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Nothing of the group name is usable in a namespace name.
+    NoValidName,
+    /// A Kubernetes, EKS or Kubeflow system namespace.
+    SystemNamespace,
+    /// Listed in `PROTECTED_NAMESPACES`.
+    ProtectedByConfig,
+    /// Starts with `USER_PROFILE_PREFIX`: reserved for personal Profiles.
+    PersonalProfileName,
+    /// The namespace exists but is not a Kubeflow Profile.
+    NotAProfile,
+    /// The namespace's Profile (or namespace owner annotation) names someone else.
+    OwnedBySomeoneElse { owner: String },
+    /// The cluster refused a write the grant depends on.
+    WriteRefused { detail: String },
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::NoValidName => f.write_str("no valid namespace name"),
+            Refusal::SystemNamespace => f.write_str("system namespace"),
+            Refusal::ProtectedByConfig => f.write_str("listed in PROTECTED_NAMESPACES"),
+            Refusal::PersonalProfileName => {
+                f.write_str("name reserved for personal Profiles (USER_PROFILE_PREFIX)")
+            }
+            Refusal::NotAProfile => f.write_str("namespace exists and is not a Kubeflow Profile"),
+            Refusal::OwnedBySomeoneElse { owner } => write!(f, "owned by {owner:?}"),
+            Refusal::WriteRefused { detail } => write!(f, "write refused: {detail}"),
+        }
+    }
+}
+
+/// The reason `namespace` may never be bound from a group, if there is one.
+pub fn name_refusal(namespace: &str, config: &Config) -> Option<Refusal> {
+    if SYSTEM_NAMESPACES.contains(&namespace) || namespace.starts_with("kube-") {
+        Some(Refusal::SystemNamespace)
+    } else if config.protected_namespaces.iter().any(|p| p == namespace) {
+        Some(Refusal::ProtectedByConfig)
+    } else if namespace.starts_with(&config.user_profile_prefix) {
+        Some(Refusal::PersonalProfileName)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(protected: &str) -> Config {
+        Config::from_lookup(|name| match name {
+            "CLUSTER_NAME" => Some("kf".into()),
+            "PROTECTED_NAMESPACES" => Some(protected.into()),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn system_configured_and_personal_names_are_refused() {
+        let config = config("monitoring,Logging");
+        let cases: &[(&str, Option<Refusal>)] = &[
+            ("default", Some(Refusal::SystemNamespace)),
+            ("kube-system", Some(Refusal::SystemNamespace)),
+            ("kube-anything", Some(Refusal::SystemNamespace)),
+            ("kubeflow", Some(Refusal::SystemNamespace)),
+            ("istio-system", Some(Refusal::SystemNamespace)),
+            ("auth", Some(Refusal::SystemNamespace)),
+            ("cert-manager", Some(Refusal::SystemNamespace)),
+            ("knative-serving", Some(Refusal::SystemNamespace)),
+            ("knative-eventing", Some(Refusal::SystemNamespace)),
+            ("oauth2-proxy", Some(Refusal::SystemNamespace)),
+            ("monitoring", Some(Refusal::ProtectedByConfig)),
+            ("logging", Some(Refusal::ProtectedByConfig)),
+            ("profile-rumesh", Some(Refusal::PersonalProfileName)),
+            ("ridy-rumesh", None),
+            ("kubeflow-team", None),
+            ("kube", None),
+            ("defaults", None),
+        ];
+        for (namespace, expected) in cases {
+            assert_eq!(&name_refusal(namespace, &config), expected, "{namespace}");
+        }
+    }
+}

@@ -1,0 +1,496 @@
+//! Reads what the cluster holds for a sign-in and carries out the plan: lists in one round trip,
+//! then Profiles, namespaces and revocations together, then the bindings. I/O.
+
+use std::collections::HashMap;
+
+use futures::future::join_all;
+use http::Method;
+use serde_json::{Value, json};
+
+use crate::config::Config;
+use crate::desired::{DesiredState, RefusedGroup};
+use crate::error::Error;
+use crate::kube_api::{APPLY_PATCH, JSON, KubeApi, Reply, encode_query_value};
+use crate::names::user_label_value;
+use crate::objects::{
+    Kind, MANAGED_BY_LABEL, MANAGER, NAMESPACE_NAME_LABEL, Object, USER_LABEL,
+};
+use crate::plan::{GroupPlan, Observed, PersonalProfile, Plan, covers, plan};
+use crate::protected::Refusal;
+
+/// What a sign-in did to the cluster.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SyncReport {
+    /// Namespaces the user has access to after the sign-in.
+    pub granted: Vec<String>,
+    /// Objects deleted (or, in a dry run, to be deleted).
+    pub revoked: Vec<String>,
+    pub refused: Vec<RefusedGroup>,
+    /// Objects created, applied or deleted (or, in a dry run, to be).
+    pub changes: usize,
+    /// Changes that failed, described for the log.
+    pub failures: Vec<String>,
+}
+
+/// Collection path of `kind`, cluster-wide or in `namespace`.
+fn collection_path(kind: Kind, namespace: Option<&str>) -> String {
+    let root = match kind.group() {
+        "" => format!("/api/{}", kind.version()),
+        group => format!("/apis/{group}/{}", kind.version()),
+    };
+    match namespace {
+        Some(ns) => format!("{root}/namespaces/{ns}/{}", kind.plural()),
+        None => format!("{root}/{}", kind.plural()),
+    }
+}
+
+fn object_path(object: &Object) -> String {
+    format!(
+        "{}/{}",
+        collection_path(object.kind, object.namespace.as_deref()),
+        object.name
+    )
+}
+
+/// The label selector of a user's managed objects.
+pub fn user_selector(email: &str) -> String {
+    format!(
+        "{MANAGED_BY_LABEL}={MANAGER},{USER_LABEL}={}",
+        user_label_value(email)
+    )
+}
+
+async fn list(api: &KubeApi, kind: Kind, selector: Option<&str>) -> Result<Vec<Object>, Error> {
+    let mut path = collection_path(kind, None);
+    if let Some(selector) = selector {
+        path = format!("{path}?labelSelector={}", encode_query_value(selector));
+    }
+    let target = format!("{} list", kind.name());
+    let reply = api.get(&path).await.map_err(|source| Error::Request {
+        action: "list",
+        target: target.clone(),
+        source,
+    })?;
+    if !reply.is_success() {
+        return Err(Error::Unexpected {
+            action: "list",
+            target,
+            answer: reply.status_text(),
+        });
+    }
+    let items = match reply.body {
+        Value::Object(mut map) => match map.remove("items") {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    Ok(items
+        .into_iter()
+        .filter_map(|item| {
+            let name = item.pointer("/metadata/name")?.as_str()?.to_owned();
+            let namespace = item
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            Some(Object {
+                kind,
+                namespace,
+                name,
+                body: item,
+            })
+        })
+        .collect())
+}
+
+/// Which Istio kinds the cluster serves, from its API group list (one request).
+pub async fn discover_istio_kinds(api: &KubeApi) -> Result<Vec<Kind>, Error> {
+    let failed = |answer: String| Error::Unexpected {
+        action: "discover",
+        target: "API groups".into(),
+        answer,
+    };
+    let reply = api.get("/apis").await.map_err(|source| Error::Request {
+        action: "discover",
+        target: "API groups".into(),
+        source,
+    })?;
+    if !reply.is_success() {
+        return Err(failed(reply.status_text()));
+    }
+    let serves = |kind: Kind| {
+        reply.body["groups"].as_array().is_some_and(|groups| {
+            groups.iter().any(|g| {
+                g["name"] == kind.group()
+                    && g["versions"]
+                        .as_array()
+                        .is_some_and(|vs| vs.iter().any(|v| v["version"] == kind.version()))
+            })
+        })
+    };
+    // Kubeflow 1.2 authorises with Istio RBAC; adding an ALLOW AuthorizationPolicy there would
+    // change who may reach the namespace, so a cluster serving rbac.istio.io gets only that.
+    Ok(if serves(Kind::ServiceRoleBinding) {
+        vec![Kind::ServiceRoleBinding]
+    } else if serves(Kind::AuthorizationPolicy) {
+        vec![Kind::AuthorizationPolicy]
+    } else {
+        Vec::new()
+    })
+}
+
+/// Reads what the cluster holds for `desired`, in one round trip of concurrent lists.
+pub async fn observe(api: &KubeApi, desired: &DesiredState, twins: &[Kind]) -> Result<Observed, Error> {
+    let selector = user_selector(&desired.email);
+    let namespace_selector = (!desired.groups.is_empty()).then(|| {
+        let names: Vec<&str> = desired.groups.iter().map(|g| g.namespace.as_str()).collect();
+        format!("{NAMESPACE_NAME_LABEL} in ({})", names.join(","))
+    });
+    let binding_kinds: Vec<Kind> = std::iter::once(Kind::RoleBinding)
+        .chain(twins.iter().copied())
+        .collect();
+    let (profiles, namespaces, bindings) = futures::join!(
+        list(api, Kind::Profile, None),
+        async {
+            match &namespace_selector {
+                Some(selector) => list(api, Kind::Namespace, Some(selector)).await,
+                None => Ok(Vec::new()),
+            }
+        },
+        join_all(
+            binding_kinds
+                .iter()
+                .map(|kind| list(api, *kind, Some(&selector)))
+        ),
+    );
+    let by_name = |objects: Vec<Object>| -> HashMap<String, Object> {
+        objects.into_iter().map(|o| (o.name.clone(), o)).collect()
+    };
+    let mut user_bindings = Vec::new();
+    for listed in bindings {
+        user_bindings.extend(
+            listed?
+                .into_iter()
+                .filter(|o| o.meta("annotations", "user") == Some(desired.email.as_str())),
+        );
+    }
+    Ok(Observed {
+        profiles: by_name(profiles?),
+        namespaces: by_name(namespaces?),
+        bindings: user_bindings,
+    })
+}
+
+/// How one write ended.
+enum WriteOutcome {
+    Done,
+    /// The cluster holds something this function must not take over.
+    Refused(Refusal),
+    Failed(String),
+}
+
+fn log_change(action: &str, object: &Object) {
+    tracing::info!(
+        action,
+        kind = object.kind.name(),
+        namespace = object.namespace.as_deref().unwrap_or(""),
+        name = %object.name,
+        "change"
+    );
+}
+
+fn body_bytes(object: &Object) -> Vec<u8> {
+    serde_json::to_vec(&object.body).unwrap_or_default()
+}
+
+async fn send(
+    api: &KubeApi,
+    action: &'static str,
+    object: &Object,
+    method: Method,
+    path: String,
+    body: Option<(&'static str, Vec<u8>)>,
+) -> Result<Reply, Error> {
+    api.send(method, &path, body)
+        .await
+        .map_err(|source| Error::Request {
+            action,
+            target: object.describe(),
+            source,
+        })
+}
+
+/// Server-side apply; `force` only for objects this function owns for this user.
+async fn apply(api: &KubeApi, object: &Object, force: bool) -> Result<WriteOutcome, Error> {
+    let path = format!(
+        "{}?fieldManager={MANAGER}{}",
+        object_path(object),
+        if force { "&force=true" } else { "" }
+    );
+    let reply = send(api, "apply", object, Method::PATCH, path, Some((APPLY_PATCH, body_bytes(object)))).await?;
+    Ok(match reply.status {
+        200 | 201 => {
+            log_change("apply", object);
+            WriteOutcome::Done
+        }
+        409 => WriteOutcome::Refused(Refusal::WriteRefused {
+            detail: reply.status_text(),
+        }),
+        _ => WriteOutcome::Failed(format!("apply {}: {}", object.describe(), reply.status_text())),
+    })
+}
+
+/// Creates `object`; if it already exists, `accept(existing)` says whether it is what we wanted
+/// (a concurrent invocation of the same sign-in, or access granted by other means).
+async fn create(
+    api: &KubeApi,
+    object: &Object,
+    accept: impl Fn(&Value) -> bool,
+) -> Result<WriteOutcome, Error> {
+    let path = format!(
+        "{}?fieldManager={MANAGER}",
+        collection_path(object.kind, object.namespace.as_deref())
+    );
+    let reply = send(api, "create", object, Method::POST, path, Some((JSON, body_bytes(object)))).await?;
+    match reply.status {
+        200 | 201 => {
+            log_change("create", object);
+            return Ok(WriteOutcome::Done);
+        }
+        409 => {}
+        _ => {
+            return Ok(WriteOutcome::Failed(format!(
+                "create {}: {}",
+                object.describe(),
+                reply.status_text()
+            )));
+        }
+    }
+    let existing = send(api, "read", object, Method::GET, object_path(object), None).await?;
+    Ok(if existing.is_success() && accept(&existing.body) {
+        WriteOutcome::Done
+    } else if existing.is_success() {
+        WriteOutcome::Refused(Refusal::WriteRefused {
+            detail: format!("{} exists and is not this function's", object.describe()),
+        })
+    } else {
+        WriteOutcome::Failed(format!(
+            "read {} after a conflict: {}",
+            object.describe(),
+            existing.status_text()
+        ))
+    })
+}
+
+/// Deletes one of this user's managed objects, only if it is still the object that was listed.
+async fn delete(api: &KubeApi, object: &Object) -> Result<WriteOutcome, Error> {
+    let mut options = json!({"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"});
+    if let Some(uid) = object.body.pointer("/metadata/uid") {
+        options["preconditions"] = json!({"uid": uid});
+    }
+    let bytes = serde_json::to_vec(&options).unwrap_or_default();
+    let reply = send(api, "delete", object, Method::DELETE, object_path(object), Some((JSON, bytes))).await?;
+    Ok(match reply.status {
+        200 | 202 => {
+            log_change("delete", object);
+            WriteOutcome::Done
+        }
+        // Gone already, or replaced by another object since it was listed: nothing of ours to delete.
+        404 | 409 => WriteOutcome::Done,
+        _ => WriteOutcome::Failed(format!("delete {}: {}", object.describe(), reply.status_text())),
+    })
+}
+
+/// True when `existing` grants what `wanted` grants (roleRef, subjects, spec), whoever made it.
+fn grants_the_same(wanted: &Object, existing: &Value) -> bool {
+    wanted
+        .body
+        .as_object()
+        .is_some_and(|fields| {
+            fields
+                .iter()
+                .filter(|(key, _)| *key != "metadata")
+                .all(|(key, value)| existing.get(key).is_some_and(|e| covers(value, e)))
+        })
+        && existing.pointer("/metadata/annotations/user") == wanted.body.pointer("/metadata/annotations/user")
+}
+
+/// Phase one of a group: its Profile and namespace.
+async fn prepare_group(api: &KubeApi, group: &GroupPlan, owner: &str) -> Result<WriteOutcome, Error> {
+    let profile = async {
+        match &group.create_profile {
+            Some(profile) => apply(api, profile, false).await,
+            None => Ok(WriteOutcome::Done),
+        }
+    };
+    let namespace = async {
+        match &group.create_namespace {
+            Some(ns) => {
+                create(api, ns, |existing| {
+                    existing.pointer("/metadata/annotations/owner").and_then(Value::as_str) == Some(owner)
+                })
+                .await
+            }
+            None => Ok(WriteOutcome::Done),
+        }
+    };
+    let (profile, namespace) = futures::join!(profile, namespace);
+    Ok(match (profile?, namespace?) {
+        (WriteOutcome::Done, WriteOutcome::Done) => WriteOutcome::Done,
+        (WriteOutcome::Refused(r), _) | (_, WriteOutcome::Refused(r)) => WriteOutcome::Refused(r),
+        (WriteOutcome::Failed(f), _) | (_, WriteOutcome::Failed(f)) => WriteOutcome::Failed(f),
+    })
+}
+
+/// Phase two of a group: the user's bindings.
+async fn bind_group(api: &KubeApi, group: &GroupPlan) -> Result<Vec<WriteOutcome>, Error> {
+    let creates = group.create_bindings.iter().map(|b| {
+        let wanted = b.clone();
+        async move { create(api, b, |existing| grants_the_same(&wanted, existing)).await }
+    });
+    let repairs = group.repair_bindings.iter().map(|b| apply(api, b, true));
+    let (created, repaired) = futures::join!(join_all(creates), join_all(repairs));
+    created.into_iter().chain(repaired).collect()
+}
+
+/// Carries out `plan`: phase one (Profiles, namespaces, revocations) then phase two (bindings
+/// in the namespaces phase one made ready).
+pub async fn execute(api: &KubeApi, plan: Plan, config: &Config) -> Result<SyncReport, Error> {
+    let owner = config.group_profile_owner.as_str();
+    let mut report = SyncReport {
+        refused: plan.refused.clone(),
+        changes: plan.writes(),
+        ..SyncReport::default()
+    };
+    if let PersonalProfile::OwnedBySomeoneElse { name, owner } = &plan.personal_profile {
+        tracing::warn!(profile = %name, %owner, "the personal Profile belongs to someone else; left alone");
+    }
+    let personal = async {
+        match &plan.apply_personal_profile {
+            Some(profile) => apply(api, profile, false).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (personal, prepared, revoked) = futures::join!(
+        personal,
+        join_all(plan.groups.iter().map(|g| prepare_group(api, g, owner))),
+        join_all(plan.revoke.iter().map(|o| delete(api, o))),
+    );
+    match personal? {
+        Some(WriteOutcome::Refused(reason)) => {
+            tracing::warn!(%reason, "the personal Profile was not written; left alone")
+        }
+        Some(WriteOutcome::Failed(detail)) => report.failures.push(detail),
+        _ => {}
+    }
+    for (object, outcome) in plan.revoke.iter().zip(revoked) {
+        match outcome? {
+            WriteOutcome::Failed(detail) => report.failures.push(detail),
+            _ => report.revoked.push(object.describe()),
+        }
+    }
+    let mut ready = Vec::new();
+    for (group, outcome) in plan.groups.iter().zip(prepared) {
+        match outcome? {
+            WriteOutcome::Done => ready.push(group),
+            WriteOutcome::Refused(reason) => report.refused.push(RefusedGroup {
+                group: group.group.clone(),
+                namespace: Some(group.namespace.clone()),
+                reason,
+            }),
+            WriteOutcome::Failed(detail) => report.failures.push(detail),
+        }
+    }
+    let bound = join_all(ready.iter().map(|g| bind_group(api, g))).await;
+    for (group, outcomes) in ready.iter().zip(bound) {
+        let mut complete = true;
+        for outcome in outcomes? {
+            match outcome {
+                WriteOutcome::Done => {}
+                WriteOutcome::Refused(reason) => {
+                    complete = false;
+                    report.refused.push(RefusedGroup {
+                        group: group.group.clone(),
+                        namespace: Some(group.namespace.clone()),
+                        reason,
+                    });
+                }
+                WriteOutcome::Failed(detail) => {
+                    complete = false;
+                    report.failures.push(detail);
+                }
+            }
+        }
+        if complete {
+            report.granted.push(group.namespace.clone());
+        }
+    }
+    Ok(report)
+}
+
+/// Logs what `plan` would change, and reports it, without writing.
+pub fn dry_run(plan: &Plan) -> SyncReport {
+    let planned = plan
+        .apply_personal_profile
+        .iter()
+        .map(|o| ("would-apply", o))
+        .chain(plan.groups.iter().flat_map(|g| {
+            g.create_profile
+                .iter()
+                .map(|o| ("would-apply", o))
+                .chain(g.create_namespace.iter().map(|o| ("would-create", o)))
+                .chain(g.create_bindings.iter().map(|o| ("would-create", o)))
+                .chain(g.repair_bindings.iter().map(|o| ("would-apply", o)))
+        }))
+        .chain(plan.revoke.iter().map(|o| ("would-delete", o)));
+    for (action, object) in planned {
+        log_change(action, object);
+    }
+    SyncReport {
+        granted: plan.groups.iter().map(|g| g.namespace.clone()).collect(),
+        revoked: plan.revoke.iter().map(Object::describe).collect(),
+        refused: plan.refused.clone(),
+        changes: plan.writes(),
+        failures: Vec::new(),
+    }
+}
+
+/// Observes, plans and (unless `config.dry_run`) executes one sign-in.
+pub async fn synchronise(
+    api: &KubeApi,
+    desired: &DesiredState,
+    twins: &[Kind],
+    config: &Config,
+) -> Result<SyncReport, Error> {
+    let observed = observe(api, desired, twins).await?;
+    let plan = plan(desired, &observed, &config.group_profile_owner);
+    if config.dry_run {
+        return Ok(dry_run(&plan));
+    }
+    execute(api, plan, config).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_follow_the_kubernetes_api_layout() {
+        assert_eq!(collection_path(Kind::Namespace, None), "/api/v1/namespaces");
+        assert_eq!(collection_path(Kind::Profile, None), "/apis/kubeflow.org/v1/profiles");
+        assert_eq!(
+            collection_path(Kind::RoleBinding, Some("ml")),
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/ml/rolebindings"
+        );
+        let ap = Object::new(Kind::AuthorizationPolicy, Some("ml"), "user-x", Value::Null);
+        assert_eq!(
+            object_path(&ap),
+            "/apis/security.istio.io/v1beta1/namespaces/ml/authorizationpolicies/user-x"
+        );
+        let srb = Object::new(Kind::ServiceRoleBinding, Some("ml"), "user-x", Value::Null);
+        assert_eq!(
+            object_path(&srb),
+            "/apis/rbac.istio.io/v1alpha1/namespaces/ml/servicerolebindings/user-x"
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Loopback fakes for kubeflow-profile-manager's tests and local runs.
