@@ -125,7 +125,10 @@ mod tests {
                    -----BEGIN CERTIFICATE-----\nBQY=\n-----END CERTIFICATE-----\n";
         let info = cluster_info("https://ABC.gr7.us-east-1.eks.amazonaws.com", &b64(pem)).unwrap();
         assert_eq!(info.ca_certificates, vec![vec![1, 2, 3, 4], vec![5, 6]]);
-        assert_eq!(info.endpoint.host(), Some("ABC.gr7.us-east-1.eks.amazonaws.com"));
+        assert_eq!(
+            info.endpoint.host(),
+            Some("ABC.gr7.us-east-1.eks.amazonaws.com")
+        );
     }
 
     #[test]
@@ -135,8 +138,16 @@ mod tests {
             ("http://insecure.example", ok_pem.clone(), "not an https"),
             ("not a url", ok_pem.clone(), "invalid endpoint"),
             ("https://x.example", "%%%".to_owned(), "not base64"),
-            ("https://x.example", b64("no certificate here"), "no certificate"),
-            ("https://x.example", b64("-----BEGIN CERTIFICATE-----\nAQID"), "not terminated"),
+            (
+                "https://x.example",
+                b64("no certificate here"),
+                "no certificate",
+            ),
+            (
+                "https://x.example",
+                b64("-----BEGIN CERTIFICATE-----\nAQID"),
+                "not terminated",
+            ),
             (
                 "https://x.example",
                 b64("-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----"),

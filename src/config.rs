@@ -104,7 +104,9 @@ pub enum ConfigError {
         value: String,
         expected: String,
     },
-    #[error("{variable} and {legacy} are both set, to different values ({value:?} and {legacy_value:?}); set only {variable}")]
+    #[error(
+        "{variable} and {legacy} are both set, to different values ({value:?} and {legacy_value:?}); set only {variable}"
+    )]
     Conflicting {
         variable: &'static str,
         legacy: &'static str,
@@ -117,19 +119,20 @@ impl Config {
     /// Parses the configuration from `lookup` (the process environment in `main`, a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned());
-        let with_legacy = |variable: &'static str, legacy: &'static str| {
-            match (get(variable).filter(|v| !v.is_empty()), get(legacy).filter(|v| !v.is_empty())) {
-                (Some(value), Some(legacy_value)) if value != legacy_value => {
-                    Err(ConfigError::Conflicting {
-                        variable,
-                        legacy,
-                        value,
-                        legacy_value,
-                    })
-                }
-                (Some(value), _) | (None, Some(value)) => Ok(Some(value)),
-                (None, None) => Ok(None),
+        let with_legacy = |variable: &'static str, legacy: &'static str| match (
+            get(variable).filter(|v| !v.is_empty()),
+            get(legacy).filter(|v| !v.is_empty()),
+        ) {
+            (Some(value), Some(legacy_value)) if value != legacy_value => {
+                Err(ConfigError::Conflicting {
+                    variable,
+                    legacy,
+                    value,
+                    legacy_value,
+                })
             }
+            (Some(value), _) | (None, Some(value)) => Ok(Some(value)),
+            (None, None) => Ok(None),
         };
 
         let cluster_name =
@@ -407,24 +410,52 @@ mod tests {
     #[test]
     fn bad_values_name_the_variable_and_the_accepted_values() {
         let cases: &[(&str, &str, &str)] = &[
-            (USER_ROLE, "admin", "USER_ROLE=\"admin\" is invalid: expected one of edit, view"),
+            (
+                USER_ROLE,
+                "admin",
+                "USER_ROLE=\"admin\" is invalid: expected one of edit, view",
+            ),
             (
                 ISTIO_AUTHZ,
                 "istio",
                 "ISTIO_AUTHZ=\"istio\" is invalid: expected one of auto, authorizationpolicy, servicerolebinding, both, none",
             ),
-            (FAIL_MODE, "ajar", "FAIL_MODE=\"ajar\" is invalid: expected one of closed, open"),
-            (DRY_RUN, "yes", "DRY_RUN=\"yes\" is invalid: expected one of true, false"),
+            (
+                FAIL_MODE,
+                "ajar",
+                "FAIL_MODE=\"ajar\" is invalid: expected one of closed, open",
+            ),
+            (
+                DRY_RUN,
+                "yes",
+                "DRY_RUN=\"yes\" is invalid: expected one of true, false",
+            ),
             (
                 TIME_BUDGET_MS,
                 "6000",
                 "TIME_BUDGET_MS=\"6000\" is invalid: expected whole milliseconds from 50 to 4900 (Cognito waits 5000)",
             ),
             (TIME_BUDGET_MS, "4s", "TIME_BUDGET_MS=\"4s\" is invalid"),
-            (USER_PROFILE_QUOTA, "[1]", "USER_PROFILE_QUOTA=\"[1]\" is invalid: expected a JSON object"),
-            (USER_PROFILE_QUOTA, "{", "USER_PROFILE_QUOTA=\"{\" is invalid"),
-            (USER_PROFILE_PREFIX, "Profile_", "USER_PROFILE_PREFIX=\"Profile_\" is invalid"),
-            (CLUSTER_NAME, "my cluster", "CLUSTER_NAME=\"my cluster\" is invalid"),
+            (
+                USER_PROFILE_QUOTA,
+                "[1]",
+                "USER_PROFILE_QUOTA=\"[1]\" is invalid: expected a JSON object",
+            ),
+            (
+                USER_PROFILE_QUOTA,
+                "{",
+                "USER_PROFILE_QUOTA=\"{\" is invalid",
+            ),
+            (
+                USER_PROFILE_PREFIX,
+                "Profile_",
+                "USER_PROFILE_PREFIX=\"Profile_\" is invalid",
+            ),
+            (
+                CLUSTER_NAME,
+                "my cluster",
+                "CLUSTER_NAME=\"my cluster\" is invalid",
+            ),
         ];
         for (variable, value, message) in cases {
             let mut vars = vec![(*variable, *value)];

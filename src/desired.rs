@@ -171,7 +171,12 @@ fn profile(name: &str, spec: Value, user: Option<&str>) -> Object {
 
 /// The RoleBinding of `email` with ClusterRole `kubeflow-<role>` in `namespace`, then one Istio
 /// twin per kind in `twins`, all named and annotated as KFAM does.
-pub fn contributor_objects(namespace: &str, email: &str, role: &str, twins: &[Kind]) -> Vec<Object> {
+pub fn contributor_objects(
+    namespace: &str,
+    email: &str,
+    role: &str,
+    twins: &[Kind],
+) -> Vec<Object> {
     let name = kfam_binding_name(email, role);
     let metadata = json!({
         "name": name,
@@ -231,7 +236,9 @@ mod tests {
             if name == "CLUSTER_NAME" {
                 return Some("kf".into());
             }
-            vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
         })
         .unwrap()
     }
@@ -296,7 +303,10 @@ mod tests {
                 "when": [{"key": "request.headers[kubeflow-userid]", "values": ["rumesh@corp.example"]}],
             }]})
         );
-        assert!(ap.body["spec"].get("action").is_none(), "ALLOW is the default");
+        assert!(
+            ap.body["spec"].get("action").is_none(),
+            "ALLOW is the default"
+        );
         assert_eq!(srb.body["apiVersion"], "rbac.istio.io/v1alpha1");
         assert_eq!(
             srb.body["spec"],
@@ -327,7 +337,10 @@ mod tests {
             group.profile.body["spec"],
             json!({"owner": {"kind": "User", "name": "admin@kubeflow.com"}})
         );
-        assert_eq!(group.profile.meta("labels", MANAGED_BY_LABEL), Some(MANAGER));
+        assert_eq!(
+            group.profile.meta("labels", MANAGED_BY_LABEL),
+            Some(MANAGER)
+        );
         assert_eq!(
             group.namespace_object.body["metadata"]["annotations"],
             json!({"owner": "admin@kubeflow.com"})
@@ -391,7 +404,11 @@ mod tests {
         let mut who = identity(&["ridy-jose"]);
         who.user_name = "数据".into();
         let state = desired_state(&who, &config(&[]), &[]);
-        assert!(state.personal_profile.is_some_and(|p| p.name.starts_with("profile-")));
+        assert!(
+            state
+                .personal_profile
+                .is_some_and(|p| p.name.starts_with("profile-"))
+        );
         who.user_name = String::new();
         let state = desired_state(&who, &config(&[]), &[]);
         assert_eq!(state.personal_profile, None);

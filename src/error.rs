@@ -4,8 +4,7 @@ use crate::kube_api::RequestError;
 use crate::token::TokenError;
 
 /// What Cognito shows the user when provisioning fails in `FAIL_MODE=closed`: no internals.
-pub const USER_FACING_MESSAGE: &str =
-    "Kubeflow access could not be set up for this sign-in. Please try again in a minute; if it keeps failing, contact your Kubeflow administrator.";
+pub const USER_FACING_MESSAGE: &str = "Kubeflow access could not be set up for this sign-in. Please try again in a minute; if it keeps failing, contact your Kubeflow administrator.";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

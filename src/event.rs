@@ -180,11 +180,17 @@ mod tests {
     #[test]
     fn groups_claims_in_every_form_parse_alike() {
         let cases: &[(&str, &[&str])] = &[
-            ("[RIDY-RUMESH, RIDY-JOSE, RUMESH]", &["ridy-rumesh", "ridy-jose", "rumesh"]),
+            (
+                "[RIDY-RUMESH, RIDY-JOSE, RUMESH]",
+                &["ridy-rumesh", "ridy-jose", "rumesh"],
+            ),
             ("RIDY-RUMESH, RIDY-JOSE", &["ridy-rumesh", "ridy-jose"]),
             ("RIDY-RUMESH", &["ridy-rumesh"]),
             ("[RIDY-RUMESH]", &["ridy-rumesh"]),
-            (r#"["RIDY-RUMESH","RIDY-JOSE"]"#, &["ridy-rumesh", "ridy-jose"]),
+            (
+                r#"["RIDY-RUMESH","RIDY-JOSE"]"#,
+                &["ridy-rumesh", "ridy-jose"],
+            ),
             (r#"["Data Science", 7, "ops"]"#, &["data science", "ops"]),
             ("[Data+Science, R%26D%2C+EU]", &["data science", "r&d, eu"]),
             ("[ A , , a, B,b ]", &["a", "b"]),
@@ -218,12 +224,36 @@ mod tests {
     #[test]
     fn every_version_and_trigger_source_parses() {
         let cases = [
-            ("0", "TokenGeneration_Authentication", TriggerSource::Authentication),
-            ("1", "TokenGeneration_NewPasswordChallenge", TriggerSource::NewPasswordChallenge),
-            ("2", "TokenGeneration_AuthenticateDevice", TriggerSource::AuthenticateDevice),
-            ("3", "TokenGeneration_RefreshTokens", TriggerSource::RefreshTokens),
-            ("3", "TokenGeneration_ClientCredentials", TriggerSource::ClientCredentials),
-            ("4", "TokenGeneration_Future", TriggerSource::Other("TokenGeneration_Future".into())),
+            (
+                "0",
+                "TokenGeneration_Authentication",
+                TriggerSource::Authentication,
+            ),
+            (
+                "1",
+                "TokenGeneration_NewPasswordChallenge",
+                TriggerSource::NewPasswordChallenge,
+            ),
+            (
+                "2",
+                "TokenGeneration_AuthenticateDevice",
+                TriggerSource::AuthenticateDevice,
+            ),
+            (
+                "3",
+                "TokenGeneration_RefreshTokens",
+                TriggerSource::RefreshTokens,
+            ),
+            (
+                "3",
+                "TokenGeneration_ClientCredentials",
+                TriggerSource::ClientCredentials,
+            ),
+            (
+                "4",
+                "TokenGeneration_Future",
+                TriggerSource::Other("TokenGeneration_Future".into()),
+            ),
         ];
         for (version, source, expected) in cases {
             let raw = format!(
@@ -251,7 +281,15 @@ mod tests {
 
     #[test]
     fn emails_that_cannot_be_user_ids_are_ignored() {
-        for email in ["", "rumesh", "@corp.example", "a@", "a b@c.d", "a@b\nc", "a\u{7}@b"] {
+        for email in [
+            "",
+            "rumesh",
+            "@corp.example",
+            "a@",
+            "a b@c.d",
+            "a@b\nc",
+            "a\u{7}@b",
+        ] {
             let raw = serde_json::json!({"request": {"userAttributes": {"email": email}}});
             let event = TokenEvent::parse(&raw.to_string()).unwrap();
             assert_eq!(event.email(), None, "{email:?}");

@@ -95,14 +95,19 @@ impl KubeApi {
             if remaining < MIN_ATTEMPT {
                 return Err(RequestError::OutOfTime);
             }
-            let outcome =
-                tokio::time::timeout(remaining.min(ATTEMPT_TIMEOUT), self.attempt(&method, path, &body))
-                    .await;
+            let outcome = tokio::time::timeout(
+                remaining.min(ATTEMPT_TIMEOUT),
+                self.attempt(&method, path, &body),
+            )
+            .await;
             let (last, wait) = match outcome {
                 Ok(Ok(reply)) if reply.status == 401 => return Err(RequestError::Unauthorized),
                 Ok(Ok(reply)) if reply.status == 429 || is_retryable_server_error(reply.status) => {
                     let hint = retry_after(&reply);
-                    (reply.status_text(), hint.unwrap_or_else(|| self.backoff(attempt)))
+                    (
+                        reply.status_text(),
+                        hint.unwrap_or_else(|| self.backoff(attempt)),
+                    )
                 }
                 Ok(Ok(reply)) => return Ok(reply),
                 Ok(Err(transport)) => (transport, self.backoff(attempt)),
@@ -224,9 +229,18 @@ mod tests {
 
     #[test]
     fn retry_after_comes_from_the_header_or_the_status_details() {
-        let header = Reply { status: 429, body: json!({"retryAfterHeader": 2}) };
-        let details = Reply { status: 429, body: json!({"details": {"retryAfterSeconds": 1}}) };
-        let neither = Reply { status: 429, body: json!({}) };
+        let header = Reply {
+            status: 429,
+            body: json!({"retryAfterHeader": 2}),
+        };
+        let details = Reply {
+            status: 429,
+            body: json!({"details": {"retryAfterSeconds": 1}}),
+        };
+        let neither = Reply {
+            status: 429,
+            body: json!({}),
+        };
         assert_eq!(retry_after(&header), Some(Duration::from_secs(2)));
         assert_eq!(retry_after(&details), Some(Duration::from_secs(1)));
         assert_eq!(retry_after(&neither), None);

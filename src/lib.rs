@@ -108,7 +108,11 @@ impl App {
 
     /// Handles one Pre Token Generation event. `remaining` is the time Lambda still allows.
     /// The caller returns the event unchanged on `Ok`.
-    pub async fn handle(&self, raw_event: &str, remaining: Option<Duration>) -> Result<Outcome, SignInFailed> {
+    pub async fn handle(
+        &self,
+        raw_event: &str,
+        remaining: Option<Duration>,
+    ) -> Result<Outcome, SignInFailed> {
         let event = match TokenEvent::parse(raw_event) {
             Ok(event) => event,
             Err(error) => {
@@ -189,7 +193,12 @@ impl App {
         }
     }
 
-    async fn provision(&self, identity: &Identity, deadline: Instant, requests: &mut u32) -> Result<SyncReport, Error> {
+    async fn provision(
+        &self,
+        identity: &Identity,
+        deadline: Instant,
+        requests: &mut u32,
+    ) -> Result<SyncReport, Error> {
         let info = self.cluster_info().await?;
         let mut renew = false;
         loop {
@@ -207,7 +216,9 @@ impl App {
             *requests += api.requests();
             match result {
                 Err(error) if error.is_unauthorized() && !renew => {
-                    tracing::warn!("the API server refused the bearer token; minting a new one and retrying once");
+                    tracing::warn!(
+                        "the API server refused the bearer token; minting a new one and retrying once"
+                    );
                     renew = true;
                 }
                 other => return other,
@@ -263,7 +274,9 @@ impl App {
                 }
                 let kinds = discover_istio_kinds(api).await?;
                 if kinds.is_empty() {
-                    tracing::warn!("the cluster serves neither security.istio.io nor rbac.istio.io; RoleBindings only");
+                    tracing::warn!(
+                        "the cluster serves neither security.istio.io nor rbac.istio.io; RoleBindings only"
+                    );
                 } else {
                     tracing::info!(kinds = ?kinds, "Istio authorisation discovered");
                 }

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use kubeflow_profile_manager::App;
 use kubeflow_profile_manager::config::Config;
 use kubeflow_profile_manager::runtime_init::report_init_error;
-use kubeflow_profile_manager::App;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 
@@ -29,10 +29,16 @@ async fn main() -> Result<(), Error> {
         }
     };
     let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        let remaining = event.context.deadline().duration_since(SystemTime::now()).ok();
-        app.handle(event.payload.get(), remaining).await?;
-        Ok::<_, Error>(event.payload)
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move {
+            let remaining = event
+                .context
+                .deadline()
+                .duration_since(SystemTime::now())
+                .ok();
+            app.handle(event.payload.get(), remaining).await?;
+            Ok::<_, Error>(event.payload)
+        },
+    ))
     .await
 }

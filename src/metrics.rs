@@ -83,7 +83,10 @@ mod tests {
         let metrics = SignInMetrics::new(Some(&report), Duration::from_millis(42), 4);
         let doc = metrics.emf(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
         assert_eq!(doc["_aws"]["Timestamp"], 1_700_000_000_000u64);
-        for declared in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap() {
+        for declared in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+        {
             let name = declared["Name"].as_str().unwrap();
             assert!(doc[name].is_number(), "{name} is declared but not set");
         }

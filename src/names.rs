@@ -52,7 +52,11 @@ pub fn dns_label(input: &str) -> Option<String> {
     }
     // Hash what identifies the input up to case and separators: the ASCII label when only
     // separators were lost, the lowercased text when letters were.
-    let identity = if lost_letters { lowered.as_str() } else { label };
+    let identity = if lost_letters {
+        lowered.as_str()
+    } else {
+        label
+    };
     let suffix = &hex_sha256(identity)[..HASH_SUFFIX_LEN];
     let keep = MAX_LABEL_LEN - HASH_SUFFIX_LEN - 1;
     let head = label[..label.len().min(keep)].trim_end_matches('-');

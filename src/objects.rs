@@ -92,11 +92,7 @@ impl Object {
 
     /// `metadata.labels[key]` or `metadata.annotations[key]` of the body.
     pub fn meta(&self, field: &str, key: &str) -> Option<&str> {
-        self.body
-            .get("metadata")?
-            .get(field)?
-            .get(key)?
-            .as_str()
+        self.body.get("metadata")?.get(field)?.get(key)?.as_str()
     }
 
     pub fn is_managed(&self) -> bool {

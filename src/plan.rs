@@ -267,14 +267,24 @@ mod tests {
     /// What the cluster holds after a successful sign-in with `state`.
     fn provisioned(state: &DesiredState) -> Observed {
         let mut observed = Observed::default();
-        for object in state.personal_profile.iter().chain(state.groups.iter().map(|g| &g.profile)) {
-            observed.profiles.insert(object.name.clone(), object.clone());
+        for object in state
+            .personal_profile
+            .iter()
+            .chain(state.groups.iter().map(|g| &g.profile))
+        {
+            observed
+                .profiles
+                .insert(object.name.clone(), object.clone());
         }
         for group in &state.groups {
             let ns = &group.namespace_object;
             observed.namespaces.insert(ns.name.clone(), ns.clone());
         }
-        observed.bindings = state.groups.iter().flat_map(|g| g.bindings.clone()).collect();
+        observed.bindings = state
+            .groups
+            .iter()
+            .flat_map(|g| g.bindings.clone())
+            .collect();
         observed
     }
 
@@ -282,7 +292,10 @@ mod tests {
     fn a_first_sign_in_creates_everything() {
         let state = desired(&["ridy-jose", "ml"]);
         let plan = plan(&state, &Observed::default(), OWNER);
-        assert_eq!(plan.apply_personal_profile.as_ref(), state.personal_profile.as_ref());
+        assert_eq!(
+            plan.apply_personal_profile.as_ref(),
+            state.personal_profile.as_ref()
+        );
         assert_eq!(plan.groups.len(), 2);
         for group in &plan.groups {
             assert!(group.create_profile.is_some() && group.create_namespace.is_some());
@@ -317,7 +330,10 @@ mod tests {
         let mut observed = provisioned(&state);
         observed.bindings[1].body["spec"]["rules"] = json!([]);
         let plan = plan(&state, &observed, OWNER);
-        assert_eq!(plan.groups[0].repair_bindings, vec![state.groups[0].bindings[1].clone()]);
+        assert_eq!(
+            plan.groups[0].repair_bindings,
+            vec![state.groups[0].bindings[1].clone()]
+        );
         assert_eq!(plan.writes(), 1);
     }
 
@@ -353,19 +369,35 @@ mod tests {
     fn foreign_bare_and_personal_namespaces_are_refused() {
         let state = desired(&["foreign", "bare", "adopted", "fresh"]);
         let mut observed = Observed::default();
-        observed.profiles.insert("foreign".into(), profile("foreign", "eve@corp.example"));
-        observed.namespaces.insert("bare".into(), namespace("bare", json!({}), json!({})));
+        observed
+            .profiles
+            .insert("foreign".into(), profile("foreign", "eve@corp.example"));
+        observed
+            .namespaces
+            .insert("bare".into(), namespace("bare", json!({}), json!({})));
         observed.namespaces.insert(
             "adopted".into(),
-            namespace("adopted", json!({MANAGED_BY_LABEL: MANAGER}), json!({"owner": OWNER})),
+            namespace(
+                "adopted",
+                json!({MANAGED_BY_LABEL: MANAGER}),
+                json!({"owner": OWNER}),
+            ),
         );
         let plan = plan(&state, &observed, OWNER);
-        let refused: Vec<(&str, &Refusal)> =
-            plan.refused.iter().map(|r| (r.group.as_str(), &r.reason)).collect();
+        let refused: Vec<(&str, &Refusal)> = plan
+            .refused
+            .iter()
+            .map(|r| (r.group.as_str(), &r.reason))
+            .collect();
         assert_eq!(
             refused,
             [
-                ("foreign", &Refusal::OwnedBySomeoneElse { owner: "eve@corp.example".into() }),
+                (
+                    "foreign",
+                    &Refusal::OwnedBySomeoneElse {
+                        owner: "eve@corp.example".into()
+                    }
+                ),
                 ("bare", &Refusal::NotAProfile),
             ]
         );
@@ -381,18 +413,26 @@ mod tests {
         let mut observed = Observed::default();
         observed.namespaces.insert(
             "ns".into(),
-            namespace("ns", json!({MANAGED_BY_LABEL: MANAGER}), json!({"owner": "eve@corp.example"})),
+            namespace(
+                "ns",
+                json!({MANAGED_BY_LABEL: MANAGER}),
+                json!({"owner": "eve@corp.example"}),
+            ),
         );
-        assert_eq!(plan(&state, &observed, OWNER).refused[0].reason, Refusal::NotAProfile);
+        assert_eq!(
+            plan(&state, &observed, OWNER).refused[0].reason,
+            Refusal::NotAProfile
+        );
     }
 
     #[test]
     fn someone_elses_personal_profile_is_left_alone() {
         let state = desired(&[]);
         let mut observed = Observed::default();
-        observed
-            .profiles
-            .insert("profile-rumesh".into(), profile("profile-rumesh", "other@corp.example"));
+        observed.profiles.insert(
+            "profile-rumesh".into(),
+            profile("profile-rumesh", "other@corp.example"),
+        );
         let plan = plan(&state, &observed, OWNER);
         assert_eq!(plan.apply_personal_profile, None);
         assert_eq!(
@@ -408,9 +448,10 @@ mod tests {
     fn a_personal_profile_made_by_hand_keeps_its_quota() {
         let state = desired(&[]);
         let mut observed = Observed::default();
-        observed
-            .profiles
-            .insert("profile-rumesh".into(), profile("profile-rumesh", "rumesh@corp.example"));
+        observed.profiles.insert(
+            "profile-rumesh".into(),
+            profile("profile-rumesh", "rumesh@corp.example"),
+        );
         assert_eq!(plan(&state, &observed, OWNER).writes(), 0);
         let mut ours = state.personal_profile.clone().unwrap();
         ours.body["spec"]["resourceQuotaSpec"]["hard"]["cpu"] = json!("4");

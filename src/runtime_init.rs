@@ -16,7 +16,11 @@ pub async fn report_init_error(error_type: &str, message: &str) {
         .header("content-type", "application/json")
         .body(Body::from(body));
     let result = match request {
-        Ok(request) => PooledClient::builder().build().call(request).await.map(drop),
+        Ok(request) => PooledClient::builder()
+            .build()
+            .call(request)
+            .await
+            .map(drop),
         Err(e) => Err(e.into()),
     };
     if let Err(e) = result {

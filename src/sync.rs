@@ -12,9 +12,7 @@ use crate::desired::{DesiredState, RefusedGroup};
 use crate::error::Error;
 use crate::kube_api::{APPLY_PATCH, JSON, KubeApi, Reply, encode_query_value};
 use crate::names::user_label_value;
-use crate::objects::{
-    Kind, MANAGED_BY_LABEL, MANAGER, NAMESPACE_NAME_LABEL, Object, USER_LABEL,
-};
+use crate::objects::{Kind, MANAGED_BY_LABEL, MANAGER, NAMESPACE_NAME_LABEL, Object, USER_LABEL};
 use crate::plan::{GroupPlan, Observed, PersonalProfile, Plan, covers, plan};
 use crate::protected::Refusal;
 
@@ -140,10 +138,18 @@ pub async fn discover_istio_kinds(api: &KubeApi) -> Result<Vec<Kind>, Error> {
 }
 
 /// Reads what the cluster holds for `desired`, in one round trip of concurrent lists.
-pub async fn observe(api: &KubeApi, desired: &DesiredState, twins: &[Kind]) -> Result<Observed, Error> {
+pub async fn observe(
+    api: &KubeApi,
+    desired: &DesiredState,
+    twins: &[Kind],
+) -> Result<Observed, Error> {
     let selector = user_selector(&desired.email);
     let namespace_selector = (!desired.groups.is_empty()).then(|| {
-        let names: Vec<&str> = desired.groups.iter().map(|g| g.namespace.as_str()).collect();
+        let names: Vec<&str> = desired
+            .groups
+            .iter()
+            .map(|g| g.namespace.as_str())
+            .collect();
         format!("{NAMESPACE_NAME_LABEL} in ({})", names.join(","))
     });
     let binding_kinds: Vec<Kind> = std::iter::once(Kind::RoleBinding)
@@ -227,7 +233,15 @@ async fn apply(api: &KubeApi, object: &Object, force: bool) -> Result<WriteOutco
         object_path(object),
         if force { "&force=true" } else { "" }
     );
-    let reply = send(api, "apply", object, Method::PATCH, path, Some((APPLY_PATCH, body_bytes(object)))).await?;
+    let reply = send(
+        api,
+        "apply",
+        object,
+        Method::PATCH,
+        path,
+        Some((APPLY_PATCH, body_bytes(object))),
+    )
+    .await?;
     Ok(match reply.status {
         200 | 201 => {
             log_change("apply", object);
@@ -236,7 +250,11 @@ async fn apply(api: &KubeApi, object: &Object, force: bool) -> Result<WriteOutco
         409 => WriteOutcome::Refused(Refusal::WriteRefused {
             detail: reply.status_text(),
         }),
-        _ => WriteOutcome::Failed(format!("apply {}: {}", object.describe(), reply.status_text())),
+        _ => WriteOutcome::Failed(format!(
+            "apply {}: {}",
+            object.describe(),
+            reply.status_text()
+        )),
     })
 }
 
@@ -251,7 +269,15 @@ async fn create(
         "{}?fieldManager={MANAGER}",
         collection_path(object.kind, object.namespace.as_deref())
     );
-    let reply = send(api, "create", object, Method::POST, path, Some((JSON, body_bytes(object)))).await?;
+    let reply = send(
+        api,
+        "create",
+        object,
+        Method::POST,
+        path,
+        Some((JSON, body_bytes(object))),
+    )
+    .await?;
     match reply.status {
         200 | 201 => {
             log_change("create", object);
@@ -284,12 +310,21 @@ async fn create(
 
 /// Deletes one of this user's managed objects, only if it is still the object that was listed.
 async fn delete(api: &KubeApi, object: &Object) -> Result<WriteOutcome, Error> {
-    let mut options = json!({"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"});
+    let mut options =
+        json!({"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"});
     if let Some(uid) = object.body.pointer("/metadata/uid") {
         options["preconditions"] = json!({"uid": uid});
     }
     let bytes = serde_json::to_vec(&options).unwrap_or_default();
-    let reply = send(api, "delete", object, Method::DELETE, object_path(object), Some((JSON, bytes))).await?;
+    let reply = send(
+        api,
+        "delete",
+        object,
+        Method::DELETE,
+        object_path(object),
+        Some((JSON, bytes)),
+    )
+    .await?;
     Ok(match reply.status {
         200 | 202 => {
             log_change("delete", object);
@@ -297,26 +332,31 @@ async fn delete(api: &KubeApi, object: &Object) -> Result<WriteOutcome, Error> {
         }
         // Gone already, or replaced by another object since it was listed: nothing of ours to delete.
         404 | 409 => WriteOutcome::Done,
-        _ => WriteOutcome::Failed(format!("delete {}: {}", object.describe(), reply.status_text())),
+        _ => WriteOutcome::Failed(format!(
+            "delete {}: {}",
+            object.describe(),
+            reply.status_text()
+        )),
     })
 }
 
 /// True when `existing` grants what `wanted` grants (roleRef, subjects, spec), whoever made it.
 fn grants_the_same(wanted: &Object, existing: &Value) -> bool {
-    wanted
-        .body
-        .as_object()
-        .is_some_and(|fields| {
-            fields
-                .iter()
-                .filter(|(key, _)| *key != "metadata")
-                .all(|(key, value)| existing.get(key).is_some_and(|e| covers(value, e)))
-        })
-        && existing.pointer("/metadata/annotations/user") == wanted.body.pointer("/metadata/annotations/user")
+    wanted.body.as_object().is_some_and(|fields| {
+        fields
+            .iter()
+            .filter(|(key, _)| *key != "metadata")
+            .all(|(key, value)| existing.get(key).is_some_and(|e| covers(value, e)))
+    }) && existing.pointer("/metadata/annotations/user")
+        == wanted.body.pointer("/metadata/annotations/user")
 }
 
 /// Phase one of a group: its Profile and namespace.
-async fn prepare_group(api: &KubeApi, group: &GroupPlan, owner: &str) -> Result<WriteOutcome, Error> {
+async fn prepare_group(
+    api: &KubeApi,
+    group: &GroupPlan,
+    owner: &str,
+) -> Result<WriteOutcome, Error> {
     let profile = async {
         match &group.create_profile {
             Some(profile) => apply(api, profile, false).await,
@@ -327,7 +367,10 @@ async fn prepare_group(api: &KubeApi, group: &GroupPlan, owner: &str) -> Result<
         match &group.create_namespace {
             Some(ns) => {
                 create(api, ns, |existing| {
-                    existing.pointer("/metadata/annotations/owner").and_then(Value::as_str) == Some(owner)
+                    existing
+                        .pointer("/metadata/annotations/owner")
+                        .and_then(Value::as_str)
+                        == Some(owner)
                 })
                 .await
             }
@@ -477,7 +520,10 @@ mod tests {
     #[test]
     fn paths_follow_the_kubernetes_api_layout() {
         assert_eq!(collection_path(Kind::Namespace, None), "/api/v1/namespaces");
-        assert_eq!(collection_path(Kind::Profile, None), "/apis/kubeflow.org/v1/profiles");
+        assert_eq!(
+            collection_path(Kind::Profile, None),
+            "/apis/kubeflow.org/v1/profiles"
+        );
         assert_eq!(
             collection_path(Kind::RoleBinding, Some("ml")),
             "/apis/rbac.authorization.k8s.io/v1/namespaces/ml/rolebindings"

@@ -45,7 +45,11 @@ impl BearerToken {
 
 impl fmt::Debug for BearerToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BearerToken(<redacted>, minted_at: {:?})", self.minted_at)
+        write!(
+            f,
+            "BearerToken(<redacted>, minted_at: {:?})",
+            self.minted_at
+        )
     }
 }
 
@@ -123,7 +127,8 @@ mod tests {
     fn the_token_is_a_presigned_get_caller_identity_url() {
         // The signature itself is verified by an independent SigV4 implementation in
         // tests/token.rs (the fake API server's verifier).
-        let token = mint_token(&credentials(), "eu-west-1", "my-cluster", at(1_700_000_000)).unwrap();
+        let token =
+            mint_token(&credentials(), "eu-west-1", "my-cluster", at(1_700_000_000)).unwrap();
         let url = decode(&token);
         assert!(url.starts_with(
             "https://sts.eu-west-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&"

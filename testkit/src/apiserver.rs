@@ -1,0 +1,800 @@
+//! A loopback HTTPS Kubernetes API server as strict as the real one where this project touches
+//! it: its own CA; bearer tokens verified as aws-iam-authenticator does; discovery; the
+//! object store of `store`; a simulated Kubeflow profile controller; latency and fault injection.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::Clock;
+use crate::sigv4::{TestCredentials, verify_token};
+use crate::store::{
+    AUTHORIZATION_POLICIES, ApiError, NAMESPACES, PROFILES, ROLEBINDINGS, Resource,
+    SERVICE_ROLE_BINDINGS, Store, Target,
+};
+use crate::tls::cluster_tls;
+
+/// Which Kubeflow generation the fake cluster runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// Kubeflow >= 1.3: Istio serves `security.istio.io` only.
+    Current,
+    /// Kubeflow 1.2 on Istio 1.5: `rbac.istio.io/v1alpha1` and `security.istio.io/v1beta1`.
+    Kubeflow12,
+}
+
+/// A fault the next matching requests meet, before authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this status (429 carries `Retry-After`).
+    Status { code: u16, retry_after: Option<u64> },
+    /// Never answer (the connection stays open).
+    Hang,
+    /// Close the connection without an answer.
+    Reset,
+}
+
+/// One request the fake received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub status: u16,
+}
+
+#[derive(Clone)]
+pub struct FakeClusterConfig {
+    pub cluster_name: String,
+    pub region: String,
+    pub credentials: TestCredentials,
+    pub flavor: Flavor,
+    /// How long the simulated profile controller takes to react to a new Profile.
+    pub controller_delay: Duration,
+    /// Added to every answer.
+    pub latency: Duration,
+    pub clock: Clock,
+}
+
+impl FakeClusterConfig {
+    pub fn new(clock: Clock) -> Self {
+        FakeClusterConfig {
+            cluster_name: "kubeflow-test".into(),
+            region: "us-east-1".into(),
+            credentials: TestCredentials::example(),
+            flavor: Flavor::Current,
+            controller_delay: Duration::from_millis(300),
+            latency: Duration::ZERO,
+            clock,
+        }
+    }
+}
+
+struct State {
+    store: Store,
+    requests: Vec<RecordedRequest>,
+    faults: VecDeque<(Fault, Option<Method>)>,
+    latency: Duration,
+    rejected_tokens: Vec<String>,
+}
+
+struct Shared {
+    config: FakeClusterConfig,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn served(&self) -> Vec<Resource> {
+        let mut served = vec![NAMESPACES, ROLEBINDINGS, PROFILES, AUTHORIZATION_POLICIES];
+        if self.config.flavor == Flavor::Kubeflow12 {
+            served.push(SERVICE_ROLE_BINDINGS);
+        }
+        served
+    }
+
+    fn versions_of(&self, resource: &Resource) -> &'static [&'static str] {
+        match (self.config.flavor, resource.kind) {
+            (Flavor::Kubeflow12, "AuthorizationPolicy") => &["v1beta1"],
+            _ => resource.versions,
+        }
+    }
+}
+
+/// The running fake API server.
+pub struct FakeCluster {
+    shared: Arc<Shared>,
+    address: SocketAddr,
+    ca_pem: String,
+}
+
+type Answer = Response<Full<Bytes>>;
+
+fn json_answer(status: u16, body: &Value) -> Answer {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("static response parts")
+}
+
+fn text_answer(status: u16, text: &str) -> Answer {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(Full::new(Bytes::from(text.to_owned())))
+        .expect("static response parts")
+}
+
+fn rfc3339(time: SystemTime) -> String {
+    let secs = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn query_param<'a>(query: &'a str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| {
+            percent_encoding::percent_decode_str(&v.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
+}
+
+/// What a route resolved to.
+struct Route {
+    resource: Resource,
+    version: &'static str,
+    namespace: Option<String>,
+    name: Option<String>,
+}
+
+impl FakeCluster {
+    /// Starts the server on a free loopback port.
+    pub async fn start(config: FakeClusterConfig) -> FakeCluster {
+        let tls = cluster_tls(&format!("{} cluster CA", config.cluster_name));
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let address = listener.local_addr().expect("local address");
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                store: Store::default(),
+                requests: Vec::new(),
+                faults: VecDeque::new(),
+                latency: config.latency,
+                rejected_tokens: Vec::new(),
+            }),
+            config,
+        });
+        let acceptor = TlsAcceptor::from(tls.server_config);
+        let server = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                let shared = server.clone();
+                tokio::spawn(async move {
+                    let Ok(stream) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(move |request| {
+                        let shared = shared.clone();
+                        async move { handle(shared, request).await }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        FakeCluster {
+            shared,
+            address,
+            ca_pem: tls.ca_pem,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("https://{}", self.address)
+    }
+
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// The CA as DescribeCluster hands it out: base64 of the PEM.
+    pub fn ca_base64(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(&self.ca_pem)
+    }
+
+    pub fn config(&self) -> &FakeClusterConfig {
+        &self.shared.config
+    }
+
+    /// Creates an object as an administrator would (`kubectl create`), validation included.
+    pub fn seed(&self, body: Value) {
+        let resource = resource_of(body["kind"].as_str().unwrap_or("")).expect("a served kind");
+        let api_version = body["apiVersion"].as_str().unwrap_or("");
+        let version = api_version.rsplit('/').next().unwrap_or("v1");
+        let version = resource
+            .versions
+            .iter()
+            .find(|v| **v == version)
+            .copied()
+            .expect("a served version");
+        let namespace = body
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let mut state = self.shared.lock();
+        state.store.set_now(rfc3339((self.shared.config.clock)()));
+        let target = Target {
+            resource,
+            version,
+            namespace: namespace.as_deref(),
+        };
+        state
+            .store
+            .create(&target, body, "kubectl-create")
+            .expect("seed object is valid");
+    }
+
+    /// Seeds a Profile and lets the profile controller react at once.
+    pub fn seed_profile(&self, name: &str, owner: &str) {
+        self.seed(
+            json!({"apiVersion": "kubeflow.org/v1", "kind": "Profile", "metadata": {"name": name},
+                         "spec": {"owner": {"kind": "User", "name": owner}}}),
+        );
+        reconcile_profile(&mut self.shared.lock().store, name);
+    }
+
+    /// An object as stored, by kind name.
+    pub fn get(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+        let resource = resource_of(kind)?;
+        self.shared
+            .lock()
+            .store
+            .raw(&resource, namespace, name)
+            .cloned()
+    }
+
+    /// Every object of a kind, as stored.
+    pub fn all(&self, kind: &str) -> Vec<Value> {
+        resource_of(kind).map_or_else(Vec::new, |r| self.shared.lock().store.all(&r))
+    }
+
+    /// Every object with its resourceVersion, to tell whether anything changed.
+    pub fn versions(&self) -> BTreeMap<String, String> {
+        let state = self.shared.lock();
+        let mut out = BTreeMap::new();
+        for resource in [
+            NAMESPACES,
+            ROLEBINDINGS,
+            PROFILES,
+            AUTHORIZATION_POLICIES,
+            SERVICE_ROLE_BINDINGS,
+        ] {
+            for object in state.store.all(&resource) {
+                let key = format!(
+                    "{} {}/{}",
+                    resource.kind,
+                    object["metadata"]["namespace"].as_str().unwrap_or(""),
+                    object["metadata"]["name"].as_str().unwrap_or("")
+                );
+                out.insert(
+                    key,
+                    object["metadata"]["resourceVersion"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned(),
+                );
+            }
+        }
+        out
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.shared.lock().requests.clear();
+    }
+
+    /// Why the last refused tokens were refused.
+    pub fn rejected_tokens(&self) -> Vec<String> {
+        self.shared.lock().rejected_tokens.clone()
+    }
+
+    /// The next `times` requests (of `method`, or any) meet `fault`.
+    pub fn inject(&self, fault: Fault, times: usize, method: Option<Method>) {
+        let mut state = self.shared.lock();
+        for _ in 0..times {
+            state.faults.push_back((fault.clone(), method.clone()));
+        }
+    }
+
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.lock().latency = latency;
+    }
+
+    /// Waits until `check` holds (polling), or panics after `timeout`.
+    pub async fn wait_until(&self, timeout: Duration, check: impl Fn(&FakeCluster) -> bool) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !check(self) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "condition not met within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+pub fn resource_of(kind: &str) -> Option<Resource> {
+    [
+        NAMESPACES,
+        ROLEBINDINGS,
+        PROFILES,
+        AUTHORIZATION_POLICIES,
+        SERVICE_ROLE_BINDINGS,
+    ]
+    .into_iter()
+    .find(|r| r.kind == kind)
+}
+
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answer, std::io::Error> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or("").to_owned();
+    let headers = request.headers().clone();
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+
+    let (latency, fault) = {
+        let mut state = shared.lock();
+        let position = state
+            .faults
+            .iter()
+            .position(|(_, m)| m.as_ref().is_none_or(|m| *m == method));
+        (
+            state.latency,
+            position
+                .and_then(|i| state.faults.remove(i))
+                .map(|(f, _)| f),
+        )
+    };
+    tokio::time::sleep(latency).await;
+    let record = |status: u16| {
+        shared.lock().requests.push(RecordedRequest {
+            method: method.to_string(),
+            path: path.clone(),
+            query: query.clone(),
+            status,
+        });
+    };
+    match fault {
+        Some(Fault::Hang) => {
+            record(0);
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            return Err(std::io::Error::other("hung"));
+        }
+        Some(Fault::Reset) => {
+            record(0);
+            return Err(std::io::Error::other("connection reset by the fake"));
+        }
+        Some(Fault::Status { code, retry_after }) => {
+            record(code);
+            let reason = if code == 429 {
+                "TooManyRequests"
+            } else {
+                "InternalError"
+            };
+            let mut status = ApiError::new(code, reason, "injected fault").to_status();
+            let mut answer = Response::builder()
+                .status(code)
+                .header("content-type", "application/json");
+            if let Some(seconds) = retry_after {
+                status["details"] = json!({"retryAfterSeconds": seconds});
+                answer = answer.header("retry-after", seconds.to_string());
+            }
+            return Ok(answer
+                .body(Full::new(Bytes::from(status.to_string())))
+                .expect("static response parts"));
+        }
+        None => {}
+    }
+
+    let now = (shared.config.clock)();
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let verdict = match token {
+        None => Err("no bearer token".to_owned()),
+        Some(token) => verify_token(
+            token,
+            &shared.config.credentials,
+            &shared.config.region,
+            &shared.config.cluster_name,
+            now,
+        ),
+    };
+    if let Err(reason) = verdict {
+        record(401);
+        shared.lock().rejected_tokens.push(reason);
+        return Ok(json_answer(
+            401,
+            &ApiError::new(401, "Unauthorized", "Unauthorized").to_status(),
+        ));
+    }
+
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let answer = route(&shared, &method, &path, &query, &content_type, &body, now);
+    let (status, answer) = match answer {
+        Ok((status, value)) => (status, json_answer(status, &value)),
+        Err(Reply::Api(error)) => (error.code, json_answer(error.code, &error.to_status())),
+        Err(Reply::NotFoundPage) => (404, text_answer(404, "404 page not found\n")),
+    };
+    record(status);
+    Ok(answer)
+}
+
+enum Reply {
+    Api(ApiError),
+    /// A path no API serves: the real server answers in plain text.
+    NotFoundPage,
+}
+
+impl From<ApiError> for Reply {
+    fn from(error: ApiError) -> Self {
+        Reply::Api(error)
+    }
+}
+
+fn discovery(shared: &Shared, path: &[&str]) -> Option<Value> {
+    let served = shared.served();
+    let group_versions = |group: &str| -> Vec<&'static str> {
+        let mut versions: Vec<&'static str> = Vec::new();
+        for r in served.iter().filter(|r| r.group == group) {
+            for v in shared.versions_of(r) {
+                if !versions.contains(v) {
+                    versions.push(v);
+                }
+            }
+        }
+        versions
+    };
+    let resource_list = |group: &str, version: &str| {
+        let resources: Vec<Value> = served
+            .iter()
+            .filter(|r| r.group == group && shared.versions_of(r).contains(&version))
+            .map(|r| json!({"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,
+                            "kind": r.kind, "verbs": ["create","delete","get","list","patch","update","watch"]}))
+            .collect();
+        let group_version = if group.is_empty() {
+            version.to_owned()
+        } else {
+            format!("{group}/{version}")
+        };
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources})
+    };
+    match path {
+        ["version"] => Some(
+            json!({"major": "1", "minor": "33", "gitVersion": "v1.33.5-eks-fake", "platform": "linux/amd64"}),
+        ),
+        ["api"] => Some(json!({"kind": "APIVersions", "versions": ["v1"],
+                               "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:443"}]})),
+        ["api", "v1"] => Some(resource_list("", "v1")),
+        ["apis"] => {
+            let mut groups: Vec<&str> = served
+                .iter()
+                .map(|r| r.group)
+                .filter(|g| !g.is_empty())
+                .collect();
+            groups.dedup();
+            let groups: Vec<Value> = groups
+                .into_iter()
+                .map(|g| {
+                    let versions: Vec<Value> = group_versions(g)
+                        .iter()
+                        .map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
+                        .collect();
+                    json!({"name": g, "versions": versions, "preferredVersion": versions[0]})
+                })
+                .collect();
+            Some(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
+        }
+        ["apis", group, version] if group_versions(group).contains(version) => {
+            Some(resource_list(group, version))
+        }
+        _ => None,
+    }
+}
+
+fn resolve(shared: &Shared, segments: &[&str]) -> Option<Route> {
+    let (group, version, rest) = match segments {
+        ["api", version, rest @ ..] => ("", *version, rest),
+        ["apis", group, version, rest @ ..] => (*group, *version, rest),
+        _ => return None,
+    };
+    let find = |plural: &str| {
+        shared.served().into_iter().find(|r| {
+            r.group == group && r.plural == plural && shared.versions_of(r).contains(&version)
+        })
+    };
+    let version_of = |r: &Resource| {
+        shared
+            .versions_of(r)
+            .iter()
+            .find(|v| **v == version)
+            .copied()
+    };
+    let route = |resource: Resource, namespace: Option<&str>, name: Option<&str>| {
+        Some(Route {
+            version: version_of(&resource)?,
+            resource,
+            namespace: namespace.map(str::to_owned),
+            name: name.map(str::to_owned),
+        })
+    };
+    match rest {
+        ["namespaces", ns, plural] => find(plural)
+            .filter(|r| r.namespaced)
+            .and_then(|r| route(r, Some(ns), None)),
+        ["namespaces", ns, plural, name] => find(plural)
+            .filter(|r| r.namespaced)
+            .and_then(|r| route(r, Some(ns), Some(name))),
+        [plural] => find(plural).and_then(|r| route(r, None, None)),
+        [plural, name] => find(plural)
+            .filter(|r| !r.namespaced)
+            .and_then(|r| route(r, None, Some(name))),
+        _ => None,
+    }
+}
+
+fn route(
+    shared: &Arc<Shared>,
+    method: &Method,
+    path: &str,
+    query: &str,
+    content_type: &str,
+    body: &[u8],
+    now: SystemTime,
+) -> Result<(u16, Value), Reply> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if *method == Method::GET
+        && let Some(document) = discovery(shared, &segments)
+    {
+        return Ok((200, document));
+    }
+    let route = resolve(shared, &segments).ok_or(Reply::NotFoundPage)?;
+    let dry_run = match query_param(query, "dryRun").as_deref() {
+        None => false,
+        Some("All") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                400,
+                "BadRequest",
+                format!("unsupported dryRun value {other:?}"),
+            )
+            .into());
+        }
+    };
+    let field_manager = query_param(query, "fieldManager");
+    if let Some(manager) = &field_manager
+        && (manager.len() > 128 || manager.chars().any(|c| c.is_control()))
+    {
+        return Err(ApiError::new(422, "Invalid", "fieldManager: Invalid value").into());
+    }
+    let force = match query_param(query, "force").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::new(400, "BadRequest", "invalid force value").into()),
+    };
+    let parse_body = || -> Result<Value, Reply> {
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::new(400, "BadRequest", format!("the body is not JSON: {e}")).into()
+        })
+    };
+    let target = Target {
+        resource: route.resource,
+        version: route.version,
+        namespace: route.namespace.as_deref(),
+    };
+    let mut state = shared.lock();
+    state.store.set_now(rfc3339(now));
+    let mut scratch;
+    let store: &mut Store = if dry_run {
+        scratch = state.store.clone();
+        &mut scratch
+    } else {
+        &mut state.store
+    };
+    let manager = field_manager.as_deref().unwrap_or("unknown");
+    let outcome: Result<(u16, Value), ApiError> = match (method.clone(), route.name.as_deref()) {
+        (Method::GET, None) => store
+            .list(
+                &target,
+                query_param(query, "labelSelector").as_deref(),
+                query_param(query, "fieldSelector").as_deref(),
+            )
+            .map(|v| (200, v)),
+        (Method::POST, None) if target.resource.namespaced == target.namespace.is_some() => {
+            let created = store
+                .create(&target, parse_body()?, manager)
+                .map(|v| (201, v));
+            if created.is_ok() && !dry_run && target.resource.kind == "Profile" {
+                schedule_profile_controller(
+                    shared,
+                    &created.as_ref().map(|(_, v)| v.clone()).unwrap_or_default(),
+                );
+            }
+            created
+        }
+        (Method::GET, Some(name)) => store.get(&target, name).map(|v| (200, v)),
+        (Method::PUT, Some(name)) => store
+            .update(&target, name, parse_body()?, manager)
+            .map(|v| (200, v)),
+        (Method::PATCH, Some(name)) if content_type.starts_with("application/apply-patch+yaml") => {
+            let applied = store.apply(
+                &target,
+                name,
+                parse_body()?,
+                field_manager.as_deref(),
+                force,
+            );
+            if let Ok((object, true)) = &applied
+                && !dry_run
+                && target.resource.kind == "Profile"
+            {
+                schedule_profile_controller(shared, object);
+            }
+            applied.map(|(v, created)| (if created { 201 } else { 200 }, v))
+        }
+        (Method::PATCH, Some(_)) => Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!("the fake serves apply patches only, not {content_type:?}"),
+        )),
+        (Method::DELETE, Some(name)) => {
+            let options = if body.is_empty() {
+                json!({})
+            } else {
+                parse_body()?
+            };
+            store.delete(&target, name, &options).map(|v| (200, v))
+        }
+        _ => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("{method} is not allowed here"),
+        )),
+    };
+    outcome.map_err(Reply::from)
+}
+
+/// Runs the profile controller for `profile` after the configured delay.
+fn schedule_profile_controller(shared: &Arc<Shared>, profile: &Value) {
+    let Some(name) = profile.pointer("/metadata/name").and_then(Value::as_str) else {
+        return;
+    };
+    let name = name.to_owned();
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(shared.config.controller_delay).await;
+        reconcile_profile(&mut shared.lock().store, &name);
+    });
+}
+
+const CONTROLLER: &str = "profile-controller";
+
+/// What Kubeflow's profile controller does for a Profile: create or adopt its namespace (only
+/// when the namespace's `owner` annotation matches), and bind the owner as namespace admin.
+pub fn reconcile_profile(store: &mut Store, name: &str) {
+    let Some(profile) = store.raw(&PROFILES, None, name).cloned() else {
+        return;
+    };
+    let owner = profile
+        .pointer("/spec/owner/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let kubeflow_labels = json!({
+        "istio-injection": "enabled",
+        "app.kubernetes.io/part-of": "kubeflow-profile",
+        "katib.kubeflow.org/metrics-collector-injection": "enabled",
+        "pipelines.kubeflow.org/enabled": "true",
+        "serving.kubeflow.org/inferenceservice": "enabled",
+    });
+    let namespaces = Target {
+        resource: NAMESPACES,
+        version: "v1",
+        namespace: None,
+    };
+    match store.raw(&NAMESPACES, None, name).cloned() {
+        None => {
+            let namespace = json!({"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": name, "annotations": {"owner": owner}, "labels": kubeflow_labels}});
+            if store.create(&namespaces, namespace, CONTROLLER).is_err() {
+                return;
+            }
+        }
+        Some(existing)
+            if existing
+                .pointer("/metadata/annotations/owner")
+                .and_then(Value::as_str)
+                == Some(&owner) =>
+        {
+            let mut adopted = existing.clone();
+            for (k, v) in kubeflow_labels.as_object().into_iter().flatten() {
+                adopted["metadata"]["labels"][k] = v.clone();
+            }
+            store.controller_update(&NAMESPACES, None, name, adopted, CONTROLLER);
+        }
+        Some(_) => {
+            let mut failed = profile.clone();
+            failed["status"] = json!({"conditions": [{"type": "Failed", "status": "True",
+                "message": format!("namespace already exist, but not owned by profile creator {owner}")}]});
+            store.controller_update(&PROFILES, None, name, failed, CONTROLLER);
+            return;
+        }
+    }
+    let bindings = Target {
+        resource: ROLEBINDINGS,
+        version: "v1",
+        namespace: Some(name),
+    };
+    let admin = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "namespaceAdmin", "namespace": name, "annotations": {"role": "admin", "user": owner}},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-admin"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": owner}]});
+    let _ = store.create(&bindings, admin, CONTROLLER);
+}

@@ -1,0 +1,170 @@
+//! The integration harness: the real `App` over real HTTPS against the loopback fake cluster,
+//! with DescribeCluster answered by the loopback fake EKS.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_credential_types::Credentials;
+use kfpm_testkit::ShiftedClock;
+use kfpm_testkit::apiserver::{FakeCluster, FakeClusterConfig, Flavor};
+use kfpm_testkit::eks::{DescribedCluster, FakeEks};
+use kubeflow_profile_manager::config::Config;
+use kubeflow_profile_manager::error::SignInFailed;
+use kubeflow_profile_manager::{App, Outcome};
+use serde_json::{Value, json};
+
+pub const OWNER: &str = "admin@kubeflow.com";
+
+pub struct Harness {
+    pub cluster: FakeCluster,
+    pub eks: FakeEks,
+    pub clock: ShiftedClock,
+    pub app: App,
+    vars: HashMap<String, String>,
+}
+
+impl Harness {
+    pub async fn start(flavor: Flavor, vars: &[(&str, &str)]) -> Harness {
+        let clock = ShiftedClock::default();
+        let mut config = FakeClusterConfig::new(clock.clock());
+        config.flavor = flavor;
+        config.controller_delay = Duration::from_millis(100);
+        let cluster = FakeCluster::start(config).await;
+        let eks = FakeEks::start(DescribedCluster {
+            name: cluster.config().cluster_name.clone(),
+            endpoint: cluster.endpoint(),
+            ca_base64: cluster.ca_base64(),
+            access_key_id: cluster.config().credentials.access_key_id.clone(),
+            region: cluster.config().region.clone(),
+        })
+        .await;
+        let mut vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        vars.entry("CLUSTER_NAME".into())
+            .or_insert_with(|| cluster.config().cluster_name.clone());
+        let app = new_app(&cluster, &eks, &clock, &vars).await;
+        Harness {
+            cluster,
+            eks,
+            clock,
+            app,
+            vars,
+        }
+    }
+
+    /// Another warm container of the same function (its own caches).
+    pub async fn another_container(&self) -> App {
+        new_app(&self.cluster, &self.eks, &self.clock, &self.vars).await
+    }
+
+    pub async fn sign_in(
+        &self,
+        user: &str,
+        email: &str,
+        groups: &str,
+    ) -> Result<Outcome, SignInFailed> {
+        self.app
+            .handle(&sign_in_event(user, email, groups), None)
+            .await
+    }
+
+    /// The user's RoleBindings, as `namespace/name`.
+    pub fn bindings_of(&self, email: &str) -> Vec<String> {
+        self.objects_of("RoleBinding", email)
+    }
+
+    pub fn objects_of(&self, kind: &str, email: &str) -> Vec<String> {
+        let mut found: Vec<String> = self
+            .cluster
+            .all(kind)
+            .iter()
+            .filter(|o| {
+                o.pointer("/metadata/annotations/user")
+                    .and_then(Value::as_str)
+                    == Some(email)
+            })
+            .map(|o| {
+                format!(
+                    "{}/{}",
+                    o["metadata"]["namespace"].as_str().unwrap_or(""),
+                    o["metadata"]["name"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// Requests since the last `clear_requests`, as `METHOD path`.
+    pub fn request_lines(&self) -> Vec<String> {
+        self.cluster
+            .requests()
+            .iter()
+            .map(|r| format!("{} {} {}", r.method, r.path, r.status))
+            .collect()
+    }
+}
+
+async fn new_app(
+    cluster: &FakeCluster,
+    eks: &FakeEks,
+    clock: &ShiftedClock,
+    vars: &HashMap<String, String>,
+) -> App {
+    let credentials = &cluster.config().credentials;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(cluster.config().region.clone()))
+        .credentials_provider(Credentials::new(
+            credentials.access_key_id.clone(),
+            credentials.secret_access_key.clone(),
+            credentials.session_token.clone(),
+            None,
+            "harness",
+        ))
+        .endpoint_url(eks.endpoint_url())
+        .load()
+        .await;
+    let config = Config::from_lookup(|name| vars.get(name).cloned()).expect("valid configuration");
+    App::new(config, &sdk, clock.clock()).expect("app")
+}
+
+/// A V1 hosted-UI sign-in event like the captured ADFS one.
+pub fn sign_in_event(user: &str, email: &str, groups: &str) -> String {
+    json!({
+        "version": "1", "triggerSource": "TokenGeneration_HostedAuth", "region": "us-east-1",
+        "userPoolId": "us-east-1_mg7wscVHr", "userName": format!("adfs_ad\\{user}"),
+        "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": "1qlg2f7sagm6ob7s5985rm1qk8"},
+        "request": {
+            "userAttributes": {"sub": "12ec26be-e8d1-482b-9602-e402c7896cb3", "email_verified": "true",
+                               "email": email, "custom:groups": groups},
+            "groupConfiguration": {"groupsToOverride": [], "iamRolesToOverride": [], "preferredRole": null},
+        },
+        "response": {"claimsOverrideDetails": null},
+    })
+    .to_string()
+}
+
+pub fn granted(outcome: &Outcome) -> Vec<String> {
+    match outcome {
+        Outcome::Synchronised(report) => {
+            let mut granted = report.granted.clone();
+            granted.sort();
+            granted
+        }
+        other => panic!("expected a synchronised sign-in, got {other:?}"),
+    }
+}
+
+pub fn refused(outcome: &Outcome) -> Vec<String> {
+    match outcome {
+        Outcome::Synchronised(report) => {
+            let mut refused: Vec<String> = report.refused.iter().map(|r| r.group.clone()).collect();
+            refused.sort();
+            refused
+        }
+        other => panic!("expected a synchronised sign-in, got {other:?}"),
+    }
+}

@@ -1,0 +1,490 @@
+//! Sign-in scenarios: the real handler over real HTTPS against the strict fake cluster.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Harness, OWNER, granted, refused};
+use kfpm_testkit::apiserver::{Fault, Flavor};
+use kubeflow_profile_manager::Outcome;
+use kubeflow_profile_manager::error::USER_FACING_MESSAGE;
+use serde_json::{Value, json};
+
+const RUMESH: &str = "rumesh@corp.example";
+const NAME: &str = "user-rumesh-corp-example-clusterrole-edit";
+
+#[tokio::test]
+async fn a_first_sign_in_creates_the_profiles_namespaces_and_kfam_shaped_access() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    let outcome = h
+        .sign_in("rumesh", RUMESH, "[RIDY-RUMESH, RIDY-JOSE]")
+        .await
+        .unwrap();
+    assert_eq!(granted(&outcome), ["ridy-jose", "ridy-rumesh"]);
+
+    let personal = h
+        .cluster
+        .get("Profile", None, "profile-rumesh")
+        .expect("personal Profile");
+    assert_eq!(
+        personal["spec"]["owner"],
+        json!({"kind": "User", "name": RUMESH})
+    );
+    assert_eq!(personal["spec"]["resourceQuotaSpec"]["hard"]["cpu"], "0");
+    for ns in ["ridy-rumesh", "ridy-jose"] {
+        let profile = h.cluster.get("Profile", None, ns).expect("group Profile");
+        assert_eq!(profile["spec"]["owner"]["name"], OWNER);
+        let namespace = h
+            .cluster
+            .get("Namespace", None, ns)
+            .expect("namespace exists on return");
+        assert_eq!(namespace["metadata"]["annotations"]["owner"], OWNER);
+        let rb = h
+            .cluster
+            .get("RoleBinding", Some(ns), NAME)
+            .expect("RoleBinding");
+        assert_eq!(
+            rb["roleRef"],
+            json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-edit"})
+        );
+        assert_eq!(
+            rb["subjects"],
+            json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": RUMESH}])
+        );
+        assert_eq!(
+            rb["metadata"]["annotations"],
+            json!({"user": RUMESH, "role": "edit"})
+        );
+        assert_eq!(
+            rb["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "kubeflow-profile-manager"
+        );
+        let ap = h
+            .cluster
+            .get("AuthorizationPolicy", Some(ns), NAME)
+            .expect("AuthorizationPolicy");
+        assert_eq!(ap["spec"]["rules"][0]["when"][0]["values"], json!([RUMESH]));
+    }
+    assert!(h.cluster.all("ServiceRoleBinding").is_empty());
+
+    // The profile controller adopts the namespaces created ahead of it.
+    h.cluster
+        .wait_until(Duration::from_secs(5), |c| {
+            ["ridy-rumesh", "ridy-jose", "profile-rumesh"]
+                .iter()
+                .all(|ns| {
+                    c.get("RoleBinding", Some(ns), "namespaceAdmin").is_some()
+                        && c.get("Namespace", None, ns).is_some_and(|n| {
+                            n["metadata"]["labels"]["istio-injection"] == "enabled"
+                        })
+                })
+        })
+        .await;
+    for ns in ["ridy-rumesh", "ridy-jose"] {
+        assert!(
+            h.cluster
+                .get("Profile", None, ns)
+                .unwrap()
+                .get("status")
+                .is_none(),
+            "adopted, not failed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_repeat_sign_in_changes_nothing_and_costs_a_constant_number_of_requests() {
+    let mut costs = Vec::new();
+    for groups in ["[G1]", "[G1, G2, G3, G4, G5, G6, G7, G8, G9, G10]"] {
+        let h = Harness::start(Flavor::Current, &[]).await;
+        h.sign_in("rumesh", RUMESH, groups).await.unwrap();
+        h.cluster
+            .wait_until(Duration::from_secs(5), |c| {
+                c.get("RoleBinding", Some("g1"), "namespaceAdmin").is_some()
+            })
+            .await;
+        tokio::time::sleep(Duration::from_millis(200)).await; // let every controller run settle
+        let before = h.cluster.versions();
+        h.cluster.clear_requests();
+        let outcome = h.sign_in("rumesh", RUMESH, groups).await.unwrap();
+        assert!(
+            matches!(outcome, Outcome::Synchronised(ref r) if r.changes == 0),
+            "{outcome:?}"
+        );
+        assert_eq!(h.cluster.versions(), before, "no resourceVersion moved");
+        let lines = h.request_lines();
+        assert!(lines.iter().all(|l| l.starts_with("GET ")), "{lines:#?}");
+        costs.push(lines.len());
+    }
+    assert!(costs[0] <= 4, "{costs:?}");
+    assert_eq!(costs[0], costs[1], "independent of the number of groups");
+}
+
+#[tokio::test]
+async fn leaving_a_group_revokes_its_access_but_keeps_the_profile_and_namespace() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    h.sign_in("rumesh", RUMESH, "[A, B]").await.unwrap();
+    assert_eq!(
+        h.bindings_of(RUMESH),
+        [format!("a/{NAME}"), format!("b/{NAME}")]
+    );
+    let outcome = h.sign_in("rumesh", RUMESH, "[A]").await.unwrap();
+    assert_eq!(granted(&outcome), ["a"]);
+    assert_eq!(h.bindings_of(RUMESH), [format!("a/{NAME}")]);
+    assert_eq!(
+        h.objects_of("AuthorizationPolicy", RUMESH),
+        [format!("a/{NAME}")]
+    );
+    assert!(h.cluster.get("Profile", None, "b").is_some());
+    assert!(h.cluster.get("Namespace", None, "b").is_some());
+    h.sign_in("rumesh", RUMESH, "").await.unwrap();
+    assert!(h.bindings_of(RUMESH).is_empty());
+}
+
+#[tokio::test]
+async fn system_personal_bare_and_foreign_namespaces_are_never_bound() {
+    let h = Harness::start(Flavor::Current, &[("PROTECTED_NAMESPACES", "monitoring")]).await;
+    for ns in [
+        "kube-system",
+        "default",
+        "kubeflow",
+        "istio-system",
+        "monitoring",
+        "bare",
+    ] {
+        h.cluster
+            .seed(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
+    }
+    h.cluster.seed_profile("profile-jose", "jose@corp.example");
+    h.cluster.seed_profile("data-team", "eve@corp.example");
+    let groups = "[kube-system, KUBE-PUBLIC, default, Kubeflow, istio-system, monitoring, profile-jose, bare, data-team, auth, ok]";
+    let outcome = h.sign_in("rumesh", RUMESH, groups).await.unwrap();
+    assert_eq!(granted(&outcome), ["ok"]);
+    assert_eq!(
+        refused(&outcome),
+        [
+            "auth",
+            "bare",
+            "data-team",
+            "default",
+            "istio-system",
+            "kube-public",
+            "kube-system",
+            "kubeflow",
+            "monitoring",
+            "profile-jose"
+        ]
+    );
+    assert_eq!(h.bindings_of(RUMESH), [format!("ok/{NAME}")]);
+    for ns in ["kube-system", "default", "bare", "monitoring"] {
+        assert!(
+            h.cluster.get("Profile", None, ns).is_none(),
+            "no Profile claims {ns}"
+        );
+    }
+    assert_eq!(
+        h.cluster.get("Profile", None, "data-team").unwrap()["spec"]["owner"]["name"],
+        "eve@corp.example"
+    );
+}
+
+#[tokio::test]
+async fn someone_elses_personal_profile_is_never_taken_over() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    h.cluster
+        .seed_profile("profile-rumesh", "impostor@corp.example");
+    let outcome = h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(granted(&outcome), ["ml"]);
+    let personal = h.cluster.get("Profile", None, "profile-rumesh").unwrap();
+    assert_eq!(personal["spec"]["owner"]["name"], "impostor@corp.example");
+    assert!(personal["spec"].get("resourceQuotaSpec").is_none());
+}
+
+#[tokio::test]
+async fn a_profile_created_concurrently_by_someone_else_is_not_taken_over() {
+    // The owner field belongs to another field manager: a non-forced apply conflicts.
+    let h = Harness::start(Flavor::Current, &[]).await;
+    h.cluster.seed(
+        json!({"apiVersion": "kubeflow.org/v1", "kind": "Profile", "metadata": {"name": "race"},
+                          "spec": {"owner": {"kind": "User", "name": "eve@corp.example"}}}),
+    );
+    let outcome = h.sign_in("rumesh", RUMESH, "[race]").await.unwrap();
+    assert_eq!(refused(&outcome), ["race"]);
+    assert_eq!(
+        h.cluster.get("Profile", None, "race").unwrap()["spec"]["owner"]["name"],
+        "eve@corp.example"
+    );
+    assert!(h.bindings_of(RUMESH).is_empty());
+}
+
+#[tokio::test]
+async fn bindings_made_by_hand_or_by_the_dashboard_survive() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    h.cluster.seed_profile("shared", OWNER);
+    h.cluster.seed_profile("other", OWNER);
+    let kfam = |ns: &str, email: &str, name: &str| {
+        json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": name, "namespace": ns, "annotations": {"user": email, "role": "edit"}},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-edit"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": email}]})
+    };
+    // Another contributor, and this user's own dashboard-made binding in a namespace their groups do not give.
+    h.cluster.seed(kfam(
+        "shared",
+        "jose@corp.example",
+        "user-jose-corp-example-clusterrole-edit",
+    ));
+    h.cluster.seed(kfam("other", RUMESH, NAME));
+    // The same access, made through the dashboard, in a namespace the groups do give.
+    h.cluster.seed(kfam("shared", RUMESH, NAME));
+    let before = h.cluster.get("RoleBinding", Some("shared"), NAME).unwrap();
+
+    let outcome = h.sign_in("rumesh", RUMESH, "[shared]").await.unwrap();
+    assert_eq!(granted(&outcome), ["shared"]);
+    assert!(
+        h.cluster
+            .get(
+                "RoleBinding",
+                Some("shared"),
+                "user-jose-corp-example-clusterrole-edit"
+            )
+            .is_some()
+    );
+    assert!(
+        h.cluster.get("RoleBinding", Some("other"), NAME).is_some(),
+        "not ours: never revoked"
+    );
+    let after = h.cluster.get("RoleBinding", Some("shared"), NAME).unwrap();
+    assert_eq!(
+        after["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"],
+        "not modified"
+    );
+    h.sign_in("rumesh", RUMESH, "").await.unwrap();
+    assert!(
+        h.cluster.get("RoleBinding", Some("shared"), NAME).is_some(),
+        "unlabelled: never revoked"
+    );
+}
+
+#[tokio::test]
+async fn a_kubeflow_1_2_cluster_gets_service_role_bindings_discovered_automatically() {
+    let h = Harness::start(Flavor::Kubeflow12, &[]).await;
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    let srb = h
+        .cluster
+        .get("ServiceRoleBinding", Some("ml"), NAME)
+        .expect("ServiceRoleBinding");
+    assert_eq!(
+        srb["spec"]["roleRef"],
+        json!({"kind": "ServiceRole", "name": "ns-access-istio"})
+    );
+    assert_eq!(
+        srb["spec"]["subjects"],
+        json!([{"properties": {"request.headers[kubeflow-userid]": RUMESH}}])
+    );
+    assert!(h.cluster.all("AuthorizationPolicy").is_empty());
+    // Discovery happens once per container.
+    h.cluster.clear_requests();
+    h.sign_in("rumesh", RUMESH, "").await.unwrap();
+    assert!(!h.request_lines().iter().any(|l| l.contains("GET /apis ")));
+    assert!(
+        h.cluster
+            .get("ServiceRoleBinding", Some("ml"), NAME)
+            .is_none(),
+        "revoked too"
+    );
+}
+
+#[tokio::test]
+async fn an_explicit_istio_setting_writes_what_it_names() {
+    let h = Harness::start(
+        Flavor::Current,
+        &[("ISTIO_AUTHZ", "none"), ("USER_ROLE", "view")],
+    )
+    .await;
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    let view = "user-rumesh-corp-example-clusterrole-view";
+    assert_eq!(
+        h.cluster.get("RoleBinding", Some("ml"), view).unwrap()["roleRef"]["name"],
+        "kubeflow-view"
+    );
+    assert!(h.cluster.all("AuthorizationPolicy").is_empty());
+}
+
+#[tokio::test]
+async fn a_stale_token_is_reminted_and_a_refused_one_is_retried_once() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(h.app.token_mints(), 1);
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(h.app.token_mints(), 1, "a fresh token is reused");
+    h.clock.advance(Duration::from_secs(11 * 60));
+    h.cluster.clear_requests();
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(
+        h.app.token_mints(),
+        2,
+        "re-minted before the server's 15 minutes"
+    );
+    assert!(h.request_lines().iter().all(|l| !l.ends_with(" 401")));
+    h.cluster.inject(
+        Fault::Status {
+            code: 401,
+            retry_after: None,
+        },
+        1,
+        None,
+    );
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(h.app.token_mints(), 3, "a 401 makes one re-mint and retry");
+    h.cluster.inject(
+        Fault::Status {
+            code: 401,
+            retry_after: None,
+        },
+        20,
+        None,
+    );
+    assert!(
+        h.sign_in("rumesh", RUMESH, "[ml]").await.is_err(),
+        "a token refused twice fails"
+    );
+    assert_eq!(h.app.token_mints(), 4, "only one re-mint per sign-in");
+}
+
+#[tokio::test]
+async fn describe_cluster_failing_then_recovering_needs_no_restart() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    h.eks.fail_next(1);
+    let err = h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        USER_FACING_MESSAGE,
+        "no internals shown to the user"
+    );
+    assert!(h.cluster.requests().is_empty());
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(h.eks.calls(), 2, "the failure was not kept; the success is");
+}
+
+#[tokio::test]
+async fn fail_open_lets_the_sign_in_through() {
+    let h = Harness::start(Flavor::Current, &[("FAIL_MODE", "open")]).await;
+    h.eks.fail_next(1);
+    assert_eq!(
+        h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap(),
+        Outcome::FailedOpen
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_the_changes_and_writes_nothing() {
+    let h = Harness::start(Flavor::Current, &[("DRY_RUN", "true")]).await;
+    let outcome = h
+        .sign_in("rumesh", RUMESH, "[ml, kube-system]")
+        .await
+        .unwrap();
+    let Outcome::Synchronised(report) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(report.granted, ["ml"]);
+    assert_eq!(
+        report.changes, 5,
+        "personal Profile, group Profile, namespace, RoleBinding, AuthorizationPolicy"
+    );
+    assert!(
+        h.cluster.versions().is_empty(),
+        "{:?}",
+        h.cluster.versions()
+    );
+    assert!(h.request_lines().iter().all(|l| l.starts_with("GET ")));
+}
+
+#[tokio::test]
+async fn events_without_a_user_or_an_email_touch_nothing() {
+    let h = Harness::start(Flavor::Current, &[("SYNC_ON_REFRESH", "false")]).await;
+    let m2m = include_str!("../events/v3-client-credentials.json");
+    assert!(matches!(
+        h.app.handle(m2m, None).await,
+        Ok(Outcome::Skipped(_))
+    ));
+    let no_email = common::sign_in_event("rumesh", "", "[ml]");
+    assert!(matches!(
+        h.app.handle(&no_email, None).await,
+        Ok(Outcome::Skipped(_))
+    ));
+    let refresh = include_str!("../events/v1-refresh-tokens.json");
+    assert!(matches!(
+        h.app.handle(refresh, None).await,
+        Ok(Outcome::Skipped(_))
+    ));
+    assert!(matches!(
+        h.app.handle("[1,2]", None).await,
+        Ok(Outcome::Skipped(_))
+    ));
+    assert_eq!(h.eks.calls(), 0);
+    assert!(h.cluster.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_cluster_whose_certificate_is_not_from_the_described_ca_is_never_sent_a_token() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    let impostor = Harness::start(Flavor::Current, &[]).await;
+    // EKS describes the impostor's endpoint with the real cluster's CA.
+    let eks = kfpm_testkit::eks::FakeEks::start(kfpm_testkit::eks::DescribedCluster {
+        name: h.cluster.config().cluster_name.clone(),
+        endpoint: impostor.cluster.endpoint(),
+        ca_base64: h.cluster.ca_base64(),
+        access_key_id: h.cluster.config().credentials.access_key_id.clone(),
+        region: h.cluster.config().region.clone(),
+    })
+    .await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            &h.cluster.config().credentials.access_key_id,
+            &h.cluster.config().credentials.secret_access_key,
+            h.cluster.config().credentials.session_token.clone(),
+            None,
+            "test",
+        ))
+        .endpoint_url(eks.endpoint_url())
+        .load()
+        .await;
+    let config = h.app.config().clone();
+    let app = kubeflow_profile_manager::App::new(config, &sdk, h.clock.clock()).unwrap();
+    let event = common::sign_in_event("rumesh", RUMESH, "[ml]");
+    assert!(
+        app.handle(&event, Some(Duration::from_secs(2)))
+            .await
+            .is_err()
+    );
+    assert!(
+        impostor.cluster.requests().is_empty(),
+        "TLS failed before any request"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_duplicates_of_one_sign_in_all_succeed_with_one_consistent_state() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    let (a, b) = (h.another_container().await, h.another_container().await);
+    let event = common::sign_in_event("rumesh", RUMESH, "[RIDY-RUMESH, RIDY-JOSE, ML]");
+    let (x, y, z) = tokio::join!(
+        h.app.handle(&event, None),
+        a.handle(&event, None),
+        b.handle(&event, None)
+    );
+    for outcome in [x, y, z] {
+        assert_eq!(
+            granted(&outcome.expect("every duplicate succeeds")),
+            ["ml", "ridy-jose", "ridy-rumesh"]
+        );
+    }
+    assert_eq!(h.bindings_of(RUMESH).len(), 3);
+    assert_eq!(h.objects_of("AuthorizationPolicy", RUMESH).len(), 3);
+    let profiles: Vec<Value> = h.cluster.all("Profile");
+    assert_eq!(profiles.len(), 4);
+}
