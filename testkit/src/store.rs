@@ -353,10 +353,8 @@ fn validate_kind(resource: &Resource, body: &Value) -> Vec<String> {
                 }
             }
         }
-        "Profile" => {
-            if text("/spec/owner/kind").is_empty() || text("/spec/owner/name").is_empty() {
-                causes.push("spec.owner: Required value".into());
-            }
+        "Profile" if text("/spec/owner/kind").is_empty() || text("/spec/owner/name").is_empty() => {
+            causes.push("spec.owner: Required value".into());
         }
         "AuthorizationPolicy" => {
             if let Some(action) = body.pointer("/spec/action")
@@ -368,10 +366,8 @@ fn validate_kind(resource: &Resource, body: &Value) -> Vec<String> {
                 causes.push("spec.rules: must be a list".into());
             }
         }
-        "ServiceRoleBinding" => {
-            if text("/spec/roleRef/name").is_empty() {
-                causes.push("spec.roleRef.name: Required value".into());
-            }
+        "ServiceRoleBinding" if text("/spec/roleRef/name").is_empty() => {
+            causes.push("spec.roleRef.name: Required value".into());
         }
         _ => {}
     }

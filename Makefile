@@ -1,0 +1,75 @@
+# kubeflow-profile-manager: `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+FUNCTION     := kubeflow-profile-manager
+TARGET_DIR   ?= $(or $(CARGO_TARGET_DIR),target)
+TOOLS        := $(CURDIR)/.tools
+VENV         := $(TOOLS)/venv
+EVENT        ?= events/v1-adfs-hosted-auth.json
+LATENCY_MS   ?= 20
+GROUPS       ?= 1,10,50
+WATCH_PORT   ?= 9100
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help fmt lint test demo bench build invoke validate deploy e2e-cognito tools clean
+
+help: ## List the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
+
+fmt: ## Format the code (rustfmt)
+	cargo fmt --all
+
+lint: ## rustfmt check and clippy with warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+test: ## Run every test (unit, property, integration against the fake cluster)
+	cargo test --workspace
+
+demo: ## Run the function on EVENT against a local fake EKS cluster and show what it created
+	cargo build --workspace --bins
+	$(TARGET_DIR)/debug/kfpm-local demo --binary $(TARGET_DIR)/debug/$(FUNCTION) $(EVENT)
+
+bench: ## Benchmark the release binary against the fake cluster (LATENCY_MS, GROUPS)
+	cargo build --release --workspace --bins
+	$(TARGET_DIR)/release/kfpm-local bench --binary $(TARGET_DIR)/release/$(FUNCTION) --latency-ms $(LATENCY_MS) --groups $(GROUPS)
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+
+$(VENV)/bin/cargo-lambda: | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet 'cargo-lambda==1.9.2'
+
+$(VENV)/bin/cfn-lint: | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet 'cfn-lint>=1.58,<2'
+
+$(VENV)/bin/sam: | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet 'aws-sam-cli>=1.170,<2'
+
+tools: $(VENV)/bin/cargo-lambda $(VENV)/bin/cfn-lint $(VENV)/bin/sam ## Install cargo-lambda, cfn-lint and the SAM CLI into .tools/
+
+build: $(VENV)/bin/cargo-lambda ## Build the arm64 Lambda package (cargo lambda build --release --arm64)
+	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	PATH=$(VENV)/bin:$$PATH cargo lambda build --release --arm64 --bin $(FUNCTION)
+	@ls -l $(TARGET_DIR)/lambda/$(FUNCTION)/bootstrap
+
+validate: $(VENV)/bin/cfn-lint $(VENV)/bin/sam ## Lint template.yaml (cfn-lint and sam validate --lint)
+	$(VENV)/bin/cfn-lint template.yaml
+	AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam validate --lint --template template.yaml
+
+invoke: $(VENV)/bin/cargo-lambda ## Run the function under cargo lambda watch (fake cluster) and invoke it with EVENT
+	cargo build --workspace --bins
+	PATH=$(VENV)/bin:$$PATH bash scripts/invoke-local.sh $(EVENT) $(WATCH_PORT)
+
+e2e-cognito: $(VENV)/bin/cargo-lambda ## Sign a user in through cognito-local, with this function as its trigger
+	cargo build --workspace --bins
+	PATH=$(VENV)/bin:$$PATH bash scripts/e2e-cognito.sh $(WATCH_PORT)
+
+deploy: $(VENV)/bin/sam build ## sam deploy --guided (needs AWS credentials)
+	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/sam deploy --guided --template template.yaml
+
+clean: ## Remove build output and local tools
+	cargo clean
+	rm -rf $(TOOLS)

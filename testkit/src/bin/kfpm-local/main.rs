@@ -1,0 +1,243 @@
+//! Runs the function binary locally, as Lambda would, against the loopback fake EKS cluster.
+//!
+//! kfpm-local demo [--binary PATH] [--flavor current|kubeflow-1.2] [--env K=V]... EVENT.json...
+//!     invoke the function with each event, then show what it created on the cluster
+//! kfpm-local bench [--binary PATH] [--latency-ms 20] [--groups 1,10,50]
+//!     measure cold start, sign-in wall time, requests, round trips and peak memory
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use kfpm_testkit::ShiftedClock;
+use kfpm_testkit::apiserver::{FakeClusterConfig, Flavor};
+use kfpm_testkit::local::LocalStack;
+use kfpm_testkit::runtime_api::Invocation;
+use serde_json::{Value, json};
+
+mod bench;
+
+struct Options {
+    binary: PathBuf,
+    flavor: Flavor,
+    env: Vec<(String, String)>,
+    latency_ms: u64,
+    groups: Vec<usize>,
+    events: Vec<PathBuf>,
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR`, else `target`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from)
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        binary: target_dir().join("debug/kubeflow-profile-manager"),
+        flavor: Flavor::Current,
+        env: Vec::new(),
+        latency_ms: 20,
+        groups: vec![1, 10, 50],
+        events: Vec::new(),
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().cloned().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--binary" => options.binary = PathBuf::from(value()?),
+            "--flavor" => {
+                options.flavor = match value()?.as_str() {
+                    "current" => Flavor::Current,
+                    "kubeflow-1.2" => Flavor::Kubeflow12,
+                    other => {
+                        return Err(format!(
+                            "--flavor takes current or kubeflow-1.2, not {other}"
+                        ));
+                    }
+                }
+            }
+            "--env" => {
+                let pair = value()?;
+                let (k, v) = pair.split_once('=').ok_or("--env takes KEY=VALUE")?;
+                options.env.push((k.to_owned(), v.to_owned()));
+            }
+            "--latency-ms" => {
+                options.latency_ms = value()?
+                    .parse()
+                    .map_err(|_| "--latency-ms takes a number")?
+            }
+            "--groups" => {
+                options.groups = value()?
+                    .split(',')
+                    .map(|g| {
+                        g.trim()
+                            .parse()
+                            .map_err(|_| "--groups takes numbers like 1,10,50".to_owned())
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            other if other.starts_with("--") => return Err(format!("unknown option {other}")),
+            event => options.events.push(PathBuf::from(event)),
+        }
+    }
+    if !options.binary.exists() {
+        return Err(format!(
+            "{} does not exist: build it first (cargo build)",
+            options.binary.display()
+        ));
+    }
+    Ok(options)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first() else {
+        eprintln!("usage: kfpm-local demo|bench [options] (see the README)");
+        return ExitCode::from(2);
+    };
+    let options = match parse(&args[1..]) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("kfpm-local: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match command.as_str() {
+        "demo" => demo(options).await,
+        "bench" => bench::run(options.binary, options.latency_ms, &options.groups).await,
+        other => Err(format!("unknown command {other}: demo or bench")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("kfpm-local: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A cluster as an operator has it: system namespaces, a team's Profile, a bare namespace.
+fn seed(stack: &LocalStack) {
+    for ns in [
+        "kube-system",
+        "kubeflow",
+        "istio-system",
+        "auth",
+        "monitoring",
+    ] {
+        stack
+            .cluster
+            .seed(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
+    }
+    stack
+        .cluster
+        .seed_profile("data-science-eu", "eve@corp.example");
+}
+
+async fn demo(options: Options) -> Result<(), String> {
+    if options.events.is_empty() {
+        return Err("name at least one event file, e.g. events/v1-adfs-hosted-auth.json".into());
+    }
+    let mut config = FakeClusterConfig::new(ShiftedClock::default().clock());
+    config.flavor = options.flavor;
+    let stack = LocalStack::start(config).await;
+    seed(&stack);
+    println!(
+        "fake EKS cluster {} at {} (its own CA); DescribeCluster at {}",
+        stack.cluster.config().cluster_name,
+        stack.cluster.endpoint(),
+        stack.eks.endpoint_url()
+    );
+    let extra: Vec<(&str, &str)> = options
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let _function = stack.spawn_function(&options.binary, &extra, false);
+    for path in &options.events {
+        let event =
+            std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        println!("\n== invoke with {}", path.display());
+        match stack
+            .runtime
+            .invoke(&event, Duration::from_secs(5), Duration::from_secs(15))
+            .await
+        {
+            Some(Invocation::Response(answer)) => {
+                let same = answer == event.trim_end();
+                println!(
+                    "== answer: the event {}",
+                    if same {
+                        "unchanged, byte for byte"
+                    } else {
+                        "CHANGED"
+                    }
+                );
+            }
+            Some(Invocation::Error(error)) => println!("== error answer: {error}"),
+            None => {
+                if let Some(init) = stack.runtime.init_error() {
+                    return Err(format!("the function failed to start: {init}"));
+                }
+                return Err("no answer within 15 s".into());
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await; // let the profile controller catch up
+    print_cluster(&stack);
+    Ok(())
+}
+
+fn print_cluster(stack: &LocalStack) {
+    println!("\n== the cluster now holds (objects made by kubeflow-profile-manager marked *):");
+    for kind in [
+        "Profile",
+        "Namespace",
+        "RoleBinding",
+        "AuthorizationPolicy",
+        "ServiceRoleBinding",
+    ] {
+        for object in stack.cluster.all(kind) {
+            let meta = &object["metadata"];
+            let managed =
+                meta["labels"]["app.kubernetes.io/managed-by"] == "kubeflow-profile-manager";
+            let place = match meta["namespace"].as_str() {
+                Some(ns) => format!("{ns}/{}", meta["name"].as_str().unwrap_or("")),
+                None => meta["name"].as_str().unwrap_or("").to_owned(),
+            };
+            let detail = match kind {
+                "Profile" => format!(
+                    "owner {}",
+                    object
+                        .pointer("/spec/owner/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?")
+                ),
+                "RoleBinding" => format!(
+                    "{} -> {}",
+                    object
+                        .pointer("/subjects/0/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?"),
+                    object
+                        .pointer("/roleRef/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?")
+                ),
+                "Namespace" => format!(
+                    "owner {}",
+                    meta["annotations"]["owner"].as_str().unwrap_or("-")
+                ),
+                _ => format!(
+                    "user {}",
+                    meta["annotations"]["user"].as_str().unwrap_or("?")
+                ),
+            };
+            println!(
+                "{} {kind:<20} {place:<60} {detail}",
+                if managed { "*" } else { " " }
+            );
+        }
+    }
+}

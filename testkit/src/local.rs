@@ -1,0 +1,89 @@
+//! A whole local stack: the fake cluster, fake EKS and fake Runtime API, and the function binary
+//! started against them as Lambda would start a custom runtime. Used by the binary tests, the
+//! `kfpm-local` demo and the benchmark.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+use crate::apiserver::{FakeCluster, FakeClusterConfig};
+use crate::eks::{DescribedCluster, FakeEks};
+use crate::runtime_api::FakeRuntimeApi;
+
+pub struct LocalStack {
+    pub cluster: FakeCluster,
+    pub eks: FakeEks,
+    pub runtime: FakeRuntimeApi,
+}
+
+impl LocalStack {
+    pub async fn start(config: FakeClusterConfig) -> LocalStack {
+        let cluster = FakeCluster::start(config).await;
+        let eks = FakeEks::start(DescribedCluster {
+            name: cluster.config().cluster_name.clone(),
+            endpoint: cluster.endpoint(),
+            ca_base64: cluster.ca_base64(),
+            access_key_id: cluster.config().credentials.access_key_id.clone(),
+            region: cluster.config().region.clone(),
+        })
+        .await;
+        let runtime = FakeRuntimeApi::start().await;
+        LocalStack {
+            cluster,
+            eks,
+            runtime,
+        }
+    }
+
+    /// The environment Lambda and the deployment would give the function, pointed at the fakes.
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        let config = self.cluster.config();
+        let credentials = &config.credentials;
+        let mut env = vec![
+            ("AWS_LAMBDA_RUNTIME_API", self.runtime.address()),
+            (
+                "AWS_LAMBDA_FUNCTION_NAME",
+                "kubeflow-profile-manager".into(),
+            ),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".into()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+            ("AWS_REGION", config.region.clone()),
+            ("AWS_ACCESS_KEY_ID", credentials.access_key_id.clone()),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                credentials.secret_access_key.clone(),
+            ),
+            ("AWS_ENDPOINT_URL_EKS", self.eks.endpoint_url()),
+            ("CLUSTER_NAME", config.cluster_name.clone()),
+            // The machine's CA store must play no part: the cluster CA is not in it.
+            ("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt".into()),
+        ];
+        if let Some(token) = &credentials.session_token {
+            env.push(("AWS_SESSION_TOKEN", token.clone()));
+        }
+        env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+
+    /// Starts `binary` with a clean environment: `function_env` plus `extra` (which wins).
+    pub fn spawn_function(&self, binary: &Path, extra: &[(&str, &str)], quiet: bool) -> Child {
+        let mut command = Command::new(binary);
+        command.env_clear().kill_on_drop(true).stdin(Stdio::null());
+        for (key, value) in self.function_env() {
+            command.env(key, value);
+        }
+        for (key, value) in extra {
+            command.env(key, value);
+        }
+        if quiet {
+            command.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+        command.spawn().expect("start the function binary")
+    }
+}
+
+/// Waits for `child` to exit, at most `timeout`.
+pub async fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    tokio::time::timeout(timeout, child.wait()).await.ok()?.ok()
+}

@@ -1,0 +1,155 @@
+//! The release-shaped binary as a Lambda custom runtime: it polls a (fake) Runtime API, answers
+//! every sample event with the event byte for byte, reports bad configuration as an init error,
+//! and finds EKS through `AWS_ENDPOINT_URL_EKS`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use kfpm_testkit::ShiftedClock;
+use kfpm_testkit::apiserver::FakeClusterConfig;
+use kfpm_testkit::local::{LocalStack, wait_exit};
+use kfpm_testkit::runtime_api::Invocation;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_kubeflow-profile-manager");
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+async fn stack() -> LocalStack {
+    LocalStack::start(FakeClusterConfig::new(ShiftedClock::default().clock())).await
+}
+
+#[tokio::test]
+async fn every_sample_event_is_answered_with_itself_byte_for_byte() {
+    let stack = stack().await;
+    let _function = stack.spawn_function(Path::new(BINARY), &[], true);
+    let mut events: Vec<_> = std::fs::read_dir("events")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    events.sort();
+    assert!(events.len() >= 6, "{events:?}");
+    for path in &events {
+        let event = std::fs::read_to_string(path).unwrap();
+        let answer = stack
+            .runtime
+            .invoke(&event, Duration::from_secs(5), TIMEOUT)
+            .await;
+        // The JSON value exactly as received (a file's trailing newline is not part of it).
+        let sent = event.trim_end().to_owned();
+        assert_eq!(
+            answer,
+            Some(Invocation::Response(sent)),
+            "{}",
+            path.display()
+        );
+    }
+    // The sign-ins did their work through the fake EKS endpoint given in the environment.
+    assert_eq!(stack.eks.calls(), 1, "DescribeCluster once per container");
+    // rumesh signed in with three groups, then refreshed with two: ridy-jose was revoked.
+    let name = "user-rumesh-corp-example-clusterrole-edit";
+    assert!(
+        stack
+            .cluster
+            .get("RoleBinding", Some("ridy-rumesh"), name)
+            .is_some()
+    );
+    assert!(
+        stack
+            .cluster
+            .get("RoleBinding", Some("ridy-jose"), name)
+            .is_none()
+    );
+    // The awkward user got the usable groups only, and nothing in system namespaces.
+    let awkward = "user-mallory-oneil-ml-corp-example-clusterrole-edit";
+    assert!(
+        stack
+            .cluster
+            .get("RoleBinding", Some("data-science"), awkward)
+            .is_some()
+    );
+    assert!(
+        stack
+            .cluster
+            .get("RoleBinding", Some("r-d-eu"), awkward)
+            .is_some()
+    );
+    for ns in ["kube-system", "kubeflow", "istio-system", "profile-rumesh"] {
+        assert!(
+            stack
+                .cluster
+                .get("RoleBinding", Some(ns), awkward)
+                .is_none(),
+            "{ns}"
+        );
+    }
+    assert!(stack.runtime.init_error().is_none());
+}
+
+#[tokio::test]
+async fn a_failed_sign_in_is_an_error_answer_without_internals() {
+    let stack = stack().await;
+    stack.eks.fail_next(1);
+    let _function = stack.spawn_function(Path::new(BINARY), &[], true);
+    let event = std::fs::read_to_string("events/v1-adfs-hosted-auth.json").unwrap();
+    let Some(Invocation::Error(error)) = stack
+        .runtime
+        .invoke(&event, Duration::from_secs(5), TIMEOUT)
+        .await
+    else {
+        panic!("expected an error answer");
+    };
+    let error: serde_json::Value = serde_json::from_str(&error).unwrap();
+    let message = error["errorMessage"].as_str().unwrap();
+    assert_eq!(
+        message,
+        kubeflow_profile_manager::error::USER_FACING_MESSAGE
+    );
+    assert!(!message.contains("127.0.0.1"));
+}
+
+#[tokio::test]
+async fn bad_configuration_is_reported_as_an_init_error_naming_the_variable() {
+    let stack = stack().await;
+    let mut function = stack.spawn_function(Path::new(BINARY), &[("FAIL_MODE", "sometimes")], true);
+    let status = wait_exit(&mut function, TIMEOUT)
+        .await
+        .expect("the runtime exits");
+    assert!(!status.success());
+    let report = stack
+        .runtime
+        .init_error()
+        .expect("an init error was posted");
+    assert!(report.contains("FAIL_MODE"), "{report}");
+    assert!(report.contains("one of closed, open"), "{report}");
+    assert!(
+        stack.runtime.first_poll().is_none(),
+        "never asked for an event"
+    );
+}
+
+#[tokio::test]
+async fn the_legacy_variable_names_configure_the_binary() {
+    let stack = stack().await;
+    let cluster = stack.cluster.config().cluster_name.clone();
+    let _function = stack.spawn_function(
+        Path::new(BINARY),
+        &[
+            ("CLUSTER_NAME", ""),
+            ("clusterName", &cluster),
+            ("cognitoGroupField", "custom:adgroups"),
+        ],
+        true,
+    );
+    let event = std::fs::read_to_string("events/v1-adfs-hosted-auth.json")
+        .unwrap()
+        .replace("custom:groups", "custom:adgroups");
+    let answer = stack
+        .runtime
+        .invoke(&event, Duration::from_secs(5), TIMEOUT)
+        .await;
+    assert_eq!(
+        answer,
+        Some(Invocation::Response(event.trim_end().to_owned()))
+    );
+    assert!(stack.cluster.get("Profile", None, "ridy-rumesh").is_some());
+}
