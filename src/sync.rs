@@ -385,6 +385,19 @@ async fn prepare_group(
     })
 }
 
+/// A group at its own pace: its Profile and namespace, then (when they are ready) its bindings,
+/// not waiting for the slowest group.
+async fn provision_group(
+    api: &KubeApi,
+    group: &GroupPlan,
+    owner: &str,
+) -> Result<Vec<WriteOutcome>, Error> {
+    match prepare_group(api, group, owner).await? {
+        WriteOutcome::Done => bind_group(api, group).await,
+        not_ready => Ok(vec![not_ready]),
+    }
+}
+
 /// Phase two of a group: the user's bindings.
 async fn bind_group(api: &KubeApi, group: &GroupPlan) -> Result<Vec<WriteOutcome>, Error> {
     let creates = group.create_bindings.iter().map(|b| {
@@ -396,8 +409,8 @@ async fn bind_group(api: &KubeApi, group: &GroupPlan) -> Result<Vec<WriteOutcome
     created.into_iter().chain(repaired).collect()
 }
 
-/// Carries out `plan`: phase one (Profiles, namespaces, revocations) then phase two (bindings
-/// in the namespaces phase one made ready).
+/// Carries out `plan`: the personal Profile, the revocations and every group at once; within a
+/// group, its Profile and namespace first, then its bindings.
 pub async fn execute(api: &KubeApi, plan: Plan, config: &Config) -> Result<SyncReport, Error> {
     let owner = config.group_profile_owner.as_str();
     let mut report = SyncReport {
@@ -414,9 +427,10 @@ pub async fn execute(api: &KubeApi, plan: Plan, config: &Config) -> Result<SyncR
             None => Ok(None),
         }
     };
-    let (personal, prepared, revoked) = futures::join!(
+    // Each group goes at its own pace: its bindings follow its own namespace, not the slowest group's.
+    let (personal, provisioned, revoked) = futures::join!(
         personal,
-        join_all(plan.groups.iter().map(|g| prepare_group(api, g, owner))),
+        join_all(plan.groups.iter().map(|g| provision_group(api, g, owner))),
         join_all(plan.revoke.iter().map(|o| delete(api, o))),
     );
     match personal? {
@@ -432,20 +446,7 @@ pub async fn execute(api: &KubeApi, plan: Plan, config: &Config) -> Result<SyncR
             _ => report.revoked.push(object.describe()),
         }
     }
-    let mut ready = Vec::new();
-    for (group, outcome) in plan.groups.iter().zip(prepared) {
-        match outcome? {
-            WriteOutcome::Done => ready.push(group),
-            WriteOutcome::Refused(reason) => report.refused.push(RefusedGroup {
-                group: group.group.clone(),
-                namespace: Some(group.namespace.clone()),
-                reason,
-            }),
-            WriteOutcome::Failed(detail) => report.failures.push(detail),
-        }
-    }
-    let bound = join_all(ready.iter().map(|g| bind_group(api, g))).await;
-    for (group, outcomes) in ready.iter().zip(bound) {
+    for (group, outcomes) in plan.groups.iter().zip(provisioned) {
         let mut complete = true;
         for outcome in outcomes? {
             match outcome {

@@ -11,23 +11,32 @@ use kfpm_testkit::runtime_api::Invocation;
 use serde_json::json;
 use tokio::time::Instant;
 
-struct Row {
-    groups: usize,
+/// One sign-in: wall time and API requests.
+#[derive(Clone, Copy)]
+struct SignIn {
+    wall: Duration,
+    requests: usize,
+}
+
+/// One run of the sequence: cold start, a first sign-in in the cold container, another user's
+/// first sign-in in the warm container, and that user's repeat sign-in.
+struct Run {
     init: Duration,
-    first: Duration,
-    first_requests: usize,
-    repeat: Duration,
-    repeat_requests: usize,
+    cold_first: SignIn,
+    warm_first: SignIn,
+    repeat: SignIn,
     peak_rss_kib: u64,
 }
 
-fn event(groups: usize) -> String {
-    let names: Vec<String> = (1..=groups).map(|i| format!("RIDY-TEAM-{i:02}")).collect();
+fn event(user: &str, team: &str, groups: usize) -> String {
+    let names: Vec<String> = (1..=groups)
+        .map(|i| format!("RIDY-{team}-{i:02}"))
+        .collect();
     json!({
         "version": "1", "triggerSource": "TokenGeneration_HostedAuth", "region": "us-east-1",
-        "userPoolId": "us-east-1_mg7wscVHr", "userName": "adfs_ad\\rumesh",
+        "userPoolId": "us-east-1_mg7wscVHr", "userName": format!("adfs_ad\\{user}"),
         "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": "1qlg2f7sagm6ob7s5985rm1qk8"},
-        "request": {"userAttributes": {"email": "rumesh@corp.example", "custom:groups": format!("[{}]", names.join(", "))},
+        "request": {"userAttributes": {"email": format!("{user}@corp.example"), "custom:groups": format!("[{}]", names.join(", "))},
                     "groupConfiguration": {"groupsToOverride": [], "iamRolesToOverride": [], "preferredRole": null}},
         "response": {"claimsOverrideDetails": null},
     })
@@ -47,7 +56,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-async fn measure(binary: &Path, latency: Duration, groups: usize) -> Result<Row, String> {
+async fn measure(binary: &Path, latency: Duration, groups: usize) -> Result<Run, String> {
     let stack = LocalStack::start(FakeClusterConfig::new(ShiftedClock::default().clock())).await;
     stack.cluster.set_latency(latency);
     let started = Instant::now();
@@ -63,32 +72,34 @@ async fn measure(binary: &Path, latency: Duration, groups: usize) -> Result<Row,
         }
         tokio::time::sleep(Duration::from_micros(200)).await;
     };
-    let event = event(groups);
-    let invoke = async || -> Result<(Duration, usize), String> {
+    let invoke = async |event: &str| -> Result<SignIn, String> {
+        // Let the profile controller settle, as between two real sign-ins.
+        tokio::time::sleep(Duration::from_millis(600)).await;
         stack.cluster.clear_requests();
         let at = Instant::now();
         match stack
             .runtime
-            .invoke(&event, Duration::from_secs(5), Duration::from_secs(15))
+            .invoke(event, Duration::from_secs(5), Duration::from_secs(15))
             .await
         {
-            Some(Invocation::Response(_)) => Ok((at.elapsed(), stack.cluster.requests().len())),
+            Some(Invocation::Response(_)) => Ok(SignIn {
+                wall: at.elapsed(),
+                requests: stack.cluster.requests().len(),
+            }),
             other => Err(format!("sign-in failed: {other:?}")),
         }
     };
-    let (first, first_requests) = invoke().await?;
-    // Let the profile controller settle, as between two real sign-ins.
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let (repeat, repeat_requests) = invoke().await?;
+    let cold_first = invoke(&event("jose", "A", groups)).await?;
+    let second = event("rumesh", "B", groups);
+    let warm_first = invoke(&second).await?;
+    let repeat = invoke(&second).await?;
     let peak_rss_kib = peak_rss_kib(pid);
     drop(function);
-    Ok(Row {
-        groups,
+    Ok(Run {
         init,
-        first,
-        first_requests,
+        cold_first,
+        warm_first,
         repeat,
-        repeat_requests,
         peak_rss_kib,
     })
 }
@@ -103,33 +114,43 @@ fn size_line(label: &str, path: &Path) -> Option<String> {
 }
 
 pub async fn run(binary: PathBuf, latency_ms: u64, groups: &[usize]) -> Result<(), String> {
-    let latency = Duration::from_millis(latency_ms);
-    let mut rows = Vec::new();
-    for &count in groups {
-        rows.push(measure(&binary, latency, count).await?);
-    }
+    let latency = Duration::from_millis(latency_ms.max(1));
     let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
-    let trips = |d: Duration| format!("{:.1}", d.as_secs_f64() / latency.as_secs_f64().max(1e-9));
+    // Round trips on the critical path: the time the injected latency added, in latencies.
+    let trips = |slow: SignIn, fast: SignIn| {
+        format!(
+            "{:.1}",
+            (slow.wall.as_secs_f64() - fast.wall.as_secs_f64()).max(0.0) / latency.as_secs_f64()
+        )
+    };
     println!(
-        "binary: {}; injected latency per API request: {latency_ms} ms\n",
-        binary.display()
+        "binary: {}; injected latency per API request: {} ms",
+        binary.display(),
+        latency.as_millis()
     );
+    println!("round trips = (wall time at that latency - wall time at no latency) / latency\n");
     println!(
-        "| groups | cold-start init (ms) | first sign-in (ms) | first: API requests | first: round trips | repeat sign-in (ms) | repeat: API requests | repeat: round trips | peak RSS (MiB) |"
+        "| groups | cold-start init (ms) | first sign-in, cold container (ms / requests / round trips) | first sign-in, warm container (ms / requests / round trips) | repeat sign-in (ms / requests / round trips) | peak RSS (MiB) |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for row in &rows {
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for &count in groups {
+        let baseline = measure(&binary, Duration::ZERO, count).await?;
+        let run = measure(&binary, latency, count).await?;
+        let cell = |slow: SignIn, fast: SignIn| {
+            format!(
+                "{} / {} / {}",
+                ms(slow.wall),
+                slow.requests,
+                trips(slow, fast)
+            )
+        };
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} |",
-            row.groups,
-            ms(row.init),
-            ms(row.first),
-            row.first_requests,
-            trips(row.first),
-            ms(row.repeat),
-            row.repeat_requests,
-            trips(row.repeat),
-            row.peak_rss_kib as f64 / 1024.0
+            "| {count} | {} | {} | {} | {} | {:.1} |",
+            ms(run.init),
+            cell(run.cold_first, baseline.cold_first),
+            cell(run.warm_first, baseline.warm_first),
+            cell(run.repeat, baseline.repeat),
+            run.peak_rss_kib.max(baseline.peak_rss_kib) as f64 / 1024.0
         );
     }
     println!();
