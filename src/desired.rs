@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 use crate::event::{TokenEvent, parse_groups};
-use crate::names::{dns_label, kfam_binding_name, user_label_value};
+use crate::names::{dns_label, kfam_binding_name, legacy_binding_name, user_label_value};
 use crate::objects::{Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL};
 use crate::protected::{Refusal, name_refusal};
 
@@ -72,6 +72,8 @@ pub struct DesiredState {
     pub personal_profile: Option<Object>,
     pub groups: Vec<GroupAccess>,
     pub refused: Vec<RefusedGroup>,
+    /// With `REMOVE_LEGACY_BINDINGS`: the name of the Python Lambda's bindings of this user.
+    pub legacy_binding_name: Option<String>,
 }
 
 /// Computes what `identity` should have. `twins` are the Istio kinds to pair with each
@@ -148,6 +150,9 @@ pub fn desired_state(identity: &Identity, config: &Config, twins: &[Kind]) -> De
         personal_profile,
         groups,
         refused,
+        legacy_binding_name: config
+            .remove_legacy_bindings
+            .then(|| legacy_binding_name(&identity.user_name, "edit")),
     }
 }
 

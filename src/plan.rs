@@ -22,6 +22,8 @@ pub struct Observed {
     pub namespaces: HashMap<String, Object>,
     /// This user's RoleBindings and Istio twins that carry this function's labels.
     pub bindings: Vec<Object>,
+    /// The Python Lambda's bindings of this user (by name), when asked for.
+    pub legacy_bindings: Vec<Object>,
 }
 
 /// The writes a bindable group needs.
@@ -68,6 +70,8 @@ pub struct Plan {
     pub groups: Vec<GroupPlan>,
     /// This user's managed bindings that no allowed group calls for any more.
     pub revoke: Vec<Object>,
+    /// The Python Lambda's unlabelled bindings of this user, removed once the new access is in place.
+    pub remove_legacy: Vec<Object>,
     pub refused: Vec<RefusedGroup>,
 }
 
@@ -77,6 +81,7 @@ impl Plan {
         usize::from(self.apply_personal_profile.is_some())
             + self.groups.iter().map(GroupPlan::writes).sum::<usize>()
             + self.revoke.len()
+            + self.remove_legacy.len()
     }
 }
 
@@ -112,11 +117,18 @@ pub fn plan(desired: &DesiredState, observed: &Observed, group_owner: &str) -> P
         .filter(|o| o.is_managed() && !kept.iter().any(|k| same_ref(k, o)))
         .cloned()
         .collect();
+    let remove_legacy = observed
+        .legacy_bindings
+        .iter()
+        .filter(|o| !o.is_managed())
+        .cloned()
+        .collect();
     Plan {
         apply_personal_profile,
         personal_profile,
         groups,
         revoke,
+        remove_legacy,
         refused,
     }
 }
@@ -363,6 +375,35 @@ mod tests {
                 .remove(MANAGED_BY_LABEL);
         }
         assert!(plan(&desired(&[]), &observed, OWNER).revoke.is_empty());
+    }
+
+    #[test]
+    fn legacy_bindings_are_removed_only_when_unlabelled() {
+        let state = desired(&["ml"]);
+        let mut observed = provisioned(&state);
+        let legacy = |ns: &str, labels: Value| {
+            Object::new(
+                Kind::RoleBinding,
+                Some(ns),
+                "user-rumesh-kubeflow-org-clusterrole-edit",
+                json!({"metadata": {"labels": labels}}),
+            )
+        };
+        observed.legacy_bindings = vec![
+            legacy("ml", json!({})),
+            legacy("kube-system", json!({})),
+            legacy("other", json!({MANAGED_BY_LABEL: MANAGER})),
+        ];
+        let plan = plan(&state, &observed, OWNER);
+        let removed: Vec<_> = plan.remove_legacy.iter().map(Object::describe).collect();
+        assert_eq!(
+            removed,
+            [
+                "RoleBinding ml/user-rumesh-kubeflow-org-clusterrole-edit",
+                "RoleBinding kube-system/user-rumesh-kubeflow-org-clusterrole-edit",
+            ]
+        );
+        assert_eq!(plan.writes(), 2);
     }
 
     #[test]

@@ -58,11 +58,21 @@ pub fn user_selector(email: &str) -> String {
     )
 }
 
-async fn list(api: &KubeApi, kind: Kind, selector: Option<&str>) -> Result<Vec<Object>, Error> {
-    let mut path = collection_path(kind, None);
-    if let Some(selector) = selector {
-        path = format!("{path}?labelSelector={}", encode_query_value(selector));
-    }
+/// Lists `kind` in every namespace, by label selector or (`name`) by name.
+async fn list(api: &KubeApi, kind: Kind, selector: Selector<'_>) -> Result<Vec<Object>, Error> {
+    let path = match selector {
+        Selector::All => collection_path(kind, None),
+        Selector::Labels(labels) => format!(
+            "{}?labelSelector={}",
+            collection_path(kind, None),
+            encode_query_value(labels)
+        ),
+        Selector::Name(name) => format!(
+            "{}?fieldSelector={}",
+            collection_path(kind, None),
+            encode_query_value(&format!("metadata.name={name}"))
+        ),
+    };
     let target = format!("{} list", kind.name());
     let reply = api.get(&path).await.map_err(|source| Error::Request {
         action: "list",
@@ -99,6 +109,13 @@ async fn list(api: &KubeApi, kind: Kind, selector: Option<&str>) -> Result<Vec<O
             })
         })
         .collect())
+}
+
+#[derive(Clone, Copy)]
+enum Selector<'a> {
+    All,
+    Labels(&'a str),
+    Name(&'a str),
 }
 
 /// Which Istio kinds the cluster serves, from its API group list (one request).
@@ -155,19 +172,24 @@ pub async fn observe(
     let binding_kinds: Vec<Kind> = std::iter::once(Kind::RoleBinding)
         .chain(twins.iter().copied())
         .collect();
-    let (profiles, namespaces, bindings) = futures::join!(
-        list(api, Kind::Profile, None),
+    let (profiles, namespaces, bindings, legacy) = futures::join!(
+        list(api, Kind::Profile, Selector::All),
         async {
             match &namespace_selector {
-                Some(selector) => list(api, Kind::Namespace, Some(selector)).await,
+                Some(selector) => list(api, Kind::Namespace, Selector::Labels(selector)).await,
                 None => Ok(Vec::new()),
             }
         },
         join_all(
             binding_kinds
                 .iter()
-                .map(|kind| list(api, *kind, Some(&selector)))
+                .map(|kind| list(api, *kind, Selector::Labels(&selector)))
         ),
+        join_all(desired.legacy_binding_name.iter().flat_map(|name| {
+            binding_kinds
+                .iter()
+                .map(move |kind| list(api, *kind, Selector::Name(name)))
+        })),
     );
     let by_name = |objects: Vec<Object>| -> HashMap<String, Object> {
         objects.into_iter().map(|o| (o.name.clone(), o)).collect()
@@ -180,10 +202,15 @@ pub async fn observe(
                 .filter(|o| o.meta("annotations", "user") == Some(desired.email.as_str())),
         );
     }
+    let mut legacy_bindings = Vec::new();
+    for listed in legacy {
+        legacy_bindings.extend(listed?);
+    }
     Ok(Observed {
         profiles: by_name(profiles?),
         namespaces: by_name(namespaces?),
         bindings: user_bindings,
+        legacy_bindings,
     })
 }
 
@@ -469,6 +496,16 @@ pub async fn execute(api: &KubeApi, plan: Plan, config: &Config) -> Result<SyncR
             report.granted.push(group.namespace.clone());
         }
     }
+    // The Python Lambda's bindings go once the new access is in place, not before.
+    if report.failures.is_empty() {
+        let removed = join_all(plan.remove_legacy.iter().map(|o| delete(api, o))).await;
+        for (object, outcome) in plan.remove_legacy.iter().zip(removed) {
+            match outcome? {
+                WriteOutcome::Failed(detail) => report.failures.push(detail),
+                _ => report.revoked.push(object.describe()),
+            }
+        }
+    }
     Ok(report)
 }
 
@@ -486,13 +523,23 @@ pub fn dry_run(plan: &Plan) -> SyncReport {
                 .chain(g.create_bindings.iter().map(|o| ("would-create", o)))
                 .chain(g.repair_bindings.iter().map(|o| ("would-apply", o)))
         }))
-        .chain(plan.revoke.iter().map(|o| ("would-delete", o)));
+        .chain(
+            plan.revoke
+                .iter()
+                .chain(&plan.remove_legacy)
+                .map(|o| ("would-delete", o)),
+        );
     for (action, object) in planned {
         log_change(action, object);
     }
     SyncReport {
         granted: plan.groups.iter().map(|g| g.namespace.clone()).collect(),
-        revoked: plan.revoke.iter().map(Object::describe).collect(),
+        revoked: plan
+            .revoke
+            .iter()
+            .chain(&plan.remove_legacy)
+            .map(Object::describe)
+            .collect(),
         refused: plan.refused.clone(),
         changes: plan.writes(),
         failures: Vec::new(),

@@ -488,3 +488,35 @@ async fn concurrent_duplicates_of_one_sign_in_all_succeed_with_one_consistent_st
     let profiles: Vec<Value> = h.cluster.all("Profile");
     assert_eq!(profiles.len(), 4);
 }
+
+#[tokio::test]
+async fn the_python_lambdas_bindings_are_removed_once_the_new_ones_are_in_place_when_asked() {
+    let legacy_name = "user-rumesh-kubeflow-org-clusterrole-edit";
+    let legacy = |ns: &str| {
+        json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": legacy_name, "namespace": ns, "annotations": {"user": "rumesh@kubeflow.org", "role": "edit"}},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-edit"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "rumesh@kubeflow.org"}]})
+    };
+    for remove in [false, true] {
+        let flag = if remove { "true" } else { "false" };
+        let h = Harness::start(Flavor::Current, &[("REMOVE_LEGACY_BINDINGS", flag)]).await;
+        h.cluster.seed_profile("ml", OWNER);
+        h.cluster.seed(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}}),
+        );
+        h.cluster.seed(legacy("ml"));
+        h.cluster.seed(legacy("kube-system"));
+        let outcome = h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+        assert_eq!(granted(&outcome), ["ml"]);
+        assert!(h.cluster.get("RoleBinding", Some("ml"), NAME).is_some());
+        for ns in ["ml", "kube-system"] {
+            let left = h
+                .cluster
+                .get("RoleBinding", Some(ns), legacy_name)
+                .is_some();
+            assert_eq!(left, !remove, "REMOVE_LEGACY_BINDINGS={flag}, {ns}");
+        }
+    }
+}

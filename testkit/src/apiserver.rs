@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::Clock;
+use crate::rbac::{PolicyRule, allows, may_bind, project_rules};
 use crate::sigv4::{TestCredentials, verify_token};
 use crate::store::{
     AUTHORIZATION_POLICIES, ApiError, NAMESPACES, PROFILES, ROLEBINDINGS, Resource,
@@ -65,6 +66,8 @@ pub struct FakeClusterConfig {
     /// Added to every answer.
     pub latency: Duration,
     pub clock: Clock,
+    /// What the authenticated caller may do; `None` is cluster-admin.
+    pub rbac: Option<Vec<PolicyRule>>,
 }
 
 impl FakeClusterConfig {
@@ -77,6 +80,7 @@ impl FakeClusterConfig {
             controller_delay: Duration::from_millis(300),
             latency: Duration::ZERO,
             clock,
+            rbac: Some(project_rules()),
         }
     }
 }
@@ -616,6 +620,9 @@ fn route(
         return Ok((200, document));
     }
     let route = resolve(shared, &segments).ok_or(Reply::NotFoundPage)?;
+    if let Some(rules) = &shared.config.rbac {
+        authorize(rules, method, &route, body)?;
+    }
     let dry_run = match query_param(query, "dryRun").as_deref() {
         None => false,
         Some("All") => true,
@@ -719,6 +726,58 @@ fn route(
         )),
     };
     outcome.map_err(Reply::from)
+}
+
+/// The caller's user name in RBAC refusals.
+const CALLER: &str = "kubeflow-profile-manager";
+
+/// RBAC: the verb on the resource, and `bind` on the role a RoleBinding write references.
+fn authorize(
+    rules: &[PolicyRule],
+    method: &Method,
+    route: &Route,
+    body: &[u8],
+) -> Result<(), Reply> {
+    let verb = match (method.as_str(), route.name.is_some()) {
+        ("GET", false) => "list",
+        ("GET", true) => "get",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", _) => "delete",
+        _ => return Ok(()),
+    };
+    let resource = &route.resource;
+    let group = resource.group;
+    let place = route
+        .namespace
+        .as_deref()
+        .map(|ns| format!(" in the namespace \"{ns}\""))
+        .unwrap_or_default();
+    let forbidden = |why: String| -> Reply {
+        let qualified = if group.is_empty() {
+            resource.plural.to_owned()
+        } else {
+            format!("{}.{group}", resource.plural)
+        };
+        ApiError::new(403, "Forbidden", format!("{qualified} is forbidden: {why}")).into()
+    };
+    if !allows(rules, group, resource.plural, verb, route.name.as_deref()) {
+        return Err(forbidden(format!(
+            "User \"{CALLER}\" cannot {verb} resource \"{}\" in API group \"{group}\"{place}",
+            resource.plural
+        )));
+    }
+    if resource.kind == "RoleBinding" && matches!(verb, "create" | "update" | "patch") {
+        let binding: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        if !may_bind(rules, &binding) {
+            return Err(forbidden(format!(
+                "User \"{CALLER}\" is attempting to grant RBAC permissions not currently held (no bind on {})",
+                binding.pointer("/roleRef/name").unwrap_or(&Value::Null)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Runs the profile controller for `profile` after the configured delay.

@@ -26,10 +26,18 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start(flavor: Flavor, vars: &[(&str, &str)]) -> Harness {
+        Self::start_with(vars, |config| config.flavor = flavor).await
+    }
+
+    /// A harness whose fake cluster is configured by `adjust`.
+    pub async fn start_with(
+        vars: &[(&str, &str)],
+        adjust: impl FnOnce(&mut FakeClusterConfig),
+    ) -> Harness {
         let clock = ShiftedClock::default();
         let mut config = FakeClusterConfig::new(clock.clock());
-        config.flavor = flavor;
         config.controller_delay = Duration::from_millis(100);
+        adjust(&mut config);
         let cluster = FakeCluster::start(config).await;
         let eks = FakeEks::start(DescribedCluster {
             name: cluster.config().cluster_name.clone(),
