@@ -1,0 +1,211 @@
+//! Cognito's 5 seconds: every sign-in is answered within the time budget whatever the cluster
+//! does (hangs, throttling, 5xx storms, resets), recovers without a restart, and FAIL_MODE decides.
+//! The bounds asserted here are the contract (an answer before the deadline), with generous
+//! margins; speed itself is measured by `make bench`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Harness, granted};
+use http::Method;
+use kfpm_testkit::apiserver::{Fault, Flavor};
+use kubeflow_profile_manager::Outcome;
+use tokio::time::Instant;
+
+const RUMESH: &str = "rumesh@corp.example";
+const BUDGET_MS: &str = "1500";
+const BUDGET: Duration = Duration::from_millis(1500);
+/// Scheduling slack on a loaded 2-core machine, on top of the budget.
+const SLACK: Duration = Duration::from_millis(700);
+
+async fn timed(
+    h: &Harness,
+    groups: &str,
+) -> (
+    Duration,
+    Result<Outcome, kubeflow_profile_manager::error::SignInFailed>,
+) {
+    let started = Instant::now();
+    let outcome = h.sign_in("rumesh", RUMESH, groups).await;
+    (started.elapsed(), outcome)
+}
+
+#[tokio::test]
+async fn a_hanging_api_server_is_answered_within_the_budget_and_fail_mode_decides() {
+    for (mode, lets_through) in [("closed", false), ("open", true)] {
+        let h = Harness::start(
+            Flavor::Current,
+            &[("TIME_BUDGET_MS", BUDGET_MS), ("FAIL_MODE", mode)],
+        )
+        .await;
+        h.cluster.inject(Fault::Hang, 1000, None);
+        let (elapsed, outcome) = timed(&h, "[ml]").await;
+        assert!(
+            elapsed < BUDGET + SLACK,
+            "{mode}: answered after {elapsed:?}"
+        );
+        assert_eq!(outcome.is_ok(), lets_through, "{mode}: {outcome:?}");
+        if lets_through {
+            assert_eq!(outcome.unwrap(), Outcome::FailedOpen);
+        }
+    }
+}
+
+#[tokio::test]
+async fn one_hanging_request_is_retried_inside_the_budget() {
+    let h = Harness::start(Flavor::Current, &[("TIME_BUDGET_MS", "4000")]).await;
+    h.cluster.inject(Fault::Hang, 1, Some(Method::GET));
+    let (elapsed, outcome) = timed(&h, "[ml]").await;
+    assert_eq!(granted(&outcome.unwrap()), ["ml"]);
+    assert!(elapsed < Duration::from_millis(4000) + SLACK, "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn throttling_with_retry_after_is_waited_out_when_it_fits() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    h.cluster.inject(
+        Fault::Status {
+            code: 429,
+            retry_after: Some(1),
+        },
+        3,
+        None,
+    );
+    let (elapsed, outcome) = timed(&h, "[ml]").await;
+    assert_eq!(granted(&outcome.unwrap()), ["ml"]);
+    assert!(
+        elapsed >= Duration::from_secs(1),
+        "Retry-After was honoured: {elapsed:?}"
+    );
+    let throttled = h
+        .cluster
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429)
+        .count();
+    assert_eq!(throttled, 3);
+}
+
+#[tokio::test]
+async fn throttling_longer_than_the_budget_gives_up_at_once() {
+    let h = Harness::start(Flavor::Current, &[("TIME_BUDGET_MS", BUDGET_MS)]).await;
+    h.cluster.inject(
+        Fault::Status {
+            code: 429,
+            retry_after: Some(30),
+        },
+        1000,
+        None,
+    );
+    let (elapsed, outcome) = timed(&h, "[ml]").await;
+    assert!(outcome.is_err());
+    assert!(
+        elapsed < BUDGET,
+        "did not sleep towards a 30 s Retry-After: {elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_storm_of_server_errors_and_resets_is_ridden_out_with_backoff() {
+    for fault in [
+        Fault::Status {
+            code: 503,
+            retry_after: None,
+        },
+        Fault::Status {
+            code: 500,
+            retry_after: None,
+        },
+        Fault::Reset,
+    ] {
+        let h = Harness::start(Flavor::Current, &[]).await;
+        // Fewer than the five attempts a request gets, even if one request meets them all.
+        h.cluster.inject(fault.clone(), 4, None);
+        let outcome = h.sign_in("rumesh", RUMESH, "[ml, ai]").await;
+        assert_eq!(granted(&outcome.unwrap()), ["ai", "ml"], "{fault:?}");
+        assert!(
+            h.cluster
+                .get(
+                    "RoleBinding",
+                    Some("ml"),
+                    "user-rumesh-corp-example-clusterrole-edit"
+                )
+                .is_some()
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_endless_storm_fails_within_the_budget() {
+    let h = Harness::start(Flavor::Current, &[("TIME_BUDGET_MS", BUDGET_MS)]).await;
+    h.cluster.inject(
+        Fault::Status {
+            code: 503,
+            retry_after: None,
+        },
+        100_000,
+        None,
+    );
+    let (elapsed, outcome) = timed(&h, "[ml]").await;
+    assert!(outcome.is_err());
+    assert!(elapsed < BUDGET + SLACK, "{elapsed:?}");
+    let attempts = h.cluster.requests().len();
+    assert!(
+        attempts <= 4 * 5 + 1,
+        "bounded retries: {attempts} requests"
+    );
+}
+
+#[tokio::test]
+async fn an_api_server_outage_at_cold_start_heals_without_a_restart() {
+    let h = Harness::start(Flavor::Current, &[("TIME_BUDGET_MS", BUDGET_MS)]).await;
+    h.cluster.inject(Fault::Reset, 100_000, None);
+    assert!(h.sign_in("rumesh", RUMESH, "[ml]").await.is_err());
+    h.cluster.clear_faults();
+    let outcome = h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(granted(&outcome), ["ml"]);
+}
+
+#[tokio::test]
+async fn lambdas_own_deadline_shortens_the_budget() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    h.cluster.inject(Fault::Hang, 1000, None);
+    let started = Instant::now();
+    let event = common::sign_in_event("rumesh", RUMESH, "[ml]");
+    assert!(
+        h.app
+            .handle(&event, Some(Duration::from_millis(800)))
+            .await
+            .is_err()
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(800) + SLACK,
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn concurrent_duplicates_under_faults_still_converge() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    let (a, b) = (h.another_container().await, h.another_container().await);
+    h.cluster.inject(
+        Fault::Status {
+            code: 503,
+            retry_after: None,
+        },
+        5,
+        Some(Method::POST),
+    );
+    let event = common::sign_in_event("rumesh", RUMESH, "[one, two, three, four]");
+    let (x, y, z) = tokio::join!(
+        h.app.handle(&event, None),
+        a.handle(&event, None),
+        b.handle(&event, None)
+    );
+    for outcome in [x, y, z] {
+        assert_eq!(granted(&outcome.unwrap()), ["four", "one", "three", "two"]);
+    }
+    assert_eq!(h.bindings_of(RUMESH).len(), 4);
+}
