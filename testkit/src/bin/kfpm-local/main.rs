@@ -4,6 +4,9 @@
 //!     invoke the function with each event, then show what it created on the cluster
 //! kfpm-local bench [--binary PATH] [--latency-ms 20] [--groups 1,10,50]
 //!     measure cold start, sign-in wall time, requests, round trips and peak memory
+//! kfpm-local serve --env-file PATH [--flavor current|kubeflow-1.2]
+//!     run the fake cluster and EKS until SIGINT/SIGTERM, write the function's environment to
+//!     PATH (for `cargo lambda watch --env-file`), and show the cluster on exit
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +27,7 @@ struct Options {
     latency_ms: u64,
     groups: Vec<usize>,
     events: Vec<PathBuf>,
+    env_file: Option<PathBuf>,
 }
 
 /// Cargo's target directory: `CARGO_TARGET_DIR`, else `target`.
@@ -39,6 +43,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         latency_ms: 20,
         groups: vec![1, 10, 50],
         events: Vec::new(),
+        env_file: None,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -61,6 +66,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 let (k, v) = pair.split_once('=').ok_or("--env takes KEY=VALUE")?;
                 options.env.push((k.to_owned(), v.to_owned()));
             }
+            "--env-file" => options.env_file = Some(PathBuf::from(value()?)),
             "--latency-ms" => {
                 options.latency_ms = value()?
                     .parse()
@@ -80,7 +86,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             event => options.events.push(PathBuf::from(event)),
         }
     }
-    if !options.binary.exists() {
+    if options.env_file.is_none() && !options.binary.exists() {
         return Err(format!(
             "{} does not exist: build it first (cargo build)",
             options.binary.display()
@@ -106,6 +112,7 @@ async fn main() -> ExitCode {
     let result = match command.as_str() {
         "demo" => demo(options).await,
         "bench" => bench::run(options.binary, options.latency_ms, &options.groups).await,
+        "serve" => serve(options).await,
         other => Err(format!("unknown command {other}: demo or bench")),
     };
     match result {
@@ -185,6 +192,35 @@ async fn demo(options: Options) -> Result<(), String> {
         }
     }
     tokio::time::sleep(Duration::from_millis(500)).await; // let the profile controller catch up
+    print_cluster(&stack);
+    Ok(())
+}
+
+async fn serve(options: Options) -> Result<(), String> {
+    let env_file = options.env_file.ok_or("serve needs --env-file PATH")?;
+    let mut config = FakeClusterConfig::new(ShiftedClock::default().clock());
+    config.flavor = options.flavor;
+    let stack = LocalStack::start(config).await;
+    seed(&stack);
+    let lines: Vec<String> = stack
+        .function_env()
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("AWS_LAMBDA_"))
+        .chain(options.env)
+        .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    // Written last and whole, so a waiting script never reads half of it.
+    let partial = env_file.with_extension("partial");
+    std::fs::write(&partial, lines.join("\n") + "\n").map_err(|e| e.to_string())?;
+    std::fs::rename(&partial, &env_file).map_err(|e| e.to_string())?;
+    println!("fake EKS cluster at {}; DescribeCluster at {}; environment in {}",
+        stack.cluster.endpoint(), stack.eks.endpoint_url(), env_file.display());
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
     print_cluster(&stack);
     Ok(())
 }
