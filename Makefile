@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 FUNCTION     := kubeflow-profile-manager
 TARGET_DIR   ?= $(or $(CARGO_TARGET_DIR),target)
-TOOLS        := $(CURDIR)/.tools
+TOOLS        ?= $(CURDIR)/.tools
 VENV         := $(TOOLS)/venv
 EVENT        ?= events/v1-adfs-hosted-auth.json
 LATENCY_MS   ?= 20
@@ -65,7 +65,7 @@ invoke: $(VENV)/bin/cargo-lambda ## Run the function under cargo lambda watch (f
 
 e2e-cognito: $(VENV)/bin/cargo-lambda ## Sign a user in through cognito-local, with this function as its trigger
 	cargo build --workspace --bins
-	PATH=$(VENV)/bin:$$PATH bash scripts/e2e-cognito.sh $(WATCH_PORT)
+	TOOLS=$(TOOLS) PATH=$(VENV)/bin:$$PATH bash scripts/e2e-cognito.sh $(WATCH_PORT)
 
 deploy: $(VENV)/bin/sam build ## sam deploy --guided (needs AWS credentials)
 	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/sam deploy --guided --template template.yaml
