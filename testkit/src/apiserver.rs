@@ -12,13 +12,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::Clock;
 use crate::rbac::{PolicyRule, allows, may_bind, project_rules};
+use crate::serve::{Answer, spawn_server};
 use crate::sigv4::{TestCredentials, verify_token};
 use crate::store::{
     AUTHORIZATION_POLICIES, ApiError, NAMESPACES, PROFILES, ROLEBINDINGS, Resource,
@@ -126,8 +125,6 @@ pub struct FakeCluster {
     ca_pem: String,
 }
 
-type Answer = Response<Full<Bytes>>;
-
 fn json_answer(status: u16, body: &Value) -> Answer {
     Response::builder()
         .status(status)
@@ -189,10 +186,6 @@ impl FakeCluster {
     /// Starts the server on a free loopback port.
     pub async fn start(config: FakeClusterConfig) -> FakeCluster {
         let tls = cluster_tls(&format!("{} cluster CA", config.cluster_name));
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let address = listener.local_addr().expect("local address");
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 store: Store::default(),
@@ -203,29 +196,12 @@ impl FakeCluster {
             }),
             config,
         });
-        let acceptor = TlsAcceptor::from(tls.server_config);
         let server = shared.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    continue;
-                };
-                let acceptor = acceptor.clone();
-                let shared = server.clone();
-                tokio::spawn(async move {
-                    let Ok(stream) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let service = hyper::service::service_fn(move |request| {
-                        let shared = shared.clone();
-                        async move { handle(shared, request).await }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let address = spawn_server(
+            Some(TlsAcceptor::from(tls.server_config)),
+            Arc::new(move |request| Box::pin(handle(server.clone(), request))),
+        )
+        .await;
         FakeCluster {
             shared,
             address,

@@ -9,9 +9,9 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use serde_json::json;
-use tokio::net::TcpListener;
+
+use crate::serve::{Answer, spawn_server};
 
 /// What the endpoint says about its one cluster.
 #[derive(Debug, Clone)]
@@ -34,8 +34,6 @@ pub struct FakeEks {
     address: SocketAddr,
 }
 
-type Answer = Response<Full<Bytes>>;
-
 fn error(status: u16, kind: &str, message: &str) -> Answer {
     Response::builder()
         .status(status)
@@ -49,34 +47,33 @@ fn error(status: u16, kind: &str, message: &str) -> Answer {
 
 impl FakeEks {
     pub async fn start(cluster: DescribedCluster) -> FakeEks {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let address = listener.local_addr().expect("local address");
         let state = Arc::new(Mutex::new(State {
             cluster,
             failures_left: 0,
             calls: 0,
         }));
         let shared = state.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    continue;
-                };
+        let address = spawn_server(
+            None,
+            Arc::new(move |request| {
                 let state = shared.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| {
-                        let state = state.clone();
-                        async move { Ok::<_, std::convert::Infallible>(answer(&state, request)) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tcp), service)
-                        .await;
-                });
-            }
-        });
+                Box::pin(async move { Ok(answer(&state, request)) })
+            }),
+        )
+        .await;
         FakeEks { state, address }
+    }
+
+    /// An endpoint describing `cluster` truthfully.
+    pub async fn for_cluster(cluster: &crate::apiserver::FakeCluster) -> FakeEks {
+        FakeEks::start(DescribedCluster {
+            name: cluster.config().cluster_name.clone(),
+            endpoint: cluster.endpoint(),
+            ca_base64: cluster.ca_base64(),
+            access_key_id: cluster.config().credentials.access_key_id.clone(),
+            region: cluster.config().region.clone(),
+        })
+        .await
     }
 
     /// The value for `AWS_ENDPOINT_URL_EKS`.

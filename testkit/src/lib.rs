@@ -7,6 +7,7 @@ pub mod eks;
 pub mod local;
 pub mod rbac;
 pub mod runtime_api;
+pub mod serve;
 pub mod sigv4;
 pub mod store;
 pub mod tls;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 use crate::apiserver::{FakeCluster, FakeClusterConfig};
-use crate::eks::{DescribedCluster, FakeEks};
+use crate::eks::FakeEks;
 use crate::runtime_api::FakeRuntimeApi;
 
 pub struct LocalStack {
@@ -21,14 +21,7 @@ pub struct LocalStack {
 impl LocalStack {
     pub async fn start(config: FakeClusterConfig) -> LocalStack {
         let cluster = FakeCluster::start(config).await;
-        let eks = FakeEks::start(DescribedCluster {
-            name: cluster.config().cluster_name.clone(),
-            endpoint: cluster.endpoint(),
-            ca_base64: cluster.ca_base64(),
-            access_key_id: cluster.config().credentials.access_key_id.clone(),
-            region: cluster.config().region.clone(),
-        })
-        .await;
+        let eks = FakeEks::for_cluster(&cluster).await;
         let runtime = FakeRuntimeApi::start().await;
         LocalStack {
             cluster,

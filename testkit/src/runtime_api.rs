@@ -10,10 +10,10 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
+
+use crate::serve::{Answer, spawn_server};
 
 /// How the runtime answered an invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,8 +45,6 @@ pub struct FakeRuntimeApi {
     address: SocketAddr,
 }
 
-type Answer = Response<Full<Bytes>>;
-
 fn reply(status: u16, body: impl Into<Bytes>) -> Answer {
     Response::builder()
         .status(status)
@@ -57,32 +55,17 @@ fn reply(status: u16, body: impl Into<Bytes>) -> Answer {
 
 impl FakeRuntimeApi {
     pub async fn start() -> FakeRuntimeApi {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let address = listener.local_addr().expect("local address");
         let state = Arc::new(Mutex::new(State::default()));
         let notify = Arc::new(Notify::new());
         let (shared, wake) = (state.clone(), notify.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    continue;
-                };
+        let address = spawn_server(
+            None,
+            Arc::new(move |request| {
                 let (state, notify) = (shared.clone(), wake.clone());
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| {
-                        let (state, notify) = (state.clone(), notify.clone());
-                        async move {
-                            Ok::<_, std::convert::Infallible>(serve(&state, &notify, request).await)
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tcp), service)
-                        .await;
-                });
-            }
-        });
+                Box::pin(async move { Ok(serve(&state, &notify, request).await) })
+            }),
+        )
+        .await;
         FakeRuntimeApi {
             state,
             notify,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_credential_types::Credentials;
 use kfpm_testkit::ShiftedClock;
 use kfpm_testkit::apiserver::{FakeCluster, FakeClusterConfig, Flavor};
-use kfpm_testkit::eks::{DescribedCluster, FakeEks};
+use kfpm_testkit::eks::FakeEks;
 use kubeflow_profile_manager::config::Config;
 use kubeflow_profile_manager::error::SignInFailed;
 use kubeflow_profile_manager::{App, Outcome};
@@ -39,14 +39,7 @@ impl Harness {
         config.controller_delay = Duration::from_millis(100);
         adjust(&mut config);
         let cluster = FakeCluster::start(config).await;
-        let eks = FakeEks::start(DescribedCluster {
-            name: cluster.config().cluster_name.clone(),
-            endpoint: cluster.endpoint(),
-            ca_base64: cluster.ca_base64(),
-            access_key_id: cluster.config().credentials.access_key_id.clone(),
-            region: cluster.config().region.clone(),
-        })
-        .await;
+        let eks = FakeEks::for_cluster(&cluster).await;
         let mut vars: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -213,8 +213,12 @@ async fn serve(options: Options) -> Result<(), String> {
     let partial = env_file.with_extension("partial");
     std::fs::write(&partial, lines.join("\n") + "\n").map_err(|e| e.to_string())?;
     std::fs::rename(&partial, &env_file).map_err(|e| e.to_string())?;
-    println!("fake EKS cluster at {}; DescribeCluster at {}; environment in {}",
-        stack.cluster.endpoint(), stack.eks.endpoint_url(), env_file.display());
+    println!(
+        "fake EKS cluster at {}; DescribeCluster at {}; environment in {}",
+        stack.cluster.endpoint(),
+        stack.eks.endpoint_url(),
+        env_file.display()
+    );
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| e.to_string())?;
     tokio::select! {
