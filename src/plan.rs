@@ -162,13 +162,15 @@ fn plan_group(
 ) -> Result<GroupPlan, Refusal> {
     let (create_profile, create_namespace) = match observed.profiles.get(&access.namespace) {
         Some(profile) => match profile_owner(profile) {
-            // The profile controller creates the namespace asynchronously; creating it now
-            // (annotated with the same owner, which the controller adopts) lets the bindings in.
-            Some(owner) if owner == group_owner => (
-                None,
-                (!observed.namespaces.contains_key(&access.namespace))
-                    .then(|| access.namespace_object.clone()),
-            ),
+            Some(owner) if owner == group_owner => match observed.namespaces.get(&access.namespace)
+            {
+                // The profile controller creates the namespace asynchronously; creating it now
+                // (annotated with the same owner, which the controller adopts) lets the bindings in.
+                None => (None, Some(access.namespace_object.clone())),
+                Some(ns) if ns.meta("annotations", "owner") == Some(group_owner) => (None, None),
+                // The controller refuses to adopt a namespace someone else owns; so does this.
+                Some(_) => return Err(Refusal::NotAProfile),
+            },
             owner => {
                 return Err(Refusal::OwnedBySomeoneElse {
                     owner: owner.unwrap_or_default().to_owned(),
@@ -446,6 +448,31 @@ mod tests {
         assert_eq!(adopted.namespace, "adopted");
         assert!(adopted.create_profile.is_some() && adopted.create_namespace.is_none());
         assert_eq!(plan.groups[1].namespace, "fresh");
+    }
+
+    #[test]
+    fn a_profile_whose_namespace_someone_else_owns_is_refused() {
+        let state = desired(&["ml"]);
+        let mut observed = Observed::default();
+        observed.profiles.insert("ml".into(), profile("ml", OWNER));
+        observed.namespaces.insert(
+            "ml".into(),
+            namespace("ml", json!({}), json!({"owner": "eve@corp.example"})),
+        );
+        assert_eq!(
+            plan(&state, &observed, OWNER).refused[0].reason,
+            Refusal::NotAProfile
+        );
+        observed.namespaces.insert(
+            "ml".into(),
+            namespace("ml", json!({}), json!({"owner": OWNER})),
+        );
+        assert!(plan(&state, &observed, OWNER).refused.is_empty());
+        observed.namespaces.clear();
+        let plan = plan(&state, &observed, OWNER);
+        assert!(
+            plan.groups[0].create_namespace.is_some() && plan.groups[0].create_profile.is_none()
+        );
     }
 
     #[test]

@@ -189,6 +189,21 @@ async fn system_personal_bare_and_foreign_namespaces_are_never_bound() {
 }
 
 #[tokio::test]
+async fn a_group_profile_over_a_namespace_it_does_not_own_is_never_bound() {
+    // An administrator's Profile over an existing bare namespace: the profile controller
+    // refuses to adopt the namespace, and so does the function.
+    let h = Harness::start(Flavor::Current, &[]).await;
+    h.cluster
+        .seed(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "payments"}}));
+    h.cluster.seed_profile("payments", OWNER);
+    let failed = h.cluster.get("Profile", None, "payments").unwrap();
+    assert_eq!(failed["status"]["conditions"][0]["type"], "Failed");
+    let outcome = h.sign_in("rumesh", RUMESH, "[payments]").await.unwrap();
+    assert_eq!(refused(&outcome), ["payments"]);
+    assert!(h.bindings_of(RUMESH).is_empty());
+}
+
+#[tokio::test]
 async fn someone_elses_personal_profile_is_never_taken_over() {
     let h = Harness::start(Flavor::Current, &[]).await;
     h.cluster
