@@ -535,3 +535,75 @@ async fn the_python_lambdas_bindings_are_removed_once_the_new_ones_are_in_place_
         }
     }
 }
+
+/// An app whose clock and cluster name may differ from the harness's, talking to `eks`.
+async fn app_with(
+    h: &Harness,
+    eks: &kfpm_testkit::eks::FakeEks,
+    cluster_name: &str,
+    clock: kubeflow_profile_manager::Clock,
+) -> kubeflow_profile_manager::App {
+    let credentials = &h.cluster.config().credentials;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(h.cluster.config().region.clone()))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            &credentials.access_key_id,
+            &credentials.secret_access_key,
+            credentials.session_token.clone(),
+            None,
+            "test",
+        ))
+        .endpoint_url(eks.endpoint_url())
+        .load()
+        .await;
+    let mut config = h.app.config().clone();
+    config.cluster_name = cluster_name.to_owned();
+    kubeflow_profile_manager::App::new(config, &sdk, clock).unwrap()
+}
+
+#[tokio::test]
+async fn the_api_server_refuses_a_token_minted_for_another_cluster() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    // EKS (wrongly) points "other" at this cluster: the token names "other", the server its own name.
+    let eks = kfpm_testkit::eks::FakeEks::start(kfpm_testkit::eks::DescribedCluster {
+        name: "other".into(),
+        endpoint: h.cluster.endpoint(),
+        ca_base64: h.cluster.ca_base64(),
+        access_key_id: h.cluster.config().credentials.access_key_id.clone(),
+        region: h.cluster.config().region.clone(),
+    })
+    .await;
+    let app = app_with(&h, &eks, "other", h.clock.clock()).await;
+    let event = common::sign_in_event("rumesh", RUMESH, "[ml]");
+    assert!(app.handle(&event, None).await.is_err());
+    assert_eq!(app.token_mints(), 2, "re-minted once after the 401");
+    let rejected = h.cluster.rejected_tokens();
+    assert!(
+        !rejected.is_empty() && rejected.iter().all(|r| r.contains("signature")),
+        "{rejected:?}"
+    );
+    assert!(h.cluster.versions().is_empty(), "nothing written");
+}
+
+#[tokio::test]
+async fn the_api_server_refuses_an_expired_token() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    // The server's clock is 16 minutes ahead of the function's: every token is expired to it.
+    h.clock.advance(Duration::from_secs(16 * 60));
+    let eks = kfpm_testkit::eks::FakeEks::for_cluster(&h.cluster).await;
+    let name = h.cluster.config().cluster_name.clone();
+    let app = app_with(
+        &h,
+        &eks,
+        &name,
+        std::sync::Arc::new(std::time::SystemTime::now),
+    )
+    .await;
+    let event = common::sign_in_event("rumesh", RUMESH, "[ml]");
+    assert!(app.handle(&event, None).await.is_err());
+    let rejected = h.cluster.rejected_tokens();
+    assert!(
+        !rejected.is_empty() && rejected.iter().all(|r| r == "token expired"),
+        "{rejected:?}"
+    );
+}
