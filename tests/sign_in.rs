@@ -456,20 +456,7 @@ async fn a_cluster_whose_certificate_is_not_from_the_described_ca_is_never_sent_
         region: h.cluster.config().region.clone(),
     })
     .await;
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            &h.cluster.config().credentials.access_key_id,
-            &h.cluster.config().credentials.secret_access_key,
-            h.cluster.config().credentials.session_token.clone(),
-            None,
-            "test",
-        ))
-        .endpoint_url(eks.endpoint_url())
-        .load()
-        .await;
-    let config = h.app.config().clone();
-    let app = kubeflow_profile_manager::App::new(config, &sdk, h.clock.clock()).unwrap();
+    let app = common::app_for(&h.cluster, &eks, h.app.config().clone(), h.clock.clock()).await;
     let event = common::sign_in_event("rumesh", RUMESH, "[ml]");
     assert!(
         app.handle(&event, Some(Duration::from_secs(2)))
@@ -543,22 +530,9 @@ async fn app_with(
     cluster_name: &str,
     clock: kubeflow_profile_manager::Clock,
 ) -> kubeflow_profile_manager::App {
-    let credentials = &h.cluster.config().credentials;
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(h.cluster.config().region.clone()))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            &credentials.access_key_id,
-            &credentials.secret_access_key,
-            credentials.session_token.clone(),
-            None,
-            "test",
-        ))
-        .endpoint_url(eks.endpoint_url())
-        .load()
-        .await;
     let mut config = h.app.config().clone();
     config.cluster_name = cluster_name.to_owned();
-    kubeflow_profile_manager::App::new(config, &sdk, clock).unwrap()
+    common::app_for(&h.cluster, eks, config, clock).await
 }
 
 #[tokio::test]

@@ -115,6 +115,17 @@ async fn new_app(
     clock: &ShiftedClock,
     vars: &HashMap<String, String>,
 ) -> App {
+    let config = Config::from_lookup(|name| vars.get(name).cloned()).expect("valid configuration");
+    app_for(cluster, eks, config, clock.clock()).await
+}
+
+/// An app with the fake cluster's AWS credentials and region, finding DescribeCluster at `eks`.
+pub async fn app_for(
+    cluster: &FakeCluster,
+    eks: &FakeEks,
+    config: Config,
+    clock: kubeflow_profile_manager::Clock,
+) -> App {
     let credentials = &cluster.config().credentials;
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(cluster.config().region.clone()))
@@ -128,8 +139,7 @@ async fn new_app(
         .endpoint_url(eks.endpoint_url())
         .load()
         .await;
-    let config = Config::from_lookup(|name| vars.get(name).cloned()).expect("valid configuration");
-    App::new(config, &sdk, clock.clock()).expect("app")
+    App::new(config, &sdk, clock).expect("app")
 }
 
 /// A V1 hosted-UI sign-in event like the captured ADFS one.
