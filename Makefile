@@ -67,8 +67,10 @@ e2e-cognito: $(VENV)/bin/cargo-lambda ## Sign a user in through cognito-local, w
 	cargo build --workspace --bins
 	TOOLS=$(TOOLS) PATH=$(VENV)/bin:$$PATH bash scripts/e2e-cognito.sh $(WATCH_PORT)
 
-deploy: $(VENV)/bin/sam build ## sam deploy --guided (needs AWS credentials)
-	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/sam deploy --guided --template template.yaml
+deploy: $(VENV)/bin/sam $(VENV)/bin/cargo-lambda ## sam build (cargo lambda, arm64) then sam deploy --guided (needs AWS credentials)
+	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/sam build --template template.yaml
+	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/sam deploy --guided
 
 clean: ## Remove build output and local tools
 	cargo clean
