@@ -1,5 +1,6 @@
 //! Reads what the cluster holds for a sign-in and carries out the plan: lists in one round trip,
-//! then Profiles, namespaces and revocations together, then the bindings. I/O.
+//! then every group at its own pace (its Profile and namespace, then its bindings) with the
+//! revocations alongside. I/O.
 
 use std::collections::HashMap;
 
