@@ -25,6 +25,8 @@ pub const JSON: &str = "application/json";
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+    /// The `Retry-After` header, in seconds.
+    pub retry_after_header: Option<u64>,
 }
 
 impl Reply {
@@ -157,11 +159,11 @@ impl KubeApi {
             .await
             .map_err(|e| e.to_string())?
             .to_bytes();
-        let mut body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if let (Some(seconds), Value::Object(map)) = (retry_after_header, &mut body) {
-            map.insert("retryAfterHeader".into(), seconds.into());
-        }
-        Ok(Reply { status, body })
+        Ok(Reply {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            retry_after_header,
+        })
     }
 
     /// Full-jitter exponential backoff.
@@ -192,11 +194,12 @@ fn is_retryable_server_error(status: u16) -> bool {
 /// The server's `Retry-After` (header, or `details.retryAfterSeconds` of the Status), capped so a
 /// huge hint makes the caller give up instead of sleeping past the deadline unnoticed.
 fn retry_after(reply: &Reply) -> Option<Duration> {
-    let seconds = reply
-        .body
-        .get("retryAfterHeader")
-        .or_else(|| reply.body.pointer("/details/retryAfterSeconds"))
-        .and_then(Value::as_u64)?;
+    let seconds = reply.retry_after_header.or_else(|| {
+        reply
+            .body
+            .pointer("/details/retryAfterSeconds")
+            .and_then(Value::as_u64)
+    })?;
     Some(Duration::from_secs(seconds.min(60)))
 }
 
@@ -229,18 +232,14 @@ mod tests {
 
     #[test]
     fn retry_after_comes_from_the_header_or_the_status_details() {
-        let header = Reply {
+        let reply = |body: Value, header: Option<u64>| Reply {
             status: 429,
-            body: json!({"retryAfterHeader": 2}),
+            body,
+            retry_after_header: header,
         };
-        let details = Reply {
-            status: 429,
-            body: json!({"details": {"retryAfterSeconds": 1}}),
-        };
-        let neither = Reply {
-            status: 429,
-            body: json!({}),
-        };
+        let header = reply(json!({"details": {"retryAfterSeconds": 9}}), Some(2));
+        let details = reply(json!({"details": {"retryAfterSeconds": 1}}), None);
+        let neither = reply(json!({}), None);
         assert_eq!(retry_after(&header), Some(Duration::from_secs(2)));
         assert_eq!(retry_after(&details), Some(Duration::from_secs(1)));
         assert_eq!(retry_after(&neither), None);
