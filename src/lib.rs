@@ -207,7 +207,8 @@ impl App {
             let result = async {
                 let twins = self.istio_kinds(&api).await?;
                 let desired = desired_state(identity, &self.config, &twins);
-                for refused in &desired.refused {
+                // Logged once per sign-in, not again on the retry after a 401.
+                for refused in desired.refused.iter().filter(|_| !renew) {
                     tracing::warn!(group = %refused.group, namespace = ?refused.namespace, reason = %refused.reason, "group refused");
                 }
                 synchronise(&api, &desired, &twins, &self.config).await

@@ -468,12 +468,7 @@ pub async fn execute(api: &KubeApi, plan: Plan, config: &Config) -> Result<SyncR
         Some(WriteOutcome::Failed(detail)) => report.failures.push(detail),
         _ => {}
     }
-    for (object, outcome) in plan.revoke.iter().zip(revoked) {
-        match outcome? {
-            WriteOutcome::Failed(detail) => report.failures.push(detail),
-            _ => report.revoked.push(object.describe()),
-        }
-    }
+    record_deletions(&mut report, &plan.revoke, revoked)?;
     for (group, outcomes) in plan.groups.iter().zip(provisioned) {
         let mut complete = true;
         for outcome in outcomes? {
@@ -500,14 +495,24 @@ pub async fn execute(api: &KubeApi, plan: Plan, config: &Config) -> Result<SyncR
     // The Python Lambda's bindings go once the new access is in place, not before.
     if report.failures.is_empty() {
         let removed = join_all(plan.remove_legacy.iter().map(|o| delete(api, o))).await;
-        for (object, outcome) in plan.remove_legacy.iter().zip(removed) {
-            match outcome? {
-                WriteOutcome::Failed(detail) => report.failures.push(detail),
-                _ => report.revoked.push(object.describe()),
-            }
-        }
+        record_deletions(&mut report, &plan.remove_legacy, removed)?;
     }
     Ok(report)
+}
+
+/// Adds the outcomes of deleting `objects` to `report`: revoked, or failed.
+fn record_deletions(
+    report: &mut SyncReport,
+    objects: &[Object],
+    outcomes: Vec<Result<WriteOutcome, Error>>,
+) -> Result<(), Error> {
+    for (object, outcome) in objects.iter().zip(outcomes) {
+        match outcome? {
+            WriteOutcome::Failed(detail) => report.failures.push(detail),
+            _ => report.revoked.push(object.describe()),
+        }
+    }
+    Ok(())
 }
 
 /// Logs what `plan` would change, and reports it, without writing.
