@@ -23,6 +23,9 @@ pub const TIME_BUDGET_MS: &str = "TIME_BUDGET_MS";
 pub const DRY_RUN: &str = "DRY_RUN";
 pub const SYNC_ON_REFRESH: &str = "SYNC_ON_REFRESH";
 pub const REMOVE_LEGACY_BINDINGS: &str = "REMOVE_LEGACY_BINDINGS";
+pub const ALLOW_ALL_GROUPS: &str = "ALLOW_ALL_GROUPS";
+pub const DECODE_GROUP_NAMES: &str = "DECODE_GROUP_NAMES";
+pub const TRUST_STORED_GROUPS: &str = "TRUST_STORED_GROUPS";
 
 /// The quota personal Profiles get unless `USER_PROFILE_QUOTA` says otherwise: the personal
 /// Profile exists because the Kubeflow dashboard requires one; work happens in group namespaces.
@@ -60,6 +63,28 @@ pub enum IstioAuthz {
     Auto,
 }
 
+/// The allow-list of AD groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowedGroups {
+    /// Groups whose exact name starts with this prefix, ignoring the case of ASCII letters.
+    Prefix(String),
+    /// Every group (`ALLOW_ALL_GROUPS=true`).
+    All,
+}
+
+impl AllowedGroups {
+    /// True when `group` (its exact name) is admitted.
+    pub fn admits(&self, group: &str) -> bool {
+        match self {
+            AllowedGroups::All => true,
+            AllowedGroups::Prefix(prefix) => group
+                .as_bytes()
+                .get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes())),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailMode {
     /// A failed grant or revoke fails the sign-in.
@@ -72,8 +97,14 @@ pub enum FailMode {
 pub struct Config {
     pub cluster_name: String,
     pub groups_claim: String,
-    /// Lowercased; empty means every group.
-    pub group_prefix: String,
+    /// Which AD groups may become namespaces: exactly one of `GROUP_PREFIX` and
+    /// `ALLOW_ALL_GROUPS=true` says so.
+    pub allowed_groups: AllowedGroups,
+    /// URL-form-decode group names (`Data+Science` -> `Data Science`) before anything else.
+    pub decode_group_names: bool,
+    /// Grant from the stored groups attribute on sign-ins the IdP did not just assert (token
+    /// refreshes, local users): safe only when users cannot write that attribute.
+    pub trust_stored_groups: bool,
     pub user_role: Role,
     pub group_profile_owner: String,
     pub user_profile_prefix: String,
@@ -105,6 +136,10 @@ pub enum ConfigError {
         expected: String,
     },
     #[error(
+        "set exactly one of GROUP_PREFIX (only groups starting with it become namespaces) and ALLOW_ALL_GROUPS=true (every AD group does); {found}"
+    )]
+    AllowList { found: &'static str },
+    #[error(
         "{variable} and {legacy} are both set, to different values ({value:?} and {legacy_value:?}); set only {variable}"
     )]
     Conflicting {
@@ -116,6 +151,16 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Parses the configuration from `(variable, value)` pairs; unset variables take defaults.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        Config::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(variable, _)| *variable == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
     /// Parses the configuration from `lookup` (the process environment in `main`, a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned());
@@ -169,10 +214,38 @@ impl Config {
             ));
         }
 
+        let group_prefix = get(GROUP_PREFIX).unwrap_or_default();
+        if group_prefix.chars().any(|c| c.is_control() || c == ',') {
+            return Err(invalid(
+                GROUP_PREFIX,
+                &group_prefix,
+                "the start of the AD group names to use, without commas or control characters",
+            ));
+        }
+        let allowed_groups = match (
+            group_prefix.is_empty(),
+            parse_bool(ALLOW_ALL_GROUPS, get(ALLOW_ALL_GROUPS), false)?,
+        ) {
+            (false, false) => AllowedGroups::Prefix(group_prefix),
+            (true, true) => AllowedGroups::All,
+            (false, true) => {
+                return Err(ConfigError::AllowList {
+                    found: "both are set",
+                });
+            }
+            (true, false) => {
+                return Err(ConfigError::AllowList {
+                    found: "neither is set",
+                });
+            }
+        };
+
         Ok(Config {
             cluster_name,
             groups_claim,
-            group_prefix: get(GROUP_PREFIX).unwrap_or_default().to_lowercase(),
+            allowed_groups,
+            decode_group_names: parse_bool(DECODE_GROUP_NAMES, get(DECODE_GROUP_NAMES), false)?,
+            trust_stored_groups: parse_bool(TRUST_STORED_GROUPS, get(TRUST_STORED_GROUPS), false)?,
             user_role: parse_choice(
                 USER_ROLE,
                 get(USER_ROLE),
@@ -313,25 +386,43 @@ fn is_label_prefix(prefix: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
+/// The configuration unit tests use: `vars` plus the two settings every configuration needs
+/// (a cluster name and an allow-list), unless `vars` sets them.
+#[cfg(test)]
+pub(crate) fn try_test_config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let sets = |names: &[&str]| vars.iter().any(|(v, _)| names.contains(v));
+    let mut all = vars.to_vec();
+    if !sets(&[CLUSTER_NAME, LEGACY_CLUSTER_NAME]) {
+        all.push((CLUSTER_NAME, "kf"));
+    }
+    if !sets(&[GROUP_PREFIX, ALLOW_ALL_GROUPS]) {
+        all.push((ALLOW_ALL_GROUPS, "true"));
+    }
+    Config::from_pairs(&all)
+}
+
+/// [`try_test_config`] for valid settings.
+#[cfg(test)]
+pub(crate) fn test_config(vars: &[(&str, &str)]) -> Config {
+    try_test_config(vars).expect("valid test configuration")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(|name| map.get(name).cloned())
+        try_test_config(vars)
     }
 
     #[test]
     fn defaults_match_the_documented_table() {
-        let config = parse(&[(CLUSTER_NAME, "kf")]).unwrap();
+        let config = parse(&[]).unwrap();
         assert_eq!(config.cluster_name, "kf");
         assert_eq!(config.groups_claim, "custom:groups");
-        assert_eq!(config.group_prefix, "");
+        assert_eq!(config.allowed_groups, AllowedGroups::All);
+        assert!(!config.decode_group_names);
+        assert!(!config.trust_stored_groups);
         assert_eq!(config.user_role, Role::Edit);
         assert_eq!(config.group_profile_owner, "admin@kubeflow.com");
         assert_eq!(config.user_profile_prefix, "profile-");
@@ -368,7 +459,7 @@ mod tests {
 
     #[test]
     fn a_missing_cluster_name_names_the_variable() {
-        let err = parse(&[]).unwrap_err();
+        let err = Config::from_pairs(&[(ALLOW_ALL_GROUPS, "true")]).unwrap_err();
         assert_eq!(
             err.to_string(),
             "CLUSTER_NAME is required: the EKS cluster name (or the legacy clusterName)"
@@ -378,8 +469,9 @@ mod tests {
     #[test]
     fn every_setting_is_read() {
         let config = parse(&[
-            (CLUSTER_NAME, "kf"),
             (GROUP_PREFIX, "RIDY-"),
+            (DECODE_GROUP_NAMES, "true"),
+            (TRUST_STORED_GROUPS, "true"),
             (USER_ROLE, "VIEW"),
             (GROUP_PROFILE_OWNER, "groups@corp.example"),
             (USER_PROFILE_PREFIX, "home-"),
@@ -393,7 +485,9 @@ mod tests {
             (REMOVE_LEGACY_BINDINGS, "true"),
         ])
         .unwrap();
-        assert_eq!(config.group_prefix, "ridy-");
+        assert_eq!(config.allowed_groups, AllowedGroups::Prefix("RIDY-".into()));
+        assert!(config.decode_group_names);
+        assert!(config.trust_stored_groups);
         assert_eq!(config.user_role, Role::View);
         assert_eq!(config.group_profile_owner, "groups@corp.example");
         assert_eq!(config.user_profile_prefix, "home-");
@@ -456,14 +550,65 @@ mod tests {
                 "my cluster",
                 "CLUSTER_NAME=\"my cluster\" is invalid",
             ),
+            (
+                ALLOW_ALL_GROUPS,
+                "yes",
+                "ALLOW_ALL_GROUPS=\"yes\" is invalid: expected one of true, false",
+            ),
+            (GROUP_PREFIX, "a,b", "GROUP_PREFIX=\"a,b\" is invalid"),
         ];
         for (variable, value, message) in cases {
-            let mut vars = vec![(*variable, *value)];
-            if *variable != CLUSTER_NAME {
-                vars.push((CLUSTER_NAME, "kf"));
-            }
-            let err = parse(&vars).unwrap_err().to_string();
+            let err = parse(&[(*variable, *value)]).unwrap_err().to_string();
             assert!(err.starts_with(message), "{variable}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn exactly_one_allow_list_is_required_and_the_error_names_both() {
+        let neither = Config::from_pairs(&[(CLUSTER_NAME, "kf")]).unwrap_err();
+        let both = Config::from_pairs(&[
+            (CLUSTER_NAME, "kf"),
+            (GROUP_PREFIX, "KF-"),
+            (ALLOW_ALL_GROUPS, "true"),
+        ])
+        .unwrap_err();
+        let all_false =
+            Config::from_pairs(&[(CLUSTER_NAME, "kf"), (ALLOW_ALL_GROUPS, "false")]).unwrap_err();
+        for (err, found) in [
+            (neither, "neither is set"),
+            (both, "both are set"),
+            (all_false, "neither is set"),
+        ] {
+            let message = err.to_string();
+            assert!(
+                message.contains("GROUP_PREFIX") && message.contains("ALLOW_ALL_GROUPS=true"),
+                "{message}"
+            );
+            assert!(message.ends_with(found), "{message}");
+        }
+    }
+
+    #[test]
+    fn the_prefix_admits_exact_names_ignoring_only_ascii_case() {
+        let prefix = AllowedGroups::Prefix("RIDY-".into());
+        for (group, admitted) in [
+            ("RIDY-finance", true),
+            ("ridy-finance", true),
+            ("RIDY-", true),
+            ("%52IDY-finance", false),
+            ("RIDY_finance", false),
+            ("RID", false),
+            (" RIDY-finance", false),
+            // U+0130 (İ) lowercases to an ASCII i under Unicode rules; it is not an I.
+            ("R\u{130}DY-finance", false),
+        ] {
+            assert_eq!(prefix.admits(group), admitted, "{group:?}");
+        }
+        assert!(AllowedGroups::All.admits("anything at all"));
+        let kelvin = AllowedGroups::Prefix("KF-".into());
+        assert!(
+            !kelvin.admits("\u{212A}F-team"),
+            "the Kelvin sign is not a K"
+        );
     }
 }

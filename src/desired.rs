@@ -1,13 +1,13 @@
-//! The desired state of a signing-in user: their personal Profile and, per allowed group, the
-//! group Profile and the KFAM-shaped contributor objects. A pure function of the identity and the
-//! configuration.
+//! The desired state of a signing-in person: their personal Profile and, per allowed group, the
+//! group Profile and the KFAM-shaped contributor objects. A pure function of the identity and
+//! the configuration.
 
 use serde_json::{Value, json};
 
+use crate::admission::{Identity, Mode};
 use crate::config::Config;
-use crate::event::{TokenEvent, parse_groups};
-use crate::names::{dns_label, kfam_binding_name, legacy_binding_name, user_label_value};
-use crate::objects::{Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL};
+use crate::names::{dns_label, kfam_binding_name, legacy_binding_name, legacy_user_label_value};
+use crate::objects::{GROUP_ANNOTATION, Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL};
 use crate::protected::{Refusal, name_refusal};
 
 /// Principals that forward the `kubeflow-userid` header (Kubeflow's Istio gateway and the
@@ -17,42 +17,16 @@ const TRUSTED_PRINCIPALS: [&str; 2] = [
     "cluster.local/ns/kubeflow/sa/ml-pipeline-ui",
 ];
 
-/// Who is signing in, as far as provisioning is concerned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    /// The user name after its domain (`rumesh`).
-    pub user_name: String,
-    /// The Kubeflow user id.
-    pub email: String,
-    /// Parsed groups (lowercased, decoded, de-duplicated), before any filtering.
-    pub groups: Vec<String>,
-}
-
-impl Identity {
-    /// The identity of a sign-in event, or `None` when it has no usable email.
-    pub fn from_event(event: &TokenEvent, groups_claim: &str) -> Option<Self> {
-        Some(Identity {
-            user_name: event.short_user_name().to_owned(),
-            email: event.email()?.to_owned(),
-            groups: event
-                .user_attributes
-                .get(groups_claim)
-                .map(|claim| parse_groups(claim))
-                .unwrap_or_default(),
-        })
-    }
-}
-
 /// A group this user is to have access to, before the cluster has been consulted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupAccess {
-    /// The group as parsed from the claim.
+    /// The AD group's exact name, as the IdP sent it.
     pub group: String,
     pub namespace: String,
-    /// The group Profile, owned by `GROUP_PROFILE_OWNER`.
+    /// The group Profile, owned by `GROUP_PROFILE_OWNER`, recording the group's exact name.
     pub profile: Object,
     /// The namespace as this function creates it when the Profile does not exist yet: annotated
-    /// with the Profile's owner, so that the profile controller adopts it.
+    /// with the Profile's owner (so that the profile controller adopts it) and the group.
     pub namespace_object: Object,
     /// The RoleBinding first, then its Istio twins.
     pub bindings: Vec<Object>,
@@ -67,8 +41,15 @@ pub struct RefusedGroup {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredState {
+    pub mode: Mode,
     pub email: String,
-    /// `None` when the user name leaves no valid Profile name.
+    /// The value of [`USER_LABEL`] on this person's objects: their Cognito `sub`.
+    pub user_key: String,
+    /// The label value earlier versions gave this person's objects (a hash of the email), looked
+    /// up so that they are re-labelled; only when the email was just asserted by the IdP.
+    pub legacy_user_key: Option<String>,
+    /// `None` when the user name leaves no valid Profile name, or when this sign-in may not
+    /// grant.
     pub personal_profile: Option<Object>,
     pub groups: Vec<GroupAccess>,
     pub refused: Vec<RefusedGroup>,
@@ -78,54 +59,67 @@ pub struct DesiredState {
 
 /// Computes what `identity` should have. `twins` are the Istio kinds to pair with each
 /// RoleBinding (resolved from `ISTIO_AUTHZ`).
-pub fn desired_state(identity: &Identity, config: &Config, twins: &[Kind]) -> DesiredState {
+///
+/// Only groups the allow-list admits are considered. A group whose namespace name is not
+/// bindable is refused; so is a group whose namespace an earlier group of the same claim
+/// already maps to (`Data_Science` after `data-science`): one namespace, one AD group.
+pub fn desired_state(
+    identity: &Identity,
+    mode: Mode,
+    config: &Config,
+    twins: &[Kind],
+) -> DesiredState {
     let email = identity.email.as_str();
+    let grants = mode == Mode::Grant;
     let personal_profile = dns_label(&format!(
         "{}{}",
         config.user_profile_prefix, identity.user_name
     ))
-    .filter(|name| name.starts_with(&config.user_profile_prefix))
+    .filter(|name| grants && name.starts_with(&config.user_profile_prefix))
     .map(|name| {
         let mut spec = json!({"owner": {"kind": "User", "name": email}});
         if let Some(quota) = &config.user_profile_quota {
             spec["resourceQuotaSpec"] = quota.clone();
         }
-        profile(&name, spec, Some(email))
+        profile(&name, spec, json!({USER_LABEL: identity.sub}), json!({}))
     });
 
     let mut groups: Vec<GroupAccess> = Vec::new();
     let mut refused = Vec::new();
-    let selected = identity
+    for group in identity
         .groups
         .iter()
-        .filter(|g| g.starts_with(&config.group_prefix));
-    for group in selected {
+        .filter(|g| config.allowed_groups.admits(g))
+    {
+        let refuse = |namespace: Option<&str>, reason| RefusedGroup {
+            group: group.clone(),
+            namespace: namespace.map(str::to_owned),
+            reason,
+        };
         let Some(namespace) = dns_label(group) else {
-            refused.push(RefusedGroup {
-                group: group.clone(),
-                namespace: None,
-                reason: Refusal::NoValidName,
-            });
+            refused.push(refuse(None, Refusal::NoValidName));
             continue;
         };
         if let Some(reason) = name_refusal(&namespace, config) {
-            refused.push(RefusedGroup {
-                group: group.clone(),
-                namespace: Some(namespace),
-                reason,
-            });
+            refused.push(refuse(Some(&namespace), reason));
             continue;
         }
-        if groups.iter().any(|g| g.namespace == namespace) {
-            continue; // "Data Science" and "data_science" share one namespace
+        if let Some(first) = groups.iter().find(|g| g.namespace == namespace) {
+            let reason = Refusal::AnotherGroupsNamespace {
+                group: first.group.clone(),
+            };
+            refused.push(refuse(Some(&namespace), reason));
+            continue;
         }
         let owner = config.group_profile_owner.as_str();
+        let record = json!({GROUP_ANNOTATION: group});
         groups.push(GroupAccess {
             group: group.clone(),
             profile: profile(
                 &namespace,
                 json!({"owner": {"kind": "User", "name": owner}}),
-                None,
+                json!({}),
+                record.clone(),
             ),
             namespace_object: Object::new(
                 Kind::Namespace,
@@ -136,30 +130,43 @@ pub fn desired_state(identity: &Identity, config: &Config, twins: &[Kind]) -> De
                     "kind": "Namespace",
                     "metadata": {
                         "name": namespace,
-                        "annotations": {"owner": owner},
+                        "annotations": {"owner": owner, GROUP_ANNOTATION: group},
                         "labels": {MANAGED_BY_LABEL: MANAGER},
                     },
                 }),
             ),
-            bindings: contributor_objects(&namespace, email, config.user_role.as_str(), twins),
+            bindings: contributor_objects(
+                &namespace,
+                email,
+                &identity.sub,
+                config.user_role.as_str(),
+                twins,
+            ),
             namespace,
         });
     }
     DesiredState {
+        mode,
         email: email.to_owned(),
+        user_key: identity.sub.clone(),
+        legacy_user_key: grants.then(|| legacy_user_label_value(email)),
         personal_profile,
         groups,
         refused,
-        legacy_binding_name: config
-            .remove_legacy_bindings
+        legacy_binding_name: (grants && config.remove_legacy_bindings)
             .then(|| legacy_binding_name(&identity.user_name, "edit")),
     }
 }
 
-fn profile(name: &str, spec: Value, user: Option<&str>) -> Object {
-    let mut labels = json!({MANAGED_BY_LABEL: MANAGER});
-    if let Some(email) = user {
-        labels[USER_LABEL] = json!(user_label_value(email));
+/// A Profile named `name` with `spec`, this function's label plus `labels`, and `annotations`.
+fn profile(name: &str, spec: Value, labels: Value, annotations: Value) -> Object {
+    let mut all_labels = json!({MANAGED_BY_LABEL: MANAGER});
+    for (key, value) in labels.as_object().into_iter().flatten() {
+        all_labels[key] = value.clone();
+    }
+    let mut metadata = json!({"name": name, "labels": all_labels});
+    if annotations.as_object().is_some_and(|a| !a.is_empty()) {
+        metadata["annotations"] = annotations;
     }
     Object::new(
         Kind::Profile,
@@ -168,17 +175,18 @@ fn profile(name: &str, spec: Value, user: Option<&str>) -> Object {
         json!({
             "apiVersion": Kind::Profile.api_version(),
             "kind": "Profile",
-            "metadata": {"name": name, "labels": labels},
+            "metadata": metadata,
             "spec": spec,
         }),
     )
 }
 
 /// The RoleBinding of `email` with ClusterRole `kubeflow-<role>` in `namespace`, then one Istio
-/// twin per kind in `twins`, all named and annotated as KFAM does.
+/// twin per kind in `twins`, all named and annotated as KFAM does and labelled with `user_key`.
 pub fn contributor_objects(
     namespace: &str,
     email: &str,
+    user_key: &str,
     role: &str,
     twins: &[Kind],
 ) -> Vec<Object> {
@@ -187,7 +195,7 @@ pub fn contributor_objects(
         "name": name,
         "namespace": namespace,
         "annotations": {"user": email, "role": role},
-        "labels": {MANAGED_BY_LABEL: MANAGER, USER_LABEL: user_label_value(email)},
+        "labels": {MANAGED_BY_LABEL: MANAGER, USER_LABEL: user_key},
     });
     let role_binding = json!({
         "apiVersion": Kind::RoleBinding.api_version(),
@@ -234,31 +242,26 @@ pub fn contributor_objects(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::config::test_config as config;
 
-    fn config(vars: &[(&str, &str)]) -> Config {
-        Config::from_lookup(|name| {
-            if name == "CLUSTER_NAME" {
-                return Some("kf".into());
-            }
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        })
-        .unwrap()
-    }
+    const SUB: &str = "12ec26be-e8d1-482b-9602-e402c7896cb3";
 
     fn identity(groups: &[&str]) -> Identity {
         Identity {
             user_name: "rumesh".into(),
+            sub: SUB.into(),
             email: "rumesh@corp.example".into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
         }
     }
 
+    fn granting(identity: &Identity, config: &Config, twins: &[Kind]) -> DesiredState {
+        desired_state(identity, Mode::Grant, config, twins)
+    }
+
     #[test]
     fn the_role_binding_has_the_kfam_shape() {
-        let state = desired_state(&identity(&["ridy-jose"]), &config(&[]), &[]);
+        let state = granting(&identity(&["ridy-jose"]), &config(&[]), &[]);
         let rb = &state.groups[0].bindings[0];
         assert_eq!(rb.kind, Kind::RoleBinding);
         assert_eq!(rb.namespace.as_deref(), Some("ridy-jose"));
@@ -273,7 +276,7 @@ mod tests {
                     "annotations": {"user": "rumesh@corp.example", "role": "edit"},
                     "labels": {
                         "app.kubernetes.io/managed-by": "kubeflow-profile-manager",
-                        "kubeflow-profile-manager/user": user_label_value("rumesh@corp.example"),
+                        "kubeflow-profile-manager/user": SUB,
                     },
                 },
                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-edit"},
@@ -284,7 +287,7 @@ mod tests {
 
     #[test]
     fn the_istio_twins_have_the_kubeflow_shapes() {
-        let state = desired_state(
+        let state = granting(
             &identity(&["ridy-jose"]),
             &config(&[("USER_ROLE", "view")]),
             &[Kind::AuthorizationPolicy, Kind::ServiceRoleBinding],
@@ -324,7 +327,7 @@ mod tests {
 
     #[test]
     fn profiles_have_the_kubeflow_shape() {
-        let state = desired_state(&identity(&["ridy-jose"]), &config(&[]), &[]);
+        let state = granting(&identity(&["ridy-jose"]), &config(&[]), &[]);
         let personal = state.personal_profile.unwrap();
         assert_eq!(personal.name, "profile-rumesh");
         assert_eq!(personal.body["apiVersion"], "kubeflow.org/v1");
@@ -347,55 +350,105 @@ mod tests {
             Some(MANAGER)
         );
         assert_eq!(
+            group.profile.body["metadata"]["annotations"],
+            json!({"kubeflow-profile-manager/group": "ridy-jose"})
+        );
+        assert_eq!(
             group.namespace_object.body["metadata"]["annotations"],
-            json!({"owner": "admin@kubeflow.com"})
+            json!({"owner": "admin@kubeflow.com", "kubeflow-profile-manager/group": "ridy-jose"})
+        );
+        assert_eq!(personal.meta("labels", USER_LABEL), Some(SUB));
+        assert_eq!(group.profile.meta("labels", USER_LABEL), None);
+        assert_eq!(
+            state.legacy_user_key,
+            Some(legacy_user_label_value("rumesh@corp.example"))
+        );
+    }
+
+    #[test]
+    fn a_sign_in_that_may_not_grant_makes_no_personal_profile_and_looks_up_no_legacy_label() {
+        let state = desired_state(
+            &identity(&["ridy-jose"]),
+            Mode::RevokeOnly,
+            &config(&[("REMOVE_LEGACY_BINDINGS", "true")]),
+            &[],
+        );
+        assert_eq!(state.personal_profile, None);
+        assert_eq!(state.legacy_user_key, None);
+        assert_eq!(state.legacy_binding_name, None);
+        assert_eq!(
+            state.groups.len(),
+            1,
+            "the groups still say what may be kept"
         );
     }
 
     #[test]
     fn an_empty_quota_setting_gives_a_profile_without_quota() {
-        let state = desired_state(&identity(&[]), &config(&[("USER_PROFILE_QUOTA", "")]), &[]);
+        let state = granting(&identity(&[]), &config(&[("USER_PROFILE_QUOTA", "")]), &[]);
         let spec = &state.personal_profile.unwrap().body["spec"];
         assert!(spec.get("resourceQuotaSpec").is_none());
     }
 
     #[test]
-    fn refused_filtered_and_merged_groups() {
-        let state = desired_state(
+    fn refused_filtered_and_claimed_groups() {
+        let state = granting(
             &identity(&[
                 "kube-system",
                 "data science",
-                "data_science",
+                "Data_Science",
                 "profile-jose",
                 "---",
                 "ridy-jose",
                 "monitoring",
+                "quipe-vision-3c99bb3d",
+                "\u{c9}quipe Vision",
+                "\u{212A}ubeflow",
             ]),
             &config(&[("PROTECTED_NAMESPACES", "monitoring")]),
             &[],
         );
-        let granted: Vec<&str> = state.groups.iter().map(|g| g.namespace.as_str()).collect();
-        assert_eq!(granted, ["data-science", "ridy-jose"]);
+        let granted: Vec<(&str, &str)> = state
+            .groups
+            .iter()
+            .map(|g| (g.group.as_str(), g.namespace.as_str()))
+            .collect();
+        let kelvin = dns_label("\u{212A}ubeflow").unwrap();
+        assert_eq!(
+            granted,
+            [
+                ("data science", "data-science"),
+                ("ridy-jose", "ridy-jose"),
+                ("quipe-vision-3c99bb3d", "quipe-vision-3c99bb3d"),
+                ("\u{212A}ubeflow", kelvin.as_str()),
+            ]
+        );
+        assert!(kelvin.starts_with("ubeflow-"), "{kelvin}");
         let refused: Vec<(&str, &Refusal)> = state
             .refused
             .iter()
             .map(|r| (r.group.as_str(), &r.reason))
             .collect();
+        let claimed = |group: &str| Refusal::AnotherGroupsNamespace {
+            group: group.into(),
+        };
         assert_eq!(
             refused,
             [
                 ("kube-system", &Refusal::SystemNamespace),
+                ("Data_Science", &claimed("data science")),
                 ("profile-jose", &Refusal::PersonalProfileName),
                 ("---", &Refusal::NoValidName),
                 ("monitoring", &Refusal::ProtectedByConfig),
+                ("\u{c9}quipe Vision", &claimed("quipe-vision-3c99bb3d")),
             ]
         );
     }
 
     #[test]
     fn the_group_prefix_selects_groups_and_stays_in_the_name() {
-        let state = desired_state(
-            &identity(&["ridy-jose", "rumesh", "ridy-ml"]),
+        let state = granting(
+            &identity(&["RIDY-jose", "rumesh", "ridy-ml", "%52IDY-finance", "RIDY_x"]),
             &config(&[("GROUP_PREFIX", "RIDY-")]),
             &[],
         );
@@ -408,14 +461,14 @@ mod tests {
     fn a_user_name_that_loses_letters_is_hashed_and_an_empty_one_gets_no_personal_profile() {
         let mut who = identity(&["ridy-jose"]);
         who.user_name = "数据".into();
-        let state = desired_state(&who, &config(&[]), &[]);
+        let state = granting(&who, &config(&[]), &[]);
         assert!(
             state
                 .personal_profile
                 .is_some_and(|p| p.name.starts_with("profile-"))
         );
         who.user_name = String::new();
-        let state = desired_state(&who, &config(&[]), &[]);
+        let state = granting(&who, &config(&[]), &[]);
         assert_eq!(state.personal_profile, None);
         assert_eq!(state.groups.len(), 1);
     }

@@ -94,31 +94,95 @@ impl TokenEvent {
             .unwrap_or(&self.user_name)
     }
 
-    /// The Kubeflow user id: the `email` attribute, when it looks like one.
-    pub fn email(&self) -> Option<&str> {
+    /// The user's Cognito `sub` (immutable, unique in the user pool), when it can serve as a
+    /// label value: 1 to 63 ASCII letters, digits, `-`, `_` or `.`, alphanumeric at both ends.
+    pub fn sub(&self) -> Option<&str> {
         self.user_attributes
+            .get("sub")
+            .map(String::as_str)
+            .filter(|sub| is_label_value(sub))
+    }
+
+    /// True when an identity provider has just asserted the user's attributes: a hosted
+    /// (federated) sign-in of a user who carries the `identities` attribute, which Cognito
+    /// maintains and users cannot write. Only then are the stored attributes fresh from the IdP.
+    pub fn is_federated_sign_in(&self) -> bool {
+        self.trigger_source == TriggerSource::HostedAuth
+            && self
+                .user_attributes
+                .get("identities")
+                .and_then(|identities| serde_json::from_str::<Vec<Value>>(identities).ok())
+                .is_some_and(|identities| !identities.is_empty())
+    }
+
+    /// The Kubeflow user id: the `email` attribute, exactly as sent, when it is safe to use as a
+    /// Kubernetes subject, an annotation value and an Istio header match.
+    pub fn email(&self) -> Result<&str, EmailProblem> {
+        let email = self
+            .user_attributes
             .get("email")
-            .map(|e| e.trim())
-            .filter(|e| is_plausible_email(e))
+            .ok_or(EmailProblem::Missing)?;
+        check_email(email).map(|()| email.as_str())
     }
 }
 
-/// An email usable as a Kubeflow user id and in annotation values and header matches.
-fn is_plausible_email(email: &str) -> bool {
-    let Some((local, domain)) = email.rsplit_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !domain.is_empty()
-        && email.len() <= 200
-        && !email.chars().any(|c| c.is_control() || c.is_whitespace())
+/// Why an `email` attribute cannot be a Kubeflow user id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EmailProblem {
+    #[error("the event has no email attribute")]
+    Missing,
+    #[error("the email attribute is not of the form local@domain (at most 254 characters)")]
+    NotAnAddress,
+    #[error(
+        "the email attribute holds {0:?}, which Istio or Kubernetes treat specially (a wildcard, a list separator, white space, a quote or a control character)"
+    )]
+    SpecialCharacter(char),
+}
+
+/// Refuses what would make the email mean more than one person: Istio treats a leading or
+/// trailing `*` in a header match as a wildcard; a comma separates values of one header; white
+/// space, quotes, backslashes and control characters have no place in a user id.
+fn check_email(email: &str) -> Result<(), EmailProblem> {
+    if let Some(special) = email
+        .chars()
+        .find(|&c| c.is_control() || c.is_whitespace() || matches!(c, '*' | ',' | '"' | '\\'))
+    {
+        return Err(EmailProblem::SpecialCharacter(special));
+    }
+    match email.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && email.len() <= 254 =>
+        {
+            Ok(())
+        }
+        _ => Err(EmailProblem::NotAnAddress),
+    }
+}
+
+/// A valid Kubernetes label value that is not empty.
+fn is_label_value(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// Parses a groups claim: `[A, B]`, `A, B`, a bare `A`, or a JSON array string `["A","B"]`.
-/// Each value is trimmed, URL-form-decoded, lowercased; empties are dropped, duplicates removed,
-/// first occurrence order kept.
-pub fn parse_groups(claim: &str) -> Vec<String> {
-    let claim = claim.trim();
+///
+/// Names are kept exactly as the IdP sent them: only ASCII white space around a value is
+/// trimmed, and nothing is lowercased or folded. With `decode`, each value is URL-form-decoded
+/// first (`Data+Science` -> `Data Science`). Empty values are dropped; a name that repeats an
+/// earlier one up to the case of ASCII letters (AD names are case-insensitive) is the same
+/// group and is dropped too; first-occurrence order is kept.
+pub fn parse_groups(claim: &str, decode: bool) -> Vec<String> {
+    let claim = trim_ascii(claim);
     let values: Vec<String> = match serde_json::from_str::<Vec<Value>>(claim) {
         Ok(items) => items
             .into_iter()
@@ -137,12 +201,22 @@ pub fn parse_groups(claim: &str) -> Vec<String> {
     };
     let mut groups: Vec<String> = Vec::with_capacity(values.len());
     for value in values {
-        let group = form_decode(value.trim()).trim().to_lowercase();
-        if !group.is_empty() && !groups.contains(&group) {
+        let value = trim_ascii(&value);
+        let group = if decode {
+            trim_ascii(&form_decode(value)).to_owned()
+        } else {
+            value.to_owned()
+        };
+        if !group.is_empty() && !groups.iter().any(|g| g.eq_ignore_ascii_case(&group)) {
             groups.push(group);
         }
     }
     groups
+}
+
+/// Trims ASCII white space only: a Unicode space is part of a name, not around it.
+fn trim_ascii(text: &str) -> &str {
+    text.trim_matches(|c: char| c.is_ascii_whitespace())
 }
 
 /// `application/x-www-form-urlencoded` value decoding: `+` is a space, `%XX` a byte. A `%` not
@@ -178,32 +252,64 @@ mod tests {
     use super::*;
 
     #[test]
-    fn groups_claims_in_every_form_parse_alike() {
+    fn groups_claims_in_every_form_keep_the_exact_names() {
         let cases: &[(&str, &[&str])] = &[
             (
                 "[RIDY-RUMESH, RIDY-JOSE, RUMESH]",
-                &["ridy-rumesh", "ridy-jose", "rumesh"],
+                &["RIDY-RUMESH", "RIDY-JOSE", "RUMESH"],
             ),
-            ("RIDY-RUMESH, RIDY-JOSE", &["ridy-rumesh", "ridy-jose"]),
-            ("RIDY-RUMESH", &["ridy-rumesh"]),
-            ("[RIDY-RUMESH]", &["ridy-rumesh"]),
+            ("RIDY-RUMESH, RIDY-JOSE", &["RIDY-RUMESH", "RIDY-JOSE"]),
+            ("RIDY-RUMESH", &["RIDY-RUMESH"]),
+            ("[RIDY-RUMESH]", &["RIDY-RUMESH"]),
             (
                 r#"["RIDY-RUMESH","RIDY-JOSE"]"#,
-                &["ridy-rumesh", "ridy-jose"],
+                &["RIDY-RUMESH", "RIDY-JOSE"],
             ),
-            (r#"["Data Science", 7, "ops"]"#, &["data science", "ops"]),
-            ("[Data+Science, R%26D%2C+EU]", &["data science", "r&d, eu"]),
-            ("[ A , , a, B,b ]", &["a", "b"]),
-            ("100%, 5%zz, %4", &["100%", "5%zz", "%4"]),
-            ("%C3%89quipe", &["équipe"]),
-            ("%FF", &["\u{fffd}"]),
+            (r#"["Data Science", 7, "ops"]"#, &["Data Science", "ops"]),
+            // Not decoded unless configured: the claim's text is the name.
+            (
+                "[Data+Science, R%26D%2C+EU]",
+                &["Data+Science", "R%26D%2C+EU"],
+            ),
+            // Repeats up to ASCII case are one AD group; the first spelling is kept.
+            ("[ A , , a, B,b ]", &["A", "B"]),
+            // Separators, accents and look-alikes make different groups.
+            (
+                "[data-science, Data_Science, \u{212A}F, KF, \u{e9}quipe, \u{c9}quipe]",
+                &[
+                    "data-science",
+                    "Data_Science",
+                    "\u{212A}F",
+                    "KF",
+                    "\u{e9}quipe",
+                    "\u{c9}quipe",
+                ],
+            ),
+            // Only ASCII white space is trimmed: a no-break space is part of the name.
+            ("[\u{a0}ml]", &["\u{a0}ml"]),
             ("", &[]),
             ("[]", &[]),
             ("[ , ]", &[]),
         ];
         for (claim, expected) in cases {
-            assert_eq!(parse_groups(claim), *expected, "claim {claim:?}");
+            assert_eq!(parse_groups(claim, false), *expected, "claim {claim:?}");
         }
+    }
+
+    #[test]
+    fn decoding_happens_only_when_configured() {
+        let cases: &[(&str, &[&str])] = &[
+            ("[Data+Science, R%26D%2C+EU]", &["Data Science", "R&D, EU"]),
+            ("100%, 5%zz, %4", &["100%", "5%zz", "%4"]),
+            ("%C3%89quipe", &["\u{c9}quipe"]),
+            ("%FF", &["\u{fffd}"]),
+            ("%52IDY-finance", &["RIDY-finance"]),
+            ("[kube-x%0Aforged]", &["kube-x\nforged"]),
+        ];
+        for (claim, expected) in cases {
+            assert_eq!(parse_groups(claim, true), *expected, "claim {claim:?}");
+        }
+        assert_eq!(parse_groups("%52IDY-finance", false), ["%52IDY-finance"]);
     }
 
     const CAPTURED_V1: &str = include_str!("../events/v1-adfs-hosted-auth.json");
@@ -214,11 +320,74 @@ mod tests {
         assert_eq!(event.trigger_source, TriggerSource::HostedAuth);
         assert_eq!(event.user_name, "adfs_ad\\rumesh");
         assert_eq!(event.short_user_name(), "rumesh");
-        assert_eq!(event.email(), Some("rumesh@corp.example"));
+        assert_eq!(event.email(), Ok("rumesh@corp.example"));
+        assert_eq!(event.sub(), Some("12ec26be-e8d1-482b-9602-e402c7896cb3"));
+        assert!(event.is_federated_sign_in());
         assert_eq!(
-            parse_groups(&event.user_attributes["custom:groups"]),
-            ["ridy-rumesh", "ridy-jose", "rumesh"]
+            parse_groups(&event.user_attributes["custom:groups"], false),
+            ["RIDY-RUMESH", "RIDY-JOSE", "RUMESH"]
         );
+    }
+
+    #[test]
+    fn only_a_hosted_sign_in_with_identities_is_an_idp_assertion() {
+        let identities = serde_json::json!([{"userId": "AD\\rumesh", "providerName": "ADFS",
+                                             "providerType": "SAML", "primary": true}])
+        .to_string();
+        let event = |source: &str, identities: Option<&str>| {
+            let mut attributes = serde_json::json!({"email": "a@b.c", "sub": "s-1"});
+            if let Some(identities) = identities {
+                attributes["identities"] = identities.into();
+            }
+            let raw = serde_json::json!({"triggerSource": source, "request": {"userAttributes": attributes}});
+            TokenEvent::parse(&raw.to_string()).unwrap()
+        };
+        let cases = [
+            (
+                "TokenGeneration_HostedAuth",
+                Some(identities.as_str()),
+                true,
+            ),
+            ("TokenGeneration_HostedAuth", None, false),
+            ("TokenGeneration_HostedAuth", Some("[]"), false),
+            ("TokenGeneration_HostedAuth", Some("not json"), false),
+            (
+                "TokenGeneration_RefreshTokens",
+                Some(identities.as_str()),
+                false,
+            ),
+            (
+                "TokenGeneration_Authentication",
+                Some(identities.as_str()),
+                false,
+            ),
+            ("TokenGeneration_Authentication", None, false),
+            ("TokenGeneration_NewPasswordChallenge", None, false),
+            ("TokenGeneration_Future", Some(identities.as_str()), false),
+        ];
+        for (source, identities, federated) in cases {
+            assert_eq!(
+                event(source, identities).is_federated_sign_in(),
+                federated,
+                "{source} {identities:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_sub_is_used_only_when_it_is_a_label_value() {
+        for (sub, usable) in [
+            ("12ec26be-e8d1-482b-9602-e402c7896cb3", true),
+            ("local_user.1", true),
+            ("", false),
+            ("-x", false),
+            ("a/b", false),
+            (&*"a".repeat(64), false),
+        ] {
+            let raw = serde_json::json!({"request": {"userAttributes": {"sub": sub}}});
+            let event = TokenEvent::parse(&raw.to_string()).unwrap();
+            assert_eq!(event.sub().is_some(), usable, "{sub:?}");
+        }
     }
 
     #[test]
@@ -263,7 +432,7 @@ mod tests {
             );
             let event = TokenEvent::parse(&raw).unwrap();
             assert_eq!(event.trigger_source, expected);
-            assert_eq!(event.email(), Some("u@example.com"));
+            assert_eq!(event.email(), Ok("u@example.com"));
             assert!(!event.user_attributes.contains_key("n"));
         }
     }
@@ -276,24 +445,42 @@ mod tests {
         let event = TokenEvent::parse(raw).unwrap();
         assert_eq!(event.trigger_source, TriggerSource::ClientCredentials);
         assert_eq!(event.user_name, "");
-        assert_eq!(event.email(), None);
+        assert_eq!(event.email(), Err(EmailProblem::Missing));
     }
 
     #[test]
-    fn emails_that_cannot_be_user_ids_are_ignored() {
-        for email in [
-            "",
-            "rumesh",
-            "@corp.example",
-            "a@",
-            "a b@c.d",
-            "a@b\nc",
-            "a\u{7}@b",
-        ] {
+    fn emails_that_could_stand_for_someone_else_are_refused() {
+        use EmailProblem::*;
+        let cases: &[(&str, Result<(), EmailProblem>)] = &[
+            ("rumesh@corp.example", Ok(())),
+            ("Mallory.ONeil+ml@corp.example", Ok(())),
+            ("o'neil@corp.example", Ok(())),
+            ("", Err(NotAnAddress)),
+            ("rumesh", Err(NotAnAddress)),
+            ("@corp.example", Err(NotAnAddress)),
+            ("a@", Err(NotAnAddress)),
+            ("a@b@c", Err(NotAnAddress)),
+            ("*@corp.example", Err(SpecialCharacter('*'))),
+            ("rumesh@corp.*", Err(SpecialCharacter('*'))),
+            ("a@b.c,eve@corp.example", Err(SpecialCharacter(','))),
+            ("a b@c.d", Err(SpecialCharacter(' '))),
+            ("a@b\nc", Err(SpecialCharacter('\n'))),
+            ("a\u{7}@b", Err(SpecialCharacter('\u{7}'))),
+            ("\"a\"@b.c", Err(SpecialCharacter('"'))),
+            (" a@b.c", Err(SpecialCharacter(' '))),
+        ];
+        for (email, expected) in cases {
             let raw = serde_json::json!({"request": {"userAttributes": {"email": email}}});
             let event = TokenEvent::parse(&raw.to_string()).unwrap();
-            assert_eq!(event.email(), None, "{email:?}");
+            assert_eq!(event.email().map(drop), *expected, "{email:?}");
         }
+        assert_eq!(TokenEvent::parse("{}").unwrap().email(), Err(Missing));
+        let long = format!("{}@corp.example", "a".repeat(250));
+        let raw = serde_json::json!({"request": {"userAttributes": {"email": long}}});
+        assert_eq!(
+            TokenEvent::parse(&raw.to_string()).unwrap().email(),
+            Err(NotAnAddress)
+        );
     }
 
     #[test]

@@ -16,6 +16,10 @@ const BACKOFF_BASE: Duration = Duration::from_millis(25);
 const BACKOFF_CAP: Duration = Duration::from_millis(400);
 /// Never start an attempt with less time than this left.
 const MIN_ATTEMPT: Duration = Duration::from_millis(30);
+/// Requests of one sign-in in flight at once: enough for every group of a large first sign-in
+/// to move together, few enough that no sign-in needs hundreds of sockets (Lambda allows 1,024
+/// open files) or floods a shared API server.
+pub const MAX_IN_FLIGHT: usize = 64;
 
 pub const APPLY_PATCH: &str = "application/apply-patch+yaml";
 pub const JSON: &str = "application/json";
@@ -57,6 +61,7 @@ pub struct KubeApi {
     deadline: Instant,
     requests: AtomicU32,
     jitter_state: AtomicU64,
+    in_flight: tokio::sync::Semaphore,
 }
 
 impl KubeApi {
@@ -70,6 +75,7 @@ impl KubeApi {
             deadline,
             requests: AtomicU32::new(0),
             jitter_state: AtomicU64::new(seed),
+            in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
         }
     }
 
@@ -97,11 +103,20 @@ impl KubeApi {
             if remaining < MIN_ATTEMPT {
                 return Err(RequestError::OutOfTime);
             }
-            let outcome = tokio::time::timeout(
-                remaining.min(ATTEMPT_TIMEOUT),
-                self.attempt(&method, path, &body),
-            )
-            .await;
+            // A slot is held for the attempt only (not while backing off); waiting for one does
+            // not count against the attempt's timeout, only against the deadline.
+            let outcome = match tokio::time::timeout(remaining, self.in_flight.acquire()).await {
+                Ok(Ok(_slot)) => {
+                    let remaining = self.deadline.saturating_duration_since(Instant::now());
+                    tokio::time::timeout(
+                        remaining.min(ATTEMPT_TIMEOUT),
+                        self.attempt(&method, path, &body),
+                    )
+                    .await
+                }
+                // Closed never happens; out of time waiting for a slot does.
+                _ => return Err(RequestError::OutOfTime),
+            };
             let (last, wait) = match outcome {
                 Ok(Ok(reply)) if reply.status == 401 => return Err(RequestError::Unauthorized),
                 Ok(Ok(reply)) if reply.status == 429 || is_retryable_server_error(reply.status) => {

@@ -10,12 +10,14 @@
 //! holds what a warm container keeps and [`App::handle`] is the one entry point.
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod cluster;
 pub mod config;
 pub mod desired;
 pub mod error;
 pub mod event;
 pub mod kube_api;
+pub mod logging;
 pub mod metrics;
 pub mod names;
 pub mod objects;
@@ -33,11 +35,12 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::admission::{Identity, Mode, Skip, admit};
 use crate::cluster::{ClusterInfo, describe_cluster, kube_client};
 use crate::config::{Config, FailMode, IstioAuthz};
-use crate::desired::{Identity, desired_state};
+use crate::desired::desired_state;
 use crate::error::{Error, SignInFailed};
-use crate::event::{TokenEvent, TriggerSource};
+use crate::event::TokenEvent;
 use crate::kube_api::KubeApi;
 use crate::metrics::SignInMetrics;
 use crate::objects::Kind;
@@ -54,7 +57,7 @@ pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// Nothing to provision: why.
-    Skipped(&'static str),
+    Skipped(Skip),
     /// Provisioned; failures are listed when `FAIL_MODE=open` let the sign-in through anyway.
     Synchronised(SyncReport),
     /// Provisioning failed and `FAIL_MODE=open` let the sign-in through.
@@ -117,21 +120,18 @@ impl App {
             Ok(event) => event,
             Err(error) => {
                 tracing::warn!(%error, "not a Pre Token Generation event; returned unchanged");
-                return Ok(Outcome::Skipped("not a Pre Token Generation event"));
+                return Ok(Outcome::Skipped(Skip::NotATokenEvent));
             }
         };
-        match event.trigger_source {
-            TriggerSource::ClientCredentials => {
-                return Ok(Outcome::Skipped("machine-to-machine token: no user"));
+        let (identity, mode) = match admit(&event, &self.config) {
+            Ok(admitted) => admitted,
+            Err(skip) => {
+                if !matches!(skip, Skip::MachineToMachine | Skip::RefreshNotSynchronised) {
+                    // User-supplied values are logged escaped (`?`), never as raw text.
+                    tracing::warn!(user = ?event.user_name, reason = %skip, "nothing provisioned");
+                }
+                return Ok(Outcome::Skipped(skip));
             }
-            TriggerSource::RefreshTokens if !self.config.sync_on_refresh => {
-                return Ok(Outcome::Skipped("token refresh and SYNC_ON_REFRESH=false"));
-            }
-            _ => {}
-        }
-        let Some(identity) = Identity::from_event(&event, &self.config.groups_claim) else {
-            tracing::warn!(user = %event.user_name, "the user has no usable email attribute; nothing provisioned");
-            return Ok(Outcome::Skipped("no email"));
         };
 
         let started = Instant::now();
@@ -141,7 +141,7 @@ impl App {
         let mut requests = 0;
         let result = match tokio::time::timeout(
             budget,
-            self.provision(&identity, started + budget, &mut requests),
+            self.provision(&identity, mode, started + budget, &mut requests),
         )
         .await
         {
@@ -163,8 +163,25 @@ impl App {
         metrics.emit((self.clock)());
         match result {
             Ok(report) => {
+                if !report.withheld.is_empty() {
+                    tracing::info!(
+                        user = ?identity.email,
+                        groups = ?report.withheld,
+                        "groups not granted: this sign-in's groups were not just asserted by the identity provider (a refresh or a local user); they are granted at the next federated sign-in"
+                    );
+                }
+                if !report.deferred.is_empty() || report.deferred_deletions > 0 {
+                    tracing::warn!(
+                        user = ?identity.email,
+                        groups = ?report.deferred,
+                        deletions = report.deferred_deletions,
+                        "more changes than one sign-in makes; the rest is done at the next sign-in"
+                    );
+                }
                 tracing::info!(
-                    user = %identity.email,
+                    user = ?identity.email,
+                    sub = identity.sub.as_str(),
+                    mode = ?mode,
                     granted = ?report.granted,
                     revoked = ?report.revoked,
                     refused = ?report.refused.iter().map(|r| format!("{}: {}", r.group, r.reason)).collect::<Vec<_>>(),
@@ -178,7 +195,7 @@ impl App {
             }
             Err(error) => {
                 tracing::error!(
-                    user = %identity.email,
+                    user = ?identity.email,
                     %error,
                     duration_ms = elapsed.as_millis() as u64,
                     api_requests = requests,
@@ -196,6 +213,7 @@ impl App {
     async fn provision(
         &self,
         identity: &Identity,
+        mode: Mode,
         deadline: Instant,
         requests: &mut u32,
     ) -> Result<SyncReport, Error> {
@@ -206,10 +224,10 @@ impl App {
             let api = KubeApi::new(client, deadline);
             let result = async {
                 let twins = self.istio_kinds(&api).await?;
-                let desired = desired_state(identity, &self.config, &twins);
+                let desired = desired_state(identity, mode, &self.config, &twins);
                 // Logged once per sign-in, not again on the retry after a 401.
                 for refused in desired.refused.iter().filter(|_| !renew) {
-                    tracing::warn!(group = %refused.group, namespace = ?refused.namespace, reason = %refused.reason, "group refused");
+                    tracing::warn!(group = ?refused.group, namespace = ?refused.namespace, reason = ?refused.reason.to_string(), "group refused");
                 }
                 synchronise(&api, &desired, &twins, &self.config).await
             }

@@ -22,22 +22,24 @@ pub fn is_dns_label(name: &str) -> bool {
 
 /// Turns any string into a DNS-1123 label, or `None` when nothing usable is left.
 ///
-/// A valid label is kept as is. Otherwise the text is lowercased, every run of characters outside
-/// `[a-z0-9]` becomes one `-`, and `-` is trimmed from both ends. Two inputs that would then look
-/// alike although they differed in letters (non-ASCII letters and digits are lost here), or a
-/// result longer than 63 characters, get a stable hash suffix so that distinct names stay distinct.
+/// A valid label is kept as is. Otherwise ASCII letters are lowercased (and nothing else: no
+/// Unicode case mapping, under which the Kelvin sign becomes `k`), every run of characters
+/// outside `[a-z0-9]` becomes one `-`, and `-` is trimmed from both ends. A name that lost
+/// non-ASCII characters, or a result longer than 63 characters, gets a stable hash suffix of
+/// the whole name, so that names differing in those characters stay apart.
+/// Names differing only in separators (`Data_Science`, `data-science`) map to one label: which
+/// AD group owns it is recorded on its Profile (see [`crate::desired`]).
 pub fn dns_label(input: &str) -> Option<String> {
     if is_dns_label(input) {
         return Some(input.to_owned());
     }
-    let lowered = input.to_lowercase();
-    let mut label = String::with_capacity(lowered.len());
-    let mut lost_letters = false;
-    for c in lowered.chars() {
+    let mut label = String::with_capacity(input.len());
+    let mut lost_characters = false;
+    for c in input.chars().map(|c| c.to_ascii_lowercase()) {
         if c.is_ascii_lowercase() || c.is_ascii_digit() {
             label.push(c);
         } else {
-            lost_letters |= c.is_alphanumeric();
+            lost_characters |= !c.is_ascii();
             if !label.ends_with('-') {
                 label.push('-');
             }
@@ -47,17 +49,19 @@ pub fn dns_label(input: &str) -> Option<String> {
     if label.is_empty() {
         return None;
     }
-    if !lost_letters && label.len() <= MAX_LABEL_LEN {
+    if !lost_characters && label.len() <= MAX_LABEL_LEN {
         return Some(label.to_owned());
     }
-    // Hash what identifies the input up to case and separators: the ASCII label when only
-    // separators were lost, the lowercased text when letters were.
-    let identity = if lost_letters {
-        lowered.as_str()
+    // Hash the ASCII label when only separators were lost, the whole name when other characters
+    // were. The whole name is lowercased as version 0.1 did, so that its namespaces keep their
+    // names; this is only a hash input: names it folds together are told apart by the group
+    // record on the Profile.
+    let identity = if lost_characters {
+        input.to_lowercase()
     } else {
-        label
+        label.to_owned()
     };
-    let suffix = &hex_sha256(identity)[..HASH_SUFFIX_LEN];
+    let suffix = &hex_sha256(&identity)[..HASH_SUFFIX_LEN];
     let keep = MAX_LABEL_LEN - HASH_SUFFIX_LEN - 1;
     let head = label[..label.len().min(keep)].trim_end_matches('-');
     Some(format!("{head}-{suffix}"))
@@ -90,9 +94,10 @@ fn kfam_user_part(email: &str) -> String {
     out
 }
 
-/// A label value that identifies a user's objects (an email is not a valid label value):
-/// 40 hex characters of SHA-256 of the email.
-pub fn user_label_value(email: &str) -> String {
+/// The user label value of objects made by versions before 0.2, which keyed people on their
+/// email (40 hex characters of SHA-256 of the email as sent). Such objects are found by it and
+/// re-labelled with the Cognito `sub` at the user's next federated sign-in.
+pub fn legacy_user_label_value(email: &str) -> String {
     hex_sha256(email)[..40].to_owned()
 }
 
@@ -131,7 +136,7 @@ mod tests {
 
     #[test]
     fn a_name_that_lost_letters_gets_a_hash_so_it_stays_distinct() {
-        let a = dns_label("Équipe").unwrap();
+        let a = dns_label("\u{c9}quipe").unwrap();
         let b = dns_label("quipe").unwrap();
         assert_eq!(b, "quipe");
         assert_ne!(a, b);
@@ -186,10 +191,33 @@ mod tests {
     }
 
     #[test]
-    fn user_label_values_are_valid_and_distinct() {
-        let a = user_label_value("alice@example.com");
+    fn legacy_user_label_values_are_what_earlier_versions_wrote() {
+        let a = legacy_user_label_value("alice@example.com");
         assert_eq!(a.len(), 40);
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a, user_label_value("Alice@example.com"));
+        assert_ne!(a, legacy_user_label_value("Alice@example.com"));
+    }
+
+    #[test]
+    fn unicode_look_alikes_never_fold_into_an_ascii_name() {
+        // Under Unicode case mapping the Kelvin sign lowercases to "k" and U+0130 to "i̇".
+        for look_alike in [
+            "\u{212A}ubeflow-team",
+            "\u{130}stio-system",
+            "ml\u{a0}",
+            "\u{a0}ml",
+            "kube\u{2010}system",
+        ] {
+            let label = dns_label(look_alike).unwrap();
+            assert!(is_dns_label(&label), "{label}");
+            for plain in ["kubeflow-team", "istio-system", "ml", "kube-system"] {
+                assert_ne!(label, plain, "{look_alike:?} must not become {plain}");
+            }
+        }
+        assert_ne!(
+            dns_label("\u{212A}ubeflow-team"),
+            dns_label("\u{17F}ubeflow-team"),
+            "two look-alikes stay apart too"
+        );
     }
 }

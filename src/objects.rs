@@ -5,8 +5,12 @@ use serde_json::Value;
 /// The field manager of every write, and the value of `app.kubernetes.io/managed-by`.
 pub const MANAGER: &str = "kubeflow-profile-manager";
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-/// Label carrying [`crate::names::user_label_value`] of the user a binding was made for.
+/// Label carrying the Cognito `sub` of the person an object was made for (before 0.2: a hash
+/// of their email, [`crate::names::legacy_user_label_value`]).
 pub const USER_LABEL: &str = "kubeflow-profile-manager/user";
+/// Annotation recording the exact name of the AD group a group Profile (and the namespace made
+/// ahead of it) belongs to.
+pub const GROUP_ANNOTATION: &str = "kubeflow-profile-manager/group";
 /// Label the API server puts on every namespace, with the namespace's name.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 

@@ -1,17 +1,28 @@
 //! What to change on the cluster: the desired state compared with what the cluster holds. Pure.
 //!
-//! Safety rules of a shared cluster live here: a group namespace is bound only when it is (or is
-//! about to become) a Profile owned by `GROUP_PROFILE_OWNER`; a personal Profile of someone else
-//! is left alone; only objects carrying this function's labels for this user are ever repaired
-//! or deleted.
+//! Safety rules of a shared cluster live here:
+//! - a group namespace is bound only when it is (or is about to become) a Profile owned by
+//!   `GROUP_PROFILE_OWNER` that belongs to that very AD group (its recorded group);
+//! - a personal Profile of someone else is left alone;
+//! - only objects carrying this function's labels for this person, in namespaces of Profiles
+//!   owned by `GROUP_PROFILE_OWNER`, are ever repaired or deleted: look-alikes elsewhere are
+//!   ignored;
+//! - a sign-in that may not grant only removes what the groups no longer give;
+//! - a sign-in makes at most [`MAX_CHANGES_PER_SIGN_IN`] changes; the rest waits for the next.
 
 use std::collections::HashMap;
 
 use serde_json::Value;
 
+use crate::admission::Mode;
 use crate::desired::{DesiredState, GroupAccess, RefusedGroup};
-use crate::objects::{Kind, Object};
+use crate::objects::{GROUP_ANNOTATION, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL};
 use crate::protected::Refusal;
+
+/// The most creates, applies and deletes one sign-in makes; what is left is logged and done at
+/// the next sign-in, so that no claim and no pile of look-alike objects can make a sign-in
+/// unbounded.
+pub const MAX_CHANGES_PER_SIGN_IN: usize = 1000;
 
 /// What the cluster holds, as far as one sign-in is concerned.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20,7 +31,8 @@ pub struct Observed {
     pub profiles: HashMap<String, Object>,
     /// The namespaces of the desired groups that exist, by name.
     pub namespaces: HashMap<String, Object>,
-    /// This user's RoleBindings and Istio twins that carry this function's labels.
+    /// RoleBindings and Istio twins carrying this person's user label (their `sub`, or the
+    /// legacy email hash), wherever they are: the plan keeps those in its territory.
     pub bindings: Vec<Object>,
     /// The Python Lambda's bindings of this user (by name), when asked for.
     pub legacy_bindings: Vec<Object>,
@@ -31,14 +43,15 @@ pub struct Observed {
 pub struct GroupPlan {
     pub group: String,
     pub namespace: String,
-    /// Server-side apply of the group Profile, without force: a Profile someone else owns the
-    /// owner field of makes the apply conflict instead of being taken over.
+    /// Created (never applied): a Profile that already exists is accepted only when it is owned
+    /// by `GROUP_PROFILE_OWNER` and belongs to this group.
     pub create_profile: Option<Object>,
     /// Created (never applied) so that an existing namespace is never taken over.
     pub create_namespace: Option<Object>,
     /// Bindings to create (they do not exist for this user).
     pub create_bindings: Vec<Object>,
-    /// This user's managed bindings whose content drifted: applied with force.
+    /// This user's managed bindings whose content drifted (or that carry an earlier version's
+    /// label): applied with force.
     pub repair_bindings: Vec<Object>,
 }
 
@@ -55,7 +68,7 @@ impl GroupPlan {
 pub enum PersonalProfile {
     /// Nothing to do: it exists as desired, or is not ours to change.
     Unchanged,
-    /// No valid Profile name could be derived from the user name.
+    /// No valid Profile name could be derived from the user name, or this sign-in may not grant.
     NoName,
     /// It exists with another owner: left alone.
     OwnedBySomeoneElse { name: String, owner: String },
@@ -68,11 +81,18 @@ pub struct Plan {
     pub personal_profile: PersonalProfile,
     /// Groups the user is to have access to, with what each still needs.
     pub groups: Vec<GroupPlan>,
-    /// This user's managed bindings that no allowed group calls for any more.
+    /// This person's managed bindings that no allowed group calls for any more.
     pub revoke: Vec<Object>,
     /// The Python Lambda's unlabelled bindings of this user, removed once the new access is in place.
     pub remove_legacy: Vec<Object>,
     pub refused: Vec<RefusedGroup>,
+    /// Groups that need a grant this sign-in may not make (its groups were not just asserted
+    /// by the IdP); the user keeps what they already have there.
+    pub withheld: Vec<String>,
+    /// Groups left for the next sign-in by [`MAX_CHANGES_PER_SIGN_IN`].
+    pub deferred_groups: Vec<String>,
+    /// Revocations (and legacy removals) left for the next sign-in by the same bound.
+    pub deferred_deletions: usize,
 }
 
 impl Plan {
@@ -90,14 +110,76 @@ pub fn profile_owner(profile: &Object) -> Option<&str> {
     profile.body.pointer("/spec/owner/name")?.as_str()
 }
 
+/// Whether a group Profile (or the namespace made ahead of it), as the cluster holds it, belongs
+/// to the AD group `group` that maps to `namespace`: it records that group (ignoring the case of
+/// ASCII letters, as AD does), or it records none, was made by this function before groups
+/// were recorded, and its name is the group's own name (so no sanitising could have mapped
+/// another group there).
+pub fn check_group_record(body: &Value, group: &str, namespace: &str) -> Result<(), Refusal> {
+    let metadata = body.get("metadata");
+    let recorded = metadata
+        .and_then(|m| m.get("annotations"))
+        .and_then(|a| a.get(GROUP_ANNOTATION))
+        .and_then(Value::as_str);
+    let managed = metadata
+        .and_then(|m| m.get("labels"))
+        .and_then(|l| l.get(MANAGED_BY_LABEL))
+        .and_then(Value::as_str)
+        == Some(MANAGER);
+    match recorded {
+        Some(recorded) if recorded.eq_ignore_ascii_case(group) => Ok(()),
+        Some(recorded) => Err(Refusal::AnotherGroupsNamespace {
+            group: recorded.to_owned(),
+        }),
+        None if managed && group.eq_ignore_ascii_case(namespace) => Ok(()),
+        None => Err(Refusal::NoGroupRecord),
+    }
+}
+
+/// True when an existing group Profile may stand for the one `access` wanted.
+pub fn accepts_group_profile(existing: &Value, access: &GroupPlan, owner: &str) -> bool {
+    existing.pointer("/spec/owner/name").and_then(Value::as_str) == Some(owner)
+        && check_group_record(existing, &access.group, &access.namespace).is_ok()
+}
+
+/// True when an existing namespace may stand for the one this function wanted to create for
+/// `access`: annotated for `owner` (the profile controller adopts it) and for this group.
+pub fn accepts_group_namespace(existing: &Value, access: &GroupPlan, owner: &str) -> bool {
+    existing
+        .pointer("/metadata/annotations/owner")
+        .and_then(Value::as_str)
+        == Some(owner)
+        && check_group_record(existing, &access.group, &access.namespace).is_ok()
+}
+
 /// Compares `desired` with `observed`, given `group_owner` (`GROUP_PROFILE_OWNER`).
 pub fn plan(desired: &DesiredState, observed: &Observed, group_owner: &str) -> Plan {
+    let in_territory = |object: &Object| {
+        object
+            .namespace
+            .as_ref()
+            .and_then(|ns| observed.profiles.get(ns))
+            .is_some_and(|profile| profile_owner(profile) == Some(group_owner))
+    };
+    let persons: Vec<&Object> = observed
+        .bindings
+        .iter()
+        .filter(|o| o.is_managed() && is_persons(o, desired) && in_territory(o))
+        .collect();
     let (apply_personal_profile, personal_profile) = plan_personal(desired, observed);
     let mut refused = desired.refused.clone();
     let mut groups = Vec::new();
+    let mut withheld = Vec::new();
+    let mut kept_namespaces: Vec<&str> = Vec::new();
     for access in &desired.groups {
-        match plan_group(access, observed, group_owner) {
-            Ok(group) => groups.push(group),
+        match plan_group(access, observed, group_owner, &persons) {
+            Ok(group) => {
+                kept_namespaces.push(&access.namespace);
+                match desired.mode {
+                    Mode::RevokeOnly if group.writes() > 0 => withheld.push(group.group),
+                    _ => groups.push(group),
+                }
+            }
             Err(reason) => refused.push(RefusedGroup {
                 group: access.group.clone(),
                 namespace: Some(access.namespace.clone()),
@@ -105,32 +187,94 @@ pub fn plan(desired: &DesiredState, observed: &Observed, group_owner: &str) -> P
             }),
         }
     }
-    let kept: Vec<&Object> = desired
-        .groups
+    let kept = |object: &Object| {
+        let namespace_kept = object
+            .namespace
+            .as_deref()
+            .is_some_and(|ns| kept_namespaces.contains(&ns));
+        match desired.mode {
+            // Only what the groups no longer give goes: whatever the user has in a namespace
+            // their groups still give stays as it is.
+            Mode::RevokeOnly => namespace_kept,
+            Mode::Grant => {
+                namespace_kept
+                    && desired
+                        .groups
+                        .iter()
+                        .flat_map(|g| &g.bindings)
+                        .any(|wanted| same_ref(wanted, object))
+            }
+        }
+    };
+    let revoke: Vec<Object> = persons
         .iter()
-        .filter(|g| groups.iter().any(|p| p.namespace == g.namespace))
-        .flat_map(|g| &g.bindings)
+        .filter(|o| !kept(o))
+        .map(|o| (*o).clone())
         .collect();
-    let revoke = observed
-        .bindings
-        .iter()
-        .filter(|o| o.is_managed() && !kept.iter().any(|k| same_ref(k, o)))
-        .cloned()
-        .collect();
-    let remove_legacy = observed
+    let remove_legacy: Vec<Object> = observed
         .legacy_bindings
         .iter()
-        .filter(|o| !o.is_managed())
+        .filter(|o| !o.is_managed() && in_territory(o))
         .cloned()
         .collect();
-    Plan {
+    let mut plan = Plan {
         apply_personal_profile,
         personal_profile,
         groups,
         revoke,
         remove_legacy,
         refused,
+        withheld,
+        deferred_groups: Vec::new(),
+        deferred_deletions: 0,
+    };
+    bound_changes(&mut plan, MAX_CHANGES_PER_SIGN_IN);
+    plan
+}
+
+/// True when `object` carries this person's user label: their `sub`, or (on a sign-in whose
+/// email the IdP just asserted) the email hash of earlier versions, on an object made for
+/// that very email.
+fn is_persons(object: &Object, desired: &DesiredState) -> bool {
+    match object.meta("labels", USER_LABEL) {
+        Some(key) if key == desired.user_key => true,
+        Some(key) => {
+            desired.legacy_user_key.as_deref() == Some(key)
+                && object.meta("annotations", "user") == Some(desired.email.as_str())
+        }
+        None => false,
     }
+}
+
+/// Keeps the plan within `limit` changes: revocations first (they take access away), then the
+/// personal Profile, then whole groups in the claim's order, then legacy removals.
+fn bound_changes(plan: &mut Plan, limit: usize) {
+    let mut left = limit;
+    let revocations = plan.revoke.len().min(left);
+    left -= revocations;
+    plan.deferred_deletions += plan.revoke.len() - revocations;
+    plan.revoke.truncate(revocations);
+    if plan.apply_personal_profile.is_some() {
+        if left == 0 {
+            plan.apply_personal_profile = None;
+        } else {
+            left -= 1;
+        }
+    }
+    let mut fitted = Vec::with_capacity(plan.groups.len());
+    for group in std::mem::take(&mut plan.groups) {
+        let writes = group.writes();
+        if writes <= left {
+            left -= writes;
+            fitted.push(group);
+        } else {
+            plan.deferred_groups.push(group.group);
+        }
+    }
+    plan.groups = fitted;
+    let removals = plan.remove_legacy.len().min(left);
+    plan.deferred_deletions += plan.remove_legacy.len() - removals;
+    plan.remove_legacy.truncate(removals);
 }
 
 fn plan_personal(desired: &DesiredState, observed: &Observed) -> (Option<Object>, PersonalProfile) {
@@ -159,25 +303,30 @@ fn plan_group(
     access: &GroupAccess,
     observed: &Observed,
     group_owner: &str,
+    persons: &[&Object],
 ) -> Result<GroupPlan, Refusal> {
-    let (create_profile, create_namespace) = match observed.profiles.get(&access.namespace) {
-        Some(profile) => match profile_owner(profile) {
-            Some(owner) if owner == group_owner => match observed.namespaces.get(&access.namespace)
-            {
+    let (group, namespace) = (access.group.as_str(), access.namespace.as_str());
+    let (create_profile, create_namespace) = match observed.profiles.get(namespace) {
+        Some(profile) => {
+            match profile_owner(profile) {
+                Some(owner) if owner == group_owner => {}
+                owner => {
+                    return Err(Refusal::OwnedBySomeoneElse {
+                        owner: owner.unwrap_or_default().to_owned(),
+                    });
+                }
+            }
+            check_group_record(&profile.body, group, namespace)?;
+            match observed.namespaces.get(namespace) {
                 // The profile controller creates the namespace asynchronously; creating it now
                 // (annotated with the same owner, which the controller adopts) lets the bindings in.
                 None => (None, Some(access.namespace_object.clone())),
                 Some(ns) if ns.meta("annotations", "owner") == Some(group_owner) => (None, None),
                 // The controller refuses to adopt a namespace someone else owns; so does this.
                 Some(_) => return Err(Refusal::NotAProfile),
-            },
-            owner => {
-                return Err(Refusal::OwnedBySomeoneElse {
-                    owner: owner.unwrap_or_default().to_owned(),
-                });
             }
-        },
-        None => match observed.namespaces.get(&access.namespace) {
+        }
+        None => match observed.namespaces.get(namespace) {
             None => (
                 Some(access.profile.clone()),
                 Some(access.namespace_object.clone()),
@@ -185,6 +334,7 @@ fn plan_group(
             // A namespace this function created for the group earlier, whose Profile is gone
             // or was never written: the Profile is due, the namespace is ours.
             Some(ns) if ns.is_managed() && ns.meta("annotations", "owner") == Some(group_owner) => {
+                check_group_record(&ns.body, group, namespace)?;
                 (Some(access.profile.clone()), None)
             }
             Some(_) => return Err(Refusal::NotAProfile),
@@ -193,7 +343,7 @@ fn plan_group(
     let mut create_bindings = Vec::new();
     let mut repair_bindings = Vec::new();
     for wanted in &access.bindings {
-        match observed.bindings.iter().find(|o| same_ref(wanted, o)) {
+        match persons.iter().find(|o| same_ref(wanted, o)) {
             None => create_bindings.push(wanted.clone()),
             Some(existing) if !covers(&wanted.body, &existing.body) => {
                 repair_bindings.push(wanted.clone())
@@ -202,8 +352,8 @@ fn plan_group(
         }
     }
     Ok(GroupPlan {
-        group: access.group.clone(),
-        namespace: access.namespace.clone(),
+        group: group.to_owned(),
+        namespace: namespace.to_owned(),
         create_profile,
         create_namespace,
         create_bindings,
@@ -229,43 +379,46 @@ pub fn covers(desired: &Value, observed: &Value) -> bool {
     }
 }
 
-/// True for the kinds whose objects are a user's contributor access.
-pub fn is_binding_kind(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::RoleBinding | Kind::AuthorizationPolicy | Kind::ServiceRoleBinding
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::desired::{Identity, desired_state};
-    use crate::objects::{MANAGED_BY_LABEL, MANAGER};
+    use crate::admission::Identity;
+    use crate::config::test_config;
+    use crate::desired::desired_state;
+    use crate::names::legacy_user_label_value;
+    use crate::objects::Kind;
     use serde_json::json;
 
     const OWNER: &str = "admin@kubeflow.com";
+    const SUB: &str = "12ec26be-e8d1-482b-9602-e402c7896cb3";
+    const EMAIL: &str = "rumesh@corp.example";
 
-    fn config() -> Config {
-        Config::from_lookup(|n| (n == "CLUSTER_NAME").then(|| "kf".to_string())).unwrap()
+    fn desired_in(mode: Mode, groups: &[&str]) -> DesiredState {
+        let identity = Identity {
+            user_name: "rumesh".into(),
+            sub: SUB.into(),
+            email: EMAIL.into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        };
+        desired_state(
+            &identity,
+            mode,
+            &test_config(&[]),
+            &[Kind::AuthorizationPolicy],
+        )
     }
 
     fn desired(groups: &[&str]) -> DesiredState {
-        let identity = Identity {
-            user_name: "rumesh".into(),
-            email: "rumesh@corp.example".into(),
-            groups: groups.iter().map(|g| g.to_string()).collect(),
-        };
-        desired_state(&identity, &config(), &[Kind::AuthorizationPolicy])
+        desired_in(Mode::Grant, groups)
     }
 
-    fn profile(name: &str, owner: &str) -> Object {
+    fn profile(name: &str, owner: &str, annotations: Value) -> Object {
         Object::new(
             Kind::Profile,
             None,
             name,
-            json!({"metadata": {"name": name, "uid": "u1"}, "spec": {"owner": {"kind": "User", "name": owner}}}),
+            json!({"metadata": {"name": name, "uid": "u1", "annotations": annotations},
+                   "spec": {"owner": {"kind": "User", "name": owner}}}),
         )
     }
 
@@ -300,6 +453,17 @@ mod tests {
             .flat_map(|g| g.bindings.clone())
             .collect();
         observed
+    }
+
+    fn described(objects: &[Object]) -> Vec<String> {
+        objects.iter().map(Object::describe).collect()
+    }
+
+    fn refusals(plan: &Plan) -> Vec<(&str, &Refusal)> {
+        plan.refused
+            .iter()
+            .map(|r| (r.group.as_str(), &r.reason))
+            .collect()
     }
 
     #[test]
@@ -356,9 +520,8 @@ mod tests {
         let before = desired(&["ridy-jose", "ml"]);
         let observed = provisioned(&before);
         let plan = plan(&desired(&["ml"]), &observed, OWNER);
-        let revoked: Vec<String> = plan.revoke.iter().map(Object::describe).collect();
         assert_eq!(
-            revoked,
+            described(&plan.revoke),
             [
                 "RoleBinding ridy-jose/user-rumesh-corp-example-clusterrole-edit",
                 "AuthorizationPolicy ridy-jose/user-rumesh-corp-example-clusterrole-edit",
@@ -380,7 +543,118 @@ mod tests {
     }
 
     #[test]
-    fn legacy_bindings_are_removed_only_when_unlabelled() {
+    fn look_alike_objects_outside_group_profiles_are_ignored() {
+        // Someone's own namespace holds objects with this function's labels and this person's
+        // sub: they are not this person's access, and never touched.
+        let state = desired(&["ml"]);
+        let mut observed = provisioned(&state);
+        observed.profiles.insert(
+            "profile-mallory".into(),
+            profile("profile-mallory", "mallory@corp.example", json!({})),
+        );
+        for (i, ns) in ["profile-mallory", "no-profile-at-all"].iter().enumerate() {
+            let mut fake = state.groups[0].bindings[0].clone();
+            fake.namespace = Some(ns.to_string());
+            fake.name = format!("look-alike-{i}");
+            observed.bindings.push(fake);
+        }
+        let plan = plan(&desired(&[]), &observed, OWNER);
+        assert_eq!(
+            described(&plan.revoke),
+            [
+                "RoleBinding ml/user-rumesh-corp-example-clusterrole-edit",
+                "AuthorizationPolicy ml/user-rumesh-corp-example-clusterrole-edit",
+            ]
+        );
+    }
+
+    #[test]
+    fn another_persons_objects_are_never_this_persons() {
+        let state = desired(&["ml"]);
+        let mut observed = provisioned(&state);
+        for binding in &mut observed.bindings {
+            binding.body["metadata"]["labels"][USER_LABEL] = json!("someone-elses-sub");
+        }
+        let plan = plan(&desired(&[]), &observed, OWNER);
+        assert!(plan.revoke.is_empty());
+    }
+
+    #[test]
+    fn objects_labelled_by_an_earlier_version_are_relabelled_or_revoked() {
+        let state = desired(&["ml", "old"]);
+        let mut observed = provisioned(&state);
+        for binding in &mut observed.bindings {
+            binding.body["metadata"]["labels"][USER_LABEL] = json!(legacy_user_label_value(EMAIL));
+        }
+        let plan = plan(&desired(&["ml"]), &observed, OWNER);
+        assert_eq!(
+            described(&plan.groups[0].repair_bindings),
+            [
+                "RoleBinding ml/user-rumesh-corp-example-clusterrole-edit",
+                "AuthorizationPolicy ml/user-rumesh-corp-example-clusterrole-edit",
+            ]
+        );
+        assert_eq!(
+            plan.groups[0].repair_bindings[0].meta("labels", USER_LABEL),
+            Some(SUB)
+        );
+        assert_eq!(plan.revoke.len(), 2, "old/ is no longer given");
+        // An email-hash label counts only on objects made for that email.
+        let mut other = observed.clone();
+        for binding in &mut other.bindings {
+            binding.body["metadata"]["annotations"]["user"] = json!("someone@corp.example");
+        }
+        let plan = super::plan(&desired(&[]), &other, OWNER);
+        assert!(plan.revoke.is_empty());
+        // And not at all on a sign-in that may not grant.
+        let plan = super::plan(&desired_in(Mode::RevokeOnly, &[]), &observed, OWNER);
+        assert!(plan.revoke.is_empty());
+    }
+
+    #[test]
+    fn a_sign_in_that_may_not_grant_only_removes_what_the_groups_no_longer_give() {
+        let before = desired(&["ml", "ridy-jose"]);
+        let mut observed = provisioned(&before);
+        // "ml" lost its Istio twin; "new" exists as a group Profile the user was never given.
+        observed.bindings.retain(|b| {
+            !(b.namespace.as_deref() == Some("ml") && b.kind == Kind::AuthorizationPolicy)
+        });
+        let new = desired(&["new"]);
+        observed
+            .profiles
+            .insert("new".into(), new.groups[0].profile.clone());
+        observed
+            .namespaces
+            .insert("new".into(), new.groups[0].namespace_object.clone());
+        let plan = plan(
+            &desired_in(Mode::RevokeOnly, &["ml", "new", "fresh"]),
+            &observed,
+            OWNER,
+        );
+        assert_eq!(plan.apply_personal_profile, None);
+        assert!(plan.groups.is_empty(), "{:?}", plan.groups);
+        assert_eq!(plan.withheld, ["ml", "new", "fresh"]);
+        assert_eq!(
+            described(&plan.revoke),
+            [
+                "RoleBinding ridy-jose/user-rumesh-corp-example-clusterrole-edit",
+                "AuthorizationPolicy ridy-jose/user-rumesh-corp-example-clusterrole-edit",
+            ],
+            "what ml still has stays; only ridy-jose goes"
+        );
+        assert_eq!(plan.writes(), 2);
+        // In place already: reported as granted, nothing written.
+        let plan = super::plan(
+            &desired_in(Mode::RevokeOnly, &["ridy-jose"]),
+            &provisioned(&before),
+            OWNER,
+        );
+        assert_eq!(plan.groups.len(), 1);
+        assert!(plan.withheld.is_empty());
+    }
+
+    #[test]
+    fn legacy_bindings_are_removed_only_when_unlabelled_and_in_group_namespaces() {
         let state = desired(&["ml"]);
         let mut observed = provisioned(&state);
         let legacy = |ns: &str, labels: Value| {
@@ -394,27 +668,25 @@ mod tests {
         observed.legacy_bindings = vec![
             legacy("ml", json!({})),
             legacy("kube-system", json!({})),
-            legacy("other", json!({MANAGED_BY_LABEL: MANAGER})),
+            legacy("auth", json!({})),
+            legacy("ml", json!({MANAGED_BY_LABEL: MANAGER})),
         ];
         let plan = plan(&state, &observed, OWNER);
-        let removed: Vec<_> = plan.remove_legacy.iter().map(Object::describe).collect();
         assert_eq!(
-            removed,
-            [
-                "RoleBinding ml/user-rumesh-kubeflow-org-clusterrole-edit",
-                "RoleBinding kube-system/user-rumesh-kubeflow-org-clusterrole-edit",
-            ]
+            described(&plan.remove_legacy),
+            ["RoleBinding ml/user-rumesh-kubeflow-org-clusterrole-edit"]
         );
-        assert_eq!(plan.writes(), 2);
+        assert_eq!(plan.writes(), 1);
     }
 
     #[test]
-    fn foreign_bare_and_personal_namespaces_are_refused() {
-        let state = desired(&["foreign", "bare", "adopted", "fresh"]);
+    fn foreign_bare_and_unrecorded_namespaces_are_refused() {
+        let state = desired(&["foreign", "bare", "adopted", "fresh", "admins", "recorded"]);
         let mut observed = Observed::default();
-        observed
-            .profiles
-            .insert("foreign".into(), profile("foreign", "eve@corp.example"));
+        observed.profiles.insert(
+            "foreign".into(),
+            profile("foreign", "eve@corp.example", json!({})),
+        );
         observed
             .namespaces
             .insert("bare".into(), namespace("bare", json!({}), json!({})));
@@ -426,14 +698,22 @@ mod tests {
                 json!({"owner": OWNER}),
             ),
         );
+        // A group Profile an administrator made: bound only when it records the group.
+        observed
+            .profiles
+            .insert("admins".into(), profile("admins", OWNER, json!({})));
+        observed.profiles.insert(
+            "recorded".into(),
+            profile("recorded", OWNER, json!({GROUP_ANNOTATION: "RECORDED"})),
+        );
+        for ns in ["admins", "recorded"] {
+            observed
+                .namespaces
+                .insert(ns.into(), namespace(ns, json!({}), json!({"owner": OWNER})));
+        }
         let plan = plan(&state, &observed, OWNER);
-        let refused: Vec<(&str, &Refusal)> = plan
-            .refused
-            .iter()
-            .map(|r| (r.group.as_str(), &r.reason))
-            .collect();
         assert_eq!(
-            refused,
+            refusals(&plan),
             [
                 (
                     "foreign",
@@ -442,19 +722,98 @@ mod tests {
                     }
                 ),
                 ("bare", &Refusal::NotAProfile),
+                ("admins", &Refusal::NoGroupRecord),
             ]
         );
+        let planned: Vec<&str> = plan.groups.iter().map(|g| g.namespace.as_str()).collect();
+        assert_eq!(planned, ["adopted", "fresh", "recorded"]);
         let adopted = &plan.groups[0];
-        assert_eq!(adopted.namespace, "adopted");
         assert!(adopted.create_profile.is_some() && adopted.create_namespace.is_none());
-        assert_eq!(plan.groups[1].namespace, "fresh");
+    }
+
+    #[test]
+    fn a_namespace_belongs_to_the_one_group_its_profile_records() {
+        let mut observed = Observed::default();
+        let ours = desired(&["data-science"]).groups[0].profile.clone();
+        observed.profiles.insert("data-science".into(), ours);
+        observed.namespaces.insert(
+            "data-science".into(),
+            namespace("data-science", json!({}), json!({"owner": OWNER})),
+        );
+        let claimed = Refusal::AnotherGroupsNamespace {
+            group: "data-science".into(),
+        };
+        let plan_for = |group: &str| plan(&desired(&[group]), &observed, OWNER);
+        assert_eq!(
+            refusals(&plan_for("Data_Science")),
+            [("Data_Science", &claimed)]
+        );
+        assert_eq!(
+            refusals(&plan_for("Data Science")),
+            [("Data Science", &claimed)]
+        );
+        assert!(
+            plan_for("DATA-SCIENCE").refused.is_empty(),
+            "ASCII case is the same AD group"
+        );
+        // A Profile of ours made before groups were recorded: only its own name may claim it.
+        let mut unrecorded = observed.clone();
+        let profile = unrecorded.profiles.get_mut("data-science").unwrap();
+        profile.body["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("annotations");
+        let plan_for = |group: &str| plan(&desired(&[group]), &unrecorded, OWNER);
+        assert_eq!(
+            refusals(&plan_for("Data_Science")),
+            [("Data_Science", &Refusal::NoGroupRecord)]
+        );
+        assert!(plan_for("Data-Science").refused.is_empty());
+    }
+
+    #[test]
+    fn an_orphaned_namespace_of_ours_is_reclaimed_only_by_its_group() {
+        let state = desired(&["quipe-vision-3c99bb3d"]);
+        let mut observed = Observed::default();
+        let made_for = desired(&["\u{c9}quipe Vision"]);
+        let ns = made_for.groups[0].namespace_object.clone();
+        assert_eq!(ns.name, "quipe-vision-3c99bb3d");
+        observed.namespaces.insert(ns.name.clone(), ns);
+        assert_eq!(
+            refusals(&plan(&state, &observed, OWNER)),
+            [(
+                "quipe-vision-3c99bb3d",
+                &Refusal::AnotherGroupsNamespace {
+                    group: "\u{c9}quipe Vision".into()
+                }
+            )]
+        );
+        assert!(plan(&made_for, &observed, OWNER).refused.is_empty());
+    }
+
+    #[test]
+    fn existing_objects_are_accepted_only_for_their_own_group() {
+        let state = desired(&["ml"]);
+        let group = plan(&state, &Observed::default(), OWNER).groups.remove(0);
+        let profile = &state.groups[0].profile.body;
+        let namespace = &state.groups[0].namespace_object.body;
+        assert!(accepts_group_profile(profile, &group, OWNER));
+        assert!(accepts_group_namespace(namespace, &group, OWNER));
+        assert!(!accepts_group_profile(profile, &group, "eve@corp.example"));
+        let other = &desired(&["ML_"]).groups[0];
+        assert!(!accepts_group_profile(&other.profile.body, &group, OWNER));
+        let mut recorded_other = namespace.clone();
+        recorded_other["metadata"]["annotations"][GROUP_ANNOTATION] = json!("Ml ");
+        assert!(!accepts_group_namespace(&recorded_other, &group, OWNER));
     }
 
     #[test]
     fn a_profile_whose_namespace_someone_else_owns_is_refused() {
         let state = desired(&["ml"]);
         let mut observed = Observed::default();
-        observed.profiles.insert("ml".into(), profile("ml", OWNER));
+        observed
+            .profiles
+            .insert("ml".into(), state.groups[0].profile.clone());
         observed.namespaces.insert(
             "ml".into(),
             namespace("ml", json!({}), json!({"owner": "eve@corp.example"})),
@@ -499,7 +858,7 @@ mod tests {
         let mut observed = Observed::default();
         observed.profiles.insert(
             "profile-rumesh".into(),
-            profile("profile-rumesh", "other@corp.example"),
+            profile("profile-rumesh", "other@corp.example", json!({})),
         );
         let plan = plan(&state, &observed, OWNER);
         assert_eq!(plan.apply_personal_profile, None);
@@ -518,7 +877,7 @@ mod tests {
         let mut observed = Observed::default();
         observed.profiles.insert(
             "profile-rumesh".into(),
-            profile("profile-rumesh", "rumesh@corp.example"),
+            profile("profile-rumesh", EMAIL, json!({})),
         );
         assert_eq!(plan(&state, &observed, OWNER).writes(), 0);
         let mut ours = state.personal_profile.clone().unwrap();
@@ -528,5 +887,33 @@ mod tests {
             plan(&state, &observed, OWNER).apply_personal_profile,
             state.personal_profile
         );
+    }
+
+    #[test]
+    fn a_sign_in_makes_a_bounded_number_of_changes_revocations_first() {
+        let groups: Vec<String> = (0..300).map(|i| format!("g{i}")).collect();
+        let names: Vec<&str> = groups.iter().map(String::as_str).collect();
+        let before = desired(&names[..260]);
+        let mut observed = provisioned(&before);
+        // 520 revocations, then 40 new groups of 4 writes each, a personal Profile.
+        observed.profiles.remove("profile-rumesh");
+        let mut plan = plan(&desired(&names[260..]), &observed, OWNER);
+        assert_eq!(plan.revoke.len(), 520);
+        assert_eq!(plan.groups.len(), 40);
+        assert_eq!(plan.writes(), 520 + 1 + 160);
+        bound_changes(&mut plan, 600);
+        assert_eq!(plan.revoke.len(), 520, "revocations first");
+        assert!(plan.apply_personal_profile.is_some());
+        assert_eq!(
+            plan.groups.len(),
+            19,
+            "whole groups that fit: (600 - 521) / 4"
+        );
+        assert_eq!(plan.deferred_groups.len(), 21);
+        assert_eq!(plan.deferred_groups[0], "g279");
+        assert_eq!(plan.writes(), 597);
+        bound_changes(&mut plan, 100);
+        assert_eq!((plan.revoke.len(), plan.deferred_deletions), (100, 420));
+        assert!(plan.groups.is_empty() && plan.apply_personal_profile.is_none());
     }
 }

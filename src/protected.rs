@@ -35,6 +35,12 @@ pub enum Refusal {
     NotAProfile,
     /// The namespace's Profile (or namespace owner annotation) names someone else.
     OwnedBySomeoneElse { owner: String },
+    /// The namespace belongs to another AD group: its Profile (or, before the Profile exists,
+    /// the namespace this function made for it) records that group's exact name.
+    AnotherGroupsNamespace { group: String },
+    /// A group Profile that records no AD group and whose name is not the group's own name:
+    /// an administrator must record the group (annotation `kubeflow-profile-manager/group`).
+    NoGroupRecord,
     /// The cluster refused a write the grant depends on.
     WriteRefused { detail: String },
 }
@@ -50,6 +56,12 @@ impl std::fmt::Display for Refusal {
             }
             Refusal::NotAProfile => f.write_str("namespace exists and is not a Kubeflow Profile"),
             Refusal::OwnedBySomeoneElse { owner } => write!(f, "owned by {owner:?}"),
+            Refusal::AnotherGroupsNamespace { group } => {
+                write!(f, "the namespace belongs to the AD group {group:?}")
+            }
+            Refusal::NoGroupRecord => f.write_str(
+                "the Profile records no AD group (annotation kubeflow-profile-manager/group)",
+            ),
             Refusal::WriteRefused { detail } => write!(f, "write refused: {detail}"),
         }
     }
@@ -73,12 +85,7 @@ mod tests {
     use super::*;
 
     fn config(protected: &str) -> Config {
-        Config::from_lookup(|name| match name {
-            "CLUSTER_NAME" => Some("kf".into()),
-            "PROTECTED_NAMESPACES" => Some(protected.into()),
-            _ => None,
-        })
-        .unwrap()
+        crate::config::test_config(&[("PROTECTED_NAMESPACES", protected)])
     }
 
     #[test]

@@ -12,9 +12,11 @@ use crate::config::Config;
 use crate::desired::{DesiredState, RefusedGroup};
 use crate::error::Error;
 use crate::kube_api::{APPLY_PATCH, JSON, KubeApi, Reply, encode_query_value};
-use crate::names::user_label_value;
 use crate::objects::{Kind, MANAGED_BY_LABEL, MANAGER, NAMESPACE_NAME_LABEL, Object, USER_LABEL};
-use crate::plan::{GroupPlan, Observed, PersonalProfile, Plan, covers, plan};
+use crate::plan::{
+    GroupPlan, Observed, PersonalProfile, Plan, accepts_group_namespace, accepts_group_profile,
+    covers, plan,
+};
 use crate::protected::Refusal;
 
 /// What a sign-in did to the cluster.
@@ -25,6 +27,12 @@ pub struct SyncReport {
     /// Objects deleted (or, in a dry run, to be deleted).
     pub revoked: Vec<String>,
     pub refused: Vec<RefusedGroup>,
+    /// Groups that need a grant this sign-in may not make (not an IdP assertion).
+    pub withheld: Vec<String>,
+    /// Groups left for the next sign-in by the bound on changes per sign-in.
+    pub deferred: Vec<String>,
+    /// Deletions left for the next sign-in by the same bound.
+    pub deferred_deletions: usize,
     /// Objects created, applied or deleted (or, in a dry run, to be).
     pub changes: usize,
     /// Changes that failed, described for the log.
@@ -51,11 +59,15 @@ fn object_path(object: &Object) -> String {
     )
 }
 
-/// The label selector of a user's managed objects.
-pub fn user_selector(email: &str) -> String {
+/// The label selector of a person's managed objects: their `sub`, and (when it is looked up)
+/// the label value earlier versions used.
+pub fn user_selector(desired: &DesiredState) -> String {
+    let keys: Vec<&str> = std::iter::once(desired.user_key.as_str())
+        .chain(desired.legacy_user_key.as_deref())
+        .collect();
     format!(
-        "{MANAGED_BY_LABEL}={MANAGER},{USER_LABEL}={}",
-        user_label_value(email)
+        "{MANAGED_BY_LABEL}={MANAGER},{USER_LABEL} in ({})",
+        keys.join(",")
     )
 }
 
@@ -161,7 +173,7 @@ pub async fn observe(
     desired: &DesiredState,
     twins: &[Kind],
 ) -> Result<Observed, Error> {
-    let selector = user_selector(&desired.email);
+    let selector = user_selector(desired);
     let namespace_selector = (!desired.groups.is_empty()).then(|| {
         let names: Vec<&str> = desired
             .groups
@@ -197,11 +209,7 @@ pub async fn observe(
     };
     let mut user_bindings = Vec::new();
     for listed in bindings {
-        user_bindings.extend(
-            listed?
-                .into_iter()
-                .filter(|o| o.meta("annotations", "user") == Some(desired.email.as_str())),
-        );
+        user_bindings.extend(listed?);
     }
     let mut legacy_bindings = Vec::new();
     for listed in legacy {
@@ -228,7 +236,7 @@ fn log_change(action: &str, object: &Object) {
         action,
         kind = object.kind.name(),
         namespace = object.namespace.as_deref().unwrap_or(""),
-        name = %object.name,
+        name = object.name.as_str(),
         "change"
     );
 }
@@ -379,7 +387,8 @@ fn grants_the_same(wanted: &Object, existing: &Value) -> bool {
         == wanted.body.pointer("/metadata/annotations/user")
 }
 
-/// Phase one of a group: its Profile and namespace.
+/// Phase one of a group: its Profile and namespace, both created; an existing one is accepted
+/// only when it is owned by `owner` and belongs to this group.
 async fn prepare_group(
     api: &KubeApi,
     group: &GroupPlan,
@@ -387,7 +396,12 @@ async fn prepare_group(
 ) -> Result<WriteOutcome, Error> {
     let profile = async {
         match &group.create_profile {
-            Some(profile) => apply(api, profile, false).await,
+            Some(profile) => {
+                create(api, profile, |existing| {
+                    accepts_group_profile(existing, group, owner)
+                })
+                .await
+            }
             None => Ok(WriteOutcome::Done),
         }
     };
@@ -395,10 +409,7 @@ async fn prepare_group(
         match &group.create_namespace {
             Some(ns) => {
                 create(api, ns, |existing| {
-                    existing
-                        .pointer("/metadata/annotations/owner")
-                        .and_then(Value::as_str)
-                        == Some(owner)
+                    accepts_group_namespace(existing, group, owner)
                 })
                 .await
             }
@@ -443,11 +454,18 @@ pub async fn execute(api: &KubeApi, plan: Plan, config: &Config) -> Result<SyncR
     let owner = config.group_profile_owner.as_str();
     let mut report = SyncReport {
         refused: plan.refused.clone(),
+        withheld: plan.withheld.clone(),
+        deferred: plan.deferred_groups.clone(),
+        deferred_deletions: plan.deferred_deletions,
         changes: plan.writes(),
         ..SyncReport::default()
     };
     if let PersonalProfile::OwnedBySomeoneElse { name, owner } = &plan.personal_profile {
-        tracing::warn!(profile = %name, %owner, "the personal Profile belongs to someone else; left alone");
+        tracing::warn!(
+            profile = name.as_str(),
+            ?owner,
+            "the personal Profile belongs to someone else; left alone"
+        );
     }
     let personal = async {
         match &plan.apply_personal_profile {
@@ -524,7 +542,7 @@ pub fn dry_run(plan: &Plan) -> SyncReport {
         .chain(plan.groups.iter().flat_map(|g| {
             g.create_profile
                 .iter()
-                .map(|o| ("would-apply", o))
+                .map(|o| ("would-create", o))
                 .chain(g.create_namespace.iter().map(|o| ("would-create", o)))
                 .chain(g.create_bindings.iter().map(|o| ("would-create", o)))
                 .chain(g.repair_bindings.iter().map(|o| ("would-apply", o)))
@@ -547,6 +565,9 @@ pub fn dry_run(plan: &Plan) -> SyncReport {
             .map(Object::describe)
             .collect(),
         refused: plan.refused.clone(),
+        withheld: plan.withheld.clone(),
+        deferred: plan.deferred_groups.clone(),
+        deferred_deletions: plan.deferred_deletions,
         changes: plan.writes(),
         failures: Vec::new(),
     }

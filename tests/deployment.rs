@@ -178,6 +178,9 @@ fn every_setting_is_a_parameter_with_the_codes_default() {
         config::CLUSTER_NAME,
         config::GROUPS_CLAIM,
         config::GROUP_PREFIX,
+        config::ALLOW_ALL_GROUPS,
+        config::DECODE_GROUP_NAMES,
+        config::TRUST_STORED_GROUPS,
         config::USER_ROLE,
         config::GROUP_PROFILE_OWNER,
         config::USER_PROFILE_PREFIX,
@@ -195,16 +198,37 @@ fn every_setting_is_a_parameter_with_the_codes_default() {
     names.sort();
     wanted.sort();
     assert_eq!(names, wanted, "every setting is passed to the function");
-    // The template's defaults configure the function exactly as the code's own defaults do.
+    // The template's defaults configure the function exactly as the code's own defaults do,
+    // once the deployer has made the two choices both require (cluster and allow-list).
+    let chosen = [(config::CLUSTER_NAME, "kf"), (config::GROUP_PREFIX, "KF-")];
     let from_template = Config::from_lookup(|name| {
-        if name == config::CLUSTER_NAME {
-            Some("kf".into())
-        } else {
-            defaults.get(name).cloned()
-        }
+        chosen
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.to_string())
+            .or_else(|| defaults.get(name).cloned())
     })
     .unwrap();
-    let from_code =
-        Config::from_lookup(|name| (name == config::CLUSTER_NAME).then(|| "kf".into())).unwrap();
+    let from_code = Config::from_pairs(&chosen).unwrap();
     assert_eq!(from_template, from_code);
+    // Left at its defaults, neither the template nor the code has an allow-list: both refuse.
+    assert!(
+        Config::from_lookup(|name| defaults
+            .get(name)
+            .cloned()
+            .or_else(|| { (name == config::CLUSTER_NAME).then(|| "kf".into()) }))
+        .is_err()
+    );
+}
+
+#[test]
+fn the_template_refuses_a_stack_without_exactly_one_allow_list() {
+    let t = template();
+    let assertion = &t["Rules"]["ExactlyOneAllowList"]["Assertions"][0];
+    let text = serde_norway::to_string(&assertion["Assert"]).unwrap();
+    for parameter in ["GroupPrefix", "AllowAllGroups"] {
+        assert!(text.contains(parameter), "{text}");
+    }
+    let description = assertion["AssertDescription"].as_str().unwrap();
+    assert!(description.contains("GroupPrefix") && description.contains("AllowAllGroups=true"));
 }

@@ -20,7 +20,9 @@ async fn stack() -> LocalStack {
 #[tokio::test]
 async fn every_sample_event_is_answered_with_itself_byte_for_byte() {
     let stack = stack().await;
-    let _function = stack.spawn_function(Path::new(BINARY), &[], true);
+    // The samples' groups are URL-form-encoded, as Cognito sends SAML values with spaces.
+    let _function =
+        stack.spawn_function(Path::new(BINARY), &[("DECODE_GROUP_NAMES", "true")], true);
     let mut events: Vec<_> = std::fs::read_dir("events")
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -82,6 +84,26 @@ async fn every_sample_event_is_answered_with_itself_byte_for_byte() {
             "{ns}"
         );
     }
+    // "Data Science" claimed data-science first; DATA_SCIENCE is another AD group.
+    let data_science = stack.cluster.get("Profile", None, "data-science").unwrap();
+    assert_eq!(
+        data_science["metadata"]["annotations"]["kubeflow-profile-manager/group"],
+        "Data Science"
+    );
+    // cognito-local's user is local (no IdP): nothing is granted from its stored groups.
+    let alice = "user-alice-smith-corp-example-clusterrole-edit";
+    assert!(
+        stack
+            .cluster
+            .get("RoleBinding", Some("ml-platform"), alice)
+            .is_none()
+    );
+    assert!(
+        stack
+            .cluster
+            .get("Profile", None, "profile-alice")
+            .is_none()
+    );
     assert!(stack.runtime.init_error().is_none());
 }
 

@@ -4,8 +4,9 @@
 use proptest::prelude::*;
 use serde_json::Value;
 
+use kubeflow_profile_manager::admission::{Identity, Mode};
 use kubeflow_profile_manager::config::Config;
-use kubeflow_profile_manager::desired::{Identity, desired_state};
+use kubeflow_profile_manager::desired::desired_state;
 use kubeflow_profile_manager::event::{TokenEvent, parse_groups};
 use kubeflow_profile_manager::names::{dns_label, is_dns_label};
 use kubeflow_profile_manager::objects::Kind;
@@ -16,6 +17,8 @@ fn group_name() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-cA-C0-9 _.,+%-]{0,80}",
         "[a-zA-Zé数 \\-_]{0,12}",
+        // Look-alikes under Unicode case mapping: the Kelvin sign, long s, dotted and dotless i.
+        "[kKsSiI\u{212A}\u{17F}\u{130}\u{131}\u{a0} _-]{1,10}",
         any::<String>(),
         prop::sample::select(vec![
             "kube-system",
@@ -72,9 +75,10 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
-/// The ASCII letter-and-digit runs of a lowercased name: what a namespace name keeps of it.
+/// The ASCII letter-and-digit runs of a name, ASCII letters lowercased: what a namespace name
+/// keeps of it.
 fn runs(name: &str) -> Vec<String> {
-    name.to_lowercase()
+    name.to_ascii_lowercase()
         .split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit()))
         .filter(|r| !r.is_empty())
         .map(str::to_owned)
@@ -82,11 +86,11 @@ fn runs(name: &str) -> Vec<String> {
 }
 
 fn config() -> Config {
-    Config::from_lookup(|name| match name {
-        "CLUSTER_NAME" => Some("kf".into()),
-        "PROTECTED_NAMESPACES" => Some("monitoring".into()),
-        _ => None,
-    })
+    Config::from_pairs(&[
+        ("CLUSTER_NAME", "kf"),
+        ("ALLOW_ALL_GROUPS", "true"),
+        ("PROTECTED_NAMESPACES", "monitoring"),
+    ])
     .unwrap()
 }
 
@@ -94,13 +98,21 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
-    fn any_groups_claim_parses_into_clean_distinct_groups(claim in prop_oneof![any::<String>(), "[\\[\\], a-zA-Z%+2C\"]{0,60}"]) {
-        let groups = parse_groups(&claim);
+    fn any_groups_claim_parses_into_clean_distinct_groups(
+        claim in prop_oneof![any::<String>(), "[\\[\\], a-zA-Z%+2C\"\u{212A}]{0,60}"],
+        decode in any::<bool>(),
+    ) {
+        let groups = parse_groups(&claim, decode);
         for (i, group) in groups.iter().enumerate() {
             prop_assert!(!group.is_empty());
-            prop_assert_eq!(group.trim(), group.as_str());
-            prop_assert_eq!(&group.to_lowercase(), group);
-            prop_assert!(!groups[..i].contains(group));
+            prop_assert_eq!(group.trim_matches(|c: char| c.is_ascii_whitespace()), group.as_str());
+            prop_assert!(
+                !groups[..i].iter().any(|earlier| earlier.eq_ignore_ascii_case(group)),
+                "{:?} repeats an earlier group", group
+            );
+            if !decode && !claim.trim_start().starts_with("[\"") {
+                prop_assert!(claim.contains(group.as_str()), "{:?} is not in the claim", group);
+            }
         }
     }
 
@@ -139,11 +151,16 @@ proptest! {
         let config = config();
         let identity = Identity {
             user_name: "rumesh".into(),
+            sub: "12ec26be-e8d1-482b-9602-e402c7896cb3".into(),
             email: "rumesh@corp.example".into(),
-            groups: parse_groups(&format!("[{}]", groups.join(", "))),
+            groups: parse_groups(&format!("[{}]", groups.join(", ")), false),
         };
-        let state = desired_state(&identity, &config, &[Kind::AuthorizationPolicy]);
-        for group in &state.groups {
+        let state = desired_state(&identity, Mode::Grant, &config, &[Kind::AuthorizationPolicy]);
+        for (i, group) in state.groups.iter().enumerate() {
+            prop_assert!(
+                state.groups[..i].iter().all(|g| g.namespace != group.namespace),
+                "two groups of one sign-in share {}", group.namespace
+            );
             let ns = group.namespace.as_str();
             prop_assert!(is_dns_label(ns));
             prop_assert!(!SYSTEM_NAMESPACES.contains(&ns), "{}", ns);

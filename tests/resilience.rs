@@ -207,5 +207,10 @@ async fn concurrent_duplicates_under_faults_still_converge() {
     for outcome in [x, y, z] {
         assert_eq!(granted(&outcome.unwrap()), ["four", "one", "three", "two"]);
     }
-    assert_eq!(h.bindings_of(RUMESH).len(), 4);
+    assert_eq!(
+        h.bindings_of(RUMESH).len(),
+        4,
+        "{:?}",
+        h.bindings_of(RUMESH)
+    );
 }

@@ -163,14 +163,14 @@ async fn system_personal_bare_and_foreign_namespaces_are_never_bound() {
     assert_eq!(
         refused(&outcome),
         [
+            "KUBE-PUBLIC",
+            "Kubeflow",
             "auth",
             "bare",
             "data-team",
             "default",
             "istio-system",
-            "kube-public",
             "kube-system",
-            "kubeflow",
             "monitoring",
             "profile-jose"
         ]
@@ -235,8 +235,8 @@ async fn a_profile_created_concurrently_by_someone_else_is_not_taken_over() {
 #[tokio::test]
 async fn bindings_made_by_hand_or_by_the_dashboard_survive() {
     let h = Harness::start(Flavor::Current, &[]).await;
-    h.cluster.seed_profile("shared", OWNER);
-    h.cluster.seed_profile("other", OWNER);
+    h.cluster.seed_group_profile("shared", OWNER, "shared");
+    h.cluster.seed_group_profile("other", OWNER, "other");
     let kfam = |ns: &str, email: &str, name: &str| {
         json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
@@ -492,7 +492,8 @@ async fn concurrent_duplicates_of_one_sign_in_all_succeed_with_one_consistent_st
 }
 
 #[tokio::test]
-async fn the_python_lambdas_bindings_are_removed_once_the_new_ones_are_in_place_when_asked() {
+async fn the_python_lambdas_bindings_are_removed_only_in_group_namespaces_once_the_new_ones_are_in_place()
+ {
     let legacy_name = "user-rumesh-kubeflow-org-clusterrole-edit";
     let legacy = |ns: &str| {
         json!({
@@ -504,7 +505,7 @@ async fn the_python_lambdas_bindings_are_removed_once_the_new_ones_are_in_place_
     for remove in [false, true] {
         let flag = if remove { "true" } else { "false" };
         let h = Harness::start(Flavor::Current, &[("REMOVE_LEGACY_BINDINGS", flag)]).await;
-        h.cluster.seed_profile("ml", OWNER);
+        h.cluster.seed_group_profile("ml", OWNER, "ml");
         h.cluster.seed(
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}}),
         );
@@ -513,12 +514,13 @@ async fn the_python_lambdas_bindings_are_removed_once_the_new_ones_are_in_place_
         let outcome = h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
         assert_eq!(granted(&outcome), ["ml"]);
         assert!(h.cluster.get("RoleBinding", Some("ml"), NAME).is_some());
-        for ns in ["ml", "kube-system"] {
+        // Only in the namespaces of group Profiles: never in kube-system, whatever the setting.
+        for (ns, stays) in [("ml", !remove), ("kube-system", true)] {
             let left = h
                 .cluster
                 .get("RoleBinding", Some(ns), legacy_name)
                 .is_some();
-            assert_eq!(left, !remove, "REMOVE_LEGACY_BINDINGS={flag}, {ns}");
+            assert_eq!(left, stays, "REMOVE_LEGACY_BINDINGS={flag}, {ns}");
         }
     }
 }

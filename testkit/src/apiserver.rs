@@ -256,10 +256,23 @@ impl FakeCluster {
 
     /// Seeds a Profile and lets the profile controller react at once.
     pub fn seed_profile(&self, name: &str, owner: &str) {
-        self.seed(
-            json!({"apiVersion": "kubeflow.org/v1", "kind": "Profile", "metadata": {"name": name},
-                         "spec": {"owner": {"kind": "User", "name": owner}}}),
+        self.seed_profile_with(name, owner, json!({}));
+    }
+
+    /// Seeds a group Profile as an administrator makes one for the AD group `group` (recording
+    /// the group, as the README documents), and lets the profile controller react at once.
+    pub fn seed_group_profile(&self, name: &str, owner: &str, group: &str) {
+        self.seed_profile_with(
+            name,
+            owner,
+            json!({"kubeflow-profile-manager/group": group}),
         );
+    }
+
+    fn seed_profile_with(&self, name: &str, owner: &str, annotations: Value) {
+        self.seed(json!({"apiVersion": "kubeflow.org/v1", "kind": "Profile",
+                         "metadata": {"name": name, "annotations": annotations},
+                         "spec": {"owner": {"kind": "User", "name": owner}}}));
         reconcile_profile(&mut self.shared.lock().store, name);
     }
 

@@ -50,6 +50,8 @@ impl LocalStack {
             ),
             ("AWS_ENDPOINT_URL_EKS", self.eks.endpoint_url()),
             ("CLUSTER_NAME", config.cluster_name.clone()),
+            // The fake cluster has no other tenants' groups to keep out.
+            ("ALLOW_ALL_GROUPS", "true".into()),
             // The machine's CA store must play no part: the cluster CA is not in it.
             ("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt".into()),
         ];
@@ -63,7 +65,7 @@ impl LocalStack {
     pub fn spawn_function(&self, binary: &Path, extra: &[(&str, &str)], quiet: bool) -> Child {
         let mut command = Command::new(binary);
         command.env_clear().kill_on_drop(true).stdin(Stdio::null());
-        for (key, value) in self.function_env() {
+        for (key, value) in allow_list_yields(self.function_env(), extra) {
             command.env(key, value);
         }
         for (key, value) in extra {
@@ -74,6 +76,20 @@ impl LocalStack {
         }
         command.spawn().expect("start the function binary")
     }
+}
+
+/// `env` without its `ALLOW_ALL_GROUPS` when `extra` names a `GROUP_PREFIX`: the function
+/// takes exactly one allow-list, and the caller's wins.
+pub fn allow_list_yields(
+    env: Vec<(String, String)>,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let prefix_given = extra
+        .iter()
+        .any(|(k, v)| *k == "GROUP_PREFIX" && !v.is_empty());
+    env.into_iter()
+        .filter(|(k, _)| !(prefix_given && k == "ALLOW_ALL_GROUPS"))
+        .collect()
 }
 
 /// Waits for `child` to exit, at most `timeout`.

@@ -46,6 +46,10 @@ impl Harness {
             .collect();
         vars.entry("CLUSTER_NAME".into())
             .or_insert_with(|| cluster.config().cluster_name.clone());
+        if !vars.contains_key("GROUP_PREFIX") {
+            vars.entry("ALLOW_ALL_GROUPS".into())
+                .or_insert_with(|| "true".into());
+        }
         let app = new_app(&cluster, &eks, &clock, &vars).await;
         Harness {
             cluster,
@@ -72,7 +76,8 @@ impl Harness {
             .await
     }
 
-    /// The user's RoleBindings, as `namespace/name`.
+    /// The user's contributor RoleBindings (not the profile controller's `namespaceAdmin` of
+    /// their own Profile), as `namespace/name`.
     pub fn bindings_of(&self, email: &str) -> Vec<String> {
         self.objects_of("RoleBinding", email)
     }
@@ -86,6 +91,7 @@ impl Harness {
                 o.pointer("/metadata/annotations/user")
                     .and_then(Value::as_str)
                     == Some(email)
+                    && o["metadata"]["name"] != "namespaceAdmin"
             })
             .map(|o| {
                 format!(
@@ -142,15 +148,53 @@ pub async fn app_for(
     App::new(config, &sdk, clock).expect("app")
 }
 
-/// A V1 hosted-UI sign-in event like the captured ADFS one.
+/// A stable Cognito `sub` for a test user name.
+pub fn sub_of(user: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in user.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!(
+        "{:08x}-0000-4000-8000-{:012x}",
+        hash >> 32,
+        hash & 0xffff_ffff_ffff
+    )
+}
+
+/// A V1 federated (ADFS, hosted UI) sign-in event like the captured one.
 pub fn sign_in_event(user: &str, email: &str, groups: &str) -> String {
+    token_event("TokenGeneration_HostedAuth", true, user, email, groups)
+}
+
+/// A token event of `trigger_source`; `federated` users carry the `identities` attribute.
+pub fn token_event(
+    trigger_source: &str,
+    federated: bool,
+    user: &str,
+    email: &str,
+    groups: &str,
+) -> String {
+    let mut attributes = json!({"sub": sub_of(user), "email_verified": "true",
+                                "email": email, "custom:groups": groups});
+    let user_name = if federated {
+        attributes["cognito:user_status"] = json!("EXTERNAL_PROVIDER");
+        attributes["identities"] = json!(
+            json!([{
+            "userId": format!("AD\\{user}"), "providerName": "ADFS", "providerType": "SAML",
+            "issuer": "http://adfs.corp.example/adfs/services/trust", "primary": true,
+            "dateCreated": 1_614_866_385_549u64}])
+            .to_string()
+        );
+        format!("adfs_ad\\{user}")
+    } else {
+        user.to_owned()
+    };
     json!({
-        "version": "1", "triggerSource": "TokenGeneration_HostedAuth", "region": "us-east-1",
-        "userPoolId": "us-east-1_mg7wscVHr", "userName": format!("adfs_ad\\{user}"),
+        "version": "1", "triggerSource": trigger_source, "region": "us-east-1",
+        "userPoolId": "us-east-1_mg7wscVHr", "userName": user_name,
         "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": "1qlg2f7sagm6ob7s5985rm1qk8"},
         "request": {
-            "userAttributes": {"sub": "12ec26be-e8d1-482b-9602-e402c7896cb3", "email_verified": "true",
-                               "email": email, "custom:groups": groups},
+            "userAttributes": attributes,
             "groupConfiguration": {"groupsToOverride": [], "iamRolesToOverride": [], "preferredRole": null},
         },
         "response": {"claimsOverrideDetails": null},

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use kfpm_testkit::ShiftedClock;
 use kfpm_testkit::apiserver::{FakeClusterConfig, Flavor};
-use kfpm_testkit::local::LocalStack;
+use kfpm_testkit::local::{LocalStack, allow_list_yields};
 use kfpm_testkit::runtime_api::Invocation;
 use serde_json::{Value, json};
 
@@ -202,11 +202,15 @@ async fn serve(options: Options) -> Result<(), String> {
     config.flavor = options.flavor;
     let stack = LocalStack::start(config).await;
     seed(&stack);
-    let lines: Vec<String> = stack
-        .function_env()
+    let extra: Vec<(&str, &str)> = options
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let lines: Vec<String> = allow_list_yields(stack.function_env(), &extra)
         .into_iter()
         .filter(|(k, _)| !k.starts_with("AWS_LAMBDA_"))
-        .chain(options.env)
+        .chain(options.env.clone())
         .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
         .collect();
     // Written last and whole, so a waiting script never reads half of it.
