@@ -28,11 +28,14 @@ pub fn may_log(target: &str, level: &Level) -> bool {
 
 /// Installs the subscriber, writing to stdout.
 pub fn init(lookup: impl Fn(&str) -> Option<String>) {
-    init_with_writer(lookup, std::io::stdout);
+    let _ = subscriber(lookup, std::io::stdout).try_init();
 }
 
-/// Installs the subscriber with `writer` (tests capture the output this way).
-pub fn init_with_writer<W>(lookup: impl Fn(&str) -> Option<String>, writer: W)
+/// The subscriber for the settings `lookup` finds, writing to `writer`.
+pub fn subscriber<W>(
+    lookup: impl Fn(&str) -> Option<String>,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -57,12 +60,76 @@ where
     } else {
         format.with_filter(filter).boxed()
     };
-    let _ = tracing_subscriber::registry().with(layer).try_init();
+    tracing_subscriber::registry().with(layer)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::sync::{Arc, Mutex};
+
+    /// Runs `emit` under the subscriber for `vars`, and returns what it wrote.
+    fn logged(vars: &[(&str, &str)], emit: impl FnOnce()) -> String {
+        let buffer = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = buffer.clone();
+        let writer = move || Writer(sink.clone());
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        tracing::subscriber::with_default(subscriber(lookup, writer), emit);
+        let bytes = buffer.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    struct Writer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Writer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn emit_every_level() {
+        tracing::trace!(target: "aws_sigv4::http_request::sign", "signing secret-token");
+        tracing::debug!(target: "aws_sigv4::http_request::sign", "aws debug");
+        tracing::trace!("own trace");
+        tracing::debug!("own debug");
+        tracing::info!("own info");
+    }
+
+    #[test]
+    fn trace_shows_this_crate_and_never_another_crates_trace() {
+        let output = logged(&[("AWS_LAMBDA_LOG_LEVEL", "TRACE")], emit_every_level);
+        for line in ["own trace", "own debug", "own info", "aws debug"] {
+            assert!(output.contains(line), "{line} missing from:\n{output}");
+        }
+        assert!(!output.contains("secret-token"), "{output}");
+        let output = logged(
+            &[("RUST_LOG", "trace"), ("AWS_LAMBDA_LOG_FORMAT", "json")],
+            emit_every_level,
+        );
+        assert!(
+            output.contains("own trace") && !output.contains("secret-token"),
+            "{output}"
+        );
+        let output = logged(&[("RUST_LOG", "aws_sigv4=trace,info")], emit_every_level);
+        assert!(
+            !output.contains("secret-token") && !output.contains("own debug"),
+            "{output}"
+        );
+        let output = logged(&[], emit_every_level);
+        assert!(
+            output.contains("own info") && !output.contains("own debug"),
+            "{output}"
+        );
+    }
 
     #[test]
     fn no_other_crate_is_ever_logged_at_trace() {

@@ -269,6 +269,11 @@ impl FakeCluster {
         );
     }
 
+    /// Lets the profile controller react at once to the Profile `name` (seeded by hand).
+    pub fn reconcile(&self, name: &str) {
+        reconcile_profile(&mut self.shared.lock().store, name);
+    }
+
     fn seed_profile_with(&self, name: &str, owner: &str, annotations: Value) {
         self.seed(json!({"apiVersion": "kubeflow.org/v1", "kind": "Profile",
                          "metadata": {"name": name, "annotations": annotations},

@@ -63,6 +63,22 @@ impl LocalStack {
 
     /// Starts `binary` with a clean environment: `function_env` plus `extra` (which wins).
     pub fn spawn_function(&self, binary: &Path, extra: &[(&str, &str)], quiet: bool) -> Child {
+        let mut command = self.function_command(binary, extra);
+        if quiet {
+            command.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+        command.spawn().expect("start the function binary")
+    }
+
+    /// [`LocalStack::spawn_function`] with its standard output and error piped to the caller,
+    /// who reads what the function logged.
+    pub fn spawn_function_capturing(&self, binary: &Path, extra: &[(&str, &str)]) -> Child {
+        let mut command = self.function_command(binary, extra);
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        command.spawn().expect("start the function binary")
+    }
+
+    fn function_command(&self, binary: &Path, extra: &[(&str, &str)]) -> Command {
         let mut command = Command::new(binary);
         command.env_clear().kill_on_drop(true).stdin(Stdio::null());
         for (key, value) in allow_list_yields(self.function_env(), extra) {
@@ -71,10 +87,19 @@ impl LocalStack {
         for (key, value) in extra {
             command.env(key, value);
         }
-        if quiet {
-            command.stdout(Stdio::null()).stderr(Stdio::null());
+        command
+    }
+}
+
+/// Stops `child` and returns everything it wrote to its standard output and error.
+pub async fn stop_and_collect_output(mut child: Child) -> String {
+    let _ = child.start_kill();
+    match child.wait_with_output().await {
+        Ok(output) => {
+            String::from_utf8_lossy(&output.stdout).into_owned()
+                + &String::from_utf8_lossy(&output.stderr)
         }
-        command.spawn().expect("start the function binary")
+        Err(e) => panic!("could not collect the function's output: {e}"),
     }
 }
 

@@ -1,0 +1,600 @@
+//! Each way into another team's namespace that the security review found, tried as an attacker
+//! would against the strict fake cluster, and shown refused.
+
+mod common;
+
+use common::{Harness, OWNER, granted, refused, sign_in_event, sub_of, token_event};
+use kfpm_testkit::apiserver::Flavor;
+use kubeflow_profile_manager::Outcome;
+use kubeflow_profile_manager::admission::Skip;
+use kubeflow_profile_manager::event::EmailProblem;
+use kubeflow_profile_manager::names::legacy_user_label_value;
+use serde_json::{Value, json};
+
+const RUMESH: &str = "rumesh@corp.example";
+const MALLORY: &str = "mallory@corp.example";
+const RUMESH_BINDING: &str = "user-rumesh-corp-example-clusterrole-edit";
+const MALLORY_BINDING: &str = "user-mallory-corp-example-clusterrole-edit";
+const RECORD: &str = "kubeflow-profile-manager/group";
+
+fn refresh(user: &str, email: &str, groups: &str) -> String {
+    token_event("TokenGeneration_RefreshTokens", true, user, email, groups)
+}
+
+async fn handle(h: &Harness, event: &str) -> Outcome {
+    h.app
+        .handle(event, None)
+        .await
+        .expect("the sign-in succeeds")
+}
+
+fn withheld(outcome: &Outcome) -> Vec<String> {
+    match outcome {
+        Outcome::Synchronised(report) => report.withheld.clone(),
+        other => panic!("expected a synchronised sign-in, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_group_written_into_the_stored_attribute_is_not_granted_on_a_refresh() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    // The real teams: finance-ml's member signs in through ADFS; mallory is in ml and old.
+    handle(
+        &h,
+        &sign_in_event("fatima", "fatima@corp.example", "[finance-ml]"),
+    )
+    .await;
+    handle(&h, &sign_in_event("mallory", MALLORY, "[ml, old]")).await;
+    assert_eq!(
+        h.bindings_of(MALLORY),
+        [
+            format!("ml/{MALLORY_BINDING}"),
+            format!("old/{MALLORY_BINDING}")
+        ]
+    );
+    let before = h.cluster.versions();
+
+    // UpdateUserAttributes on herself, then a token refresh.
+    let outcome = handle(
+        &h,
+        &refresh("mallory", MALLORY, "[ml, finance-ml, new-team]"),
+    )
+    .await;
+    assert_eq!(granted(&outcome), ["ml"], "what she already has stays");
+    assert_eq!(withheld(&outcome), ["finance-ml", "new-team"]);
+    assert_eq!(
+        h.bindings_of(MALLORY),
+        [format!("ml/{MALLORY_BINDING}")],
+        "old/ revoked"
+    );
+    assert!(
+        h.cluster.get("Profile", None, "new-team").is_none(),
+        "no Profile made"
+    );
+    for (key, version) in &before {
+        if !key.starts_with("RoleBinding old/") && !key.starts_with("AuthorizationPolicy old/") {
+            assert_eq!(
+                h.cluster.versions().get(key),
+                Some(version),
+                "{key} changed"
+            );
+        }
+    }
+    // Her next federated sign-in, where ADFS asserts her real groups, is what grants.
+    let outcome = handle(&h, &sign_in_event("mallory", MALLORY, "[ml, new-team]")).await;
+    assert_eq!(granted(&outcome), ["ml", "new-team"]);
+}
+
+#[tokio::test]
+async fn a_local_users_groups_grant_nothing_unless_the_operator_trusts_stored_groups() {
+    for (trust, expected) in [("false", Vec::<&str>::new()), ("true", vec!["ml-platform"])] {
+        let h = Harness::start(Flavor::Current, &[("TRUST_STORED_GROUPS", trust)]).await;
+        let local = token_event(
+            "TokenGeneration_Authentication",
+            false,
+            "alice",
+            "alice@corp.example",
+            "[ML-PLATFORM]",
+        );
+        let outcome = handle(&h, &local).await;
+        assert_eq!(granted(&outcome), expected, "TRUST_STORED_GROUPS={trust}");
+        let personal = h.cluster.get("Profile", None, "profile-alice").is_some();
+        assert_eq!(personal, trust == "true", "TRUST_STORED_GROUPS={trust}");
+        // A hosted-UI sign-in of a local user carries no identities: not an IdP assertion either.
+        let hosted = token_event(
+            "TokenGeneration_HostedAuth",
+            false,
+            "bob",
+            "bob@corp.example",
+            "[ops]",
+        );
+        let outcome = handle(&h, &hosted).await;
+        assert_eq!(granted(&outcome).is_empty(), trust == "false");
+    }
+}
+
+/// The victim's group takes its namespace first; the attacker's look-alike group comes second.
+async fn look_alike(
+    victims_group: &str,
+    attackers_group: &str,
+    vars: &[(&str, &str)],
+) -> (Harness, String) {
+    let h = Harness::start(Flavor::Current, vars).await;
+    let victim = handle(
+        &h,
+        &sign_in_event("rumesh", RUMESH, &format!("[{victims_group}]")),
+    )
+    .await;
+    let [namespace] = &granted(&victim)[..] else {
+        panic!("the victim's group is granted: {victim:?}")
+    };
+    let namespace = namespace.clone();
+    let outcome = handle(
+        &h,
+        &sign_in_event("mallory", MALLORY, &format!("[{attackers_group}]")),
+    )
+    .await;
+    assert!(
+        !granted(&outcome).contains(&namespace),
+        "{attackers_group:?} reached {namespace}"
+    );
+    assert!(
+        h.cluster
+            .get("RoleBinding", Some(&namespace), MALLORY_BINDING)
+            .is_none()
+    );
+    assert!(
+        h.cluster
+            .get("AuthorizationPolicy", Some(&namespace), MALLORY_BINDING)
+            .is_none()
+    );
+    let profile = h.cluster.get("Profile", None, &namespace).unwrap();
+    assert_eq!(profile["metadata"]["annotations"][RECORD], victims_group);
+    // The victim keeps their access.
+    let again = handle(
+        &h,
+        &sign_in_event("rumesh", RUMESH, &format!("[{victims_group}]")),
+    )
+    .await;
+    assert_eq!(granted(&again), std::slice::from_ref(&namespace));
+    (h, namespace)
+}
+
+#[tokio::test]
+async fn a_group_named_like_anothers_hashed_namespace_is_refused() {
+    let (h, namespace) = look_alike("\u{c9}quipe Vision", "quipe-vision-3c99bb3d", &[]).await;
+    assert_eq!(namespace, "quipe-vision-3c99bb3d");
+    let outcome = handle(
+        &h,
+        &sign_in_event("mallory", MALLORY, "[quipe-vision-3c99bb3d]"),
+    )
+    .await;
+    assert_eq!(refused(&outcome), ["quipe-vision-3c99bb3d"]);
+    // And the other way round: the hashed name's owner came first.
+    look_alike("quipe-vision-3c99bb3d", "\u{c9}quipe Vision", &[]).await;
+}
+
+#[tokio::test]
+async fn a_group_differing_only_in_separators_is_refused() {
+    let (h, _) = look_alike("data-science", "Data_Science", &[]).await;
+    let outcome = handle(&h, &sign_in_event("mallory", MALLORY, "[Data_Science]")).await;
+    assert_eq!(refused(&outcome), ["Data_Science"]);
+    // The same AD group in other ASCII capitals is the same group.
+    let outcome = handle(
+        &h,
+        &sign_in_event("jose", "jose@corp.example", "[DATA-SCIENCE]"),
+    )
+    .await;
+    assert_eq!(granted(&outcome), ["data-science"]);
+}
+
+#[tokio::test]
+async fn a_group_starting_with_the_kelvin_sign_never_reaches_the_k_namespace() {
+    let (h, _) = look_alike("kubeflow-team", "\u{212A}ubeflow-team", &[]).await;
+    let outcome = handle(
+        &h,
+        &sign_in_event("mallory", MALLORY, "[\u{212A}ubeflow-team]"),
+    )
+    .await;
+    // It is a group of its own, in a namespace of its own.
+    let [own] = &granted(&outcome)[..] else {
+        panic!("{outcome:?}")
+    };
+    assert!(own.starts_with("ubeflow-team-"), "{own}");
+    assert_eq!(h.bindings_of(MALLORY), [format!("{own}/{MALLORY_BINDING}")]);
+}
+
+#[tokio::test]
+async fn a_percent_encoded_group_does_not_pass_the_prefix() {
+    let h = Harness::start(Flavor::Current, &[("GROUP_PREFIX", "RIDY-")]).await;
+    handle(&h, &sign_in_event("rumesh", RUMESH, "[RIDY-finance]")).await;
+    let outcome = handle(
+        &h,
+        &sign_in_event(
+            "mallory",
+            MALLORY,
+            "[%52IDY-finance, RIDY_finance, ridy-ml]",
+        ),
+    )
+    .await;
+    assert_eq!(
+        granted(&outcome),
+        ["ridy-ml"],
+        "the prefix is checked on the exact name"
+    );
+    assert!(
+        refused(&outcome).is_empty(),
+        "not admitted at all, so not even refused"
+    );
+    assert!(
+        h.cluster
+            .get("RoleBinding", Some("ridy-finance"), MALLORY_BINDING)
+            .is_none()
+    );
+    // With decoding configured the claim is decoded once, first: %52IDY-finance then *is* the
+    // name RIDY-finance, as ADFS would have sent it encoded (a group literally named
+    // "%52IDY-finance" arrives as %2552IDY-finance, which decodes to that and not to RIDY-).
+    let h = Harness::start(
+        Flavor::Current,
+        &[("GROUP_PREFIX", "RIDY-"), ("DECODE_GROUP_NAMES", "true")],
+    )
+    .await;
+    let outcome = handle(&h, &sign_in_event("mallory", MALLORY, "[%2552IDY-finance]")).await;
+    assert!(granted(&outcome).is_empty());
+}
+
+#[tokio::test]
+async fn without_an_allow_list_the_function_does_not_start() {
+    let err = kubeflow_profile_manager::config::Config::from_pairs(&[("CLUSTER_NAME", "kf")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("GROUP_PREFIX") && err.contains("ALLOW_ALL_GROUPS=true"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn look_alike_bindings_in_someone_elses_namespace_are_ignored() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    handle(&h, &sign_in_event("rumesh", RUMESH, "[ml]")).await;
+    // Mallory is admin of her own Profile's namespace and fills it with bindings carrying the
+    // function's labels and rumesh's sub.
+    h.cluster.seed_profile("profile-mallory", MALLORY);
+    for i in 0..1500 {
+        h.cluster.seed(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": format!("look-alike-{i}"), "namespace": "profile-mallory",
+                         "labels": {"app.kubernetes.io/managed-by": "kubeflow-profile-manager",
+                                    "kubeflow-profile-manager/user": sub_of("rumesh")},
+                         "annotations": {"user": RUMESH, "role": "edit"}},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-view"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": MALLORY}]}));
+    }
+    h.cluster.clear_requests();
+    // Answered within the time budget (it would have failed closed otherwise), access kept.
+    let outcome = handle(&h, &sign_in_event("rumesh", RUMESH, "[ml]")).await;
+    assert_eq!(granted(&outcome), ["ml"]);
+    let deletes = h
+        .request_lines()
+        .iter()
+        .filter(|l| l.starts_with("DELETE"))
+        .count();
+    assert_eq!(deletes, 0);
+    let left = h
+        .cluster
+        .all("RoleBinding")
+        .iter()
+        .filter(|b| b["metadata"]["namespace"] == "profile-mallory")
+        .count();
+    assert_eq!(
+        left,
+        1500 + 1,
+        "every look-alike and her namespaceAdmin are untouched"
+    );
+    // Leaving ml revokes rumesh's real access and nothing else.
+    handle(&h, &sign_in_event("rumesh", RUMESH, "[]")).await;
+    assert!(
+        h.cluster
+            .get("RoleBinding", Some("ml"), RUMESH_BINDING)
+            .is_none()
+    );
+    assert!(
+        h.cluster
+            .get("AuthorizationPolicy", Some("ml"), RUMESH_BINDING)
+            .is_none()
+    );
+    assert_eq!(
+        h.cluster.all("RoleBinding").len(),
+        1500 + 1 + 2,
+        "look-alikes + 2 namespaceAdmins"
+    );
+}
+
+#[tokio::test]
+async fn an_email_with_an_istio_wildcard_is_refused() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    for (email, problem) in [
+        ("*@corp.example", EmailProblem::SpecialCharacter('*')),
+        ("mallory@corp.*", EmailProblem::SpecialCharacter('*')),
+        (
+            "mallory@corp.example,rumesh@corp.example",
+            EmailProblem::SpecialCharacter(','),
+        ),
+    ] {
+        let outcome = handle(&h, &sign_in_event("mallory", email, "[ml]")).await;
+        assert_eq!(outcome, Outcome::Skipped(Skip::Email(problem)), "{email}");
+    }
+    assert!(h.cluster.versions().is_empty(), "nothing written");
+    assert!(
+        h.cluster.requests().is_empty(),
+        "the cluster was not even asked"
+    );
+}
+
+#[tokio::test]
+async fn an_email_changed_to_someone_elses_on_a_refresh_takes_nothing_from_them() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    handle(&h, &sign_in_event("rumesh", RUMESH, "[ml, payroll]")).await;
+    handle(&h, &sign_in_event("mallory", MALLORY, "[ml]")).await;
+    let victims = h.bindings_of(RUMESH);
+    // Mallory writes rumesh's email into her own attributes and refreshes, with fewer groups.
+    let outcome = handle(&h, &refresh("mallory", RUMESH, "[]")).await;
+    assert!(granted(&outcome).is_empty());
+    assert_eq!(
+        h.bindings_of(RUMESH),
+        victims,
+        "rumesh's access is untouched"
+    );
+    assert!(
+        h.bindings_of(MALLORY).is_empty(),
+        "she only removed her own"
+    );
+    // And with more groups: nothing is granted to anyone.
+    let outcome = handle(&h, &refresh("mallory", RUMESH, "[payroll]")).await;
+    assert_eq!(withheld(&outcome), ["payroll"]);
+    assert_eq!(h.bindings_of(RUMESH), victims);
+    let rumesh = h
+        .cluster
+        .get("RoleBinding", Some("payroll"), RUMESH_BINDING)
+        .unwrap();
+    assert_eq!(
+        rumesh["metadata"]["labels"]["kubeflow-profile-manager/user"],
+        sub_of("rumesh")
+    );
+}
+
+#[tokio::test]
+async fn legacy_removal_never_reaches_outside_group_namespaces() {
+    let h = Harness::start(Flavor::Current, &[("REMOVE_LEGACY_BINDINGS", "true")]).await;
+    let legacy_name = "user-rumesh-kubeflow-org-clusterrole-edit";
+    h.cluster.seed_profile("profile-jose", "jose@corp.example");
+    for ns in ["kube-system", "auth"] {
+        h.cluster
+            .seed(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
+    }
+    h.cluster.seed_group_profile("ml", OWNER, "ml");
+    for ns in ["kube-system", "auth", "profile-jose", "ml"] {
+        h.cluster.seed(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": legacy_name, "namespace": ns},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-edit"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "rumesh@kubeflow.org"}]}));
+    }
+    handle(&h, &sign_in_event("rumesh", RUMESH, "[ml]")).await;
+    for (ns, stays) in [
+        ("kube-system", true),
+        ("auth", true),
+        ("profile-jose", true),
+        ("ml", false),
+    ] {
+        let left = h
+            .cluster
+            .get("RoleBinding", Some(ns), legacy_name)
+            .is_some();
+        assert_eq!(left, stays, "{ns}");
+    }
+}
+
+#[tokio::test]
+async fn objects_made_by_the_previous_version_are_relabelled_at_the_next_federated_sign_in() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    // What version 0.1 left: a Profile without a group record, and bindings labelled with the
+    // hash of the email.
+    h.cluster.seed(json!({"apiVersion": "kubeflow.org/v1", "kind": "Profile",
+        "metadata": {"name": "ml", "labels": {"app.kubernetes.io/managed-by": "kubeflow-profile-manager"}},
+        "spec": {"owner": {"kind": "User", "name": OWNER}}}));
+    h.cluster.reconcile("ml");
+    let old_labels = json!({"app.kubernetes.io/managed-by": "kubeflow-profile-manager",
+                            "kubeflow-profile-manager/user": legacy_user_label_value(RUMESH)});
+    let metadata = json!({"name": RUMESH_BINDING, "namespace": "ml", "labels": old_labels,
+                          "annotations": {"user": RUMESH, "role": "edit"}});
+    h.cluster.seed(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": metadata,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-edit"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": RUMESH}]}));
+    // A refresh does not look for them: it cannot know the email is really the user's.
+    handle(&h, &refresh("rumesh", RUMESH, "[]")).await;
+    assert!(
+        h.cluster
+            .get("RoleBinding", Some("ml"), RUMESH_BINDING)
+            .is_some()
+    );
+
+    let outcome = handle(&h, &sign_in_event("rumesh", RUMESH, "[ML]")).await;
+    assert_eq!(
+        granted(&outcome),
+        ["ml"],
+        "its own name may claim an unrecorded Profile of ours"
+    );
+    let rb = h
+        .cluster
+        .get("RoleBinding", Some("ml"), RUMESH_BINDING)
+        .unwrap();
+    assert_eq!(
+        rb["metadata"]["labels"]["kubeflow-profile-manager/user"],
+        sub_of("rumesh")
+    );
+    assert_eq!(
+        h.bindings_of(RUMESH),
+        [format!("ml/{RUMESH_BINDING}")],
+        "relabelled, not duplicated"
+    );
+    handle(&h, &refresh("rumesh", RUMESH, "[]")).await;
+    assert!(
+        h.bindings_of(RUMESH).is_empty(),
+        "found by its sub from now on"
+    );
+}
+
+#[tokio::test]
+async fn an_administrators_group_profile_is_bound_only_when_it_records_the_group() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    h.cluster.seed_profile("research", OWNER);
+    h.cluster
+        .seed_group_profile("computer-vision", OWNER, "Computer Vision");
+    h.cluster
+        .seed_group_profile("vision", OWNER, "Computer Vision");
+    let outcome = handle(
+        &h,
+        &sign_in_event("rumesh", RUMESH, "[research, Computer Vision, vision]"),
+    )
+    .await;
+    assert_eq!(granted(&outcome), ["computer-vision"]);
+    let Outcome::Synchronised(report) = &outcome else {
+        unreachable!()
+    };
+    let reasons: Vec<(String, String)> = report
+        .refused
+        .iter()
+        .map(|r| (r.group.clone(), r.reason.to_string()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (
+                "research".to_owned(),
+                "the Profile records no AD group (annotation kubeflow-profile-manager/group)"
+                    .to_owned()
+            ),
+            (
+                "vision".to_owned(),
+                "the namespace belongs to the AD group \"Computer Vision\"".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(
+        h.cluster
+            .get("RoleBinding", Some("computer-vision"), RUMESH_BINDING)
+            .unwrap()["subjects"][0]["name"],
+        Value::from(RUMESH)
+    );
+    assert!(
+        h.cluster
+            .get("RoleBinding", Some("vision"), RUMESH_BINDING)
+            .is_none()
+    );
+}
+
+mod logs {
+    //! What the real binary writes: user-supplied values cannot forge a line, and no level shows
+    //! a credential.
+
+    use std::path::Path;
+    use std::time::Duration;
+
+    use kfpm_testkit::ShiftedClock;
+    use kfpm_testkit::apiserver::FakeClusterConfig;
+    use kfpm_testkit::local::{LocalStack, stop_and_collect_output};
+    use kfpm_testkit::runtime_api::Invocation;
+
+    const BINARY: &str = env!("CARGO_BIN_EXE_kubeflow-profile-manager");
+    /// A whole text log line, as an attacker would like it to appear.
+    const FORGED_TEXT: &str = "ERROR forged: kube-system granted to mallory";
+    /// A whole JSON log line; its commas are encoded so the claim does not split it.
+    const FORGED_JSON: &str = r#"{"level":"ERROR"%2C"fields":{"message":"forged"}}"#;
+
+    /// Runs the binary with `extra` settings on `event`, and returns what it printed.
+    async fn output_of(extra: &[(&str, &str)], event: &str) -> String {
+        let stack =
+            LocalStack::start(FakeClusterConfig::new(ShiftedClock::default().clock())).await;
+        let function = stack.spawn_function_capturing(Path::new(BINARY), extra);
+        let answer = stack
+            .runtime
+            .invoke(event, Duration::from_secs(5), Duration::from_secs(20))
+            .await;
+        assert!(
+            matches!(answer, Some(Invocation::Response(_))),
+            "{answer:?}"
+        );
+        stop_and_collect_output(function).await
+    }
+
+    fn forging_event() -> String {
+        // A raw newline in a group name, and encoded ones for when decoding is configured.
+        let groups =
+            format!("[ml, kube-x\n{FORGED_TEXT}, kube-y%0A{FORGED_TEXT}, kube-z%0A{FORGED_JSON}]");
+        super::sign_in_event("mallory", "mallory@corp.example", &groups)
+    }
+
+    #[tokio::test]
+    async fn a_group_name_cannot_forge_a_text_log_line() {
+        for decode in ["false", "true"] {
+            let output = output_of(&[("DECODE_GROUP_NAMES", decode)], &forging_event()).await;
+            assert!(
+                output.contains("group refused"),
+                "the name was logged:\n{output}"
+            );
+            for line in output.lines().map(str::trim_start) {
+                assert!(
+                    !line.starts_with("ERROR forged") && !line.starts_with("{\"level"),
+                    "forged line:\n{output}"
+                );
+            }
+            assert!(
+                output.contains(r"kube-x\nERROR forged"),
+                "escaped, not raw:\n{output}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_group_name_cannot_forge_a_json_log_line() {
+        let extra = [
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("DECODE_GROUP_NAMES", "true"),
+        ];
+        let output = output_of(&extra, &forging_event()).await;
+        let mut refusals = 0;
+        for line in output.lines().filter(|l| !l.trim().is_empty()) {
+            let value: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not one JSON document ({e}): {line}"));
+            assert_ne!(value["fields"]["message"], "forged", "{line}");
+            refusals += usize::from(value["fields"]["message"] == "group refused");
+        }
+        assert_eq!(refusals, 3, "{output}");
+    }
+
+    #[tokio::test]
+    async fn no_log_level_shows_a_credential() {
+        let stack_credentials = kfpm_testkit::sigv4::TestCredentials::example();
+        let secrets = [
+            stack_credentials.secret_access_key.clone(),
+            stack_credentials.session_token.clone().unwrap(),
+            "k8s-aws-v1.".to_owned(),
+            "X-Amz-Signature".to_owned(),
+        ];
+        let event = super::sign_in_event("rumesh", "rumesh@corp.example", "[ml]");
+        for level in ["TRACE", "DEBUG"] {
+            let output = output_of(&[("AWS_LAMBDA_LOG_LEVEL", level)], &event).await;
+            assert!(
+                output.contains("DEBUG"),
+                "{level}: the log is verbose:\n{output}"
+            );
+            for secret in &secrets {
+                assert!(!output.contains(secret.as_str()), "{level} shows {secret}");
+            }
+            // The session token's distinctive middle, in case some crate escapes the rest.
+            assert!(!output.contains("FAKESESSIONTOKEN"), "{level}");
+        }
+    }
+}
