@@ -21,31 +21,57 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 wait_port() { for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.2; done; return 1; }
 
-"$target/debug/kfpm-local" serve --env-file "$work/env" > "$work/cluster.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do [ -f "$work/env" ] && break; sleep 0.1; done
+# One sign-in of a local cognito-local user, with the function configured by "$@" (KEY=VALUE);
+# leaves the fake cluster's final listing in $work/$case/cluster.log.
+sign_in_case() {
+  local case=$1; shift
+  local dir="$work/$case" env_args=()
+  mkdir -p "$dir/cognito/.cognito"
+  for setting in "$@"; do env_args+=(--env "$setting"); done
+  pids=()
+  "$target/debug/kfpm-local" serve --env-file "$dir/env" "${env_args[@]}" > "$dir/cluster.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do [ -f "$dir/env" ] && break; sleep 0.1; done
 
-cargo lambda watch --bin kubeflow-profile-manager -A 127.0.0.1 -P "$port" --env-file "$work/env" > "$work/watch.log" 2>&1 &
-pids+=($!)
-wait_port "$port" || { cat "$work/watch.log"; exit 1; }
+  cargo lambda watch --bin kubeflow-profile-manager -A 127.0.0.1 -P "$port" --env-file "$dir/env" > "$dir/watch.log" 2>&1 &
+  pids+=($!)
+  wait_port "$port" || { cat "$dir/watch.log"; exit 1; }
 
-mkdir -p "$work/cognito/.cognito"
-cat > "$work/cognito/.cognito/config.json" <<JSON
+  cat > "$dir/cognito/.cognito/config.json" <<JSON
 {"LambdaClient": {"endpoint": "http://127.0.0.1:$port", "region": "us-east-1",
                   "credentials": {"accessKeyId": "local", "secretAccessKey": "local"}},
  "TriggerFunctions": {"PreTokenGeneration": "kubeflow-profile-manager"}}
 JSON
-(cd "$work/cognito" && PORT=$cognito_port HOST=127.0.0.1 exec "$node_dir/node_modules/.bin/cognito-local") > "$work/cognito.log" 2>&1 &
-pids+=($!)
-wait_port "$cognito_port" || { cat "$work/cognito.log"; exit 1; }
+  (cd "$dir/cognito" && PORT=$cognito_port HOST=127.0.0.1 exec "$node_dir/node_modules/.bin/cognito-local") > "$dir/cognito.log" 2>&1 &
+  pids+=($!)
+  wait_port "$cognito_port" || { cat "$dir/cognito.log"; exit 1; }
+
+  echo "== $case: a local user signs in through cognito-local ($*)"
+  node "$node_dir/cognito-sign-in.mjs" "http://127.0.0.1:$cognito_port" alice.smith@corp.example "[ML-PLATFORM, RIDY-JOSE, kube-system]" \
+    || { echo "== cognito-local log"; tail -30 "$dir/cognito.log"; echo "== function log"; tail -30 "$dir/watch.log"; exit 1; }
+  echo "== function log"; grep -E 'change|sign-in|refused|not granted|ERROR' "$dir/watch.log" || true
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  pids=()
+  cat "$dir/cluster.log"
+  # The next case listens elsewhere: nothing of this one can answer it.
+  port=$((port + 1)); cognito_port=$((cognito_port + 1))
+}
 
 # ES modules resolve packages next to the script, so it runs from the tools folder.
 cp "$root/scripts/cognito-sign-in.mjs" "$node_dir/"
-node "$node_dir/cognito-sign-in.mjs" "http://127.0.0.1:$cognito_port" alice.smith@corp.example "[ML-PLATFORM, RIDY-JOSE, kube-system]" \
-  || { echo "== cognito-local log"; tail -30 "$work/cognito.log"; echo "== function log"; tail -30 "$work/watch.log"; exit 1; }
-echo "== function log"; grep -E 'change|sign-in|refused|ERROR' "$work/watch.log" || true
-kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
-cat "$work/cluster.log"
-grep -q 'ml-platform/user-alice-smith-corp-example-clusterrole-edit' "$work/cluster.log" \
-  && ! grep -q 'kube-system/user-alice' "$work/cluster.log" \
-  && echo "== e2e passed: alice got ml-platform and ridy-jose, and nothing in kube-system"
+
+# A local user's groups are whatever was stored (and users may write them): by default they
+# grant nothing.
+sign_in_case untrusted
+if grep -q 'user-alice-smith-corp-example-clusterrole-edit' "$work/untrusted/cluster.log"; then
+  echo "== e2e failed: a local user's stored groups granted access without TRUST_STORED_GROUPS" >&2
+  exit 1
+fi
+
+# The operator who made the attribute unwritable opts in.
+sign_in_case trusted TRUST_STORED_GROUPS=true
+grep -q 'ml-platform/user-alice-smith-corp-example-clusterrole-edit' "$work/trusted/cluster.log" \
+  && ! grep -q 'kube-system/user-alice' "$work/trusted/cluster.log" \
+  || { echo "== e2e failed: alice did not get ml-platform, or got kube-system" >&2; exit 1; }
+echo "== e2e passed: without TRUST_STORED_GROUPS alice got nothing; with it ml-platform and ridy-jose, and nothing in kube-system"

@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::{Harness, granted};
 use http::Method;
 use kfpm_testkit::apiserver::{Fault, Flavor};
+use kfpm_testkit::events::sign_in_event;
 use kubeflow_profile_manager::Outcome;
 use tokio::time::Instant;
 
@@ -172,7 +173,7 @@ async fn lambdas_own_deadline_shortens_the_budget() {
     let h = Harness::start(Flavor::Current, &[]).await;
     h.cluster.inject(Fault::Hang, 1000, None);
     let started = Instant::now();
-    let event = common::sign_in_event("rumesh", RUMESH, "[ml]");
+    let event = sign_in_event("rumesh", RUMESH, "[ml]");
     assert!(
         h.app
             .handle(&event, Some(Duration::from_millis(800)))
@@ -198,7 +199,7 @@ async fn concurrent_duplicates_under_faults_still_converge() {
         5,
         Some(Method::POST),
     );
-    let event = common::sign_in_event("rumesh", RUMESH, "[one, two, three, four]");
+    let event = sign_in_event("rumesh", RUMESH, "[one, two, three, four]");
     let (x, y, z) = tokio::join!(
         h.app.handle(&event, None),
         a.handle(&event, None),

@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{Harness, OWNER, granted, refused, sign_in_event, sub_of, token_event};
+use common::{Harness, OWNER, granted, refused};
 use kfpm_testkit::apiserver::Flavor;
+use kfpm_testkit::events::{sign_in_event, sub_of, token_event};
 use kubeflow_profile_manager::Outcome;
 use kubeflow_profile_manager::admission::Skip;
 use kubeflow_profile_manager::event::EmailProblem;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use common::{Harness, OWNER, granted, refused};
 use kfpm_testkit::apiserver::{Fault, Flavor};
+use kfpm_testkit::events::sign_in_event;
 use kubeflow_profile_manager::Outcome;
 use kubeflow_profile_manager::error::USER_FACING_MESSAGE;
 use serde_json::{Value, json};
@@ -425,7 +426,7 @@ async fn events_without_a_user_or_an_email_touch_nothing() {
         h.app.handle(m2m, None).await,
         Ok(Outcome::Skipped(_))
     ));
-    let no_email = common::sign_in_event("rumesh", "", "[ml]");
+    let no_email = sign_in_event("rumesh", "", "[ml]");
     assert!(matches!(
         h.app.handle(&no_email, None).await,
         Ok(Outcome::Skipped(_))
@@ -457,7 +458,7 @@ async fn a_cluster_whose_certificate_is_not_from_the_described_ca_is_never_sent_
     })
     .await;
     let app = common::app_for(&h.cluster, &eks, h.app.config().clone(), h.clock.clock()).await;
-    let event = common::sign_in_event("rumesh", RUMESH, "[ml]");
+    let event = sign_in_event("rumesh", RUMESH, "[ml]");
     assert!(
         app.handle(&event, Some(Duration::from_secs(2)))
             .await
@@ -473,7 +474,7 @@ async fn a_cluster_whose_certificate_is_not_from_the_described_ca_is_never_sent_
 async fn concurrent_duplicates_of_one_sign_in_all_succeed_with_one_consistent_state() {
     let h = Harness::start(Flavor::Current, &[]).await;
     let (a, b) = (h.another_container().await, h.another_container().await);
-    let event = common::sign_in_event("rumesh", RUMESH, "[RIDY-RUMESH, RIDY-JOSE, ML]");
+    let event = sign_in_event("rumesh", RUMESH, "[RIDY-RUMESH, RIDY-JOSE, ML]");
     let (x, y, z) = tokio::join!(
         h.app.handle(&event, None),
         a.handle(&event, None),
@@ -550,7 +551,7 @@ async fn the_api_server_refuses_a_token_minted_for_another_cluster() {
     })
     .await;
     let app = app_with(&h, &eks, "other", h.clock.clock()).await;
-    let event = common::sign_in_event("rumesh", RUMESH, "[ml]");
+    let event = sign_in_event("rumesh", RUMESH, "[ml]");
     assert!(app.handle(&event, None).await.is_err());
     assert_eq!(app.token_mints(), 2, "re-minted once after the 401");
     let rejected = h.cluster.rejected_tokens();
@@ -575,7 +576,7 @@ async fn the_api_server_refuses_an_expired_token() {
         std::sync::Arc::new(std::time::SystemTime::now),
     )
     .await;
-    let event = common::sign_in_event("rumesh", RUMESH, "[ml]");
+    let event = sign_in_event("rumesh", RUMESH, "[ml]");
     assert!(app.handle(&event, None).await.is_err());
     let rejected = h.cluster.rejected_tokens();
     assert!(

@@ -4,6 +4,7 @@
 
 pub mod apiserver;
 pub mod eks;
+pub mod events;
 pub mod local;
 pub mod rbac;
 pub mod runtime_api;

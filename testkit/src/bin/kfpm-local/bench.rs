@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use kfpm_testkit::ShiftedClock;
 use kfpm_testkit::apiserver::FakeClusterConfig;
+use kfpm_testkit::events::sign_in_event;
 use kfpm_testkit::local::LocalStack;
 use kfpm_testkit::runtime_api::Invocation;
-use serde_json::json;
 use tokio::time::Instant;
 
 /// One sign-in: wall time and API requests.
@@ -32,15 +32,11 @@ fn event(user: &str, team: &str, groups: usize) -> String {
     let names: Vec<String> = (1..=groups)
         .map(|i| format!("RIDY-{team}-{i:02}"))
         .collect();
-    json!({
-        "version": "1", "triggerSource": "TokenGeneration_HostedAuth", "region": "us-east-1",
-        "userPoolId": "us-east-1_mg7wscVHr", "userName": format!("adfs_ad\\{user}"),
-        "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": "1qlg2f7sagm6ob7s5985rm1qk8"},
-        "request": {"userAttributes": {"email": format!("{user}@corp.example"), "custom:groups": format!("[{}]", names.join(", "))},
-                    "groupConfiguration": {"groupsToOverride": [], "iamRolesToOverride": [], "preferredRole": null}},
-        "response": {"claimsOverrideDetails": null},
-    })
-    .to_string()
+    sign_in_event(
+        user,
+        &format!("{user}@corp.example"),
+        &format!("[{}]", names.join(", ")),
+    )
 }
 
 fn peak_rss_kib(pid: u32) -> u64 {
