@@ -16,6 +16,10 @@ pub struct SignInMetrics {
     pub granted: usize,
     pub revoked: usize,
     pub refused: usize,
+    /// Groups a sign-in that was not an IdP assertion could not grant.
+    pub withheld: usize,
+    /// Groups and deletions left for the next sign-in by the bound on changes per sign-in.
+    pub deferred: usize,
     /// 1 when the sign-in's provisioning failed (whatever `FAIL_MODE` made of it).
     pub errors: usize,
 }
@@ -29,6 +33,8 @@ impl SignInMetrics {
             granted: report.map_or(0, |r| r.granted.len()),
             revoked: report.map_or(0, |r| r.revoked.len()),
             refused: report.map_or(0, |r| r.refused.len()),
+            withheld: report.map_or(0, |r| r.withheld.len()),
+            deferred: report.map_or(0, |r| r.deferred.len() + r.deferred_deletions),
             errors: usize::from(report.is_none()),
         }
     }
@@ -50,6 +56,8 @@ impl SignInMetrics {
                         {"Name": "GroupsGranted", "Unit": "Count"},
                         {"Name": "BindingsRevoked", "Unit": "Count"},
                         {"Name": "GroupsRefused", "Unit": "Count"},
+                        {"Name": "GroupsWithheld", "Unit": "Count"},
+                        {"Name": "ChangesDeferred", "Unit": "Count"},
                         {"Name": "Errors", "Unit": "Count"},
                     ],
                 }],
@@ -59,6 +67,8 @@ impl SignInMetrics {
             "GroupsGranted": self.granted,
             "BindingsRevoked": self.revoked,
             "GroupsRefused": self.refused,
+            "GroupsWithheld": self.withheld,
+            "ChangesDeferred": self.deferred,
             "Errors": self.errors,
         })
     }
@@ -78,6 +88,9 @@ mod tests {
         let report = SyncReport {
             granted: vec!["a".into(), "b".into()],
             revoked: vec!["RoleBinding c/x".into()],
+            withheld: vec!["w".into()],
+            deferred: vec!["d".into()],
+            deferred_deletions: 2,
             ..SyncReport::default()
         };
         let metrics = SignInMetrics::new(Some(&report), Duration::from_millis(42), 4);
@@ -94,6 +107,8 @@ mod tests {
         assert_eq!(doc["ApiRequests"], 4);
         assert_eq!(doc["GroupsGranted"], 2);
         assert_eq!(doc["BindingsRevoked"], 1);
+        assert_eq!(doc["GroupsWithheld"], 1);
+        assert_eq!(doc["ChangesDeferred"], 3);
         assert_eq!(doc["Errors"], 0);
         let failed = SignInMetrics::new(None, Duration::ZERO, 2).emf(SystemTime::UNIX_EPOCH);
         assert_eq!(failed["Errors"], 1);

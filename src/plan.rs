@@ -143,13 +143,18 @@ pub fn accepts_group_profile(existing: &Value, access: &GroupPlan, owner: &str) 
 }
 
 /// True when an existing namespace may stand for the one this function wanted to create for
-/// `access`: annotated for `owner` (the profile controller adopts it) and for this group.
+/// `access` (whose Profile is this group's): annotated for `owner`, so the profile controller
+/// adopts it (or made it), and recording no other group. A namespace the controller made for
+/// the Profile records nothing; the Profile's record is what decides.
 pub fn accepts_group_namespace(existing: &Value, access: &GroupPlan, owner: &str) -> bool {
     existing
         .pointer("/metadata/annotations/owner")
         .and_then(Value::as_str)
         == Some(owner)
-        && check_group_record(existing, &access.group, &access.namespace).is_ok()
+        && !matches!(
+            check_group_record(existing, &access.group, &access.namespace),
+            Err(Refusal::AnotherGroupsNamespace { .. })
+        )
 }
 
 /// Compares `desired` with `observed`, given `group_owner` (`GROUP_PROFILE_OWNER`).
@@ -170,41 +175,54 @@ pub fn plan(desired: &DesiredState, observed: &Observed, group_owner: &str) -> P
     let mut refused = desired.refused.clone();
     let mut groups = Vec::new();
     let mut withheld = Vec::new();
-    let mut kept_namespaces: Vec<&str> = Vec::new();
+    // Namespaces whose desired objects are kept (and others of the person's there revoked), and
+    // namespaces where whatever the person has is held as it is.
+    let mut granted_namespaces: Vec<&str> = Vec::new();
+    let mut held_namespaces: Vec<&str> = Vec::new();
     for access in &desired.groups {
         match plan_group(access, observed, group_owner, &persons) {
-            Ok(group) => {
-                kept_namespaces.push(&access.namespace);
-                match desired.mode {
-                    Mode::RevokeOnly if group.writes() > 0 => withheld.push(group.group),
-                    _ => groups.push(group),
+            Ok(group) => match desired.mode {
+                Mode::Grant => {
+                    granted_namespaces.push(&access.namespace);
+                    groups.push(group);
                 }
+                // Only what the groups no longer give goes: whatever the user has in a
+                // namespace their groups still give stays as it is.
+                Mode::RevokeOnly => {
+                    held_namespaces.push(&access.namespace);
+                    if group.writes() > 0 {
+                        withheld.push(group.group);
+                    } else {
+                        groups.push(group);
+                    }
+                }
+            },
+            Err(reason) => {
+                // A group Profile made before groups were recorded, under a sanitised name:
+                // nothing new is granted there until an administrator records its group, and
+                // nothing the person has there is taken away meanwhile.
+                if reason == Refusal::NoGroupRecord {
+                    held_namespaces.push(&access.namespace);
+                }
+                refused.push(RefusedGroup {
+                    group: access.group.clone(),
+                    namespace: Some(access.namespace.clone()),
+                    reason,
+                });
             }
-            Err(reason) => refused.push(RefusedGroup {
-                group: access.group.clone(),
-                namespace: Some(access.namespace.clone()),
-                reason,
-            }),
         }
     }
     let kept = |object: &Object| {
-        let namespace_kept = object
-            .namespace
-            .as_deref()
-            .is_some_and(|ns| kept_namespaces.contains(&ns));
-        match desired.mode {
-            // Only what the groups no longer give goes: whatever the user has in a namespace
-            // their groups still give stays as it is.
-            Mode::RevokeOnly => namespace_kept,
-            Mode::Grant => {
-                namespace_kept
-                    && desired
-                        .groups
-                        .iter()
-                        .flat_map(|g| &g.bindings)
-                        .any(|wanted| same_ref(wanted, object))
-            }
-        }
+        let Some(namespace) = object.namespace.as_deref() else {
+            return false;
+        };
+        held_namespaces.contains(&namespace)
+            || (granted_namespaces.contains(&namespace)
+                && desired
+                    .groups
+                    .iter()
+                    .flat_map(|g| &g.bindings)
+                    .any(|wanted| same_ref(wanted, object)))
     };
     let revoke: Vec<Object> = persons
         .iter()
@@ -805,6 +823,33 @@ mod tests {
         let mut recorded_other = namespace.clone();
         recorded_other["metadata"]["annotations"][GROUP_ANNOTATION] = json!("Ml ");
         assert!(!accepts_group_namespace(&recorded_other, &group, OWNER));
+        // The profile controller's own namespace for the Profile records nothing: accepted.
+        let by_controller = json!({"metadata": {"name": "ml", "annotations": {"owner": OWNER}}});
+        assert!(accepts_group_namespace(&by_controller, &group, OWNER));
+        assert!(!accepts_group_namespace(
+            &by_controller,
+            &group,
+            "eve@corp.example"
+        ));
+    }
+
+    #[test]
+    fn access_under_an_unrecorded_sanitised_profile_is_held_not_revoked() {
+        // Version 0.1 made "data-science" for "Data Science" without a record.
+        let state = desired(&["Data Science"]);
+        let mut observed = provisioned(&state);
+        let profile = observed.profiles.get_mut("data-science").unwrap();
+        profile.body["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("annotations");
+        let plan = plan(&state, &observed, OWNER);
+        assert_eq!(refusals(&plan), [("Data Science", &Refusal::NoGroupRecord)]);
+        assert!(plan.revoke.is_empty(), "held until the group is recorded");
+        assert_eq!(plan.writes(), 0);
+        // Leaving the group still takes it away.
+        let plan = super::plan(&desired(&[]), &observed, OWNER);
+        assert_eq!(plan.revoke.len(), 2);
     }
 
     #[test]

@@ -599,3 +599,73 @@ mod logs {
         }
     }
 }
+
+#[tokio::test]
+async fn a_large_sign_in_never_has_more_than_64_requests_in_flight() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    // Every answer takes a while, so requests pile up as far as the function lets them.
+    h.cluster.set_latency(std::time::Duration::from_millis(30));
+    let groups: Vec<String> = (0..120).map(|i| format!("team-{i}")).collect();
+    let outcome = handle(
+        &h,
+        &sign_in_event("rumesh", RUMESH, &format!("[{}]", groups.join(", "))),
+    )
+    .await;
+    assert_eq!(granted(&outcome).len(), 120);
+    let most = h.cluster.max_in_flight();
+    assert!(
+        most <= kubeflow_profile_manager::kube_api::MAX_IN_FLIGHT,
+        "{most} in flight"
+    );
+    assert!(
+        most > 32,
+        "the groups still move together: {most} in flight"
+    );
+}
+
+#[tokio::test]
+async fn access_under_a_sanitised_profile_of_the_previous_version_waits_for_its_record() {
+    let h = Harness::start(Flavor::Current, &[("DECODE_GROUP_NAMES", "true")]).await;
+    // 0.1 made "data-science" for "Data+Science" (decoded and lowercased), without a record.
+    h.cluster.seed(json!({"apiVersion": "kubeflow.org/v1", "kind": "Profile",
+        "metadata": {"name": "data-science", "labels": {"app.kubernetes.io/managed-by": "kubeflow-profile-manager"}},
+        "spec": {"owner": {"kind": "User", "name": OWNER}}}));
+    h.cluster.reconcile("data-science");
+    h.cluster.seed(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": RUMESH_BINDING, "namespace": "data-science",
+                     "labels": {"app.kubernetes.io/managed-by": "kubeflow-profile-manager",
+                                "kubeflow-profile-manager/user": legacy_user_label_value(RUMESH)},
+                     "annotations": {"user": RUMESH, "role": "edit"}},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-edit"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": RUMESH}]}));
+    // Neither the real group nor a look-alike is granted anything new; rumesh keeps what he has.
+    let outcome = handle(&h, &sign_in_event("rumesh", RUMESH, "[Data+Science]")).await;
+    assert_eq!(refused(&outcome), ["Data Science"]);
+    assert!(
+        h.cluster
+            .get("RoleBinding", Some("data-science"), RUMESH_BINDING)
+            .is_some()
+    );
+    let outcome = handle(&h, &sign_in_event("mallory", MALLORY, "[Data_Science]")).await;
+    assert_eq!(refused(&outcome), ["Data_Science"]);
+    assert!(
+        h.cluster
+            .get("RoleBinding", Some("data-science"), MALLORY_BINDING)
+            .is_none()
+    );
+    // The administrator records the group, as the README says.
+    h.cluster
+        .annotate("Profile", None, "data-science", RECORD, "Data Science");
+    let outcome = handle(&h, &sign_in_event("rumesh", RUMESH, "[Data+Science]")).await;
+    assert_eq!(granted(&outcome), ["data-science"]);
+    let rb = h
+        .cluster
+        .get("RoleBinding", Some("data-science"), RUMESH_BINDING)
+        .unwrap();
+    assert_eq!(
+        rb["metadata"]["labels"]["kubeflow-profile-manager/user"],
+        sub_of("rumesh")
+    );
+    let outcome = handle(&h, &sign_in_event("mallory", MALLORY, "[Data_Science]")).await;
+    assert_eq!(refused(&outcome), ["Data_Science"]);
+}

@@ -90,6 +90,9 @@ struct State {
     faults: VecDeque<(Fault, Option<Method>)>,
     latency: Duration,
     rejected_tokens: Vec<String>,
+    /// Requests being handled now, and the most there ever were at once.
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 struct Shared {
@@ -193,6 +196,8 @@ impl FakeCluster {
                 faults: VecDeque::new(),
                 latency: config.latency,
                 rejected_tokens: Vec::new(),
+                in_flight: 0,
+                max_in_flight: 0,
             }),
             config,
         });
@@ -269,6 +274,29 @@ impl FakeCluster {
         );
     }
 
+    /// Sets an annotation as `kubectl annotate` does (an update by its own field manager).
+    pub fn annotate(
+        &self,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+        key: &str,
+        value: &str,
+    ) {
+        let resource = resource_of(kind).expect("a served kind");
+        let mut state = self.shared.lock();
+        state.store.set_now(rfc3339((self.shared.config.clock)()));
+        let mut object = state
+            .store
+            .raw(&resource, namespace, name)
+            .cloned()
+            .expect("the object exists");
+        object["metadata"]["annotations"][key] = json!(value);
+        state
+            .store
+            .controller_update(&resource, namespace, name, object, "kubectl-annotate");
+    }
+
     /// Lets the profile controller react at once to the Profile `name` (seeded by hand).
     pub fn reconcile(&self, name: &str) {
         reconcile_profile(&mut self.shared.lock().store, name);
@@ -331,7 +359,14 @@ impl FakeCluster {
     }
 
     pub fn clear_requests(&self) {
-        self.shared.lock().requests.clear();
+        let mut state = self.shared.lock();
+        state.requests.clear();
+        state.max_in_flight = state.in_flight;
+    }
+
+    /// The most requests in progress at once since the start or the last `clear_requests`.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.lock().max_in_flight
     }
 
     /// Why the last refused tokens were refused.
@@ -380,7 +415,26 @@ pub fn resource_of(kind: &str) -> Option<Resource> {
     .find(|r| r.kind == kind)
 }
 
+/// Counts a request as in progress for as long as it lives.
+struct InFlight(Arc<Shared>);
+
+impl InFlight {
+    fn enter(shared: &Arc<Shared>) -> InFlight {
+        let mut state = shared.lock();
+        state.in_flight += 1;
+        state.max_in_flight = state.max_in_flight.max(state.in_flight);
+        InFlight(shared.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.lock().in_flight -= 1;
+    }
+}
+
 async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answer, std::io::Error> {
+    let _in_flight = InFlight::enter(&shared);
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or("").to_owned();
