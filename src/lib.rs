@@ -5,27 +5,19 @@
 //! access (a RoleBinding plus its Istio twin) in each group namespace; access the user's groups
 //! no longer call for is removed. The event is returned exactly as received.
 //!
-//! The crate is a pure core ([`config`], [`event`], [`names`], [`protected`], [`desired`],
-//! [`plan`], [`token`]) with I/O at the edges ([`cluster`], [`kube_api`], [`sync`]); [`App`]
-//! holds what a warm container keeps and [`App::handle`] is the one entry point.
+//! The folders carry the design: [`domain`] is the pure core (event, admission, names, desired
+//! state, plan, report); [`eks`], [`kubernetes`] and [`lambda`] are the I/O edges. [`App`] holds
+//! what a warm container keeps, and [`App::handle`] reads as admission (pure), provisioning
+//! (observe, plan, execute) and the `FAIL_MODE` verdict (pure).
 #![forbid(unsafe_code)]
 
-pub mod admission;
-pub mod cluster;
-pub mod config;
-pub mod desired;
+pub mod domain;
+pub mod eks;
 pub mod error;
-pub mod event;
-pub mod kube_api;
-pub mod logging;
-pub mod metrics;
-pub mod names;
-pub mod objects;
-pub mod plan;
-pub mod protected;
-pub mod runtime_init;
-pub mod sync;
-pub mod token;
+pub mod kubernetes;
+pub mod lambda;
+
+pub use domain::config;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -35,17 +27,21 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::admission::{Identity, Mode, Skip, admit};
-use crate::cluster::{ClusterInfo, describe_cluster, kube_client};
-use crate::config::{Config, FailMode, IstioAuthz};
-use crate::desired::desired_state;
+use crate::domain::admission::{Identity, Mode, Skip, admit};
+use crate::domain::config::{Config, IstioAuthz};
+use crate::domain::desired::desired_state;
+use crate::domain::event::TokenEvent;
+use crate::domain::metrics::SignInMetrics;
+use crate::domain::objects::Kind;
+use crate::domain::plan::plan;
+use crate::domain::report::{SyncReport, Verdict, planned_changes, verdict};
+use crate::eks::cluster::{ClusterInfo, describe_cluster};
+use crate::eks::token::{BearerToken, mint_token};
 use crate::error::{Error, SignInFailed};
-use crate::event::TokenEvent;
-use crate::kube_api::KubeApi;
-use crate::metrics::SignInMetrics;
-use crate::objects::Kind;
-use crate::sync::{SyncReport, discover_istio_kinds, synchronise};
-use crate::token::{BearerToken, mint_token};
+use crate::kubernetes::client::ClusterClient;
+use crate::kubernetes::execute::execute;
+use crate::kubernetes::observe::{discover_istio_kinds, observe};
+use crate::kubernetes::policy::SignInPolicy;
 
 /// Time kept back from Lambda's own deadline to send the answer.
 const ANSWER_MARGIN: Duration = Duration::from_millis(150);
@@ -58,7 +54,7 @@ pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 pub enum Outcome {
     /// Nothing to provision: why.
     Skipped(Skip),
-    /// Provisioned; failures are listed when `FAIL_MODE=open` let the sign-in through anyway.
+    /// Provisioned.
     Synchronised(SyncReport),
     /// Provisioning failed and `FAIL_MODE=open` let the sign-in through.
     FailedOpen,
@@ -72,7 +68,7 @@ pub struct App {
     region: String,
     clock: Clock,
     cluster: Mutex<Option<ClusterInfo>>,
-    connection: Mutex<Option<(kube::Client, BearerToken)>>,
+    connection: Mutex<Option<(ClusterClient, BearerToken)>>,
     istio_kinds: Mutex<Option<Vec<Kind>>>,
     token_mints: AtomicU32,
 }
@@ -83,10 +79,10 @@ impl App {
         let region = sdk
             .region()
             .map(|r| r.to_string())
-            .ok_or_else(|| Error::Credentials("no AWS region (set AWS_REGION)".into()))?;
+            .ok_or(Error::AwsSetup("region (set AWS_REGION)"))?;
         let credentials = sdk
             .credentials_provider()
-            .ok_or_else(|| Error::Credentials("no AWS credentials provider".into()))?;
+            .ok_or(Error::AwsSetup("credentials provider"))?;
         Ok(App {
             config,
             eks: aws_sdk_eks::Client::new(sdk),
@@ -116,21 +112,20 @@ impl App {
         raw_event: &str,
         remaining: Option<Duration>,
     ) -> Result<Outcome, SignInFailed> {
-        let event = match TokenEvent::parse(raw_event) {
-            Ok(event) => event,
+        let (identity, mode) = match TokenEvent::parse(raw_event) {
+            Ok(event) => match admit(&event, &self.config) {
+                Ok(admitted) => admitted,
+                Err(skip) => {
+                    if !matches!(skip, Skip::MachineToMachine | Skip::RefreshNotSynchronised) {
+                        // User-supplied values are logged escaped (`?`), never as raw text.
+                        tracing::warn!(user = ?event.user_name, reason = %skip, "nothing provisioned");
+                    }
+                    return Ok(Outcome::Skipped(skip));
+                }
+            },
             Err(error) => {
                 tracing::warn!(%error, "not a Pre Token Generation event; returned unchanged");
                 return Ok(Outcome::Skipped(Skip::NotATokenEvent));
-            }
-        };
-        let (identity, mode) = match admit(&event, &self.config) {
-            Ok(admitted) => admitted,
-            Err(skip) => {
-                if !matches!(skip, Skip::MachineToMachine | Skip::RefreshNotSynchronised) {
-                    // User-supplied values are logged escaped (`?`), never as raw text.
-                    tracing::warn!(user = ?event.user_name, reason = %skip, "nothing provisioned");
-                }
-                return Ok(Outcome::Skipped(skip));
             }
         };
 
@@ -159,57 +154,27 @@ impl App {
         });
 
         let elapsed = started.elapsed();
-        let metrics = SignInMetrics::new(result.as_ref().ok(), elapsed, requests);
-        metrics.emit((self.clock)());
-        match result {
-            Ok(report) => {
-                if !report.withheld.is_empty() {
-                    tracing::info!(
-                        user = ?identity.email,
-                        groups = ?report.withheld,
-                        "groups not granted: this sign-in's groups were not just asserted by the identity provider (a refresh or a local user); they are granted at the next federated sign-in"
-                    );
-                }
-                if !report.deferred.is_empty() || report.deferred_deletions > 0 {
-                    tracing::warn!(
-                        user = ?identity.email,
-                        groups = ?report.deferred,
-                        deletions = report.deferred_deletions,
-                        "more changes than one sign-in makes; the rest is done at the next sign-in"
-                    );
-                }
-                tracing::info!(
-                    user = ?identity.email,
-                    sub = identity.sub.as_str(),
-                    mode = ?mode,
-                    granted = ?report.granted,
-                    revoked = ?report.revoked,
-                    refused = ?report.refused.iter().map(|r| format!("{}: {}", r.group, r.reason)).collect::<Vec<_>>(),
-                    changes = report.changes,
-                    duration_ms = elapsed.as_millis() as u64,
-                    api_requests = requests,
-                    dry_run = self.config.dry_run,
-                    "sign-in synchronised"
-                );
-                Ok(Outcome::Synchronised(report))
-            }
-            Err(error) => {
-                tracing::error!(
-                    user = ?identity.email,
-                    %error,
-                    duration_ms = elapsed.as_millis() as u64,
-                    api_requests = requests,
-                    fail_mode = ?self.config.fail_mode,
-                    "sign-in provisioning failed"
-                );
-                match self.config.fail_mode {
-                    FailMode::Closed => Err(SignInFailed),
-                    FailMode::Open => Ok(Outcome::FailedOpen),
-                }
-            }
+        SignInMetrics::new(result.as_ref().ok(), elapsed, requests).emit((self.clock)());
+        match &result {
+            Ok(report) => log_report(&identity, mode, report, elapsed, requests, &self.config),
+            Err(error) => tracing::error!(
+                user = ?identity.email,
+                error = error.chain(),
+                duration_ms = elapsed.as_millis() as u64,
+                api_requests = requests,
+                fail_mode = ?self.config.fail_mode,
+                "sign-in provisioning failed"
+            ),
+        }
+        match (verdict(result.is_ok(), self.config.fail_mode), result) {
+            (Verdict::Synchronised, Ok(report)) => Ok(Outcome::Synchronised(report)),
+            (Verdict::FailedOpen, _) => Ok(Outcome::FailedOpen),
+            _ => Err(SignInFailed),
         }
     }
 
+    /// Observes, plans and (unless `DRY_RUN`) executes one sign-in, minting a new token and
+    /// trying once more if the API server refuses the one it had.
     async fn provision(
         &self,
         identity: &Identity,
@@ -220,19 +185,30 @@ impl App {
         let info = self.cluster_info().await?;
         let mut renew = false;
         loop {
-            let client = self.client(&info, renew).await?;
-            let api = KubeApi::new(client, deadline);
+            let policy = SignInPolicy::new(deadline);
+            let client = self
+                .cluster_client(&info, renew)
+                .await?
+                .for_sign_in(policy.clone())?;
             let result = async {
-                let twins = self.istio_kinds(&api).await?;
+                let twins = self.istio_kinds(&client).await?;
                 let desired = desired_state(identity, mode, &self.config, &twins);
                 // Logged once per sign-in, not again on the retry after a 401.
                 for refused in desired.refused.iter().filter(|_| !renew) {
                     tracing::warn!(group = ?refused.group, namespace = ?refused.namespace, reason = ?refused.reason.to_string(), "group refused");
                 }
-                synchronise(&api, &desired, &twins, &self.config).await
+                let observed = observe(&client, &desired, &twins).await?;
+                let plan = plan(&desired, &observed, &self.config.group_profile_owner);
+                if self.config.dry_run {
+                    for (action, object) in planned_changes(&plan) {
+                        tracing::info!(action, kind = object.kind.name(), namespace = object.namespace.as_deref().unwrap_or(""), name = object.name.as_str(), "change");
+                    }
+                    return Ok(SyncReport::dry_run(&plan));
+                }
+                execute(&client, &plan, &self.config.group_profile_owner).await
             }
             .await;
-            *requests += api.requests();
+            *requests += policy.requests();
             match result {
                 Err(error) if error.is_unauthorized() && !renew => {
                     tracing::warn!(
@@ -257,8 +233,12 @@ impl App {
         Ok(info)
     }
 
-    /// A client with a token that is not stale; a new one when `renew` or when none is kept.
-    async fn client(&self, info: &ClusterInfo, renew: bool) -> Result<kube::Client, Error> {
+    /// A connection with a token that is not stale; a new one when `renew` or when none is kept.
+    async fn cluster_client(
+        &self,
+        info: &ClusterInfo,
+        renew: bool,
+    ) -> Result<ClusterClient, Error> {
         let now = (self.clock)();
         let mut kept = self.connection.lock().await;
         if let Some((client, token)) = kept.as_ref()
@@ -271,16 +251,16 @@ impl App {
             .credentials
             .provide_credentials()
             .await
-            .map_err(|e| Error::Credentials(e.to_string()))?;
+            .map_err(|e| Error::Credentials(Box::new(e)))?;
         let token = mint_token(&credentials, &self.region, &self.config.cluster_name, now)?;
         self.token_mints.fetch_add(1, Ordering::Relaxed);
-        let client = kube_client(info, &token)?;
+        let client = ClusterClient::new(info, &token)?;
         *kept = Some((client.clone(), token));
         Ok(client)
     }
 
     /// The Istio kinds paired with RoleBindings: configured, or discovered once per container.
-    async fn istio_kinds(&self, api: &KubeApi) -> Result<Vec<Kind>, Error> {
+    async fn istio_kinds(&self, client: &kube::Client) -> Result<Vec<Kind>, Error> {
         Ok(match self.config.istio_authz {
             IstioAuthz::AuthorizationPolicy => vec![Kind::AuthorizationPolicy],
             IstioAuthz::ServiceRoleBinding => vec![Kind::ServiceRoleBinding],
@@ -291,7 +271,7 @@ impl App {
                 if let Some(kinds) = cached.as_ref() {
                     return Ok(kinds.clone());
                 }
-                let kinds = discover_istio_kinds(api).await?;
+                let kinds = discover_istio_kinds(client).await?;
                 if kinds.is_empty() {
                     tracing::warn!(
                         "the cluster serves neither security.istio.io nor rbac.istio.io; RoleBindings only"
@@ -304,4 +284,43 @@ impl App {
             }
         })
     }
+}
+
+/// The summary of a provisioned sign-in (and what it withheld or deferred).
+fn log_report(
+    identity: &Identity,
+    mode: Mode,
+    report: &SyncReport,
+    elapsed: Duration,
+    requests: u32,
+    config: &Config,
+) {
+    if !report.withheld.is_empty() {
+        tracing::info!(
+            user = ?identity.email,
+            groups = ?report.withheld,
+            "groups not granted: this sign-in's groups were not just asserted by the identity provider (a refresh or a local user); they are granted at the next federated sign-in"
+        );
+    }
+    if !report.deferred.is_empty() || report.deferred_deletions > 0 {
+        tracing::warn!(
+            user = ?identity.email,
+            groups = ?report.deferred,
+            deletions = report.deferred_deletions,
+            "more changes than one sign-in makes; the rest is done at the next sign-in"
+        );
+    }
+    tracing::info!(
+        user = ?identity.email,
+        sub = identity.sub.as_str(),
+        mode = ?mode,
+        granted = ?report.granted,
+        revoked = ?report.revoked,
+        refused = ?report.refused.iter().map(|r| format!("{}: {}", r.group, r.reason)).collect::<Vec<_>>(),
+        changes = report.changes,
+        duration_ms = elapsed.as_millis() as u64,
+        api_requests = requests,
+        dry_run = config.dry_run,
+        "sign-in synchronised"
+    );
 }

@@ -4,14 +4,16 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use kubeflow_profile_manager::App;
-use kubeflow_profile_manager::config::Config;
-use kubeflow_profile_manager::runtime_init::report_init_error;
+use kubeflow_profile_manager::domain::config::Config;
+use kubeflow_profile_manager::error::SignInFailed;
+use kubeflow_profile_manager::lambda::init_error::report_init_error;
+use kubeflow_profile_manager::lambda::logging;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    kubeflow_profile_manager::logging::init(|name| std::env::var(name).ok());
+    logging::init(|name| std::env::var(name).ok());
     let config = match Config::from_lookup(|name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(error) => {
@@ -37,7 +39,7 @@ async fn main() -> Result<(), Error> {
                 .duration_since(SystemTime::now())
                 .ok();
             app.handle(event.payload.get(), remaining).await?;
-            Ok::<_, Error>(event.payload)
+            Ok::<_, SignInFailed>(event.payload)
         },
     ))
     .await

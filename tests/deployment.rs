@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use common::Harness;
 use kfpm_testkit::rbac::{PolicyRule, project_rules};
-use kubeflow_profile_manager::config::{self, Config};
+use kubeflow_profile_manager::domain::config::{self, Config};
 use serde_norway::Value;
 
 const RUMESH: &str = "rumesh@corp.example";

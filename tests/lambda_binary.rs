@@ -121,6 +121,10 @@ async fn a_failed_sign_in_is_an_error_answer_without_internals() {
         panic!("expected an error answer");
     };
     let error: serde_json::Value = serde_json::from_str(&error).unwrap();
+    assert_eq!(
+        error["errorType"], "SignInFailed",
+        "a stable name for CloudWatch and Cognito"
+    );
     let message = error["errorMessage"].as_str().unwrap();
     assert_eq!(
         message,

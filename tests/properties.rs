@@ -4,13 +4,14 @@
 use proptest::prelude::*;
 use serde_json::Value;
 
-use kubeflow_profile_manager::admission::{Identity, Mode};
-use kubeflow_profile_manager::config::Config;
-use kubeflow_profile_manager::desired::desired_state;
-use kubeflow_profile_manager::event::{TokenEvent, parse_groups};
-use kubeflow_profile_manager::names::{dns_label, is_dns_label};
-use kubeflow_profile_manager::objects::Kind;
-use kubeflow_profile_manager::protected::SYSTEM_NAMESPACES;
+use kubeflow_profile_manager::domain::admission::{Identity, Mode};
+use kubeflow_profile_manager::domain::config::Config;
+use kubeflow_profile_manager::domain::desired::desired_state;
+use kubeflow_profile_manager::domain::event::TokenEvent;
+use kubeflow_profile_manager::domain::groups::parse_groups;
+use kubeflow_profile_manager::domain::names::{dns_label, is_dns_label};
+use kubeflow_profile_manager::domain::objects::Kind;
+use kubeflow_profile_manager::domain::protected::SYSTEM_NAMESPACES;
 
 /// Names from a small alphabet, so that near-collisions (case, separators, accents) are common.
 fn group_name() -> impl Strategy<Value = String> {

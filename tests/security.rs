@@ -7,9 +7,9 @@ use common::{Harness, OWNER, granted, refused};
 use kfpm_testkit::apiserver::Flavor;
 use kfpm_testkit::events::{sign_in_event, sub_of, token_event};
 use kubeflow_profile_manager::Outcome;
-use kubeflow_profile_manager::admission::Skip;
-use kubeflow_profile_manager::event::EmailProblem;
-use kubeflow_profile_manager::names::legacy_user_label_value;
+use kubeflow_profile_manager::domain::admission::Skip;
+use kubeflow_profile_manager::domain::event::EmailProblem;
+use kubeflow_profile_manager::domain::names::legacy_user_label_value;
 use serde_json::{Value, json};
 
 const RUMESH: &str = "rumesh@corp.example";
@@ -246,9 +246,10 @@ async fn a_percent_encoded_group_does_not_pass_the_prefix() {
 
 #[tokio::test]
 async fn without_an_allow_list_the_function_does_not_start() {
-    let err = kubeflow_profile_manager::config::Config::from_pairs(&[("CLUSTER_NAME", "kf")])
-        .unwrap_err()
-        .to_string();
+    let err =
+        kubeflow_profile_manager::domain::config::Config::from_pairs(&[("CLUSTER_NAME", "kf")])
+            .unwrap_err()
+            .to_string();
     assert!(
         err.contains("GROUP_PREFIX") && err.contains("ALLOW_ALL_GROUPS=true"),
         "{err}"
@@ -614,7 +615,7 @@ async fn a_large_sign_in_never_has_more_than_64_requests_in_flight() {
     assert_eq!(granted(&outcome).len(), 120);
     let most = h.cluster.max_in_flight();
     assert!(
-        most <= kubeflow_profile_manager::kube_api::MAX_IN_FLIGHT,
+        most <= kubeflow_profile_manager::kubernetes::policy::MAX_IN_FLIGHT,
         "{most} in flight"
     );
     assert!(

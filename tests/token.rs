@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 use kfpm_testkit::sigv4::{TestCredentials, verify_token};
-use kubeflow_profile_manager::token::mint_token;
+use kubeflow_profile_manager::eks::token::mint_token;
 
 fn credentials(test: &TestCredentials) -> Credentials {
     Credentials::new(

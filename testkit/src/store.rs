@@ -27,6 +27,8 @@ pub struct Resource {
     pub kind: &'static str,
     pub namespaced: bool,
     pub names: NameRule,
+    /// Served by kube-apiserver itself (not a custom resource).
+    pub builtin: bool,
 }
 
 pub const NAMESPACES: Resource = Resource {
@@ -37,6 +39,7 @@ pub const NAMESPACES: Resource = Resource {
     kind: "Namespace",
     namespaced: false,
     names: NameRule::Label,
+    builtin: true,
 };
 pub const ROLEBINDINGS: Resource = Resource {
     group: "rbac.authorization.k8s.io",
@@ -46,6 +49,7 @@ pub const ROLEBINDINGS: Resource = Resource {
     kind: "RoleBinding",
     namespaced: true,
     names: NameRule::PathSegment,
+    builtin: true,
 };
 pub const PROFILES: Resource = Resource {
     group: "kubeflow.org",
@@ -55,6 +59,7 @@ pub const PROFILES: Resource = Resource {
     kind: "Profile",
     namespaced: false,
     names: NameRule::Label,
+    builtin: false,
 };
 pub const AUTHORIZATION_POLICIES: Resource = Resource {
     group: "security.istio.io",
@@ -64,6 +69,7 @@ pub const AUTHORIZATION_POLICIES: Resource = Resource {
     kind: "AuthorizationPolicy",
     namespaced: true,
     names: NameRule::Subdomain,
+    builtin: false,
 };
 pub const SERVICE_ROLE_BINDINGS: Resource = Resource {
     group: "rbac.istio.io",
@@ -73,6 +79,7 @@ pub const SERVICE_ROLE_BINDINGS: Resource = Resource {
     kind: "ServiceRoleBinding",
     namespaced: true,
     names: NameRule::Subdomain,
+    builtin: false,
 };
 
 /// A Kubernetes `Status` failure.
@@ -599,7 +606,18 @@ impl Store {
                     })
             })
             .filter(|(_, stored)| matches_labels(&labels, &stored.body))
-            .map(|(_, stored)| self.render(stored, target.version))
+            .map(|(_, stored)| {
+                let mut item = self.render(stored, target.version);
+                // kube-apiserver leaves the type out of the items of built-in lists (clients
+                // see empty TypeMeta there); custom resources' items keep theirs.
+                if target.resource.builtin
+                    && let Some(fields) = item.as_object_mut()
+                {
+                    fields.remove("apiVersion");
+                    fields.remove("kind");
+                }
+                item
+            })
             .collect();
         let group = target.resource.group;
         Ok(json!({

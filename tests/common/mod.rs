@@ -9,7 +9,7 @@ use aws_credential_types::Credentials;
 use kfpm_testkit::ShiftedClock;
 use kfpm_testkit::apiserver::{FakeCluster, FakeClusterConfig, Flavor};
 use kfpm_testkit::eks::FakeEks;
-use kubeflow_profile_manager::config::Config;
+use kubeflow_profile_manager::domain::config::Config;
 use kubeflow_profile_manager::error::SignInFailed;
 use kubeflow_profile_manager::{App, Outcome};
 use serde_json::Value;

@@ -1,9 +1,9 @@
 //! Which namespaces may never receive user bindings, whatever a group is called. Pure.
 //!
 //! These checks need only names; the checks that need the cluster (is it a Profile, who owns it)
-//! are in [`crate::plan`].
+//! are in [`crate::domain::plan`].
 
-use crate::config::Config;
+use crate::domain::config::Config;
 
 /// System and platform namespaces of Kubernetes, EKS and Kubeflow.
 pub const SYSTEM_NAMESPACES: &[&str] = &[
@@ -85,7 +85,7 @@ mod tests {
     use super::*;
 
     fn config(protected: &str) -> Config {
-        crate::config::test_config(&[("PROTECTED_NAMESPACES", protected)])
+        crate::domain::config::test_config(&[("PROTECTED_NAMESPACES", protected)])
     }
 
     #[test]

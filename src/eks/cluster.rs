@@ -1,13 +1,10 @@
-//! The EKS cluster: its endpoint and CA from `DescribeCluster`, and a Kubernetes client that
-//! trusts only that CA and presents a bearer token. I/O (DescribeCluster); the CA parsing is pure.
-
-use std::time::Duration;
+//! The EKS cluster: its endpoint and CA from `DescribeCluster`. I/O (DescribeCluster); the
+//! validation of what it says is pure.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::error::Error;
-use crate::token::BearerToken;
 
 /// What DescribeCluster says about the cluster, kept for the life of the container.
 #[derive(Clone, PartialEq, Eq)]
@@ -31,7 +28,7 @@ pub async fn describe_cluster(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
 ) -> Result<ClusterInfo, Error> {
-    let failed = |detail: String| Error::DescribeCluster {
+    let failed = |detail: String| Error::ClusterDescription {
         cluster: cluster.to_owned(),
         detail,
     };
@@ -40,7 +37,10 @@ pub async fn describe_cluster(
         .name(cluster)
         .send()
         .await
-        .map_err(|e| failed(aws_sdk_eks::error::DisplayErrorContext(e).to_string()))?;
+        .map_err(|source| Error::DescribeCluster {
+            cluster: cluster.to_owned(),
+            source: Box::new(source),
+        })?;
     let described = output
         .cluster()
         .ok_or_else(|| failed("the answer has no cluster".into()))?;
@@ -96,19 +96,6 @@ fn pem_certificates(pem: &str) -> Result<Vec<Vec<u8>>, String> {
         return Err("the CA bundle holds no certificate".into());
     }
     Ok(certificates)
-}
-
-/// A Kubernetes client for `info` that trusts only the cluster CA and sends `token`.
-/// kube's own retries are off: [`crate::kube_api`] retries inside the sign-in's budget.
-pub fn kube_client(info: &ClusterInfo, token: &BearerToken) -> Result<kube::Client, Error> {
-    let mut config = kube::Config::new(info.endpoint.clone());
-    config.root_cert = Some(info.ca_certificates.clone());
-    config.accept_invalid_certs = false;
-    config.proxy_url = None;
-    config.auth_info.token = Some(token.expose().to_owned().into());
-    config.connect_timeout = Some(Duration::from_secs(1));
-    config.default_retry = false;
-    kube::Client::try_from(config).map_err(|e| Error::KubeClient(e.to_string()))
 }
 
 #[cfg(test)]

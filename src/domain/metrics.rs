@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-use crate::sync::SyncReport;
+use crate::domain::report::SyncReport;
 
 pub const METRIC_NAMESPACE: &str = "KubeflowProfileManager";
 

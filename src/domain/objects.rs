@@ -6,7 +6,7 @@ use serde_json::Value;
 pub const MANAGER: &str = "kubeflow-profile-manager";
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 /// Label carrying the Cognito `sub` of the person an object was made for (before 0.2: a hash
-/// of their email, [`crate::names::legacy_user_label_value`]).
+/// of their email, [`crate::domain::names::legacy_user_label_value`]).
 pub const USER_LABEL: &str = "kubeflow-profile-manager/user";
 /// Annotation recording the exact name of the AD group a group Profile (and the namespace made
 /// ahead of it) belongs to.
@@ -69,10 +69,6 @@ impl Kind {
             Kind::ServiceRoleBinding => "servicerolebindings",
         }
     }
-
-    pub fn namespaced(self) -> bool {
-        !matches!(self, Kind::Namespace | Kind::Profile)
-    }
 }
 
 /// An object of a known kind: where it lives and its full JSON body (apiVersion, kind, metadata…).
@@ -94,6 +90,27 @@ impl Object {
         }
     }
 
+    /// An object of `kind` from its JSON body (as the API server returns it), or `None` when
+    /// the body has no name.
+    pub fn from_body(kind: Kind, body: Value) -> Option<Self> {
+        let name = body.pointer("/metadata/name")?.as_str()?.to_owned();
+        let namespace = body
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Some(Object {
+            kind,
+            namespace,
+            name,
+            body,
+        })
+    }
+
+    /// `metadata.uid`, set by the API server.
+    pub fn uid(&self) -> Option<&str> {
+        self.body.pointer("/metadata/uid")?.as_str()
+    }
+
     /// `metadata.labels[key]` or `metadata.annotations[key]` of the body.
     pub fn meta(&self, field: &str, key: &str) -> Option<&str> {
         self.body.get("metadata")?.get(field)?.get(key)?.as_str()
@@ -109,5 +126,39 @@ impl Object {
             Some(ns) => format!("{} {ns}/{}", self.kind.name(), self.name),
             None => format!("{} {}", self.kind.name(), self.name),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_object_is_read_from_its_body() {
+        let body = json!({"metadata": {"name": "x", "namespace": "ml", "uid": "u-1",
+                                       "labels": {MANAGED_BY_LABEL: MANAGER}}});
+        let object = Object::from_body(Kind::RoleBinding, body).unwrap();
+        assert_eq!(object.describe(), "RoleBinding ml/x");
+        assert_eq!(object.uid(), Some("u-1"));
+        assert!(object.is_managed());
+        assert_eq!(
+            Object::from_body(Kind::Profile, json!({"metadata": {}})),
+            None
+        );
+    }
+
+    #[test]
+    fn api_versions_follow_the_group() {
+        assert_eq!(Kind::Namespace.api_version(), "v1");
+        assert_eq!(Kind::Profile.api_version(), "kubeflow.org/v1");
+        assert_eq!(
+            Kind::AuthorizationPolicy.api_version(),
+            "security.istio.io/v1beta1"
+        );
+        assert_eq!(
+            Kind::ServiceRoleBinding.api_version(),
+            "rbac.istio.io/v1alpha1"
+        );
     }
 }

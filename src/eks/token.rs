@@ -1,6 +1,7 @@
 //! The EKS bearer token (aws-iam-authenticator / `aws eks get-token` format): a SigV4-presigned
-//! STS `GetCallerIdentity` URL. Pure: credentials and time are parameters, so a token is
-//! reproducible byte for byte.
+//! STS `GetCallerIdentity` URL. No I/O: credentials and time are parameters, so a token is
+//! reproducible byte for byte; it sits at the EKS edge because it signs with the AWS signing
+//! crate.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -16,9 +17,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 const TOKEN_PREFIX: &str = "k8s-aws-v1.";
 /// The header that binds a token to one cluster; it must be signed.
 pub const CLUSTER_ID_HEADER: &str = "x-k8s-aws-id";
-/// The API server honours a token for 15 minutes after its `X-Amz-Date`.
-pub const SERVER_LIFETIME: Duration = Duration::from_secs(15 * 60);
-/// A token older than this is re-minted before use, well inside the server's 15 minutes.
+/// A token older than this is re-minted before use, well inside the 15 minutes after its
+/// `X-Amz-Date` for which the API server honours it.
 pub const REMINT_AFTER: Duration = Duration::from_secs(10 * 60);
 
 /// A bearer token. Its `Debug` and `Display` never show the secret.
@@ -54,8 +54,8 @@ impl fmt::Debug for BearerToken {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("could not presign the EKS token: {0}")]
-pub struct TokenError(String);
+#[error("could not presign the EKS token")]
+pub struct TokenError(#[source] Box<dyn std::error::Error + Send + Sync>);
 
 /// Mints the bearer token for `cluster` in `region` from `credentials` at time `now`.
 pub fn mint_token(
@@ -64,7 +64,9 @@ pub fn mint_token(
     cluster: &str,
     now: SystemTime,
 ) -> Result<BearerToken, TokenError> {
-    let err = |e: &dyn fmt::Display| TokenError(e.to_string());
+    fn err(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> TokenError {
+        TokenError(e.into())
+    }
     let mut settings = SigningSettings::default();
     settings.signature_location = SignatureLocation::QueryParams;
     settings.expires_in = Some(Duration::from_secs(60));
@@ -76,7 +78,7 @@ pub fn mint_token(
         .time(now)
         .settings(settings)
         .build()
-        .map_err(|e| err(&e))?
+        .map_err(err)?
         .into();
     let url =
         format!("https://sts.{region}.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15");
@@ -86,9 +88,9 @@ pub fn mint_token(
         std::iter::once((CLUSTER_ID_HEADER, cluster)),
         SignableBody::Bytes(&[]),
     )
-    .map_err(|e| err(&e))?;
-    let (instructions, _signature) = sign(request, &params).map_err(|e| err(&e))?.into_parts();
-    let mut presigned = http::Request::get(&url).body(()).map_err(|e| err(&e))?;
+    .map_err(err)?;
+    let (instructions, _signature) = sign(request, &params).map_err(err)?.into_parts();
+    let mut presigned = http::Request::get(&url).body(()).map_err(err)?;
     instructions.apply_to_request_http1x(&mut presigned);
     Ok(BearerToken {
         value: format!(

@@ -7,8 +7,9 @@
 //! groups attribute is the IdP's word only on a federated sign-in. A person is their Cognito
 //! `sub`, which no one can change; the email is used only where Kubeflow needs it.
 
-use crate::config::Config;
-use crate::event::{EmailProblem, TokenEvent, TriggerSource, parse_groups};
+use crate::domain::config::Config;
+use crate::domain::event::{EmailProblem, TokenEvent, TriggerSource};
+use crate::domain::groups::parse_groups;
 
 /// Who is signing in, as far as provisioning is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +87,7 @@ pub fn admit(event: &TokenEvent, config: &Config) -> Result<(Identity, Mode), Sk
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::test_config;
+    use crate::domain::config::test_config;
     use serde_json::json;
 
     const SUB: &str = "12ec26be-e8d1-482b-9602-e402c7896cb3";

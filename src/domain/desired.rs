@@ -4,11 +4,15 @@
 
 use serde_json::{Value, json};
 
-use crate::admission::{Identity, Mode};
-use crate::config::Config;
-use crate::names::{dns_label, kfam_binding_name, legacy_binding_name, legacy_user_label_value};
-use crate::objects::{GROUP_ANNOTATION, Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL};
-use crate::protected::{Refusal, name_refusal};
+use crate::domain::admission::{Identity, Mode};
+use crate::domain::config::Config;
+use crate::domain::names::{
+    dns_label, kfam_binding_name, legacy_binding_name, legacy_user_label_value,
+};
+use crate::domain::objects::{
+    GROUP_ANNOTATION, Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL,
+};
+use crate::domain::protected::{Refusal, name_refusal};
 
 /// Principals that forward the `kubeflow-userid` header (Kubeflow's Istio gateway and the
 /// Pipelines UI); the AuthorizationPolicy trusts the header only from them.
@@ -37,6 +41,16 @@ pub struct RefusedGroup {
     pub group: String,
     pub namespace: Option<String>,
     pub reason: Refusal,
+}
+
+impl RefusedGroup {
+    pub fn new(group: &str, namespace: Option<&str>, reason: Refusal) -> Self {
+        RefusedGroup {
+            group: group.to_owned(),
+            namespace: namespace.map(str::to_owned),
+            reason,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -91,11 +105,7 @@ pub fn desired_state(
         .iter()
         .filter(|g| config.allowed_groups.admits(g))
     {
-        let refuse = |namespace: Option<&str>, reason| RefusedGroup {
-            group: group.clone(),
-            namespace: namespace.map(str::to_owned),
-            reason,
-        };
+        let refuse = |namespace: Option<&str>, reason| RefusedGroup::new(group, namespace, reason);
         let Some(namespace) = dns_label(group) else {
             refused.push(refuse(None, Refusal::NoValidName));
             continue;
@@ -242,7 +252,7 @@ pub fn contributor_objects(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::test_config as config;
+    use crate::domain::config::test_config as config;
 
     const SUB: &str = "12ec26be-e8d1-482b-9602-e402c7896cb3";
 

@@ -14,10 +14,10 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::admission::Mode;
-use crate::desired::{DesiredState, GroupAccess, RefusedGroup};
-use crate::objects::{GROUP_ANNOTATION, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL};
-use crate::protected::Refusal;
+use crate::domain::admission::Mode;
+use crate::domain::desired::{DesiredState, GroupAccess, RefusedGroup};
+use crate::domain::objects::{GROUP_ANNOTATION, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL};
+use crate::domain::protected::Refusal;
 
 /// The most creates, applies and deletes one sign-in makes; what is left is logged and done at
 /// the next sign-in, so that no claim and no pile of look-alike objects can make a sign-in
@@ -204,11 +204,11 @@ pub fn plan(desired: &DesiredState, observed: &Observed, group_owner: &str) -> P
                 if reason == Refusal::NoGroupRecord {
                     held_namespaces.push(&access.namespace);
                 }
-                refused.push(RefusedGroup {
-                    group: access.group.clone(),
-                    namespace: Some(access.namespace.clone()),
+                refused.push(RefusedGroup::new(
+                    &access.group,
+                    Some(&access.namespace),
                     reason,
-                });
+                ));
             }
         }
     }
@@ -379,6 +379,19 @@ fn plan_group(
     })
 }
 
+/// True when `existing` (found where `wanted` was to be created, made by whoever) grants what
+/// `wanted` grants: the same roleRef, subjects or spec, for the same user. A contributor made
+/// through the dashboard counts; so does a concurrent duplicate of this sign-in.
+pub fn grants_the_same(wanted: &Object, existing: &Value) -> bool {
+    wanted.body.as_object().is_some_and(|fields| {
+        fields
+            .iter()
+            .filter(|(key, _)| *key != "metadata")
+            .all(|(key, value)| existing.get(key).is_some_and(|e| covers(value, e)))
+    }) && existing.pointer("/metadata/annotations/user")
+        == wanted.body.pointer("/metadata/annotations/user")
+}
+
 fn same_ref(a: &Object, b: &Object) -> bool {
     a.kind == b.kind && a.namespace == b.namespace && a.name == b.name
 }
@@ -400,11 +413,11 @@ pub fn covers(desired: &Value, observed: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admission::Identity;
-    use crate::config::test_config;
-    use crate::desired::desired_state;
-    use crate::names::legacy_user_label_value;
-    use crate::objects::Kind;
+    use crate::domain::admission::Identity;
+    use crate::domain::config::test_config;
+    use crate::domain::desired::desired_state;
+    use crate::domain::names::legacy_user_label_value;
+    use crate::domain::objects::Kind;
     use serde_json::json;
 
     const OWNER: &str = "admin@kubeflow.com";
@@ -850,6 +863,27 @@ mod tests {
         // Leaving the group still takes it away.
         let plan = super::plan(&desired(&[]), &observed, OWNER);
         assert_eq!(plan.revoke.len(), 2);
+    }
+
+    #[test]
+    fn an_existing_binding_grants_the_same_when_its_content_and_user_match() {
+        let wanted = desired(&["ml"]).groups[0].bindings[0].clone();
+        let dashboard_made = json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": wanted.name, "annotations": {"user": EMAIL, "role": "edit"}},
+            "roleRef": wanted.body["roleRef"], "subjects": wanted.body["subjects"],
+        });
+        assert!(grants_the_same(&wanted, &dashboard_made));
+        let mut viewer = dashboard_made.clone();
+        viewer["roleRef"]["name"] = json!("kubeflow-view");
+        assert!(!grants_the_same(&wanted, &viewer));
+        let mut someone_else = dashboard_made.clone();
+        someone_else["metadata"]["annotations"]["user"] = json!("eve@corp.example");
+        assert!(!grants_the_same(&wanted, &someone_else));
+        let mut two_subjects = dashboard_made;
+        two_subjects["subjects"] =
+            json!([wanted.body["subjects"][0], {"kind": "User", "name": "eve"}]);
+        assert!(!grants_the_same(&wanted, &two_subjects));
     }
 
     #[test]

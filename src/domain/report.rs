@@ -1,0 +1,314 @@
+//! What a sign-in did: how each write's outcome folds into the report, what a dry run reports,
+//! when the Python Lambda's bindings may go, and what `FAIL_MODE` makes of it all. Pure.
+
+use kube::core::Status;
+
+use crate::domain::config::FailMode;
+use crate::domain::desired::RefusedGroup;
+use crate::domain::objects::Object;
+use crate::domain::plan::{GroupPlan, PersonalProfile, Plan};
+use crate::domain::protected::Refusal;
+
+/// What a sign-in did to the cluster.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SyncReport {
+    /// Namespaces the user has access to after the sign-in.
+    pub granted: Vec<String>,
+    /// Objects deleted (or, in a dry run, to be deleted).
+    pub revoked: Vec<String>,
+    pub refused: Vec<RefusedGroup>,
+    /// Groups that need a grant this sign-in may not make (not an IdP assertion).
+    pub withheld: Vec<String>,
+    /// Groups left for the next sign-in by the bound on changes per sign-in.
+    pub deferred: Vec<String>,
+    /// Deletions left for the next sign-in by the same bound.
+    pub deferred_deletions: usize,
+    /// Objects created, applied or deleted (or, in a dry run, to be).
+    pub changes: usize,
+    /// Changes that failed, described for the log.
+    pub failures: Vec<String>,
+}
+
+/// How one write ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Done,
+    /// The cluster holds something this function must not take over.
+    Refused(Refusal),
+    Failed(String),
+}
+
+/// A write the API server can refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    Apply,
+    Delete,
+}
+
+/// What the API server's refusal `status` of `write` on `object` means. An apply that conflicts
+/// (409) met a field someone else set: refused, not failed. A delete that finds the object gone
+/// (404) or replaced since it was listed (409, the uid precondition) has nothing left to do.
+pub fn refusal_outcome(write: Write, status: &Status, object: &Object) -> WriteOutcome {
+    match (write, status.code) {
+        (Write::Apply, 409) => WriteOutcome::Refused(Refusal::WriteRefused {
+            detail: status_text(status),
+        }),
+        (Write::Delete, 404 | 409) => WriteOutcome::Done,
+        (Write::Apply, _) => WriteOutcome::Failed(format!(
+            "apply {}: {}",
+            object.describe(),
+            status_text(status)
+        )),
+        (Write::Delete, _) => WriteOutcome::Failed(format!(
+            "delete {}: {}",
+            object.describe(),
+            status_text(status)
+        )),
+    }
+}
+
+/// `code reason: message` of a Kubernetes `Status`, for logs.
+pub fn status_text(status: &Status) -> String {
+    format!("{} {}: {}", status.code, status.reason, status.message)
+}
+
+impl SyncReport {
+    /// The report of `plan` before any write: what was refused, withheld and deferred.
+    pub fn of_plan(plan: &Plan) -> Self {
+        SyncReport {
+            refused: plan.refused.clone(),
+            withheld: plan.withheld.clone(),
+            deferred: plan.deferred_groups.clone(),
+            deferred_deletions: plan.deferred_deletions,
+            changes: plan.writes(),
+            ..SyncReport::default()
+        }
+    }
+
+    /// What a dry run of `plan` reports: every planned change as if it had been made.
+    pub fn dry_run(plan: &Plan) -> Self {
+        SyncReport {
+            granted: plan.groups.iter().map(|g| g.namespace.clone()).collect(),
+            revoked: plan
+                .revoke
+                .iter()
+                .chain(&plan.remove_legacy)
+                .map(Object::describe)
+                .collect(),
+            ..SyncReport::of_plan(plan)
+        }
+    }
+
+    /// Adds the outcome of writing the personal Profile (`None`: nothing was written).
+    pub fn record_personal(&mut self, plan: &Plan, outcome: Option<WriteOutcome>) {
+        if let PersonalProfile::OwnedBySomeoneElse { name, owner } = &plan.personal_profile {
+            tracing::warn!(
+                profile = name.as_str(),
+                ?owner,
+                "the personal Profile belongs to someone else; left alone"
+            );
+        }
+        match outcome {
+            Some(WriteOutcome::Refused(reason)) => {
+                tracing::warn!(reason = ?reason.to_string(), "the personal Profile was not written; left alone")
+            }
+            Some(WriteOutcome::Failed(detail)) => self.failures.push(detail),
+            _ => {}
+        }
+    }
+
+    /// Adds the outcomes of `group`'s writes: granted when every one went through.
+    pub fn record_group(&mut self, group: &GroupPlan, outcomes: Vec<WriteOutcome>) {
+        let mut complete = true;
+        for outcome in outcomes {
+            match outcome {
+                WriteOutcome::Done => {}
+                WriteOutcome::Refused(reason) => {
+                    complete = false;
+                    self.refused.push(RefusedGroup::new(
+                        &group.group,
+                        Some(&group.namespace),
+                        reason,
+                    ));
+                }
+                WriteOutcome::Failed(detail) => {
+                    complete = false;
+                    self.failures.push(detail);
+                }
+            }
+        }
+        if complete {
+            self.granted.push(group.namespace.clone());
+        }
+    }
+
+    /// Adds the outcomes of deleting `objects`: revoked, or failed.
+    pub fn record_deletions(&mut self, objects: &[Object], outcomes: Vec<WriteOutcome>) {
+        for (object, outcome) in objects.iter().zip(outcomes) {
+            match outcome {
+                WriteOutcome::Failed(detail) => self.failures.push(detail),
+                _ => self.revoked.push(object.describe()),
+            }
+        }
+    }
+
+    /// The Python Lambda's bindings go once the new access is in place, not before: only when
+    /// nothing of this sign-in failed.
+    pub fn may_remove_legacy(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Every change `plan` makes, as the log names it (`would-create`, ...) in a dry run.
+pub fn planned_changes(plan: &Plan) -> Vec<(&'static str, &Object)> {
+    plan.apply_personal_profile
+        .iter()
+        .map(|o| ("would-apply", o))
+        .chain(plan.groups.iter().flat_map(|g| {
+            g.create_profile
+                .iter()
+                .map(|o| ("would-create", o))
+                .chain(g.create_namespace.iter().map(|o| ("would-create", o)))
+                .chain(g.create_bindings.iter().map(|o| ("would-create", o)))
+                .chain(g.repair_bindings.iter().map(|o| ("would-apply", o)))
+        }))
+        .chain(
+            plan.revoke
+                .iter()
+                .chain(&plan.remove_legacy)
+                .map(|o| ("would-delete", o)),
+        )
+        .collect()
+}
+
+/// What the sign-in comes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Provisioned: the event goes back and the sign-in proceeds.
+    Synchronised,
+    /// Provisioning failed and `FAIL_MODE=open` lets the sign-in through.
+    FailedOpen,
+    /// Provisioning failed and `FAIL_MODE=closed` fails the sign-in.
+    FailedClosed,
+}
+
+/// `FAIL_MODE`'s word on a sign-in whose provisioning `succeeded` or not.
+pub fn verdict(succeeded: bool, fail_mode: FailMode) -> Verdict {
+    match (succeeded, fail_mode) {
+        (true, _) => Verdict::Synchronised,
+        (false, FailMode::Open) => Verdict::FailedOpen,
+        (false, FailMode::Closed) => Verdict::FailedClosed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::objects::Kind;
+    use serde_json::Value;
+
+    fn status(code: u16, reason: &str) -> Status {
+        let mut status = Status::failure("went wrong", reason);
+        status.code = code;
+        status
+    }
+
+    fn object() -> Object {
+        Object::new(Kind::RoleBinding, Some("ml"), "user-x", Value::Null)
+    }
+
+    fn group(namespace: &str) -> GroupPlan {
+        GroupPlan {
+            group: namespace.to_uppercase(),
+            namespace: namespace.into(),
+            create_profile: None,
+            create_namespace: None,
+            create_bindings: Vec::new(),
+            repair_bindings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_refused_write_is_a_refusal_nothing_to_do_or_a_failure() {
+        let refused = |detail: &str| {
+            WriteOutcome::Refused(Refusal::WriteRefused {
+                detail: detail.into(),
+            })
+        };
+        let cases = [
+            (
+                Write::Apply,
+                status(409, "Conflict"),
+                refused("409 Conflict: went wrong"),
+            ),
+            (
+                Write::Apply,
+                status(403, "Forbidden"),
+                WriteOutcome::Failed(
+                    "apply RoleBinding ml/user-x: 403 Forbidden: went wrong".into(),
+                ),
+            ),
+            (Write::Delete, status(404, "NotFound"), WriteOutcome::Done),
+            (Write::Delete, status(409, "Conflict"), WriteOutcome::Done),
+            (
+                Write::Delete,
+                status(500, "InternalError"),
+                WriteOutcome::Failed(
+                    "delete RoleBinding ml/user-x: 500 InternalError: went wrong".into(),
+                ),
+            ),
+        ];
+        for (write, status, expected) in cases {
+            assert_eq!(
+                refusal_outcome(write, &status, &object()),
+                expected,
+                "{write:?} {}",
+                status.code
+            );
+        }
+    }
+
+    #[test]
+    fn a_group_is_granted_only_when_every_write_went_through() {
+        let mut report = SyncReport::default();
+        report.record_group(&group("a"), vec![WriteOutcome::Done, WriteOutcome::Done]);
+        report.record_group(
+            &group("b"),
+            vec![
+                WriteOutcome::Done,
+                WriteOutcome::Refused(Refusal::NotAProfile),
+            ],
+        );
+        report.record_group(&group("c"), vec![WriteOutcome::Failed("boom".into())]);
+        report.record_group(&group("d"), Vec::new());
+        assert_eq!(report.granted, ["a", "d"]);
+        assert_eq!(report.refused.len(), 1);
+        assert_eq!(report.refused[0].group, "B");
+        assert_eq!(report.failures, ["boom"]);
+        assert!(
+            !report.may_remove_legacy(),
+            "the new access is not all in place"
+        );
+    }
+
+    #[test]
+    fn deletions_that_found_nothing_still_count_as_revoked() {
+        let mut report = SyncReport::default();
+        let objects = [object(), object()];
+        report.record_deletions(
+            &objects,
+            vec![WriteOutcome::Done, WriteOutcome::Failed("x".into())],
+        );
+        assert_eq!(report.revoked, ["RoleBinding ml/user-x"]);
+        assert_eq!(report.failures, ["x"]);
+        assert!(SyncReport::default().may_remove_legacy());
+    }
+
+    #[test]
+    fn fail_mode_decides_only_failed_sign_ins() {
+        assert_eq!(verdict(true, FailMode::Closed), Verdict::Synchronised);
+        assert_eq!(verdict(true, FailMode::Open), Verdict::Synchronised);
+        assert_eq!(verdict(false, FailMode::Open), Verdict::FailedOpen);
+        assert_eq!(verdict(false, FailMode::Closed), Verdict::FailedClosed);
+    }
+}

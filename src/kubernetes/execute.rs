@@ -1,0 +1,201 @@
+//! Carries out a plan: the personal Profile, the revocations and every group at once; within a
+//! group its Profile and namespace first, then its bindings; the Python Lambda's bindings last.
+//! Writes only: what each outcome means is the domain's ([`crate::domain::report`]). I/O.
+
+use futures::future::join_all;
+use serde_json::Value;
+
+use crate::domain::objects::Object;
+use crate::domain::plan::{
+    GroupPlan, Plan, accepts_group_namespace, accepts_group_profile, grants_the_same,
+};
+use crate::domain::protected::Refusal;
+use crate::domain::report::{SyncReport, Write, WriteOutcome, refusal_outcome, status_text};
+use crate::error::Error;
+use crate::kubernetes::typed::KindApi;
+
+fn log_change(action: &str, object: &Object) {
+    tracing::info!(
+        action,
+        kind = object.kind.name(),
+        namespace = object.namespace.as_deref().unwrap_or(""),
+        name = object.name.as_str(),
+        "change"
+    );
+}
+
+/// The API server's answer to a refused request, or the error when there was none (no answer
+/// in time, or the credentials refused: both end the sign-in's attempt).
+fn answer(
+    action: &'static str,
+    object: &Object,
+    error: kube::Error,
+) -> Result<kube::core::Status, Error> {
+    match error {
+        kube::Error::Api(status) if status.code != 401 => Ok(*status),
+        source => Err(Error::kubernetes(action, &object.describe(), source)),
+    }
+}
+
+/// Server-side apply; `force` only for objects this function owns for this user.
+async fn apply(client: &kube::Client, object: &Object, force: bool) -> Result<WriteOutcome, Error> {
+    match KindApi::of(client, object).apply(object, force).await {
+        Ok(()) => {
+            log_change("apply", object);
+            Ok(WriteOutcome::Done)
+        }
+        Err(error) => Ok(refusal_outcome(
+            Write::Apply,
+            &answer("apply", object, error)?,
+            object,
+        )),
+    }
+}
+
+/// Deletes one of this user's managed objects, only if it is still the object that was listed.
+async fn delete(client: &kube::Client, object: &Object) -> Result<WriteOutcome, Error> {
+    match KindApi::of(client, object).delete(object).await {
+        Ok(()) => {
+            log_change("delete", object);
+            Ok(WriteOutcome::Done)
+        }
+        Err(error) => Ok(refusal_outcome(
+            Write::Delete,
+            &answer("delete", object, error)?,
+            object,
+        )),
+    }
+}
+
+/// Creates `object`; if it already exists, `accept(existing)` says whether it is what we wanted
+/// (a concurrent invocation of the same sign-in, or access granted by other means).
+async fn create(
+    client: &kube::Client,
+    object: &Object,
+    accept: impl Fn(&Value) -> bool,
+) -> Result<WriteOutcome, Error> {
+    let api = KindApi::of(client, object);
+    let status = match api.create(object).await {
+        Ok(()) => {
+            log_change("create", object);
+            return Ok(WriteOutcome::Done);
+        }
+        Err(error) => answer("create", object, error)?,
+    };
+    if status.code != 409 {
+        return Ok(WriteOutcome::Failed(format!(
+            "create {}: {}",
+            object.describe(),
+            status_text(&status)
+        )));
+    }
+    Ok(match api.get(&object.name).await {
+        Ok(existing) if accept(&existing) => WriteOutcome::Done,
+        Ok(_) => WriteOutcome::Refused(Refusal::WriteRefused {
+            detail: format!("{} exists and is not this function's", object.describe()),
+        }),
+        Err(error) => WriteOutcome::Failed(format!(
+            "read {} after a conflict: {}",
+            object.describe(),
+            status_text(&answer("read", object, error)?)
+        )),
+    })
+}
+
+/// Phase one of a group: its Profile and namespace, both created; an existing one is accepted
+/// only when it is owned by `owner` and belongs to this group.
+async fn prepare_group(
+    client: &kube::Client,
+    group: &GroupPlan,
+    owner: &str,
+) -> Result<WriteOutcome, Error> {
+    let profile = async {
+        match &group.create_profile {
+            Some(profile) => {
+                create(client, profile, |existing| {
+                    accepts_group_profile(existing, group, owner)
+                })
+                .await
+            }
+            None => Ok(WriteOutcome::Done),
+        }
+    };
+    let namespace = async {
+        match &group.create_namespace {
+            Some(ns) => {
+                create(client, ns, |existing| {
+                    accepts_group_namespace(existing, group, owner)
+                })
+                .await
+            }
+            None => Ok(WriteOutcome::Done),
+        }
+    };
+    let (profile, namespace) = futures::join!(profile, namespace);
+    Ok(match (profile?, namespace?) {
+        (WriteOutcome::Done, WriteOutcome::Done) => WriteOutcome::Done,
+        (WriteOutcome::Refused(r), _) | (_, WriteOutcome::Refused(r)) => WriteOutcome::Refused(r),
+        (WriteOutcome::Failed(f), _) | (_, WriteOutcome::Failed(f)) => WriteOutcome::Failed(f),
+    })
+}
+
+/// Phase two of a group: the user's bindings.
+async fn bind_group(client: &kube::Client, group: &GroupPlan) -> Result<Vec<WriteOutcome>, Error> {
+    let creates = group
+        .create_bindings
+        .iter()
+        .map(|b| create(client, b, |existing| grants_the_same(b, existing)));
+    let repairs = group.repair_bindings.iter().map(|b| apply(client, b, true));
+    let (created, repaired) = futures::join!(join_all(creates), join_all(repairs));
+    created.into_iter().chain(repaired).collect()
+}
+
+/// A group at its own pace: its Profile and namespace, then (when they are ready) its bindings,
+/// not waiting for the slowest group.
+async fn provision_group(
+    client: &kube::Client,
+    group: &GroupPlan,
+    owner: &str,
+) -> Result<Vec<WriteOutcome>, Error> {
+    match prepare_group(client, group, owner).await? {
+        WriteOutcome::Done => bind_group(client, group).await,
+        not_ready => Ok(vec![not_ready]),
+    }
+}
+
+async fn delete_all(client: &kube::Client, objects: &[Object]) -> Result<Vec<WriteOutcome>, Error> {
+    join_all(objects.iter().map(|o| delete(client, o)))
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// Carries out `plan`; `owner` is `GROUP_PROFILE_OWNER`.
+pub async fn execute(client: &kube::Client, plan: &Plan, owner: &str) -> Result<SyncReport, Error> {
+    let mut report = SyncReport::of_plan(plan);
+    let personal = async {
+        match &plan.apply_personal_profile {
+            Some(profile) => apply(client, profile, false).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (personal, provisioned, revoked) = futures::join!(
+        personal,
+        join_all(
+            plan.groups
+                .iter()
+                .map(|g| provision_group(client, g, owner))
+        ),
+        delete_all(client, &plan.revoke),
+    );
+    report.record_personal(plan, personal?);
+    report.record_deletions(&plan.revoke, revoked?);
+    for (group, outcomes) in plan.groups.iter().zip(provisioned) {
+        report.record_group(group, outcomes?);
+    }
+    if report.may_remove_legacy() {
+        let removed = delete_all(client, &plan.remove_legacy).await?;
+        report.record_deletions(&plan.remove_legacy, removed);
+    }
+    Ok(report)
+}

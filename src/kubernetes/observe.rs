@@ -1,0 +1,134 @@
+//! What the cluster holds for a sign-in, read in one round trip of concurrent lists; and the
+//! API groups it serves. I/O.
+
+use std::collections::{BTreeSet, HashMap};
+
+use futures::future::join_all;
+use kube::api::ListParams;
+use kube::core::{Expression, Selector};
+
+use crate::domain::desired::DesiredState;
+use crate::domain::istio::istio_kinds;
+use crate::domain::objects::{
+    Kind, MANAGED_BY_LABEL, MANAGER, NAMESPACE_NAME_LABEL, Object, USER_LABEL,
+};
+use crate::domain::plan::Observed;
+use crate::error::Error;
+use crate::kubernetes::typed::KindApi;
+
+/// The label selector of a person's managed objects: their `sub`, and (when it is looked up)
+/// the label value earlier versions used.
+pub fn user_selector(desired: &DesiredState) -> Selector {
+    let keys: BTreeSet<String> = std::iter::once(desired.user_key.clone())
+        .chain(desired.legacy_user_key.clone())
+        .collect();
+    Selector::from_iter([
+        Expression::Equal(MANAGED_BY_LABEL.into(), MANAGER.into()),
+        Expression::In(USER_LABEL.into(), keys),
+    ])
+}
+
+/// The selector of the desired groups' namespaces, by the name label the API server sets.
+fn namespaces_selector(desired: &DesiredState) -> Selector {
+    let names: BTreeSet<String> = desired.groups.iter().map(|g| g.namespace.clone()).collect();
+    Selector::from(Expression::In(NAMESPACE_NAME_LABEL.into(), names))
+}
+
+/// Which Istio kinds the cluster serves, from its API group list (one request).
+pub async fn discover_istio_kinds(client: &kube::Client) -> Result<Vec<Kind>, Error> {
+    let groups = client
+        .list_api_groups()
+        .await
+        .map_err(|source| Error::kubernetes("discover", "API groups", source))?;
+    Ok(istio_kinds(&groups))
+}
+
+async fn list(client: &kube::Client, kind: Kind, params: ListParams) -> Result<Vec<Object>, Error> {
+    KindApi::new(client, kind, None)
+        .list(&params)
+        .await
+        .map_err(|source| Error::kubernetes("list", &format!("{} list", kind.name()), source))
+}
+
+/// Reads what the cluster holds for `desired`, in one round trip of concurrent lists.
+pub async fn observe(
+    client: &kube::Client,
+    desired: &DesiredState,
+    twins: &[Kind],
+) -> Result<Observed, Error> {
+    let persons = ListParams::default().labels_from(&user_selector(desired));
+    let binding_kinds: Vec<Kind> = std::iter::once(Kind::RoleBinding)
+        .chain(twins.iter().copied())
+        .collect();
+    let (profiles, namespaces, bindings, legacy) = futures::join!(
+        list(client, Kind::Profile, ListParams::default()),
+        async {
+            if desired.groups.is_empty() {
+                return Ok(Vec::new());
+            }
+            let params = ListParams::default().labels_from(&namespaces_selector(desired));
+            list(client, Kind::Namespace, params).await
+        },
+        join_all(
+            binding_kinds
+                .iter()
+                .map(|kind| list(client, *kind, persons.clone()))
+        ),
+        join_all(desired.legacy_binding_name.iter().flat_map(|name| {
+            let by_name = ListParams::default().fields(&format!("metadata.name={name}"));
+            binding_kinds
+                .iter()
+                .map(move |kind| list(client, *kind, by_name.clone()))
+        })),
+    );
+    let by_name = |objects: Vec<Object>| -> HashMap<String, Object> {
+        objects.into_iter().map(|o| (o.name.clone(), o)).collect()
+    };
+    Ok(Observed {
+        profiles: by_name(profiles?),
+        namespaces: by_name(namespaces?),
+        bindings: bindings
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?
+            .concat(),
+        legacy_bindings: legacy.into_iter().collect::<Result<Vec<_>, _>>()?.concat(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::admission::{Identity, Mode};
+    use crate::domain::config::test_config;
+    use crate::domain::desired::desired_state;
+
+    fn desired(mode: Mode, groups: &[&str]) -> DesiredState {
+        let identity = Identity {
+            user_name: "rumesh".into(),
+            sub: "sub-1".into(),
+            email: "rumesh@corp.example".into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        };
+        desired_state(&identity, mode, &test_config(&[]), &[])
+    }
+
+    #[test]
+    fn selectors_name_the_person_and_the_groups_namespaces() {
+        let granting = desired(Mode::Grant, &["b", "a"]);
+        let legacy = crate::domain::names::legacy_user_label_value("rumesh@corp.example");
+        assert_eq!(
+            user_selector(&granting).to_string(),
+            format!(
+                "app.kubernetes.io/managed-by=kubeflow-profile-manager,kubeflow-profile-manager/user in ({legacy},sub-1)"
+            )
+        );
+        assert_eq!(
+            user_selector(&desired(Mode::RevokeOnly, &[])).to_string(),
+            "app.kubernetes.io/managed-by=kubeflow-profile-manager,kubeflow-profile-manager/user in (sub-1)"
+        );
+        assert_eq!(
+            namespaces_selector(&granting).to_string(),
+            "kubernetes.io/metadata.name in (a,b)"
+        );
+    }
+}

@@ -1,0 +1,284 @@
+//! The policy every Kubernetes request of one sign-in follows, as a `tower` layer beneath kube's
+//! client: a bounded number of requests in flight, a timeout per attempt, bounded jittered
+//! retries of throttling (429), server errors (5xx), transport failures and timeouts, the
+//! server's `Retry-After` when it fits, all inside the sign-in's deadline; every attempt is
+//! counted. I/O.
+//!
+//! Each sign-in gets its own [`SignInPolicy`] (deadline, counter); the layer carries it with
+//! every request of that sign-in's client.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use kube::client::Body;
+use serde_json::Value;
+use tokio::time::Instant;
+use tower::{BoxError, Layer, Service, ServiceExt};
+
+/// An attempt gets at most this long (connect, send, read the whole answer).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1200);
+const MAX_ATTEMPTS: u32 = 5;
+const BACKOFF_BASE: Duration = Duration::from_millis(25);
+const BACKOFF_CAP: Duration = Duration::from_millis(400);
+/// Never start an attempt with less time than this left.
+const MIN_ATTEMPT: Duration = Duration::from_millis(30);
+/// Requests of one sign-in in flight at once: enough for every group of a large first sign-in
+/// to move together, few enough that no sign-in needs hundreds of sockets (Lambda allows 1,024
+/// open files) or floods a shared API server.
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// Why a request got no answer worth returning.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("no answer within the sign-in's time budget")]
+    OutOfTime,
+    #[error("gave up after {attempts} attempts; last: {last}")]
+    GaveUp { attempts: u32, last: String },
+}
+
+/// The deadline, counter and limits one sign-in's requests share.
+pub struct SignInPolicy {
+    deadline: Instant,
+    requests: AtomicU32,
+    jitter_state: AtomicU64,
+    in_flight: tokio::sync::Semaphore,
+}
+
+impl SignInPolicy {
+    pub fn new(deadline: Instant) -> Arc<Self> {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9e37_79b9_7f4a_7c15);
+        Arc::new(SignInPolicy {
+            deadline,
+            requests: AtomicU32::new(0),
+            jitter_state: AtomicU64::new(seed),
+            in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
+        })
+    }
+
+    /// HTTP requests sent so far, retries included.
+    pub fn requests(&self) -> u32 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Sends `request` through `inner` under this policy; the answer comes back whole.
+    async fn send<S, B>(&self, inner: S, request: Request<Body>) -> Result<Response<Body>, BoxError>
+    where
+        S: Service<Request<Body>, Response = Response<B>> + Clone,
+        S::Error: Into<BoxError>,
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        let (parts, body) = request.into_parts();
+        let body = body.collect().await?.to_bytes();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let remaining = self.deadline.saturating_duration_since(Instant::now());
+            if remaining < MIN_ATTEMPT {
+                return Err(PolicyError::OutOfTime.into());
+            }
+            // A slot is held for the attempt only (not while backing off); waiting for one
+            // counts against the deadline, not against the attempt's timeout.
+            let Ok(Ok(_slot)) = tokio::time::timeout(remaining, self.in_flight.acquire()).await
+            else {
+                return Err(PolicyError::OutOfTime.into());
+            };
+            let remaining = self.deadline.saturating_duration_since(Instant::now());
+            let request = Request::from_parts(parts.clone(), Body::from(body.clone()));
+            let outcome = tokio::time::timeout(
+                remaining.min(ATTEMPT_TIMEOUT),
+                self.attempt(inner.clone(), request),
+            )
+            .await;
+            let (last, wait) = match outcome {
+                Ok(Ok((response, bytes))) if is_retryable(response.status()) => {
+                    let wait =
+                        retry_after(&response, &bytes).unwrap_or_else(|| self.backoff(attempt));
+                    (response.status().to_string(), wait)
+                }
+                Ok(Ok((response, bytes))) => {
+                    let (parts, _) = response.into_parts();
+                    return Ok(Response::from_parts(parts, Body::from(bytes)));
+                }
+                Ok(Err(transport)) => (transport.to_string(), self.backoff(attempt)),
+                Err(_) => ("attempt timed out".to_owned(), Duration::ZERO),
+            };
+            tracing::debug!(method = %parts.method, path = parts.uri.path(), attempt, last, "retrying a Kubernetes request");
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if attempt >= MAX_ATTEMPTS || wait + MIN_ATTEMPT > left {
+                return Err(PolicyError::GaveUp {
+                    attempts: attempt,
+                    last,
+                }
+                .into());
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One attempt: the request, and the whole answer read.
+    async fn attempt<S, B>(
+        &self,
+        inner: S,
+        request: Request<Body>,
+    ) -> Result<(Response<()>, Bytes), BoxError>
+    where
+        S: Service<Request<Body>, Response = Response<B>>,
+        S::Error: Into<BoxError>,
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let response = inner.oneshot(request).await.map_err(Into::into)?;
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.map_err(Into::into)?.to_bytes();
+        Ok((Response::from_parts(parts, ()), bytes))
+    }
+
+    /// Full-jitter exponential backoff.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let ceiling = BACKOFF_BASE
+            .saturating_mul(1 << attempt.min(8))
+            .min(BACKOFF_CAP)
+            .as_millis() as u64;
+        Duration::from_millis(self.next_random() % (ceiling + 1))
+    }
+
+    /// splitmix64: enough to spread retries of concurrent invocations apart.
+    fn next_random(&self) -> u64 {
+        let mut z = self
+            .jitter_state
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+            .wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+fn is_retryable(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
+}
+
+/// The server's `Retry-After` (header, or `details.retryAfterSeconds` of the Status), capped so a
+/// huge hint makes the caller give up instead of sleeping past the deadline unnoticed.
+fn retry_after(response: &Response<()>, body: &[u8]) -> Option<Duration> {
+    let header = response
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let seconds = header.or_else(|| {
+        serde_json::from_slice::<Value>(body)
+            .ok()?
+            .pointer("/details/retryAfterSeconds")?
+            .as_u64()
+    })?;
+    Some(Duration::from_secs(seconds.min(60)))
+}
+
+/// Puts a [`SignInPolicy`] in front of a service.
+#[derive(Clone)]
+pub struct PolicyLayer(pub Arc<SignInPolicy>);
+
+impl<S> Layer<S> for PolicyLayer {
+    type Service = PolicyService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        PolicyService {
+            inner,
+            policy: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct PolicyService<S> {
+    inner: S,
+    policy: Arc<SignInPolicy>,
+}
+
+impl<S, B> Service<Request<Body>> for PolicyService<S>
+where
+    S: Service<Request<Body>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Each call drives a clone of the inner service to readiness itself.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let (inner, policy) = (self.inner.clone(), self.policy.clone());
+        Box::pin(async move { policy.send(inner, request).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16, header: Option<&str>) -> Response<()> {
+        let mut builder = Response::builder().status(status);
+        if let Some(value) = header {
+            builder = builder.header(http::header::RETRY_AFTER, value);
+        }
+        builder.body(()).unwrap()
+    }
+
+    #[test]
+    fn retry_after_comes_from_the_header_or_the_status_details() {
+        let details = br#"{"details": {"retryAfterSeconds": 1}}"#;
+        assert_eq!(
+            retry_after(&response(429, Some("2")), details),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            retry_after(&response(429, None), details),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(retry_after(&response(429, None), b"{}"), None);
+        assert_eq!(
+            retry_after(&response(429, Some("86400")), b""),
+            Some(Duration::from_secs(60)),
+            "capped"
+        );
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_retried_nothing_else() {
+        for (status, retried) in [
+            (429, true),
+            (500, true),
+            (503, true),
+            (504, true),
+            (501, false),
+            (409, false),
+            (401, false),
+            (200, false),
+        ] {
+            assert_eq!(
+                is_retryable(StatusCode::from_u16(status).unwrap()),
+                retried,
+                "{status}"
+            );
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! kube-rs's typed API for each kind this function touches: `Api<Namespace>` and
+//! `Api<RoleBinding>` over k8s-openapi types, `Api<DynamicObject>` with an `ApiResource` for
+//! Profiles and the Istio kinds. Converts between the domain's [`Object`] and those types. I/O.
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use kube::api::{
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy,
+};
+use kube::core::{ApiResource, DynamicObject};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::domain::objects::{Kind, MANAGER, Object};
+
+/// The `ApiResource` of a kind (group, version, kind, plural), as discovery would give it.
+pub fn api_resource(kind: Kind) -> ApiResource {
+    ApiResource {
+        group: kind.group().to_owned(),
+        version: kind.version().to_owned(),
+        api_version: kind.api_version(),
+        kind: kind.name().to_owned(),
+        plural: kind.plural().to_owned(),
+    }
+}
+
+/// The typed API of one kind, cluster-wide or in one namespace.
+pub enum KindApi {
+    Namespaces(Api<Namespace>),
+    RoleBindings(Api<RoleBinding>),
+    Custom(Kind, Api<DynamicObject>),
+}
+
+impl KindApi {
+    /// The API of `kind` in `namespace`, or across all namespaces (and for cluster-scoped kinds)
+    /// when `None`.
+    pub fn new(client: &kube::Client, kind: Kind, namespace: Option<&str>) -> Self {
+        let client = client.clone();
+        match (kind, namespace) {
+            (Kind::Namespace, _) => KindApi::Namespaces(Api::all(client)),
+            (Kind::RoleBinding, Some(ns)) => KindApi::RoleBindings(Api::namespaced(client, ns)),
+            (Kind::RoleBinding, None) => KindApi::RoleBindings(Api::all(client)),
+            (_, Some(ns)) => {
+                KindApi::Custom(kind, Api::namespaced_with(client, ns, &api_resource(kind)))
+            }
+            (_, None) => KindApi::Custom(kind, Api::all_with(client, &api_resource(kind))),
+        }
+    }
+
+    /// The API of `object`'s kind in its namespace.
+    pub fn of(client: &kube::Client, object: &Object) -> Self {
+        Self::new(client, object.kind, object.namespace.as_deref())
+    }
+
+    fn kind(&self) -> Kind {
+        match self {
+            KindApi::Namespaces(_) => Kind::Namespace,
+            KindApi::RoleBindings(_) => Kind::RoleBinding,
+            KindApi::Custom(kind, _) => *kind,
+        }
+    }
+
+    pub async fn list(&self, params: &ListParams) -> Result<Vec<Object>, kube::Error> {
+        let kind = self.kind();
+        let values = match self {
+            KindApi::Namespaces(api) => to_values(api.list(params).await?.items)?,
+            KindApi::RoleBindings(api) => to_values(api.list(params).await?.items)?,
+            KindApi::Custom(_, api) => to_values(api.list(params).await?.items)?,
+        };
+        Ok(values
+            .into_iter()
+            .filter_map(|value| Object::from_body(kind, value))
+            .collect())
+    }
+
+    pub async fn get(&self, name: &str) -> Result<Value, kube::Error> {
+        match self {
+            KindApi::Namespaces(api) => to_value(api.get(name).await?),
+            KindApi::RoleBindings(api) => to_value(api.get(name).await?),
+            KindApi::Custom(_, api) => to_value(api.get(name).await?),
+        }
+    }
+
+    /// Creates `object` (this function as its field manager).
+    pub async fn create(&self, object: &Object) -> Result<(), kube::Error> {
+        let params = PostParams {
+            field_manager: Some(MANAGER.to_owned()),
+            ..PostParams::default()
+        };
+        match self {
+            KindApi::Namespaces(api) => drop(api.create(&params, &typed(object)?).await?),
+            KindApi::RoleBindings(api) => drop(api.create(&params, &typed(object)?).await?),
+            KindApi::Custom(_, api) => drop(api.create(&params, &typed(object)?).await?),
+        }
+        Ok(())
+    }
+
+    /// Server-side apply of `object` as this function's field manager; `force` takes over
+    /// fields another manager set.
+    pub async fn apply(&self, object: &Object, force: bool) -> Result<(), kube::Error> {
+        let mut params = PatchParams::apply(MANAGER);
+        params.force = force;
+        let name = object.name.as_str();
+        match self {
+            KindApi::Namespaces(api) => drop(
+                api.patch(name, &params, &Patch::Apply(typed::<Namespace>(object)?))
+                    .await?,
+            ),
+            KindApi::RoleBindings(api) => drop(
+                api.patch(name, &params, &Patch::Apply(typed::<RoleBinding>(object)?))
+                    .await?,
+            ),
+            KindApi::Custom(_, api) => drop(
+                api.patch(
+                    name,
+                    &params,
+                    &Patch::Apply(typed::<DynamicObject>(object)?),
+                )
+                .await?,
+            ),
+        }
+        Ok(())
+    }
+
+    /// Deletes `object`, only if it is still the one with its listed uid.
+    pub async fn delete(&self, object: &Object) -> Result<(), kube::Error> {
+        let params = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            preconditions: object.uid().map(|uid| Preconditions {
+                uid: Some(uid.to_owned()),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        let name = object.name.as_str();
+        match self {
+            KindApi::Namespaces(api) => drop(api.delete(name, &params).await?),
+            KindApi::RoleBindings(api) => drop(api.delete(name, &params).await?),
+            KindApi::Custom(_, api) => drop(api.delete(name, &params).await?),
+        }
+        Ok(())
+    }
+}
+
+/// The typed form of a domain object's body.
+fn typed<K: DeserializeOwned>(object: &Object) -> Result<K, kube::Error> {
+    serde_json::from_value(object.body.clone()).map_err(kube::Error::SerdeError)
+}
+
+/// The JSON form of a typed object: k8s-openapi writes `apiVersion` and `kind` even when the
+/// server left them out, as it does for the items of built-in lists.
+fn to_value<K: Serialize>(object: K) -> Result<Value, kube::Error> {
+    serde_json::to_value(object).map_err(kube::Error::SerdeError)
+}
+
+fn to_values<K: Serialize>(objects: Vec<K>) -> Result<Vec<Value>, kube::Error> {
+    objects.into_iter().map(to_value).collect()
+}
