@@ -34,7 +34,7 @@ use crate::domain::event::TokenEvent;
 use crate::domain::metrics::SignInMetrics;
 use crate::domain::objects::Kind;
 use crate::domain::plan::plan;
-use crate::domain::report::{SyncReport, Verdict, planned_changes, verdict};
+use crate::domain::report::{SyncReport, Verdict, log_change, planned_changes, verdict};
 use crate::eks::cluster::{ClusterInfo, describe_cluster};
 use crate::eks::token::{BearerToken, mint_token};
 use crate::error::{Error, SignInFailed};
@@ -201,7 +201,7 @@ impl App {
                 let plan = plan(&desired, &observed, &self.config.group_profile_owner);
                 if self.config.dry_run {
                     for (action, object) in planned_changes(&plan) {
-                        tracing::info!(action, kind = object.kind.name(), namespace = object.namespace.as_deref().unwrap_or(""), name = object.name.as_str(), "change");
+                        log_change(action, object);
                     }
                     return Ok(SyncReport::dry_run(&plan));
                 }

@@ -159,6 +159,18 @@ impl SyncReport {
     }
 }
 
+/// The log line of one change (`action` is `create`, `apply`, `delete`, or `would-...` in a dry
+/// run). Object names are DNS names this function made or the API server returned.
+pub fn log_change(action: &str, object: &Object) {
+    tracing::info!(
+        action,
+        kind = object.kind.name(),
+        namespace = object.namespace.as_deref().unwrap_or(""),
+        name = object.name.as_str(),
+        "change"
+    );
+}
+
 /// Every change `plan` makes, as the log names it (`would-create`, ...) in a dry run.
 pub fn planned_changes(plan: &Plan) -> Vec<(&'static str, &Object)> {
     plan.apply_personal_profile

@@ -10,19 +10,11 @@ use crate::domain::plan::{
     GroupPlan, Plan, accepts_group_namespace, accepts_group_profile, grants_the_same,
 };
 use crate::domain::protected::Refusal;
-use crate::domain::report::{SyncReport, Write, WriteOutcome, refusal_outcome, status_text};
+use crate::domain::report::{
+    SyncReport, Write, WriteOutcome, log_change, refusal_outcome, status_text,
+};
 use crate::error::Error;
 use crate::kubernetes::typed::KindApi;
-
-fn log_change(action: &str, object: &Object) {
-    tracing::info!(
-        action,
-        kind = object.kind.name(),
-        namespace = object.namespace.as_deref().unwrap_or(""),
-        name = object.name.as_str(),
-        "change"
-    );
-}
 
 /// The API server's answer to a refused request, or the error when there was none (no answer
 /// in time, or the credentials refused: both end the sign-in's attempt).
