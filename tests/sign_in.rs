@@ -584,3 +584,11 @@ async fn the_api_server_refuses_an_expired_token() {
         "{rejected:?}"
     );
 }
+
+#[tokio::test]
+async fn a_cluster_in_a_china_region_accepts_the_token() {
+    let h = Harness::start_with(&[], |config| config.region = "cn-north-1".into()).await;
+    let outcome = h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(granted(&outcome), ["ml"]);
+    assert!(h.cluster.rejected_tokens().is_empty());
+}

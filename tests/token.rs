@@ -84,3 +84,38 @@ fn a_token_without_a_session_token_verifies_too() {
     );
     assert!(token.expose().len() < 4096);
 }
+
+#[test]
+fn a_token_for_a_china_region_carries_the_china_partitions_host_and_verifies() {
+    let test = TestCredentials::example();
+    for region in ["cn-north-1", "us-gov-west-1", "us-iso-east-1"] {
+        let token = mint_token(&credentials(&test), region, "kf", at(MINTED)).unwrap();
+        assert_eq!(
+            verify_token(token.expose(), &test, region, "kf", at(MINTED)),
+            Ok(()),
+            "{region}"
+        );
+    }
+}
+
+#[test]
+fn the_verifier_refuses_the_sts_host_of_another_partition() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let test = TestCredentials::example();
+    let token = mint_token(&credentials(&test), "cn-north-1", "kf", at(MINTED)).unwrap();
+    // The same presigned URL with the aws partition's host, as the previous version made it.
+    let url = String::from_utf8(
+        URL_SAFE_NO_PAD
+            .decode(token.expose().strip_prefix("k8s-aws-v1.").unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let wrong = url.replace("amazonaws.com.cn", "amazonaws.com");
+    let forged = format!("k8s-aws-v1.{}", URL_SAFE_NO_PAD.encode(wrong));
+    let refused = verify_token(&forged, &test, "cn-north-1", "kf", at(MINTED)).unwrap_err();
+    assert!(
+        refused.contains("sts.cn-north-1.amazonaws.com.cn"),
+        "{refused}"
+    );
+}

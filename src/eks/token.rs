@@ -80,8 +80,10 @@ pub fn mint_token(
         .build()
         .map_err(err)?
         .into();
-    let url =
-        format!("https://sts.{region}.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15");
+    let url = format!(
+        "https://{}/?Action=GetCallerIdentity&Version=2011-06-15",
+        sts_host(region)
+    );
     let request = SignableRequest::new(
         "GET",
         &url,
@@ -99,6 +101,24 @@ pub fn mint_token(
         ),
         minted_at: now,
     })
+}
+
+/// The regional STS host of `region`'s partition: aws-iam-authenticator accepts only the STS
+/// hosts of the cluster's partition (it resolves them from the AWS SDK's partition table, as
+/// this does: `aws-sdk-eks`'s `endpoint_lib.rs` lists each partition's region pattern and DNS
+/// suffix).
+pub fn sts_host(region: &str) -> String {
+    let suffix = match region {
+        r if r.starts_with("cn-") => "amazonaws.com.cn",
+        r if r.starts_with("eusc-") => "amazonaws.eu",
+        r if r.starts_with("us-iso-") => "c2s.ic.gov",
+        r if r.starts_with("us-isob-") => "sc2s.sgov.gov",
+        r if r.starts_with("eu-isoe-") => "cloud.adc-e.uk",
+        r if r.starts_with("us-isof-") => "csp.hci.ic.gov",
+        // aws and aws-us-gov
+        _ => "amazonaws.com",
+    };
+    format!("sts.{region}.{suffix}")
 }
 
 #[cfg(test)]
@@ -157,6 +177,29 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a.expose(), c.expose());
         assert_ne!(a.expose(), d.expose());
+    }
+
+    #[test]
+    fn the_sts_host_is_the_partitions() {
+        for (region, host) in [
+            ("us-east-1", "sts.us-east-1.amazonaws.com"),
+            ("eu-west-1", "sts.eu-west-1.amazonaws.com"),
+            ("cn-north-1", "sts.cn-north-1.amazonaws.com.cn"),
+            ("cn-northwest-1", "sts.cn-northwest-1.amazonaws.com.cn"),
+            ("us-gov-west-1", "sts.us-gov-west-1.amazonaws.com"),
+            ("eusc-de-east-1", "sts.eusc-de-east-1.amazonaws.eu"),
+            ("us-iso-east-1", "sts.us-iso-east-1.c2s.ic.gov"),
+            ("us-isob-east-1", "sts.us-isob-east-1.sc2s.sgov.gov"),
+            ("eu-isoe-west-1", "sts.eu-isoe-west-1.cloud.adc-e.uk"),
+            ("us-isof-south-1", "sts.us-isof-south-1.csp.hci.ic.gov"),
+        ] {
+            assert_eq!(sts_host(region), host, "{region}");
+            let token = mint_token(&credentials(), region, "kf", at(1_700_000_000)).unwrap();
+            assert!(
+                decode(&token).starts_with(&format!("https://{host}/?")),
+                "{region}"
+            );
+        }
     }
 
     #[test]

@@ -45,6 +45,27 @@ impl TestCredentials {
     }
 }
 
+/// The STS host aws-iam-authenticator accepts for `region`: its partition's DNS suffix (the
+/// AWS SDK partition table: `aws` amazonaws.com, `aws-cn` amazonaws.com.cn, `aws-us-gov`
+/// amazonaws.com, `aws-eusc` amazonaws.eu, `aws-iso` c2s.ic.gov, `aws-iso-b` sc2s.sgov.gov,
+/// `aws-iso-e` cloud.adc-e.uk, `aws-iso-f` csp.hci.ic.gov). Written apart from the product's.
+pub fn sts_host(region: &str) -> String {
+    let partitions: [(&str, &str); 7] = [
+        ("cn-", "amazonaws.com.cn"),
+        ("eusc-", "amazonaws.eu"),
+        ("us-isob-", "sc2s.sgov.gov"),
+        ("us-isof-", "csp.hci.ic.gov"),
+        ("us-iso-", "c2s.ic.gov"),
+        ("eu-isoe-", "cloud.adc-e.uk"),
+        ("us-gov-", "amazonaws.com"),
+    ];
+    let suffix = partitions
+        .iter()
+        .find(|(start, _)| region.starts_with(start))
+        .map_or("amazonaws.com", |(_, suffix)| suffix);
+    format!("sts.{region}.{suffix}")
+}
+
 /// Verifies `token` for `cluster` in `region` at time `now`; the error says why it is refused.
 pub fn verify_token(
     token: &str,
@@ -63,7 +84,7 @@ pub fn verify_token(
         .decode(encoded)
         .map_err(|e| format!("not unpadded base64url: {e}"))?;
     let url = String::from_utf8(url).map_err(|_| "URL is not UTF-8")?;
-    let host = format!("sts.{region}.amazonaws.com");
+    let host = sts_host(region);
     let query = url
         .strip_prefix(&format!("https://{host}/?"))
         .ok_or_else(|| format!("not an https://{host}/ URL"))?;
