@@ -29,6 +29,7 @@ use tokio::time::Instant;
 
 use crate::domain::admission::{Identity, Mode, Skip, admit};
 use crate::domain::config::{Config, IstioAuthz};
+use crate::domain::conventions::Conventions;
 use crate::domain::desired::desired_state;
 use crate::domain::event::TokenEvent;
 use crate::domain::metrics::SignInMetrics;
@@ -191,13 +192,13 @@ impl App {
                 .await?
                 .for_sign_in(policy.clone())?;
             let result = async {
-                let twins = self.istio_kinds(&client).await?;
-                let desired = desired_state(identity, mode, &self.config, &twins);
+                let conventions = Conventions::defaults(self.istio_kinds(&client).await?);
+                let desired = desired_state(identity, mode, &self.config, &conventions);
                 // Logged once per sign-in, not again on the retry after a 401.
                 for refused in desired.refused.iter().filter(|_| !renew) {
                     tracing::warn!(group = ?refused.group, namespace = ?refused.namespace, reason = ?refused.reason.to_string(), "group refused");
                 }
-                let observed = observe(&client, &desired, &twins).await?;
+                let observed = observe(&client, &desired, &conventions.twins).await?;
                 let plan = plan(&desired, &observed, &self.config.group_profile_owner);
                 if self.config.dry_run {
                     for (action, object) in planned_changes(&plan) {

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use kubeflow_profile_manager::domain::admission::{Identity, Mode};
 use kubeflow_profile_manager::domain::config::Config;
+use kubeflow_profile_manager::domain::conventions::Conventions;
 use kubeflow_profile_manager::domain::desired::desired_state;
 use kubeflow_profile_manager::domain::event::TokenEvent;
 use kubeflow_profile_manager::domain::groups::parse_groups;
@@ -156,7 +157,7 @@ proptest! {
             email: "rumesh@corp.example".into(),
             groups: parse_groups(&format!("[{}]", groups.join(", ")), false),
         };
-        let state = desired_state(&identity, Mode::Grant, &config, &[Kind::AuthorizationPolicy]);
+        let state = desired_state(&identity, Mode::Grant, &config, &Conventions::defaults(vec![Kind::AuthorizationPolicy]));
         for (i, group) in state.groups.iter().enumerate() {
             prop_assert!(
                 state.groups[..i].iter().all(|g| g.namespace != group.namespace),

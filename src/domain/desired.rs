@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::domain::admission::{Identity, Mode};
 use crate::domain::config::Config;
+use crate::domain::conventions::Conventions;
 use crate::domain::names::{
     dns_label, kfam_binding_name, legacy_binding_name, legacy_user_label_value,
 };
@@ -13,13 +14,6 @@ use crate::domain::objects::{
     GROUP_ANNOTATION, Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL,
 };
 use crate::domain::protected::{Refusal, name_refusal};
-
-/// Principals that forward the `kubeflow-userid` header (Kubeflow's Istio gateway and the
-/// Pipelines UI); the AuthorizationPolicy trusts the header only from them.
-const TRUSTED_PRINCIPALS: [&str; 2] = [
-    "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account",
-    "cluster.local/ns/kubeflow/sa/ml-pipeline-ui",
-];
 
 /// A group this user is to have access to, before the cluster has been consulted.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,8 +65,7 @@ pub struct DesiredState {
     pub legacy_binding_name: Option<String>,
 }
 
-/// Computes what `identity` should have. `twins` are the Istio kinds to pair with each
-/// RoleBinding (resolved from `ISTIO_AUTHZ`).
+/// Computes what `identity` should have on a cluster with `conventions`.
 ///
 /// Only groups the allow-list admits are considered. A group whose namespace name is not
 /// bindable is refused; so is a group whose namespace an earlier group of the same claim
@@ -81,7 +74,7 @@ pub fn desired_state(
     identity: &Identity,
     mode: Mode,
     config: &Config,
-    twins: &[Kind],
+    conventions: &Conventions,
 ) -> DesiredState {
     let email = identity.email.as_str();
     let grants = mode == Mode::Grant;
@@ -150,7 +143,7 @@ pub fn desired_state(
                 email,
                 &identity.sub,
                 config.user_role.as_str(),
-                twins,
+                conventions,
             ),
             namespace,
         });
@@ -192,15 +185,17 @@ fn profile(name: &str, spec: Value, labels: Value, annotations: Value) -> Object
 }
 
 /// The RoleBinding of `email` with ClusterRole `kubeflow-<role>` in `namespace`, then one Istio
-/// twin per kind in `twins`, all named and annotated as KFAM does and labelled with `user_key`.
+/// twin per kind the cluster's `conventions` call for, all named and annotated as KFAM does on
+/// that cluster and labelled with `user_key`. The Istio user rule has the owner rule's shape:
+/// its header, its prefix before the user id, its `from` (or none).
 pub fn contributor_objects(
     namespace: &str,
     email: &str,
     user_key: &str,
     role: &str,
-    twins: &[Kind],
+    conventions: &Conventions,
 ) -> Vec<Object> {
-    let name = kfam_binding_name(email, role);
+    let name = kfam_binding_name(email, role, conventions.naming);
     let metadata = json!({
         "name": name,
         "namespace": namespace,
@@ -224,17 +219,19 @@ pub fn contributor_objects(
         &name,
         role_binding,
     )];
-    for &kind in twins {
+    let (key, userid) = (conventions.header_key(), conventions.userid(email));
+    for &kind in &conventions.twins {
         let spec = match kind {
-            Kind::AuthorizationPolicy => json!({
-                "rules": [{
-                    "from": [{"source": {"principals": TRUSTED_PRINCIPALS}}],
-                    "when": [{"key": "request.headers[kubeflow-userid]", "values": [email]}],
-                }],
-            }),
+            Kind::AuthorizationPolicy => {
+                let mut rule = json!({"when": [{"key": key, "values": [userid]}]});
+                if let Some(principals) = &conventions.principals {
+                    rule["from"] = json!([{"source": {"principals": principals}}]);
+                }
+                json!({"rules": [rule]})
+            }
             Kind::ServiceRoleBinding => json!({
                 "roleRef": {"kind": "ServiceRole", "name": "ns-access-istio"},
-                "subjects": [{"properties": {"request.headers[kubeflow-userid]": email}}],
+                "subjects": [{"properties": {key.as_str(): userid}}],
             }),
             _ => continue,
         };
@@ -266,7 +263,12 @@ mod tests {
     }
 
     fn granting(identity: &Identity, config: &Config, twins: &[Kind]) -> DesiredState {
-        desired_state(identity, Mode::Grant, config, twins)
+        desired_state(
+            identity,
+            Mode::Grant,
+            config,
+            &Conventions::defaults(twins.to_vec()),
+        )
     }
 
     #[test]
@@ -381,7 +383,7 @@ mod tests {
             &identity(&["ridy-jose"]),
             Mode::RevokeOnly,
             &config(&[("REMOVE_LEGACY_BINDINGS", "true")]),
-            &[],
+            &Conventions::defaults(Vec::new()),
         );
         assert_eq!(state.personal_profile, None);
         assert_eq!(state.legacy_user_key, None);

@@ -5,10 +5,10 @@
 
 pub mod admission;
 pub mod config;
+pub mod conventions;
 pub mod desired;
 pub mod event;
 pub mod groups;
-pub mod istio;
 pub mod metrics;
 pub mod names;
 pub mod objects;

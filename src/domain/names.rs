@@ -67,24 +67,37 @@ pub fn dns_label(input: &str) -> Option<String> {
     Some(format!("{head}-{suffix}"))
 }
 
-/// The name KFAM and the Kubeflow dashboard give a contributor's RoleBinding and its Istio twin:
-/// `user-<email, every run of [^a-zA-Z0-9] as "-", lowercased>-clusterrole-<role>`.
-pub fn kfam_binding_name(email: &str, role: &str) -> String {
-    format!("user-{}-clusterrole-{role}", kfam_user_part(email))
+/// Which generation of KFAM (Kubeflow's access management, behind the dashboard's
+/// "Manage contributors") names the contributor objects of a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KfamNaming {
+    /// Kubeflow >= 1.3: runs of `[^a-zA-Z0-9]` become `-`, then everything is lowercased.
+    Current,
+    /// Kubeflow 1.2: runs of `[^a-z0-9]` become `-` before lowercasing, so capitals are lost.
+    Kubeflow12,
 }
 
-/// The Python Lambda's binding name for a user, `user-<username>-kubeflow-org-clusterrole-<role>`
-/// (it derived the email as `<username>@kubeflow.org`).
-pub fn legacy_binding_name(user_name: &str, role: &str) -> String {
-    kfam_binding_name(&format!("{user_name}@kubeflow.org"), role)
+/// The name KFAM and the Kubeflow dashboard give a contributor's RoleBinding and its Istio twin
+/// (`getBindingName` in kubeflow/kubeflow `components/access-management/kfam/bindings.go`):
+/// `lower(join("-", "User", replace(email), "ClusterRole", role))`, with runs of characters
+/// outside the kept set replaced by `-` once more, so the joins leave no double dash.
+pub fn kfam_binding_name(email: &str, role: &str, naming: KfamNaming) -> String {
+    let keep = |c: char| match naming {
+        KfamNaming::Current => c.is_ascii_alphanumeric(),
+        KfamNaming::Kubeflow12 => c.is_ascii_lowercase() || c.is_ascii_digit(),
+    };
+    let user = replace_runs(email, keep);
+    let raw = format!("User-{user}-ClusterRole-{role}").to_lowercase();
+    replace_runs(&raw, keep)
 }
 
-fn kfam_user_part(email: &str) -> String {
-    let mut out = String::with_capacity(email.len());
+/// `text` with every run of characters `keep` refuses replaced by one `-`.
+fn replace_runs(text: &str, keep: impl Fn(char) -> bool) -> String {
+    let mut out = String::with_capacity(text.len());
     let mut in_run = false;
-    for c in email.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
+    for c in text.chars() {
+        if keep(c) {
+            out.push(c);
             in_run = false;
         } else if !in_run {
             out.push('-');
@@ -92,6 +105,16 @@ fn kfam_user_part(email: &str) -> String {
         }
     }
     out
+}
+
+/// The Python Lambda's binding name for a user, `user-<username>-kubeflow-org-clusterrole-<role>`
+/// (it derived the email as `<username>@kubeflow.org`).
+pub fn legacy_binding_name(user_name: &str, role: &str) -> String {
+    kfam_binding_name(
+        &format!("{user_name}@kubeflow.org"),
+        role,
+        KfamNaming::Current,
+    )
 }
 
 /// The user label value of objects made by versions before 0.2, which keyed people on their
@@ -175,15 +198,79 @@ mod tests {
     }
 
     #[test]
-    fn binding_names_follow_kfam() {
-        assert_eq!(
-            kfam_binding_name("alice.smith@example.com", "edit"),
-            "user-alice-smith-example-com-clusterrole-edit"
-        );
-        assert_eq!(
-            kfam_binding_name("Bob..O'Neil+ml@Corp.Example", "view"),
-            "user-bob-o-neil-ml-corp-example-clusterrole-view"
-        );
+    fn binding_names_are_exactly_kfams_for_each_generation() {
+        use KfamNaming::{Current, Kubeflow12};
+        let cases: &[(&str, &str, KfamNaming, &str)] = &[
+            (
+                "alice.smith@example.com",
+                "edit",
+                Current,
+                "user-alice-smith-example-com-clusterrole-edit",
+            ),
+            (
+                "_svc.ml@corp.example",
+                "edit",
+                Current,
+                "user-svc-ml-corp-example-clusterrole-edit",
+            ),
+            ("a.b@c.d.", "view", Current, "user-a-b-c-d-clusterrole-view"),
+            (
+                "a..b__c@d",
+                "edit",
+                Current,
+                "user-a-b-c-d-clusterrole-edit",
+            ),
+            (
+                "Rumesh.Perera@Corp.com",
+                "edit",
+                Current,
+                "user-rumesh-perera-corp-com-clusterrole-edit",
+            ),
+            (
+                "Bob..O'Neil+ml@Corp.Example",
+                "view",
+                Current,
+                "user-bob-o-neil-ml-corp-example-clusterrole-view",
+            ),
+            (
+                "jos\u{e9}@corp.example",
+                "edit",
+                Current,
+                "user-jos-corp-example-clusterrole-edit",
+            ),
+            (
+                "\u{c9}mile@corp.example",
+                "edit",
+                Current,
+                "user-mile-corp-example-clusterrole-edit",
+            ),
+            (
+                "Rumesh.Perera@Corp.com",
+                "edit",
+                Kubeflow12,
+                "user-umesh-erera-orp-com-clusterrole-edit",
+            ),
+            (
+                "alice.smith@example.com",
+                "edit",
+                Kubeflow12,
+                "user-alice-smith-example-com-clusterrole-edit",
+            ),
+            (
+                "_svc.ml@corp.example",
+                "edit",
+                Kubeflow12,
+                "user-svc-ml-corp-example-clusterrole-edit",
+            ),
+            ("ABC@X.Y", "view", Kubeflow12, "user-clusterrole-view"),
+        ];
+        for (email, role, naming, expected) in cases {
+            assert_eq!(
+                kfam_binding_name(email, role, *naming),
+                *expected,
+                "{email} {naming:?}"
+            );
+        }
         assert_eq!(
             legacy_binding_name("rumesh", "edit"),
             "user-rumesh-kubeflow-org-clusterrole-edit"

@@ -415,6 +415,7 @@ mod tests {
     use super::*;
     use crate::domain::admission::Identity;
     use crate::domain::config::test_config;
+    use crate::domain::conventions::Conventions;
     use crate::domain::desired::desired_state;
     use crate::domain::names::legacy_user_label_value;
     use crate::domain::objects::Kind;
@@ -435,7 +436,7 @@ mod tests {
             &identity,
             mode,
             &test_config(&[]),
-            &[Kind::AuthorizationPolicy],
+            &Conventions::defaults(vec![Kind::AuthorizationPolicy]),
         )
     }
 

@@ -7,8 +7,8 @@ use futures::future::join_all;
 use kube::api::ListParams;
 use kube::core::{Expression, Selector};
 
+use crate::domain::conventions::istio_kinds;
 use crate::domain::desired::DesiredState;
-use crate::domain::istio::istio_kinds;
 use crate::domain::objects::{
     Kind, MANAGED_BY_LABEL, MANAGER, NAMESPACE_NAME_LABEL, Object, USER_LABEL,
 };
@@ -100,6 +100,7 @@ mod tests {
     use super::*;
     use crate::domain::admission::{Identity, Mode};
     use crate::domain::config::test_config;
+    use crate::domain::conventions::Conventions;
     use crate::domain::desired::desired_state;
 
     fn desired(mode: Mode, groups: &[&str]) -> DesiredState {
@@ -109,7 +110,12 @@ mod tests {
             email: "rumesh@corp.example".into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
         };
-        desired_state(&identity, mode, &test_config(&[]), &[])
+        desired_state(
+            &identity,
+            mode,
+            &test_config(&[]),
+            &Conventions::defaults(Vec::new()),
+        )
     }
 
     #[test]

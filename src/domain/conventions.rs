@@ -1,8 +1,65 @@
-//! Which Istio kinds accompany a RoleBinding, from the API groups the cluster serves. Pure.
+//! How a cluster's Kubeflow represents a contributor: which Istio kinds accompany a
+//! RoleBinding, how KFAM names them, and the shape of the user rule (userid header and prefix,
+//! trusted principals). Pure.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroupList;
 
+use crate::domain::names::KfamNaming;
 use crate::domain::objects::Kind;
+
+/// Kubeflow's default userid header (`userid-header`).
+pub const DEFAULT_USERID_HEADER: &str = "kubeflow-userid";
+/// The principals Kubeflow >= 1.8's KFAM trusts the header from by default
+/// (`ISTIO_INGRESS_GATEWAY_PRINCIPAL`, `KFP_UI_PRINCIPAL`).
+pub const DEFAULT_PRINCIPALS: [&str; 2] = [
+    "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account",
+    "cluster.local/ns/kubeflow/sa/ml-pipeline-ui",
+];
+
+/// How the cluster represents a contributor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conventions {
+    /// The Istio kinds paired with each RoleBinding.
+    pub twins: Vec<Kind>,
+    /// KFAM's naming generation.
+    pub naming: KfamNaming,
+    /// The header carrying the user id.
+    pub userid_header: String,
+    /// What precedes the email in that header.
+    pub userid_prefix: String,
+    /// The principals the user rule trusts the header from; `None`: the rule has no `from`
+    /// (Kubeflow 1.3 to 1.7).
+    pub principals: Option<Vec<String>>,
+}
+
+impl Conventions {
+    /// Kubeflow >= 1.8's defaults, with `twins`; KFAM 1.2's names where the twins are
+    /// ServiceRoleBindings only (Kubeflow 1.2).
+    pub fn defaults(twins: Vec<Kind>) -> Self {
+        let naming = if twins == [Kind::ServiceRoleBinding] {
+            KfamNaming::Kubeflow12
+        } else {
+            KfamNaming::Current
+        };
+        Conventions {
+            twins,
+            naming,
+            userid_header: DEFAULT_USERID_HEADER.to_owned(),
+            userid_prefix: String::new(),
+            principals: Some(DEFAULT_PRINCIPALS.iter().map(|p| p.to_string()).collect()),
+        }
+    }
+
+    /// The value of the userid header for `email`.
+    pub fn userid(&self, email: &str) -> String {
+        format!("{}{email}", self.userid_prefix)
+    }
+
+    /// The header's key in Istio conditions: `request.headers[<header>]`.
+    pub fn header_key(&self) -> String {
+        format!("request.headers[{}]", self.userid_header)
+    }
+}
 
 /// True when `groups` serves `kind`'s group at `kind`'s version.
 pub fn serves(groups: &APIGroupList, kind: Kind) -> bool {
