@@ -34,12 +34,7 @@ fn the_rbac_manifest_grants_exactly_the_documented_list() {
                 &["get", "list", "create", "patch"],
                 &[]
             ),
-            rule(
-                &[""],
-                &["namespaces"],
-                &["get", "list", "create", "patch"],
-                &[]
-            ),
+            rule(&[""], &["namespaces"], &["get", "list", "create"], &[]),
             rule(
                 &["rbac.authorization.k8s.io"],
                 &["rolebindings"],

@@ -592,3 +592,29 @@ async fn a_cluster_in_a_china_region_accepts_the_token() {
     assert_eq!(granted(&outcome), ["ml"]);
     assert!(h.cluster.rejected_tokens().is_empty());
 }
+
+#[tokio::test]
+async fn a_namespace_being_deleted_is_refused_not_failed() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    h.cluster.seed_group_profile("dying", OWNER, "dying");
+    h.cluster.terminate_namespace("dying");
+    let outcome = h.sign_in("rumesh", RUMESH, "[ml, dying]").await.unwrap();
+    assert_eq!(granted(&outcome), ["ml"]);
+    assert_eq!(refused(&outcome), ["dying"]);
+    let Outcome::Synchronised(report) = &outcome else {
+        unreachable!()
+    };
+    assert_eq!(
+        report.refused[0].reason.to_string(),
+        "the namespace is being deleted"
+    );
+    let refusals = h
+        .request_lines()
+        .into_iter()
+        .filter(|l| {
+            l.starts_with("POST /apis/rbac.authorization.k8s.io/v1/namespaces/dying/")
+                && l.ends_with(" 403")
+        })
+        .count();
+    assert_eq!(refusals, 1, "one create met the terminating namespace");
+}

@@ -41,6 +41,8 @@ pub enum Refusal {
     /// A group Profile that records no AD group and whose name is not the group's own name:
     /// an administrator must record the group (annotation `kubeflow-profile-manager/group`).
     NoGroupRecord,
+    /// The namespace is being deleted: the API server creates nothing in it any more.
+    NamespaceTerminating,
     /// The cluster refused a write the grant depends on.
     WriteRefused { detail: String },
 }
@@ -62,6 +64,7 @@ impl std::fmt::Display for Refusal {
             Refusal::NoGroupRecord => f.write_str(
                 "the Profile records no AD group (annotation kubeflow-profile-manager/group)",
             ),
+            Refusal::NamespaceTerminating => f.write_str("the namespace is being deleted"),
             Refusal::WriteRefused { detail } => write!(f, "write refused: {detail}"),
         }
     }

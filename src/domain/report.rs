@@ -41,26 +41,54 @@ pub enum WriteOutcome {
 /// A write the API server can refuse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Write {
+    Create,
     Apply,
     Delete,
 }
 
-/// What the API server's refusal `status` of `write` on `object` means. An apply that conflicts
-/// (409) met a field someone else set: refused, not failed. A delete that finds the object gone
-/// (404) or replaced since it was listed (409, the uid precondition) has nothing left to do.
+impl Write {
+    fn verb(self) -> &'static str {
+        match self {
+            Write::Create => "create",
+            Write::Apply => "apply",
+            Write::Delete => "delete",
+        }
+    }
+}
+
+/// The cause kube-apiserver's NamespaceLifecycle admission gives a create in a namespace that
+/// is being deleted (`corev1.NamespaceTerminatingCause`), in a 403 Forbidden.
+pub const NAMESPACE_TERMINATING_CAUSE: &str = "NamespaceTerminating";
+
+/// True when `status` refuses a create because its namespace is being deleted: recognised by
+/// its own cause, never by "any 403" (a missing permission is a 403 too, and a failure).
+pub fn is_namespace_terminating(status: &Status) -> bool {
+    status.code == 403
+        && status.details.as_ref().is_some_and(|details| {
+            details
+                .causes
+                .iter()
+                .any(|cause| cause.reason == NAMESPACE_TERMINATING_CAUSE)
+        })
+}
+
+/// What the API server's refusal `status` of `write` on `object` means (a create's 409 is read
+/// and judged by the caller). A create or apply in a namespace being deleted is refused, not
+/// failed. An apply that conflicts (409) met a field someone else set: refused. A delete that
+/// finds the object gone (404) or replaced since it was listed (409, the uid precondition) has
+/// nothing left to do. Anything else failed.
 pub fn refusal_outcome(write: Write, status: &Status, object: &Object) -> WriteOutcome {
     match (write, status.code) {
+        (Write::Create | Write::Apply, _) if is_namespace_terminating(status) => {
+            WriteOutcome::Refused(Refusal::NamespaceTerminating)
+        }
         (Write::Apply, 409) => WriteOutcome::Refused(Refusal::WriteRefused {
             detail: status_text(status),
         }),
         (Write::Delete, 404 | 409) => WriteOutcome::Done,
-        (Write::Apply, _) => WriteOutcome::Failed(format!(
-            "apply {}: {}",
-            object.describe(),
-            status_text(status)
-        )),
-        (Write::Delete, _) => WriteOutcome::Failed(format!(
-            "delete {}: {}",
+        _ => WriteOutcome::Failed(format!(
+            "{} {}: {}",
+            write.verb(),
             object.describe(),
             status_text(status)
         )),
@@ -117,19 +145,24 @@ impl SyncReport {
         }
     }
 
-    /// Adds the outcomes of `group`'s writes: granted when every one went through.
+    /// Adds the outcomes of `group`'s writes: granted when every one went through; refused once,
+    /// for its first refusal, however many of its writes were refused.
     pub fn record_group(&mut self, group: &GroupPlan, outcomes: Vec<WriteOutcome>) {
         let mut complete = true;
+        let mut refused = false;
         for outcome in outcomes {
             match outcome {
                 WriteOutcome::Done => {}
                 WriteOutcome::Refused(reason) => {
                     complete = false;
-                    self.refused.push(RefusedGroup::new(
-                        &group.group,
-                        Some(&group.namespace),
-                        reason,
-                    ));
+                    if !refused {
+                        refused = true;
+                        self.refused.push(RefusedGroup::new(
+                            &group.group,
+                            Some(&group.namespace),
+                            reason,
+                        ));
+                    }
                 }
                 WriteOutcome::Failed(detail) => {
                     complete = false;
@@ -281,6 +314,32 @@ mod tests {
     }
 
     #[test]
+    fn a_namespace_being_deleted_is_a_refusal_by_its_cause_and_any_other_403_a_failure() {
+        let mut terminating = status(403, "Forbidden");
+        terminating.details = serde_json::from_value(serde_json::json!({
+            "name": "user-x", "kind": "rolebindings",
+            "causes": [{"reason": NAMESPACE_TERMINATING_CAUSE,
+                        "message": "namespace ml is being terminated",
+                        "field": "metadata.namespace"}],
+        }))
+        .unwrap();
+        for write in [Write::Create, Write::Apply] {
+            assert_eq!(
+                refusal_outcome(write, &terminating, &object()),
+                WriteOutcome::Refused(Refusal::NamespaceTerminating)
+            );
+            assert_eq!(
+                refusal_outcome(write, &status(403, "Forbidden"), &object()),
+                WriteOutcome::Failed(format!(
+                    "{} RoleBinding ml/user-x: 403 Forbidden: went wrong",
+                    write.verb()
+                )),
+                "a missing permission is no terminating namespace"
+            );
+        }
+    }
+
+    #[test]
     fn a_group_is_granted_only_when_every_write_went_through() {
         let mut report = SyncReport::default();
         report.record_group(&group("a"), vec![WriteOutcome::Done, WriteOutcome::Done]);
@@ -294,8 +353,9 @@ mod tests {
         report.record_group(&group("c"), vec![WriteOutcome::Failed("boom".into())]);
         report.record_group(&group("d"), Vec::new());
         assert_eq!(report.granted, ["a", "d"]);
-        assert_eq!(report.refused.len(), 1);
+        assert_eq!(report.refused.len(), 1, "one group, one refusal");
         assert_eq!(report.refused[0].group, "B");
+        assert_eq!(report.refused[0].reason, Refusal::NotAProfile);
         assert_eq!(report.failures, ["boom"]);
         assert!(
             !report.may_remove_legacy(),

@@ -75,11 +75,7 @@ async fn create(
         Err(error) => answer("create", object, error)?,
     };
     if status.code != 409 {
-        return Ok(WriteOutcome::Failed(format!(
-            "create {}: {}",
-            object.describe(),
-            status_text(&status)
-        )));
+        return Ok(refusal_outcome(Write::Create, &status, object));
     }
     Ok(match api.get(&object.name).await {
         Ok(existing) if accept(&existing) => WriteOutcome::Done,

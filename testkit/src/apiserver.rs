@@ -297,6 +297,13 @@ impl FakeCluster {
             .controller_update(&resource, namespace, name, object, "kubectl-annotate");
     }
 
+    /// Starts deleting namespace `name` (it stays Terminating and takes no new content).
+    pub fn terminate_namespace(&self, name: &str) {
+        let mut state = self.shared.lock();
+        state.store.set_now(rfc3339((self.shared.config.clock)()));
+        state.store.terminate_namespace(name);
+    }
+
     /// Lets the profile controller react at once to the Profile `name` (seeded by hand).
     pub fn reconcile(&self, name: &str) {
         reconcile_profile(&mut self.shared.lock().store, name);

@@ -88,6 +88,8 @@ pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
+    /// The Status's `details`, when the real server gives some.
+    pub details: Option<Value>,
 }
 
 impl ApiError {
@@ -96,14 +98,19 @@ impl ApiError {
             code,
             reason,
             message: message.into(),
+            details: None,
         }
     }
 
     pub fn to_status(&self) -> Value {
-        json!({
+        let mut status = json!({
             "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": self.message, "reason": self.reason, "code": self.code,
-        })
+        });
+        if let Some(details) = &self.details {
+            status["details"] = details.clone();
+        }
+        status
     }
 }
 
@@ -704,6 +711,46 @@ impl Store {
         Ok(body_name.to_owned())
     }
 
+    /// kube-apiserver's NamespaceLifecycle admission: nothing new is created in a namespace that
+    /// is being deleted (403 Forbidden with the `NamespaceTerminating` cause).
+    fn admit_new_content(&self, target: &Target, name: &str) -> Result<(), ApiError> {
+        let Some(ns) = target.namespace else {
+            return Ok(());
+        };
+        let terminating = self
+            .raw(&NAMESPACES, None, ns)
+            .is_some_and(|n| n.pointer("/metadata/deletionTimestamp").is_some());
+        if !terminating {
+            return Ok(());
+        }
+        let mut error = ApiError::new(
+            403,
+            "Forbidden",
+            format!(
+                "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                qualified(&target.resource)
+            ),
+        );
+        error.details = Some(json!({
+            "name": name, "group": target.resource.group, "kind": target.resource.plural,
+            "causes": [{"reason": "NamespaceTerminating",
+                        "message": format!("namespace {ns} is being terminated"),
+                        "field": "metadata.namespace"}],
+        }));
+        Err(error)
+    }
+
+    /// Starts deleting namespace `name`: it keeps existing (its finalizer holds it) but takes
+    /// no new content.
+    pub fn terminate_namespace(&mut self, name: &str) {
+        let key = (NAMESPACES.plural, String::new(), name.to_owned());
+        if let Some(stored) = self.objects.get_mut(&key) {
+            stored.body["metadata"]["deletionTimestamp"] = json!(self.now);
+            stored.body["status"]["phase"] = json!("Terminating");
+        }
+        self.next_version();
+    }
+
     fn next_version(&mut self) -> String {
         self.resource_version += 1;
         self.resource_version.to_string()
@@ -748,6 +795,9 @@ impl Store {
         }
         let name = self.validate(target, None, &body)?;
         let key = Self::key(target, &name);
+        if !self.objects.contains_key(&key) {
+            self.admit_new_content(target, &name)?;
+        }
         if self.objects.contains_key(&key) {
             return Err(ApiError::new(
                 409,
@@ -910,6 +960,7 @@ impl Store {
             if body.pointer("/metadata/resourceVersion").is_some() {
                 return Err(not_found(&target.resource, name));
             }
+            self.admit_new_content(target, name)?;
             let mut body = body;
             self.admit_new(&target.resource, &mut body, name, target.namespace);
             body["metadata"]["resourceVersion"] = json!(self.next_version());
