@@ -33,6 +33,8 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    #[error("the cluster's conventions")]
+    Conventions(#[source] crate::domain::conventions::NotServed),
     #[error("the time budget of {budget_ms} ms ran out")]
     TimeBudget { budget_ms: u128 },
     #[error("{failed} of the sign-in's changes failed; first: {first}")]

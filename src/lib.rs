@@ -28,12 +28,11 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::domain::admission::{Identity, Mode, Skip, admit};
-use crate::domain::config::{Config, IstioAuthz};
-use crate::domain::conventions::Conventions;
+use crate::domain::config::Config;
+use crate::domain::conventions::{ClusterFacts, Conventions};
 use crate::domain::desired::desired_state;
 use crate::domain::event::TokenEvent;
 use crate::domain::metrics::SignInMetrics;
-use crate::domain::objects::Kind;
 use crate::domain::plan::plan;
 use crate::domain::report::{SyncReport, Verdict, log_change, planned_changes, verdict};
 use crate::eks::cluster::{ClusterInfo, describe_cluster};
@@ -41,7 +40,7 @@ use crate::eks::token::{BearerToken, mint_token};
 use crate::error::{Error, SignInFailed};
 use crate::kubernetes::client::ClusterClient;
 use crate::kubernetes::execute::execute;
-use crate::kubernetes::observe::{discover_istio_kinds, observe};
+use crate::kubernetes::observe::{discover, observe};
 use crate::kubernetes::policy::SignInPolicy;
 
 /// Time kept back from Lambda's own deadline to send the answer.
@@ -70,7 +69,7 @@ pub struct App {
     clock: Clock,
     cluster: Mutex<Option<ClusterInfo>>,
     connection: Mutex<Option<(ClusterClient, BearerToken)>>,
-    istio_kinds: Mutex<Option<Vec<Kind>>>,
+    facts: Mutex<Option<ClusterFacts>>,
     token_mints: AtomicU32,
 }
 
@@ -92,7 +91,7 @@ impl App {
             clock,
             cluster: Mutex::new(None),
             connection: Mutex::new(None),
-            istio_kinds: Mutex::new(None),
+            facts: Mutex::new(None),
             token_mints: AtomicU32::new(0),
         })
     }
@@ -192,13 +191,18 @@ impl App {
                 .await?
                 .for_sign_in(policy.clone())?;
             let result = async {
-                let conventions = Conventions::defaults(self.istio_kinds(&client).await?);
-                let desired = desired_state(identity, mode, &self.config, &conventions);
+                let facts = self.cluster_facts(&client).await?;
+                let (twins, _) = facts.twins(self.config.istio_authz).map_err(Error::Conventions)?;
+                // What to read depends on the person and their groups, not on the cluster's
+                // conventions, which are complete only once the Profiles are read.
+                let lookup = desired_state(identity, mode, &self.config, &Conventions::defaults(twins.clone()));
                 // Logged once per sign-in, not again on the retry after a 401.
-                for refused in desired.refused.iter().filter(|_| !renew) {
+                for refused in lookup.refused.iter().filter(|_| !renew) {
                     tracing::warn!(group = ?refused.group, namespace = ?refused.namespace, reason = ?refused.reason.to_string(), "group refused");
                 }
-                let observed = observe(&client, &desired, &conventions.twins).await?;
+                let observed = observe(&client, &lookup, &facts.binding_kinds(&twins)).await?;
+                let conventions = facts.conventions(twins, &observed.profiles, &self.config);
+                let desired = desired_state(identity, mode, &self.config, &conventions);
                 let plan = plan(&desired, &observed, &self.config.group_profile_owner);
                 if self.config.dry_run {
                     for (action, object) in planned_changes(&plan) {
@@ -260,30 +264,33 @@ impl App {
         Ok(client)
     }
 
-    /// The Istio kinds paired with RoleBindings: configured, or discovered once per container.
-    async fn istio_kinds(&self, client: &kube::Client) -> Result<Vec<Kind>, Error> {
-        Ok(match self.config.istio_authz {
-            IstioAuthz::AuthorizationPolicy => vec![Kind::AuthorizationPolicy],
-            IstioAuthz::ServiceRoleBinding => vec![Kind::ServiceRoleBinding],
-            IstioAuthz::Both => vec![Kind::AuthorizationPolicy, Kind::ServiceRoleBinding],
-            IstioAuthz::None => Vec::new(),
-            IstioAuthz::Auto => {
-                let mut cached = self.istio_kinds.lock().await;
-                if let Some(kinds) = cached.as_ref() {
-                    return Ok(kinds.clone());
-                }
-                let kinds = discover_istio_kinds(client).await?;
-                if kinds.is_empty() {
-                    tracing::warn!(
-                        "the cluster serves neither security.istio.io nor rbac.istio.io; RoleBindings only"
+    /// What the cluster says about itself, read once per container once it has shown its
+    /// conventions (a profile controller's owner object); until then, at each sign-in. A
+    /// failure is not kept.
+    async fn cluster_facts(&self, client: &kube::Client) -> Result<ClusterFacts, Error> {
+        let mut cached = self.facts.lock().await;
+        if let Some(facts) = cached.as_ref() {
+            return Ok(facts.clone());
+        }
+        let facts = discover(client).await?;
+        if !facts.has_shown_its_conventions() {
+            return Ok(facts);
+        }
+        match facts.twins(self.config.istio_authz) {
+            Ok((twins, skipped)) => {
+                if !skipped.is_empty() {
+                    tracing::error!(
+                        skipped = ?skipped,
+                        writing = ?twins,
+                        "ISTIO_AUTHZ names Istio kinds the cluster does not serve; they are skipped"
                     );
-                } else {
-                    tracing::info!(kinds = ?kinds, "Istio authorisation discovered");
                 }
-                *cached = Some(kinds.clone());
-                kinds
+                tracing::info!(istio = ?twins, served = ?facts.served, "cluster conventions discovered");
             }
-        })
+            Err(error) => tracing::error!(%error, "ISTIO_AUTHZ cannot be honoured on this cluster"),
+        }
+        *cached = Some(facts.clone());
+        Ok(facts)
     }
 }
 

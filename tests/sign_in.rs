@@ -98,6 +98,9 @@ async fn a_repeat_sign_in_changes_nothing_and_costs_a_constant_number_of_request
     let mut costs = Vec::new();
     for groups in ["[G1]", "[G1, G2, G3, G4, G5, G6, G7, G8, G9, G10]"] {
         let h = Harness::start(Flavor::Current, &[]).await;
+        // A cluster in use: its conventions are learnt, and kept, at the first sign-in. (On a
+        // cluster with no Profile at all, discovery runs again until one exists.)
+        h.cluster.seed_profile("team-a", "alice@corp.example");
         h.sign_in("rumesh", RUMESH, groups).await.unwrap();
         h.cluster
             .wait_until(Duration::from_secs(5), |c| {
@@ -119,6 +122,35 @@ async fn a_repeat_sign_in_changes_nothing_and_costs_a_constant_number_of_request
     }
     assert!(costs[0] <= 4, "{costs:?}");
     assert_eq!(costs[0], costs[1], "independent of the number of groups");
+}
+
+#[tokio::test]
+async fn on_a_cluster_without_profiles_discovery_runs_until_the_conventions_show() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    h.cluster
+        .wait_until(Duration::from_secs(5), |c| {
+            c.get("AuthorizationPolicy", Some("ml"), "ns-owner-access-istio")
+                .is_some()
+        })
+        .await;
+    let discoveries = |h: &Harness| {
+        h.request_lines()
+            .iter()
+            .filter(|l| l.starts_with("GET /apis "))
+            .count()
+    };
+    h.cluster.clear_requests();
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(
+        discoveries(&h),
+        1,
+        "the owner's policy now exists: learnt and kept"
+    );
+    h.cluster.clear_requests();
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(discoveries(&h), 0);
+    assert_eq!(h.request_lines().len(), 4);
 }
 
 #[tokio::test]
@@ -286,6 +318,8 @@ async fn bindings_made_by_hand_or_by_the_dashboard_survive() {
 #[tokio::test]
 async fn a_kubeflow_1_2_cluster_gets_service_role_bindings_discovered_automatically() {
     let h = Harness::start(Flavor::Kubeflow12, &[]).await;
+    // A Profile in use: its controller wrote the owner's ServiceRoleBinding.
+    h.cluster.seed_profile("team-a", "alice@corp.example");
     h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
     let srb = h
         .cluster

@@ -26,6 +26,9 @@ pub const REMOVE_LEGACY_BINDINGS: &str = "REMOVE_LEGACY_BINDINGS";
 pub const ALLOW_ALL_GROUPS: &str = "ALLOW_ALL_GROUPS";
 pub const DECODE_GROUP_NAMES: &str = "DECODE_GROUP_NAMES";
 pub const TRUST_STORED_GROUPS: &str = "TRUST_STORED_GROUPS";
+pub const USERID_HEADER: &str = "USERID_HEADER";
+pub const USERID_PREFIX: &str = "USERID_PREFIX";
+pub const ISTIO_PRINCIPALS: &str = "ISTIO_PRINCIPALS";
 
 /// The quota personal Profiles get unless `USER_PROFILE_QUOTA` says otherwise: the personal
 /// Profile exists because the Kubeflow dashboard requires one; work happens in group namespaces.
@@ -117,6 +120,13 @@ pub struct Config {
     pub time_budget: Duration,
     pub dry_run: bool,
     pub sync_on_refresh: bool,
+    /// The userid header of the contributor policy; `None`: learnt from the cluster.
+    pub userid_header: Option<String>,
+    /// What precedes the email in that header; `None`: learnt from the cluster.
+    pub userid_prefix: Option<String>,
+    /// The principals the contributor policy trusts the header from: `None` learnt from the
+    /// cluster, `Some(None)` no `from` at all, `Some(Some(list))` that list.
+    pub istio_principals: Option<Option<Vec<String>>>,
     /// Delete the Python Lambda's unlabelled `user-<username>-kubeflow-org-clusterrole-<role>`
     /// bindings of a signing-in user in the namespaces this function now manages for them.
     pub remove_legacy_bindings: bool,
@@ -240,6 +250,50 @@ impl Config {
             }
         };
 
+        let userid_header = lookup(USERID_HEADER).filter(|h| !h.trim().is_empty());
+        if let Some(header) = &userid_header
+            && !header
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(invalid(
+                USERID_HEADER,
+                header,
+                "an HTTP header name (letters, digits, '-' and '_'), e.g. kubeflow-userid",
+            ));
+        }
+        let userid_prefix = lookup(USERID_PREFIX).filter(|p| !p.is_empty());
+        if let Some(prefix) = &userid_prefix
+            && prefix
+                .chars()
+                .any(|c| c.is_control() || c == ',' || c == '*')
+        {
+            return Err(invalid(
+                USERID_PREFIX,
+                prefix,
+                "the text before the email in the userid header, without control characters, commas or '*'",
+            ));
+        }
+        let istio_principals = match get(ISTIO_PRINCIPALS).filter(|p| !p.is_empty()) {
+            None => None,
+            Some(none) if none.eq_ignore_ascii_case("none") => Some(None),
+            Some(list) => {
+                let principals: Vec<String> = list
+                    .split(',')
+                    .map(|p| p.trim().to_owned())
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                if principals.iter().any(|p| p.contains(char::is_whitespace)) {
+                    return Err(invalid(
+                        ISTIO_PRINCIPALS,
+                        &list,
+                        "a comma list of Istio principals (cluster.local/ns/<ns>/sa/<sa>), or none",
+                    ));
+                }
+                Some(Some(principals))
+            }
+        };
+
         Ok(Config {
             cluster_name,
             groups_claim,
@@ -282,6 +336,9 @@ impl Config {
             time_budget: parse_time_budget(get(TIME_BUDGET_MS))?,
             dry_run: parse_bool(DRY_RUN, get(DRY_RUN), false)?,
             sync_on_refresh: parse_bool(SYNC_ON_REFRESH, get(SYNC_ON_REFRESH), true)?,
+            userid_header,
+            userid_prefix,
+            istio_principals,
             remove_legacy_bindings: parse_bool(
                 REMOVE_LEGACY_BINDINGS,
                 get(REMOVE_LEGACY_BINDINGS),
@@ -437,6 +494,48 @@ mod tests {
         assert!(!config.dry_run);
         assert!(config.sync_on_refresh);
         assert!(!config.remove_legacy_bindings);
+        assert_eq!(config.userid_header, None, "learnt from the cluster");
+        assert_eq!(config.userid_prefix, None);
+        assert_eq!(config.istio_principals, None);
+    }
+
+    #[test]
+    fn the_user_rule_can_be_set_instead_of_learnt() {
+        let config = parse(&[
+            (USERID_HEADER, "x-auth-request-email"),
+            (USERID_PREFIX, "accounts.google.com:"),
+            (ISTIO_PRINCIPALS, " cluster.local/ns/auth/sa/oauth2-proxy , cluster.local/ns/kubeflow/sa/ml-pipeline-ui"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.userid_header.as_deref(),
+            Some("x-auth-request-email")
+        );
+        assert_eq!(
+            config.userid_prefix.as_deref(),
+            Some("accounts.google.com:")
+        );
+        assert_eq!(
+            config.istio_principals,
+            Some(Some(vec![
+                "cluster.local/ns/auth/sa/oauth2-proxy".to_owned(),
+                "cluster.local/ns/kubeflow/sa/ml-pipeline-ui".to_owned()
+            ]))
+        );
+        assert_eq!(
+            parse(&[(ISTIO_PRINCIPALS, "None")])
+                .unwrap()
+                .istio_principals,
+            Some(None)
+        );
+        for (variable, value) in [
+            (USERID_HEADER, "bad header"),
+            (USERID_PREFIX, "a*"),
+            (ISTIO_PRINCIPALS, "a b"),
+        ] {
+            let err = parse(&[(variable, value)]).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("{variable}=")), "{err}");
+        }
     }
 
     #[test]

@@ -2,10 +2,14 @@
 //! RoleBinding, how KFAM names them, and the shape of the user rule (userid header and prefix,
 //! trusted principals). Pure.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroupList;
+use std::collections::HashMap;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroupList;
+use serde_json::Value;
+
+use crate::domain::config::{Config, IstioAuthz};
 use crate::domain::names::KfamNaming;
-use crate::domain::objects::Kind;
+use crate::domain::objects::{Kind, Object};
 
 /// Kubeflow's default userid header (`userid-header`).
 pub const DEFAULT_USERID_HEADER: &str = "kubeflow-userid";
@@ -61,6 +65,11 @@ impl Conventions {
     }
 }
 
+/// The name the profile controller gives the owner's AuthorizationPolicy (Kubeflow >= 1.3).
+pub const OWNER_POLICY: &str = "ns-owner-access-istio";
+/// The name the profile controller gives the owner's ServiceRoleBinding (Kubeflow 1.2).
+pub const OWNER_BINDING: &str = "owner-binding-istio";
+
 /// True when `groups` serves `kind`'s group at `kind`'s version.
 pub fn serves(groups: &APIGroupList, kind: Kind) -> bool {
     groups.groups.iter().any(|group| {
@@ -68,64 +77,427 @@ pub fn serves(groups: &APIGroupList, kind: Kind) -> bool {
     })
 }
 
-/// The Istio kinds to pair with each RoleBinding on a cluster serving `groups`: Kubeflow 1.2
-/// authorises with Istio RBAC, and adding an ALLOW AuthorizationPolicy there would change who
-/// may reach the namespace, so a cluster serving `rbac.istio.io` gets ServiceRoleBindings only;
-/// otherwise `security.istio.io` AuthorizationPolicies; neither when neither is served.
-pub fn istio_kinds(groups: &APIGroupList) -> Vec<Kind> {
-    if serves(groups, Kind::ServiceRoleBinding) {
-        vec![Kind::ServiceRoleBinding]
-    } else if serves(groups, Kind::AuthorizationPolicy) {
-        vec![Kind::AuthorizationPolicy]
-    } else {
-        Vec::new()
+/// What discovery and the profile controller's own objects say about a cluster; read once per
+/// container, alongside discovery.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClusterFacts {
+    /// The Istio kinds the cluster serves.
+    pub served: Vec<Kind>,
+    /// One `ns-owner-access-istio` AuthorizationPolicy, if the controller wrote any.
+    pub owner_policy: Option<Object>,
+    /// One `owner-binding-istio` ServiceRoleBinding, if the controller wrote any.
+    pub owner_binding: Option<Object>,
+    /// Istio kinds of which this function has objects on the cluster.
+    pub ours: Vec<Kind>,
+}
+
+/// An `ISTIO_AUTHZ` that the cluster cannot honour.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "ISTIO_AUTHZ asks for {wanted:?} and the cluster serves none of them: a RoleBinding without its Istio twin is not working access (set ISTIO_AUTHZ=auto)"
+)]
+pub struct NotServed {
+    pub wanted: Vec<Kind>,
+}
+
+impl ClusterFacts {
+    pub fn new(
+        groups: &APIGroupList,
+        owner_policy: Option<Object>,
+        owner_binding: Option<Object>,
+        ours: Vec<Kind>,
+    ) -> Self {
+        let served = [Kind::AuthorizationPolicy, Kind::ServiceRoleBinding]
+            .into_iter()
+            .filter(|kind| serves(groups, *kind))
+            .collect();
+        ClusterFacts {
+            served,
+            owner_policy,
+            owner_binding,
+            ours,
+        }
     }
+
+    /// True when a profile controller's owner object was found: what is learnt from it holds
+    /// for the life of the container.
+    pub fn has_shown_its_conventions(&self) -> bool {
+        self.owner_policy.is_some() || self.owner_binding.is_some()
+    }
+
+    /// True when what the profile controller wrote says Kubeflow 1.2: the owner's
+    /// ServiceRoleBinding and no owner AuthorizationPolicy.
+    fn is_kubeflow_12(&self) -> bool {
+        self.owner_policy.is_none() && self.owner_binding.is_some()
+    }
+
+    /// The Istio kinds to pair with each RoleBinding, and the configured ones skipped because
+    /// the cluster does not serve them.
+    ///
+    /// `auto` follows what the profile controller wrote: the owner's AuthorizationPolicy means
+    /// AuthorizationPolicies (an upgraded cluster still serves `rbac.istio.io`, which Istio >=
+    /// 1.6 no longer enforces); the owner's ServiceRoleBinding alone means Kubeflow 1.2; with
+    /// no Profile namespace yet, `security.istio.io` when it is served.
+    pub fn twins(&self, configured: IstioAuthz) -> Result<(Vec<Kind>, Vec<Kind>), NotServed> {
+        let served = |kind: &Kind| self.served.contains(kind);
+        let wanted = match configured {
+            IstioAuthz::Auto => {
+                let learnt = if self.owner_policy.is_some() {
+                    Kind::AuthorizationPolicy
+                } else if self.owner_binding.is_some() {
+                    Kind::ServiceRoleBinding
+                } else if served(&Kind::AuthorizationPolicy) {
+                    Kind::AuthorizationPolicy
+                } else {
+                    Kind::ServiceRoleBinding
+                };
+                return Ok((std::iter::once(learnt).filter(served).collect(), Vec::new()));
+            }
+            IstioAuthz::None => return Ok((Vec::new(), Vec::new())),
+            IstioAuthz::AuthorizationPolicy => vec![Kind::AuthorizationPolicy],
+            IstioAuthz::ServiceRoleBinding => vec![Kind::ServiceRoleBinding],
+            IstioAuthz::Both => vec![Kind::AuthorizationPolicy, Kind::ServiceRoleBinding],
+        };
+        let (twins, skipped): (Vec<Kind>, Vec<Kind>) = wanted.iter().partition(|k| served(k));
+        if twins.is_empty() {
+            return Err(NotServed { wanted });
+        }
+        Ok((twins, skipped))
+    }
+
+    /// The kinds whose objects of a person are read at each sign-in: RoleBindings, the twins,
+    /// and any other Istio kind this function has objects of (left by an earlier version or
+    /// another `ISTIO_AUTHZ`), so that they are revoked.
+    pub fn binding_kinds(&self, twins: &[Kind]) -> Vec<Kind> {
+        let mut kinds = vec![Kind::RoleBinding];
+        kinds.extend(twins);
+        kinds.extend(
+            self.ours
+                .iter()
+                .filter(|k| self.served.contains(k) && !twins.contains(k)),
+        );
+        kinds
+    }
+
+    /// How the cluster represents a contributor: `twins`, KFAM's naming of this Kubeflow, and
+    /// the user rule of the owner's Istio object (its header, the prefix before the owner's
+    /// user id, its `from`), unless `config` sets them; Kubeflow >= 1.8's defaults otherwise.
+    /// `profiles` gives the owner of the namespace the owner's object was found in.
+    pub fn conventions(
+        &self,
+        twins: Vec<Kind>,
+        profiles: &HashMap<String, Object>,
+        config: &Config,
+    ) -> Conventions {
+        let mut conventions = Conventions::defaults(twins);
+        conventions.naming = if self.is_kubeflow_12()
+            || (self.owner_policy.is_none() && conventions.twins == [Kind::ServiceRoleBinding])
+        {
+            KfamNaming::Kubeflow12
+        } else {
+            KfamNaming::Current
+        };
+        let learnt = match (&self.owner_policy, &self.owner_binding) {
+            (Some(policy), _) => user_rule_of_policy(policy).map(|rule| (policy, rule)),
+            (None, Some(binding)) => user_rule_of_binding(binding).map(|rule| (binding, rule)),
+            (None, None) => None,
+        };
+        if let Some((owner_object, rule)) = learnt {
+            let owner = owner_object
+                .namespace
+                .as_ref()
+                .and_then(|ns| profiles.get(ns))
+                .and_then(|p| p.body.pointer("/spec/owner/name"))
+                .and_then(Value::as_str);
+            conventions.userid_header = rule.header;
+            if let Some(prefix) = owner.and_then(|owner| rule.value.strip_suffix(owner)) {
+                conventions.userid_prefix = prefix.to_owned();
+            }
+            conventions.principals = rule.principals;
+        }
+        if let Some(header) = &config.userid_header {
+            conventions.userid_header = header.clone();
+        }
+        if let Some(prefix) = &config.userid_prefix {
+            conventions.userid_prefix = prefix.clone();
+        }
+        if let Some(principals) = &config.istio_principals {
+            conventions.principals = principals.clone();
+        }
+        conventions
+    }
+}
+
+/// The user rule of an owner object: the userid header, its value (prefix + owner), and the
+/// principals it trusts the header from (`None`: no `from`).
+struct UserRule {
+    header: String,
+    value: String,
+    principals: Option<Vec<String>>,
+}
+
+/// `request.headers[<header>]` -> `<header>`.
+fn header_of(key: &str) -> Option<&str> {
+    key.strip_prefix("request.headers[")?.strip_suffix(']')
+}
+
+/// The owner's user rule of `ns-owner-access-istio`: the rule whose condition is the userid
+/// header (the policy has other rules, for the namespace's own workloads, Knative's probes and
+/// the notebook controller, that are not the user's).
+fn user_rule_of_policy(policy: &Object) -> Option<UserRule> {
+    let rules = policy.body.pointer("/spec/rules")?.as_array()?;
+    rules.iter().find_map(|rule| {
+        let condition = rule.get("when")?.as_array()?.iter().find(|c| {
+            c.get("key")
+                .and_then(Value::as_str)
+                .and_then(header_of)
+                .is_some()
+        })?;
+        let header = header_of(condition.get("key")?.as_str()?)?.to_owned();
+        let value = condition.get("values")?.get(0)?.as_str()?.to_owned();
+        let principals = rule.get("from").and_then(Value::as_array).map(|from| {
+            from.iter()
+                .filter_map(|f| f.pointer("/source/principals").and_then(Value::as_array))
+                .flatten()
+                .filter_map(|p| p.as_str().map(str::to_owned))
+                .collect()
+        });
+        Some(UserRule {
+            header,
+            value,
+            principals,
+        })
+    })
+}
+
+/// The owner's subject of `owner-binding-istio` (Kubeflow 1.2): the one whose property is the
+/// userid header. ServiceRoleBindings have no `from`.
+fn user_rule_of_binding(binding: &Object) -> Option<UserRule> {
+    let subjects = binding.body.pointer("/spec/subjects")?.as_array()?;
+    subjects.iter().find_map(|subject| {
+        let (key, value) = subject
+            .get("properties")?
+            .as_object()?
+            .iter()
+            .find(|(key, _)| header_of(key).is_some())?;
+        Some(UserRule {
+            header: header_of(key)?.to_owned(),
+            value: value.as_str()?.to_owned(),
+            principals: None,
+        })
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::config::test_config;
     use serde_json::json;
 
-    /// API groups and their versions.
-    type Served<'a> = &'a [(&'a str, &'a [&'a str])];
+    const OWNER: &str = "alice@corp.example";
+    const IGW: &str = "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account";
 
-    fn groups(served: Served) -> APIGroupList {
+    fn groups(served: &[(&str, &str)]) -> APIGroupList {
         let groups: Vec<_> = served
             .iter()
-            .map(|(name, versions)| {
-                let versions: Vec<_> = versions
-                    .iter()
-                    .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
-                    .collect();
-                json!({"name": name, "versions": versions})
+            .map(|(name, version)| {
+                json!({"name": name, "versions": [{"groupVersion": format!("{name}/{version}"), "version": version}]})
             })
             .collect();
-        serde_json::from_value(
-            json!({"apiVersion": "v1", "kind": "APIGroupList", "groups": groups}),
-        )
-        .unwrap()
+        serde_json::from_value(json!({"groups": groups})).unwrap()
+    }
+
+    fn served(kinds: &[Kind]) -> APIGroupList {
+        let pairs: Vec<(&str, &str)> = kinds.iter().map(|k| (k.group(), k.version())).collect();
+        groups(&pairs)
+    }
+
+    /// `ns-owner-access-istio` as the profile controller writes it: the user rule (with `from`
+    /// from 1.8 on), then the namespace's own workloads and Knative's probe paths.
+    fn owner_policy(header: &str, value: &str, principals: Option<&[&str]>) -> Object {
+        let mut user_rule =
+            json!({"when": [{"key": format!("request.headers[{header}]"), "values": [value]}]});
+        if let Some(principals) = principals {
+            user_rule["from"] = json!([{"source": {"principals": principals}}]);
+        }
+        let body = json!({"metadata": {"name": OWNER_POLICY, "namespace": "team"},
+        "spec": {"action": "ALLOW", "rules": [
+            {"when": [{"key": "source.namespace", "values": ["team"]}]},
+            user_rule,
+            {"to": [{"operation": {"paths": ["/healthz", "/metrics", "/wait-for-drain"]}}]},
+        ]}});
+        Object::from_body(Kind::AuthorizationPolicy, body).unwrap()
+    }
+
+    fn owner_binding(header: &str, value: &str) -> Object {
+        let body = json!({"metadata": {"name": OWNER_BINDING, "namespace": "team"},
+            "spec": {"roleRef": {"kind": "ServiceRole", "name": "ns-access-istio"},
+                     "subjects": [{"properties": {format!("request.headers[{header}]"): value}},
+                                  {"properties": {"source.namespace": "team"}}]}});
+        Object::from_body(Kind::ServiceRoleBinding, body).unwrap()
+    }
+
+    fn profiles() -> HashMap<String, Object> {
+        let profile = json!({"metadata": {"name": "team"}, "spec": {"owner": {"kind": "User", "name": OWNER}}});
+        HashMap::from([(
+            "team".to_owned(),
+            Object::from_body(Kind::Profile, profile).unwrap(),
+        )])
+    }
+
+    fn learn(facts: &ClusterFacts, vars: &[(&str, &str)]) -> Conventions {
+        let config = test_config(vars);
+        let (twins, _) = facts.twins(config.istio_authz).unwrap();
+        facts.conventions(twins, &profiles(), &config)
     }
 
     #[test]
-    fn the_served_istio_api_decides_the_twins() {
-        let cases: &[(Served, &[Kind])] = &[
+    fn the_istio_kind_follows_what_the_profile_controller_wrote() {
+        let both = served(&[Kind::AuthorizationPolicy, Kind::ServiceRoleBinding]);
+        let ap_only = served(&[Kind::AuthorizationPolicy]);
+        let policy = || Some(owner_policy("kubeflow-userid", OWNER, Some(&[IGW])));
+        let binding = || Some(owner_binding("kubeflow-userid", OWNER));
+        let cases = [
+            // Kubeflow >= 1.3.
             (
-                &[("security.istio.io", &["v1beta1", "v1"])],
-                &[Kind::AuthorizationPolicy],
+                ClusterFacts::new(&ap_only, policy(), None, vec![]),
+                vec![Kind::AuthorizationPolicy],
+            ),
+            // Upgraded from 1.2: both APIs served, only AuthorizationPolicies enforced.
+            (
+                ClusterFacts::new(&both, policy(), binding(), vec![]),
+                vec![Kind::AuthorizationPolicy],
+            ),
+            // Kubeflow 1.2.
+            (
+                ClusterFacts::new(&both, None, binding(), vec![]),
+                vec![Kind::ServiceRoleBinding],
+            ),
+            // No Profile namespace yet: security.istio.io when served.
+            (
+                ClusterFacts::new(&both, None, None, vec![]),
+                vec![Kind::AuthorizationPolicy],
             ),
             (
-                &[
-                    ("security.istio.io", &["v1beta1"]),
-                    ("rbac.istio.io", &["v1alpha1"]),
-                ],
-                &[Kind::ServiceRoleBinding],
+                ClusterFacts::new(&served(&[Kind::ServiceRoleBinding]), None, None, vec![]),
+                vec![Kind::ServiceRoleBinding],
             ),
-            (&[("security.istio.io", &["v1"])], &[]),
-            (&[("apps", &["v1"])], &[]),
+            (ClusterFacts::new(&groups(&[]), None, None, vec![]), vec![]),
         ];
-        for (served, expected) in cases {
-            assert_eq!(istio_kinds(&groups(served)), *expected, "{served:?}");
+        for (facts, expected) in cases {
+            assert_eq!(
+                facts.twins(IstioAuthz::Auto).unwrap(),
+                (expected, vec![]),
+                "{facts:?}"
+            );
         }
+    }
+
+    #[test]
+    fn a_configured_kind_the_cluster_does_not_serve_is_skipped_or_an_error() {
+        let facts = ClusterFacts::new(&served(&[Kind::AuthorizationPolicy]), None, None, vec![]);
+        assert_eq!(
+            facts.twins(IstioAuthz::Both).unwrap(),
+            (
+                vec![Kind::AuthorizationPolicy],
+                vec![Kind::ServiceRoleBinding]
+            )
+        );
+        assert_eq!(
+            facts.twins(IstioAuthz::ServiceRoleBinding),
+            Err(NotServed {
+                wanted: vec![Kind::ServiceRoleBinding]
+            })
+        );
+        assert_eq!(facts.twins(IstioAuthz::None).unwrap(), (vec![], vec![]));
+    }
+
+    #[test]
+    fn the_user_rule_mirrors_the_owners() {
+        let both = served(&[Kind::AuthorizationPolicy, Kind::ServiceRoleBinding]);
+        // Kubeflow >= 1.8, a custom header, prefix and gateway.
+        let custom = ClusterFacts::new(
+            &both,
+            Some(owner_policy(
+                "x-auth-request-email",
+                &format!("accounts.google.com:{OWNER}"),
+                Some(&["cluster.local/ns/auth/sa/oauth2-proxy"]),
+            )),
+            None,
+            vec![],
+        );
+        let learnt = learn(&custom, &[]);
+        assert_eq!(learnt.userid_header, "x-auth-request-email");
+        assert_eq!(learnt.userid_prefix, "accounts.google.com:");
+        assert_eq!(
+            learnt.principals,
+            Some(vec!["cluster.local/ns/auth/sa/oauth2-proxy".to_owned()])
+        );
+        assert_eq!(learnt.naming, KfamNaming::Current);
+        assert_eq!(
+            learnt.userid("bob@corp.example"),
+            "accounts.google.com:bob@corp.example"
+        );
+        // Kubeflow 1.3 to 1.7: no `from`.
+        let no_from = ClusterFacts::new(
+            &both,
+            Some(owner_policy("kubeflow-userid", OWNER, None)),
+            None,
+            vec![],
+        );
+        assert_eq!(learn(&no_from, &[]).principals, None);
+        // Kubeflow 1.2: the owner's ServiceRoleBinding, KFAM 1.2 names.
+        let kf12 = ClusterFacts::new(
+            &both,
+            None,
+            Some(owner_binding("x-user", &format!("p:{OWNER}"))),
+            vec![],
+        );
+        let learnt = learn(&kf12, &[]);
+        assert_eq!(
+            (learnt.userid_header.as_str(), learnt.userid_prefix.as_str()),
+            ("x-user", "p:")
+        );
+        assert_eq!(learnt.naming, KfamNaming::Kubeflow12);
+        assert_eq!(learnt.twins, [Kind::ServiceRoleBinding]);
+        // Nothing to learn from: Kubeflow >= 1.8's defaults.
+        let fresh = ClusterFacts::new(&both, None, None, vec![]);
+        assert_eq!(
+            learn(&fresh, &[]),
+            Conventions::defaults(vec![Kind::AuthorizationPolicy])
+        );
+        // Settings win over what is learnt.
+        let set = learn(
+            &custom,
+            &[
+                ("USERID_HEADER", "kubeflow-userid"),
+                ("USERID_PREFIX", "x:"),
+                ("ISTIO_PRINCIPALS", "none"),
+            ],
+        );
+        assert_eq!(
+            (set.userid_header.as_str(), set.userid_prefix.as_str()),
+            ("kubeflow-userid", "x:")
+        );
+        assert_eq!(set.principals, None);
+    }
+
+    #[test]
+    fn objects_of_ours_of_another_istio_kind_are_read_so_they_can_go() {
+        let both = served(&[Kind::AuthorizationPolicy, Kind::ServiceRoleBinding]);
+        let upgraded = ClusterFacts::new(&both, None, None, vec![Kind::ServiceRoleBinding]);
+        assert_eq!(
+            upgraded.binding_kinds(&[Kind::AuthorizationPolicy]),
+            [
+                Kind::RoleBinding,
+                Kind::AuthorizationPolicy,
+                Kind::ServiceRoleBinding
+            ]
+        );
+        let fresh = ClusterFacts::new(&both, None, None, vec![]);
+        assert_eq!(
+            fresh.binding_kinds(&[Kind::AuthorizationPolicy]),
+            [Kind::RoleBinding, Kind::AuthorizationPolicy]
+        );
     }
 }

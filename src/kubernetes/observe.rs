@@ -7,7 +7,7 @@ use futures::future::join_all;
 use kube::api::ListParams;
 use kube::core::{Expression, Selector};
 
-use crate::domain::conventions::istio_kinds;
+use crate::domain::conventions::{ClusterFacts, OWNER_BINDING, OWNER_POLICY};
 use crate::domain::desired::DesiredState;
 use crate::domain::objects::{
     Kind, MANAGED_BY_LABEL, MANAGER, NAMESPACE_NAME_LABEL, Object, USER_LABEL,
@@ -34,13 +34,56 @@ fn namespaces_selector(desired: &DesiredState) -> Selector {
     Selector::from(Expression::In(NAMESPACE_NAME_LABEL.into(), names))
 }
 
-/// Which Istio kinds the cluster serves, from its API group list (one request).
-pub async fn discover_istio_kinds(client: &kube::Client) -> Result<Vec<Kind>, Error> {
-    let groups = client
-        .list_api_groups()
-        .await
-        .map_err(|source| Error::kubernetes("discover", "API groups", source))?;
-    Ok(istio_kinds(&groups))
+/// What the cluster says about itself, in one round trip of concurrent requests: the API
+/// groups it serves, one owner AuthorizationPolicy and one owner ServiceRoleBinding written by
+/// the profile controller, and whether this function has Istio objects of either kind. Every
+/// list is by name or label with `limit=1`: its cost does not grow with the cluster.
+pub async fn discover(client: &kube::Client) -> Result<ClusterFacts, Error> {
+    let named = |name: &str| {
+        ListParams::default()
+            .fields(&format!("metadata.name={name}"))
+            .limit(1)
+    };
+    let ours = ListParams::default()
+        .labels_from(&Selector::from(Expression::Equal(
+            MANAGED_BY_LABEL.into(),
+            MANAGER.into(),
+        )))
+        .limit(1);
+    let (groups, owner_policy, owner_binding, our_policies, our_bindings) = futures::join!(
+        client.list_api_groups(),
+        list_if_served(client, Kind::AuthorizationPolicy, named(OWNER_POLICY)),
+        list_if_served(client, Kind::ServiceRoleBinding, named(OWNER_BINDING)),
+        list_if_served(client, Kind::AuthorizationPolicy, ours.clone()),
+        list_if_served(client, Kind::ServiceRoleBinding, ours),
+    );
+    let groups = groups.map_err(|source| Error::kubernetes("discover", "API groups", source))?;
+    let mut kinds_of_ours = Vec::new();
+    if !our_policies?.is_empty() {
+        kinds_of_ours.push(Kind::AuthorizationPolicy);
+    }
+    if !our_bindings?.is_empty() {
+        kinds_of_ours.push(Kind::ServiceRoleBinding);
+    }
+    Ok(ClusterFacts::new(
+        &groups,
+        owner_policy?.into_iter().next(),
+        owner_binding?.into_iter().next(),
+        kinds_of_ours,
+    ))
+}
+
+/// Lists `kind`; nothing when the cluster does not serve it (404).
+async fn list_if_served(
+    client: &kube::Client,
+    kind: Kind,
+    params: ListParams,
+) -> Result<Vec<Object>, Error> {
+    match KindApi::new(client, kind, None).list(&params).await {
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(Vec::new()),
+        other => other
+            .map_err(|source| Error::kubernetes("list", &format!("{} list", kind.name()), source)),
+    }
 }
 
 async fn list(client: &kube::Client, kind: Kind, params: ListParams) -> Result<Vec<Object>, Error> {
@@ -50,16 +93,14 @@ async fn list(client: &kube::Client, kind: Kind, params: ListParams) -> Result<V
         .map_err(|source| Error::kubernetes("list", &format!("{} list", kind.name()), source))
 }
 
-/// Reads what the cluster holds for `desired`, in one round trip of concurrent lists.
+/// Reads what the cluster holds for `desired` (its labels, group namespaces and legacy name),
+/// objects of `binding_kinds` included, in one round trip of concurrent lists.
 pub async fn observe(
     client: &kube::Client,
     desired: &DesiredState,
-    twins: &[Kind],
+    binding_kinds: &[Kind],
 ) -> Result<Observed, Error> {
     let persons = ListParams::default().labels_from(&user_selector(desired));
-    let binding_kinds: Vec<Kind> = std::iter::once(Kind::RoleBinding)
-        .chain(twins.iter().copied())
-        .collect();
     let (profiles, namespaces, bindings, legacy) = futures::join!(
         list(client, Kind::Profile, ListParams::default()),
         async {

@@ -25,14 +25,41 @@ use crate::store::{
 };
 use crate::tls::cluster_tls;
 
-/// Which Kubeflow generation the fake cluster runs.
+/// Which Kubeflow generation the fake cluster runs, as its profile controller and Istio behave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
-    /// Kubeflow >= 1.3: Istio serves `security.istio.io` only.
+    /// Kubeflow >= 1.8: the owner's `ns-owner-access-istio` AuthorizationPolicy trusts the
+    /// userid header from the gateway and KFP UI principals; Istio serves `security.istio.io`.
     Current,
-    /// Kubeflow 1.2 on Istio 1.5: `rbac.istio.io/v1alpha1` and `security.istio.io/v1beta1`.
+    /// Kubeflow 1.3 to 1.7: the owner's AuthorizationPolicy has no `from`.
+    Kubeflow13To17,
+    /// Kubeflow 1.2 on Istio 1.5: `rbac.istio.io/v1alpha1` and `security.istio.io/v1beta1`
+    /// served; the owner's `owner-binding-istio` ServiceRoleBinding; Istio RBAC enforced unless
+    /// an AuthorizationPolicy applies to the namespace.
     Kubeflow12,
+    /// Upgraded from 1.2 to >= 1.8: both APIs still served (CRDs are not removed on upgrade),
+    /// only AuthorizationPolicies enforced (Istio >= 1.6 ignores `rbac.istio.io`).
+    UpgradedFrom12,
 }
+
+impl Flavor {
+    pub const ALL: [Flavor; 4] = [
+        Flavor::Current,
+        Flavor::Kubeflow13To17,
+        Flavor::Kubeflow12,
+        Flavor::UpgradedFrom12,
+    ];
+
+    fn serves_istio_rbac(self) -> bool {
+        matches!(self, Flavor::Kubeflow12 | Flavor::UpgradedFrom12)
+    }
+}
+
+/// The principal of Kubeflow's Istio ingress gateway (`ISTIO_INGRESS_GATEWAY_PRINCIPAL`).
+pub const GATEWAY_PRINCIPAL: &str =
+    "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account";
+/// The principal of the Pipelines UI (`KFP_UI_PRINCIPAL`).
+pub const KFP_UI_PRINCIPAL: &str = "cluster.local/ns/kubeflow/sa/ml-pipeline-ui";
 
 /// A fault the next matching requests meet, before authentication.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +94,11 @@ pub struct FakeClusterConfig {
     pub clock: Clock,
     /// What the authenticated caller may do; `None` is cluster-admin.
     pub rbac: Option<Vec<PolicyRule>>,
+    /// The deployment's `userid-header`, `userid-prefix` and ingress gateway principal, as the
+    /// profile controller uses them for owners.
+    pub userid_header: String,
+    pub userid_prefix: String,
+    pub gateway_principal: String,
 }
 
 impl FakeClusterConfig {
@@ -80,6 +112,9 @@ impl FakeClusterConfig {
             latency: Duration::ZERO,
             clock,
             rbac: Some(project_rules()),
+            userid_header: "kubeflow-userid".into(),
+            userid_prefix: String::new(),
+            gateway_principal: GATEWAY_PRINCIPAL.into(),
         }
     }
 }
@@ -107,7 +142,7 @@ impl Shared {
 
     fn served(&self) -> Vec<Resource> {
         let mut served = vec![NAMESPACES, ROLEBINDINGS, PROFILES, AUTHORIZATION_POLICIES];
-        if self.config.flavor == Flavor::Kubeflow12 {
+        if self.config.flavor.serves_istio_rbac() {
             served.push(SERVICE_ROLE_BINDINGS);
         }
         served
@@ -115,7 +150,7 @@ impl Shared {
 
     fn versions_of(&self, resource: &Resource) -> &'static [&'static str] {
         match (self.config.flavor, resource.kind) {
-            (Flavor::Kubeflow12, "AuthorizationPolicy") => &["v1beta1"],
+            (Flavor::Kubeflow12 | Flavor::Kubeflow13To17, "AuthorizationPolicy") => &["v1beta1"],
             _ => resource.versions,
         }
     }
@@ -304,16 +339,45 @@ impl FakeCluster {
         state.store.terminate_namespace(name);
     }
 
+    /// Would this flavour's Istio let `request` into namespace `namespace`'s workloads?
+    pub fn istio_admits(&self, namespace: &str, request: &crate::istio::Request) -> bool {
+        let in_namespace = |kind: &str| -> Vec<Value> {
+            self.all(kind)
+                .into_iter()
+                .filter(|o| o["metadata"]["namespace"] == namespace)
+                .collect()
+        };
+        let policies = in_namespace("AuthorizationPolicy");
+        match self.shared.config.flavor {
+            Flavor::Kubeflow12 if policies.is_empty() => crate::istio::service_role_bindings_allow(
+                &in_namespace("ServiceRoleBinding"),
+                request,
+            ),
+            _ => crate::istio::authorization_policies_allow(&policies, request),
+        }
+    }
+
+    /// Would a person with userid `email` get into `namespace` through the ingress gateway?
+    pub fn admits_user(&self, namespace: &str, email: &str) -> bool {
+        let config = &self.shared.config;
+        let request = crate::istio::Request::through_gateway(
+            &config.gateway_principal,
+            &config.userid_header,
+            &format!("{}{email}", config.userid_prefix),
+        );
+        self.istio_admits(namespace, &request)
+    }
+
     /// Lets the profile controller react at once to the Profile `name` (seeded by hand).
     pub fn reconcile(&self, name: &str) {
-        reconcile_profile(&mut self.shared.lock().store, name);
+        reconcile_profile(&mut self.shared.lock().store, name, &self.shared.config);
     }
 
     fn seed_profile_with(&self, name: &str, owner: &str, annotations: Value) {
         self.seed(json!({"apiVersion": "kubeflow.org/v1", "kind": "Profile",
                          "metadata": {"name": name, "annotations": annotations},
                          "spec": {"owner": {"kind": "User", "name": owner}}}));
-        reconcile_profile(&mut self.shared.lock().store, name);
+        self.reconcile(name);
     }
 
     /// An object as stored, by kind name.
@@ -728,6 +792,7 @@ fn route(
                 query_param(query, "labelSelector").as_deref(),
                 query_param(query, "fieldSelector").as_deref(),
             )
+            .and_then(|list| limited(list, query_param(query, "limit").as_deref()))
             .map(|v| (200, v)),
         (Method::POST, None) if target.resource.namespaced == target.namespace.is_some() => {
             let created = store
@@ -781,6 +846,24 @@ fn route(
         )),
     };
     outcome.map_err(Reply::from)
+}
+
+/// A list cut to `limit` items, as a paginated list comes back (with a `continue` token).
+fn limited(mut list: Value, limit: Option<&str>) -> Result<Value, ApiError> {
+    let Some(limit) = limit else {
+        return Ok(list);
+    };
+    let limit: usize = limit
+        .parse()
+        .map_err(|_| ApiError::new(400, "BadRequest", format!("invalid limit {limit:?}")))?;
+    if let Some(items) = list["items"].as_array_mut()
+        && limit > 0
+        && items.len() > limit
+    {
+        items.truncate(limit);
+        list["metadata"]["continue"] = json!(format!("fake-continue-after-{limit}"));
+    }
+    Ok(list)
 }
 
 /// The caller's user name in RBAC refusals.
@@ -844,15 +927,16 @@ fn schedule_profile_controller(shared: &Arc<Shared>, profile: &Value) {
     let shared = shared.clone();
     tokio::spawn(async move {
         tokio::time::sleep(shared.config.controller_delay).await;
-        reconcile_profile(&mut shared.lock().store, &name);
+        reconcile_profile(&mut shared.lock().store, &name, &shared.config);
     });
 }
 
 const CONTROLLER: &str = "profile-controller";
 
-/// What Kubeflow's profile controller does for a Profile: create or adopt its namespace (only
-/// when the namespace's `owner` annotation matches), and bind the owner as namespace admin.
-pub fn reconcile_profile(store: &mut Store, name: &str) {
+/// What Kubeflow's profile controller does for a Profile: create (owning it) or adopt (labels
+/// only, when its `owner` annotation matches) its namespace, bind the owner as namespace admin,
+/// and give the owner Istio access as the flavour's controller does.
+pub fn reconcile_profile(store: &mut Store, name: &str, config: &FakeClusterConfig) {
     let Some(profile) = store.raw(&PROFILES, None, name).cloned() else {
         return;
     };
@@ -875,8 +959,13 @@ pub fn reconcile_profile(store: &mut Store, name: &str) {
     };
     match store.raw(&NAMESPACES, None, name).cloned() {
         None => {
+            // Only a namespace it creates gets the controller's ownerReference.
+            let owner_reference = json!([{"apiVersion": "kubeflow.org/v1", "kind": "Profile",
+                "name": name, "uid": profile["metadata"]["uid"], "controller": true,
+                "blockOwnerDeletion": true}]);
             let namespace = json!({"apiVersion": "v1", "kind": "Namespace",
-                "metadata": {"name": name, "annotations": {"owner": owner}, "labels": kubeflow_labels}});
+                "metadata": {"name": name, "annotations": {"owner": owner}, "labels": kubeflow_labels,
+                             "ownerReferences": owner_reference}});
             if store.create(&namespaces, namespace, CONTROLLER).is_err() {
                 return;
             }
@@ -911,4 +1000,50 @@ pub fn reconcile_profile(store: &mut Store, name: &str) {
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-admin"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": owner}]});
     let _ = store.create(&bindings, admin, CONTROLLER);
+    let (target, owner_access) = owner_istio_access(name, &owner, config);
+    let _ = store.create(&target, owner_access, CONTROLLER);
+}
+
+/// The owner's Istio access the flavour's profile controller writes in namespace `ns`
+/// (kubeflow/kubeflow `components/profile-controller`: `ns-owner-access-istio` from 1.3, its
+/// user rule with `from` principals from 1.8; `owner-binding-istio` in 1.2).
+fn owner_istio_access<'a>(
+    ns: &'a str,
+    owner: &str,
+    config: &FakeClusterConfig,
+) -> (Target<'a>, Value) {
+    let key = format!("request.headers[{}]", config.userid_header);
+    let value = format!("{}{owner}", config.userid_prefix);
+    if config.flavor == Flavor::Kubeflow12 {
+        let binding = json!({"apiVersion": "rbac.istio.io/v1alpha1", "kind": "ServiceRoleBinding",
+            "metadata": {"name": "owner-binding-istio", "namespace": ns, "annotations": {"role": "admin", "user": owner}},
+            "spec": {"roleRef": {"kind": "ServiceRole", "name": "ns-access-istio"},
+                     "subjects": [{"properties": {key: value}}, {"properties": {"source.namespace": ns}}]}});
+        let target = Target {
+            resource: SERVICE_ROLE_BINDINGS,
+            version: "v1alpha1",
+            namespace: Some(ns),
+        };
+        return (target, binding);
+    }
+    let mut user_rule = json!({"when": [{"key": key, "values": [value]}]});
+    if config.flavor != Flavor::Kubeflow13To17 {
+        user_rule["from"] =
+            json!([{"source": {"principals": [config.gateway_principal, KFP_UI_PRINCIPAL]}}]);
+    }
+    let policy = json!({"apiVersion": "security.istio.io/v1beta1", "kind": "AuthorizationPolicy",
+    "metadata": {"name": "ns-owner-access-istio", "namespace": ns},
+    "spec": {"action": "ALLOW", "rules": [
+        user_rule,
+        {"when": [{"key": "source.namespace", "values": [ns]}]},
+        {"to": [{"operation": {"paths": ["/healthz", "/metrics", "/wait-for-drain"]}}]},
+        {"from": [{"source": {"principals": ["cluster.local/ns/kubeflow/sa/notebook-controller-service-account"]}}],
+         "to": [{"operation": {"methods": ["GET"], "paths": ["*/api/kernels"]}}]},
+    ]}});
+    let target = Target {
+        resource: AUTHORIZATION_POLICIES,
+        version: "v1beta1",
+        namespace: Some(ns),
+    };
+    (target, policy)
 }

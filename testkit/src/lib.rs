@@ -5,6 +5,7 @@
 pub mod apiserver;
 pub mod eks;
 pub mod events;
+pub mod istio;
 pub mod local;
 pub mod rbac;
 pub mod runtime_api;

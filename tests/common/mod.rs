@@ -76,8 +76,8 @@ impl Harness {
             .await
     }
 
-    /// The user's contributor RoleBindings (not the profile controller's `namespaceAdmin` of
-    /// their own Profile), as `namespace/name`.
+    /// The user's contributor RoleBindings (not what the profile controller makes for the owner
+    /// of their own Profile), as `namespace/name`.
     pub fn bindings_of(&self, email: &str) -> Vec<String> {
         self.objects_of("RoleBinding", email)
     }
@@ -91,7 +91,12 @@ impl Harness {
                 o.pointer("/metadata/annotations/user")
                     .and_then(Value::as_str)
                     == Some(email)
-                    && o["metadata"]["name"] != "namespaceAdmin"
+                    && ![
+                        "namespaceAdmin",
+                        "owner-binding-istio",
+                        "ns-owner-access-istio",
+                    ]
+                    .contains(&o["metadata"]["name"].as_str().unwrap_or(""))
             })
             .map(|o| {
                 format!(

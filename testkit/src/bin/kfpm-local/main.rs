@@ -53,10 +53,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--flavor" => {
                 options.flavor = match value()?.as_str() {
                     "current" => Flavor::Current,
+                    "kubeflow-1.3" => Flavor::Kubeflow13To17,
                     "kubeflow-1.2" => Flavor::Kubeflow12,
+                    "upgraded-from-1.2" => Flavor::UpgradedFrom12,
                     other => {
                         return Err(format!(
-                            "--flavor takes current or kubeflow-1.2, not {other}"
+                            "--flavor takes current, kubeflow-1.3, kubeflow-1.2 or upgraded-from-1.2, not {other}"
                         ));
                     }
                 }

@@ -1,0 +1,206 @@
+//! The sign-in on every cluster shape found in the field: Kubeflow >= 1.8, 1.3 to 1.7, 1.2,
+//! upgraded from 1.2, and deployments with their own userid header, prefix and gateway. Each
+//! scenario asks the fake's Istio model whether the person can actually get in, and after
+//! revocation whether they are kept out: a RoleBinding the dashboard lists is not access.
+
+mod common;
+
+use common::{Harness, OWNER, granted};
+use kfpm_testkit::apiserver::{FakeClusterConfig, Flavor};
+use kfpm_testkit::events::sub_of;
+use kubeflow_profile_manager::domain::names::legacy_user_label_value;
+use serde_json::json;
+
+const RUMESH: &str = "rumesh@corp.example";
+
+/// A cluster of `flavor` already in use: one Profile whose owner objects the controller wrote.
+async fn in_use(flavor: Flavor, adjust: impl FnOnce(&mut FakeClusterConfig)) -> Harness {
+    let h = Harness::start_with(&[], |config| {
+        config.flavor = flavor;
+        adjust(config);
+    })
+    .await;
+    h.cluster.seed_profile("team-a", "alice@corp.example");
+    h
+}
+
+/// Signs rumesh into `ml`, checks he gets in (and the group owner and Profile owner still do,
+/// nobody else does), then out of every group, and checks he is kept out.
+async fn gets_in_then_out(h: &Harness, label: &str) {
+    let outcome = h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(granted(&outcome), ["ml"], "{label}");
+    h.cluster
+        .wait_until(std::time::Duration::from_secs(5), |c| {
+            c.get("RoleBinding", Some("ml"), "namespaceAdmin").is_some()
+        })
+        .await;
+    assert!(
+        h.cluster.admits_user("ml", RUMESH),
+        "{label}: rumesh cannot get into ml"
+    );
+    assert!(
+        h.cluster.admits_user("ml", OWNER),
+        "{label}: the group owner lost ml"
+    );
+    assert!(
+        h.cluster.admits_user("team-a", "alice@corp.example"),
+        "{label}: alice lost team-a"
+    );
+    assert!(
+        !h.cluster.admits_user("ml", "eve@corp.example"),
+        "{label}: anyone gets into ml"
+    );
+    assert!(
+        !h.cluster.admits_user("team-a", RUMESH),
+        "{label}: rumesh got into team-a"
+    );
+    h.sign_in("rumesh", RUMESH, "[]").await.unwrap();
+    assert!(
+        !h.cluster.admits_user("ml", RUMESH),
+        "{label}: rumesh still gets into ml"
+    );
+    assert!(
+        h.cluster.admits_user("ml", OWNER),
+        "{label}: the group owner lost ml"
+    );
+}
+
+#[tokio::test]
+async fn a_contributor_gets_in_and_out_on_every_flavour() {
+    for flavor in Flavor::ALL {
+        let h = in_use(flavor, |_| {}).await;
+        gets_in_then_out(&h, &format!("{flavor:?}")).await;
+        let twin = match flavor {
+            Flavor::Kubeflow12 => "ServiceRoleBinding",
+            _ => "AuthorizationPolicy",
+        };
+        h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+        assert_eq!(h.objects_of(twin, RUMESH).len(), 1, "{flavor:?}: {twin}");
+        let other = if twin == "ServiceRoleBinding" {
+            "AuthorizationPolicy"
+        } else {
+            "ServiceRoleBinding"
+        };
+        assert!(
+            h.objects_of(other, RUMESH).is_empty(),
+            "{flavor:?}: no {other}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_deployment_with_its_own_userid_header_prefix_and_gateway_is_followed() {
+    for flavor in [Flavor::Current, Flavor::Kubeflow13To17, Flavor::Kubeflow12] {
+        let h = in_use(flavor, |config| {
+            config.userid_header = "x-auth-request-email".into();
+            config.userid_prefix = "accounts.google.com:".into();
+            config.gateway_principal = "cluster.local/ns/auth/sa/oauth2-proxy".into();
+        })
+        .await;
+        gets_in_then_out(&h, &format!("custom {flavor:?}")).await;
+    }
+}
+
+#[tokio::test]
+async fn the_policy_shape_matches_the_kubeflow_version() {
+    let h = in_use(Flavor::Kubeflow13To17, |_| {}).await;
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    let name = "user-rumesh-corp-example-clusterrole-edit";
+    let policy = h
+        .cluster
+        .get("AuthorizationPolicy", Some("ml"), name)
+        .unwrap();
+    assert_eq!(
+        policy["spec"],
+        json!({"rules": [{"when": [{"key": "request.headers[kubeflow-userid]", "values": [RUMESH]}]}]}),
+        "Kubeflow 1.3 to 1.7: no from, as KFAM makes it"
+    );
+    let h = in_use(Flavor::Current, |_| {}).await;
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    let policy = h
+        .cluster
+        .get("AuthorizationPolicy", Some("ml"), name)
+        .unwrap();
+    assert_eq!(
+        policy["spec"]["rules"][0]["from"],
+        json!([{"source": {"principals": [
+            "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account",
+            "cluster.local/ns/kubeflow/sa/ml-pipeline-ui"]}}])
+    );
+}
+
+#[tokio::test]
+async fn a_dashboard_made_policy_without_from_counts_as_granted_on_kubeflow_1_3_to_1_7() {
+    let h = in_use(Flavor::Kubeflow13To17, |_| {}).await;
+    h.cluster.seed_group_profile("ml", OWNER, "ml");
+    let name = "user-rumesh-corp-example-clusterrole-edit";
+    let annotations = json!({"user": RUMESH, "role": "edit"});
+    h.cluster.seed(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": name, "namespace": "ml", "annotations": annotations},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-edit"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": RUMESH}]}));
+    h.cluster.seed(json!({"apiVersion": "security.istio.io/v1beta1", "kind": "AuthorizationPolicy",
+        "metadata": {"name": name, "namespace": "ml", "annotations": annotations},
+        "spec": {"rules": [{"when": [{"key": "request.headers[kubeflow-userid]", "values": [RUMESH]}]}]}}));
+    let dashboards = |h: &Harness| -> Vec<String> {
+        let versions = h.cluster.versions();
+        ["RoleBinding", "AuthorizationPolicy"]
+            .iter()
+            .map(|kind| versions[&format!("{kind} ml/{name}")].clone())
+            .collect()
+    };
+    let before = dashboards(&h);
+    for _ in 0..2 {
+        let outcome = h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+        assert_eq!(granted(&outcome), ["ml"], "the dashboard's grant counts");
+        assert!(common::refused(&outcome).is_empty());
+    }
+    assert_eq!(
+        dashboards(&h),
+        before,
+        "the dashboard's objects are not touched"
+    );
+    assert!(h.cluster.admits_user("ml", RUMESH));
+}
+
+#[tokio::test]
+async fn an_upgraded_cluster_gets_authorization_policies_and_loses_our_old_service_role_bindings() {
+    let h = in_use(Flavor::UpgradedFrom12, |_| {}).await;
+    h.cluster.seed_group_profile("ml", OWNER, "ml");
+    // What the previous version made there under Kubeflow 1.2: a ServiceRoleBinding with 1.2's
+    // KFAM name (capitals dropped) and the old user label.
+    let email = "Rumesh@Corp.example";
+    let old_name = "user-umesh-orp-example-clusterrole-edit";
+    let labels = json!({"app.kubernetes.io/managed-by": "kubeflow-profile-manager",
+                        "kubeflow-profile-manager/user": legacy_user_label_value(email)});
+    let annotations = json!({"user": email, "role": "edit"});
+    h.cluster.seed(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": old_name, "namespace": "ml", "labels": labels, "annotations": annotations},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-edit"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": email}]}));
+    h.cluster.seed(json!({"apiVersion": "rbac.istio.io/v1alpha1", "kind": "ServiceRoleBinding",
+        "metadata": {"name": old_name, "namespace": "ml", "labels": labels, "annotations": annotations},
+        "spec": {"roleRef": {"kind": "ServiceRole", "name": "ns-access-istio"},
+                 "subjects": [{"properties": {"request.headers[kubeflow-userid]": email}}]}}));
+    assert!(
+        !h.cluster.admits_user("ml", email),
+        "Istio >= 1.6 ignores the old binding"
+    );
+    let outcome = h.sign_in("rumesh", email, "[ml]").await.unwrap();
+    assert_eq!(granted(&outcome), ["ml"]);
+    assert!(h.cluster.admits_user("ml", email), "access that works now");
+    let new_name = "user-rumesh-corp-example-clusterrole-edit";
+    for kind in ["RoleBinding", "AuthorizationPolicy"] {
+        let object = h.cluster.get(kind, Some("ml"), new_name).expect(kind);
+        assert_eq!(
+            object["metadata"]["labels"]["kubeflow-profile-manager/user"],
+            sub_of("rumesh")
+        );
+    }
+    for kind in ["RoleBinding", "ServiceRoleBinding"] {
+        assert!(
+            h.cluster.get(kind, Some("ml"), old_name).is_none(),
+            "old {kind} revoked"
+        );
+    }
+}
