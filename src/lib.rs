@@ -210,7 +210,7 @@ impl App {
                     }
                     return Ok(SyncReport::dry_run(&plan));
                 }
-                execute(&client, &plan, &self.config.group_profile_owner).await
+                execute(&client, &plan, &self.config.group_profile_owner, &desired.user_key).await
             }
             .await;
             *requests += policy.requests();

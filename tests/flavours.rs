@@ -204,3 +204,78 @@ async fn an_upgraded_cluster_gets_authorization_policies_and_loses_our_old_servi
         );
     }
 }
+
+#[tokio::test]
+async fn look_alike_people_get_distinct_objects_and_both_get_in() {
+    for flavor in [Flavor::Current, Flavor::Kubeflow12] {
+        let h = in_use(flavor, |_| {}).await;
+        let (dot, underscore) = ("jo.smith@corp.example", "jo_smith@corp.example");
+        for (user, email) in [("jo.smith", dot), ("jo_smith", underscore)] {
+            let outcome = h.sign_in(user, email, "[ml]").await.unwrap();
+            assert_eq!(granted(&outcome), ["ml"], "{flavor:?} {email}");
+        }
+        for email in [dot, underscore] {
+            assert!(
+                h.cluster.admits_user("ml", email),
+                "{flavor:?}: {email} cannot get in"
+            );
+            assert_eq!(h.bindings_of(email).len(), 1, "{flavor:?}: {email}");
+        }
+        assert_ne!(h.bindings_of(dot), h.bindings_of(underscore));
+        // Two personal Profiles, one each.
+        let owners: Vec<String> = h
+            .cluster
+            .all("Profile")
+            .iter()
+            .filter(|p| {
+                p["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("profile-jo-smith")
+            })
+            .map(|p| p["spec"]["owner"]["name"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(owners.len(), 2, "{flavor:?}: {owners:?}");
+        // One leaving takes nothing from the other.
+        h.sign_in("jo_smith", underscore, "[]").await.unwrap();
+        assert!(!h.cluster.admits_user("ml", underscore), "{flavor:?}");
+        assert!(h.cluster.admits_user("ml", dot), "{flavor:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_same_person_with_other_capitals_keeps_working_access() {
+    for flavor in [Flavor::Current, Flavor::Kubeflow12] {
+        let h = in_use(flavor, |_| {}).await;
+        h.sign_in("rumesh", "Rumesh@Corp.example", "[ml]")
+            .await
+            .unwrap();
+        assert!(
+            h.cluster.admits_user("ml", "Rumesh@Corp.example"),
+            "{flavor:?}"
+        );
+        // The IdP now sends the email in lower case: Istio compares exactly.
+        let outcome = h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+        assert_eq!(granted(&outcome), ["ml"]);
+        assert!(
+            h.cluster.admits_user("ml", RUMESH),
+            "{flavor:?}: the new form gets in"
+        );
+        assert!(
+            !h.cluster.admits_user("ml", "Rumesh@Corp.example"),
+            "{flavor:?}: the old one does not"
+        );
+        assert_eq!(
+            h.bindings_of(RUMESH).len(),
+            1,
+            "{flavor:?}: one binding, updated or replaced"
+        );
+        assert!(
+            h.bindings_of("Rumesh@Corp.example").is_empty(),
+            "{flavor:?}"
+        );
+        // The personal Profile keeps its owner: the controller would refuse a changed one.
+        let personal = h.cluster.get("Profile", None, "profile-rumesh").unwrap();
+        assert_eq!(personal["spec"]["owner"]["name"], "Rumesh@Corp.example");
+    }
+}

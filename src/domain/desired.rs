@@ -8,7 +8,8 @@ use crate::domain::admission::{Identity, Mode};
 use crate::domain::config::Config;
 use crate::domain::conventions::Conventions;
 use crate::domain::names::{
-    dns_label, kfam_binding_name, legacy_binding_name, legacy_user_label_value,
+    MAX_LABEL_LEN, collision_safe, dns_label, kfam_binding_name, legacy_binding_name,
+    legacy_user_label_value,
 };
 use crate::domain::objects::{
     GROUP_ANNOTATION, Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL,
@@ -59,6 +60,9 @@ pub struct DesiredState {
     /// `None` when the user name leaves no valid Profile name, or when this sign-in may not
     /// grant.
     pub personal_profile: Option<Object>,
+    /// The same Profile under a collision-safe name, for when the name derived from the user
+    /// name is someone else's.
+    pub personal_profile_variant: Option<Object>,
     pub groups: Vec<GroupAccess>,
     pub refused: Vec<RefusedGroup>,
     /// With `REMOVE_LEGACY_BINDINGS`: the name of the Python Lambda's bindings of this user.
@@ -89,6 +93,12 @@ pub fn desired_state(
             spec["resourceQuotaSpec"] = quota.clone();
         }
         profile(&name, spec, json!({USER_LABEL: identity.sub}), json!({}))
+    });
+    let personal_profile_variant = personal_profile.as_ref().map(|base| {
+        let name = collision_safe(&base.name, &identity.sub, MAX_LABEL_LEN);
+        let mut variant = base.body.clone();
+        variant["metadata"]["name"] = json!(name);
+        Object::new(Kind::Profile, None, &name, variant)
     });
 
     let mut groups: Vec<GroupAccess> = Vec::new();
@@ -154,6 +164,7 @@ pub fn desired_state(
         user_key: identity.sub.clone(),
         legacy_user_key: grants.then(|| legacy_user_label_value(email)),
         personal_profile,
+        personal_profile_variant,
         groups,
         refused,
         legacy_binding_name: (grants && config.remove_legacy_bindings)

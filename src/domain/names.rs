@@ -117,6 +117,17 @@ pub fn legacy_binding_name(user_name: &str, role: &str) -> String {
     )
 }
 
+/// A deterministic variant of `name` for the person or thing `key` stands for, at most `max`
+/// characters: `name` (cut if need be) and 8 hex characters of SHA-256 of `key`. Used where a
+/// name derived from a person is already someone else's (look-alike people: `jo.smith` and
+/// `jo_smith`).
+pub fn collision_safe(name: &str, key: &str, max: usize) -> String {
+    let suffix = &hex_sha256(key)[..HASH_SUFFIX_LEN];
+    let keep = max.saturating_sub(HASH_SUFFIX_LEN + 1);
+    let head = name[..name.len().min(keep)].trim_end_matches('-');
+    format!("{head}-{suffix}")
+}
+
 /// The user label value of objects made by versions before 0.2, which keyed people on their
 /// email (40 hex characters of SHA-256 of the email as sent). Such objects are found by it and
 /// re-labelled with the Cognito `sub` at the user's next federated sign-in.
@@ -275,6 +286,23 @@ mod tests {
             legacy_binding_name("rumesh", "edit"),
             "user-rumesh-kubeflow-org-clusterrole-edit"
         );
+    }
+
+    #[test]
+    fn collision_safe_names_are_valid_stable_and_distinct() {
+        let a = collision_safe("profile-jo-smith", "sub-a", MAX_LABEL_LEN);
+        let b = collision_safe("profile-jo-smith", "sub-b", MAX_LABEL_LEN);
+        assert_ne!(a, b);
+        assert!(
+            a.starts_with("profile-jo-smith-") && is_dns_label(&a),
+            "{a}"
+        );
+        assert_eq!(
+            a,
+            collision_safe("profile-jo-smith", "sub-a", MAX_LABEL_LEN)
+        );
+        let long = collision_safe(&"x".repeat(70), "k", MAX_LABEL_LEN);
+        assert!(long.len() <= MAX_LABEL_LEN && is_dns_label(&long), "{long}");
     }
 
     #[test]

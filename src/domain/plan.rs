@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::domain::admission::Mode;
 use crate::domain::desired::{DesiredState, GroupAccess, RefusedGroup};
+use crate::domain::names::collision_safe;
 use crate::domain::objects::{GROUP_ANNOTATION, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL};
 use crate::domain::protected::Refusal;
 
@@ -70,8 +71,14 @@ pub enum PersonalProfile {
     Unchanged,
     /// No valid Profile name could be derived from the user name, or this sign-in may not grant.
     NoName,
-    /// It exists with another owner: left alone.
+    /// The name and its collision-safe variant are both someone else's: left alone.
     OwnedBySomeoneElse { name: String, owner: String },
+    /// This person's Profile names an earlier form of their email as its owner. The owner is
+    /// never changed: the profile controller would then refuse the namespace.
+    OwnerIsAnEarlierEmail { name: String, owner: String },
+    /// The name derived from the user name is someone else's (a look-alike person): this
+    /// person's Profile has the collision-safe name `name`.
+    Variant { name: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -180,7 +187,7 @@ pub fn plan(desired: &DesiredState, observed: &Observed, group_owner: &str) -> P
     let mut granted_namespaces: Vec<&str> = Vec::new();
     let mut held_namespaces: Vec<&str> = Vec::new();
     for access in &desired.groups {
-        match plan_group(access, observed, group_owner, &persons) {
+        match plan_group(access, observed, group_owner, &persons, &desired.user_key) {
             Ok(group) => match desired.mode {
                 Mode::Grant => {
                     granted_namespaces.push(&access.namespace);
@@ -222,7 +229,7 @@ pub fn plan(desired: &DesiredState, observed: &Observed, group_owner: &str) -> P
                     .groups
                     .iter()
                     .flat_map(|g| &g.bindings)
-                    .any(|wanted| same_ref(wanted, object)))
+                    .any(|wanted| same_place(wanted, object, &desired.user_key)))
     };
     let revoke: Vec<Object> = persons
         .iter()
@@ -296,19 +303,49 @@ fn bound_changes(plan: &mut Plan, limit: usize) {
 }
 
 fn plan_personal(desired: &DesiredState, observed: &Observed) -> (Option<Object>, PersonalProfile) {
-    let Some(wanted) = &desired.personal_profile else {
+    let (Some(base), Some(variant)) =
+        (&desired.personal_profile, &desired.personal_profile_variant)
+    else {
         return (None, PersonalProfile::NoName);
     };
-    match observed.profiles.get(&wanted.name) {
-        None => (Some(wanted.clone()), PersonalProfile::Unchanged),
-        Some(existing) => match profile_owner(existing) {
+    let candidates = [base, variant];
+    let existing = |wanted: &Object| observed.profiles.get(&wanted.name);
+    let is_theirs = |profile: &Object| {
+        profile_owner(profile) != Some(desired.email.as_str())
+            && !is_persons_profile(profile, desired)
+    };
+    // This person's existing Profile (under either name), else the first free name.
+    let mine = candidates
+        .iter()
+        .find(|c| existing(c).is_some_and(|p| !is_theirs(p)))
+        .or_else(|| candidates.iter().find(|c| existing(c).is_none()));
+    let Some(&wanted) = mine else {
+        let owner = existing(base).and_then(profile_owner).unwrap_or_default();
+        return (
+            None,
+            PersonalProfile::OwnedBySomeoneElse {
+                name: base.name.clone(),
+                owner: owner.to_owned(),
+            },
+        );
+    };
+    let chosen = if wanted.name == variant.name {
+        PersonalProfile::Variant {
+            name: variant.name.clone(),
+        }
+    } else {
+        PersonalProfile::Unchanged
+    };
+    match existing(wanted) {
+        None => (Some(wanted.clone()), chosen),
+        Some(profile) => match profile_owner(profile) {
             Some(owner) if owner == desired.email => {
-                let drifted = existing.is_managed() && !covers(&wanted.body, &existing.body);
-                (drifted.then(|| wanted.clone()), PersonalProfile::Unchanged)
+                let drifted = profile.is_managed() && !covers(&wanted.body, &profile.body);
+                (drifted.then(|| wanted.clone()), chosen)
             }
             owner => (
                 None,
-                PersonalProfile::OwnedBySomeoneElse {
+                PersonalProfile::OwnerIsAnEarlierEmail {
                     name: wanted.name.clone(),
                     owner: owner.unwrap_or_default().to_owned(),
                 },
@@ -317,11 +354,21 @@ fn plan_personal(desired: &DesiredState, observed: &Observed) -> (Option<Object>
     }
 }
 
+/// True when a Profile carries this person's user label (their `sub`, or on a federated
+/// sign-in the email hash of earlier versions).
+fn is_persons_profile(profile: &Object, desired: &DesiredState) -> bool {
+    profile.is_managed()
+        && profile.meta("labels", USER_LABEL).is_some_and(|key| {
+            key == desired.user_key || desired.legacy_user_key.as_deref() == Some(key)
+        })
+}
+
 fn plan_group(
     access: &GroupAccess,
     observed: &Observed,
     group_owner: &str,
     persons: &[&Object],
+    user_key: &str,
 ) -> Result<GroupPlan, Refusal> {
     let (group, namespace) = (access.group.as_str(), access.namespace.as_str());
     let (create_profile, create_namespace) = match observed.profiles.get(namespace) {
@@ -361,12 +408,19 @@ fn plan_group(
     let mut create_bindings = Vec::new();
     let mut repair_bindings = Vec::new();
     for wanted in &access.bindings {
-        match persons.iter().find(|o| same_ref(wanted, o)) {
+        match persons.iter().find(|o| same_place(wanted, o, user_key)) {
             None => create_bindings.push(wanted.clone()),
-            Some(existing) if !covers(&wanted.body, &existing.body) => {
-                repair_bindings.push(wanted.clone())
+            Some(existing) => {
+                // Under the name it has (KFAM's, or the collision-safe one).
+                let wanted = if existing.name == wanted.name {
+                    wanted.clone()
+                } else {
+                    collision_safe_binding(wanted, user_key)
+                };
+                if !covers(&wanted.body, &existing.body) {
+                    repair_bindings.push(wanted);
+                }
             }
-            Some(_) => {}
         }
     }
     Ok(GroupPlan {
@@ -394,6 +448,37 @@ pub fn grants_the_same(wanted: &Object, existing: &Value) -> bool {
 
 fn same_ref(a: &Object, b: &Object) -> bool {
     a.kind == b.kind && a.namespace == b.namespace && a.name == b.name
+}
+
+/// Longest name of a RoleBinding or Istio object (a DNS subdomain / path segment).
+const MAX_OBJECT_NAME_LEN: usize = 253;
+
+/// `wanted` under its collision-safe name for the person `user_key`: where KFAM's name is
+/// already another person's in that namespace (look-alike emails such as `jo.smith@` and
+/// `jo_smith@` give one KFAM name). Access works; the dashboard cannot remove it by name.
+pub fn collision_safe_binding(wanted: &Object, user_key: &str) -> Object {
+    let name = collision_safe(&wanted.name, user_key, MAX_OBJECT_NAME_LEN);
+    let mut body = wanted.body.clone();
+    body["metadata"]["name"] = Value::String(name.clone());
+    Object::new(wanted.kind, wanted.namespace.as_deref(), &name, body)
+}
+
+/// True when `existing`, found where `wanted` was to be created, is another person's: made
+/// for another user id.
+pub fn is_another_persons(wanted: &Object, existing: &Value) -> bool {
+    existing
+        .pointer("/metadata/annotations/user")
+        .and_then(Value::as_str)
+        .is_some_and(|user| Some(user) != wanted.meta("annotations", "user"))
+}
+
+/// True when `existing` stands where `wanted` is meant to: same kind and namespace, and KFAM's
+/// name or the person's collision-safe one.
+fn same_place(wanted: &Object, existing: &Object, user_key: &str) -> bool {
+    same_ref(wanted, existing)
+        || (wanted.kind == existing.kind
+            && wanted.namespace == existing.namespace
+            && existing.name == collision_safe(&wanted.name, user_key, MAX_OBJECT_NAME_LEN))
 }
 
 /// True when `observed` holds everything `desired` says: every object field of `desired` is in
@@ -933,12 +1018,46 @@ mod tests {
     }
 
     #[test]
-    fn someone_elses_personal_profile_is_left_alone() {
+    fn a_look_alike_persons_personal_profile_is_left_alone_and_this_person_gets_a_variant() {
         let state = desired(&[]);
+        let variant = state.personal_profile_variant.clone().unwrap();
+        assert!(
+            variant.name.starts_with("profile-rumesh-"),
+            "{}",
+            variant.name
+        );
         let mut observed = Observed::default();
         observed.profiles.insert(
             "profile-rumesh".into(),
             profile("profile-rumesh", "other@corp.example", json!({})),
+        );
+        let first = plan(&state, &observed, OWNER);
+        assert_eq!(first.apply_personal_profile.as_ref(), Some(&variant));
+        assert_eq!(
+            first.personal_profile,
+            PersonalProfile::Variant {
+                name: variant.name.clone()
+            }
+        );
+        // Once it exists, nothing more; and it stays the person's even if the other goes.
+        observed
+            .profiles
+            .insert(variant.name.clone(), variant.clone());
+        assert_eq!(plan(&state, &observed, OWNER).writes(), 0);
+        observed.profiles.remove("profile-rumesh");
+        assert_eq!(
+            plan(&state, &observed, OWNER).writes(),
+            0,
+            "no second Profile"
+        );
+        // Both names someone else's: left alone.
+        observed.profiles.insert(
+            "profile-rumesh".into(),
+            profile("profile-rumesh", "other@corp.example", json!({})),
+        );
+        observed.profiles.insert(
+            variant.name.clone(),
+            profile(&variant.name, "third@corp.example", json!({})),
         );
         let plan = plan(&state, &observed, OWNER);
         assert_eq!(plan.apply_personal_profile, None);
@@ -949,6 +1068,57 @@ mod tests {
                 owner: "other@corp.example".into()
             }
         );
+    }
+
+    #[test]
+    fn a_personal_profiles_owner_is_never_changed_when_the_email_changes_case() {
+        let state = desired(&[]);
+        let mut observed = Observed::default();
+        let mut mine = state.personal_profile.clone().unwrap();
+        mine.body["spec"]["owner"]["name"] = json!("Rumesh@Corp.example");
+        observed.profiles.insert("profile-rumesh".into(), mine);
+        let plan = plan(&state, &observed, OWNER);
+        assert_eq!(plan.writes(), 0);
+        assert_eq!(
+            plan.personal_profile,
+            PersonalProfile::OwnerIsAnEarlierEmail {
+                name: "profile-rumesh".into(),
+                owner: "Rumesh@Corp.example".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_binding_under_the_persons_collision_safe_name_is_theirs() {
+        let state = desired(&["ml", "old"]);
+        let mut observed = provisioned(&state);
+        // jo.smith@ holds KFAM's name in ml; this person's objects there are collision-safe.
+        for binding in observed
+            .bindings
+            .iter_mut()
+            .filter(|b| b.namespace.as_deref() == Some("ml"))
+        {
+            *binding = collision_safe_binding(binding, SUB);
+        }
+        let plan = super::plan(&desired(&["ml"]), &observed, OWNER);
+        assert_eq!(plan.groups[0].writes(), 0, "nothing to create or repair");
+        assert_eq!(
+            described(&plan.revoke),
+            [
+                "RoleBinding old/user-rumesh-corp-example-clusterrole-edit",
+                "AuthorizationPolicy old/user-rumesh-corp-example-clusterrole-edit",
+            ],
+            "kept in ml, revoked where the group is gone"
+        );
+        // A drifted one is repaired under the name it has.
+        observed.bindings[0].body["subjects"] = json!([]);
+        let plan = super::plan(&desired(&["ml"]), &observed, OWNER);
+        assert_eq!(
+            plan.groups[0].repair_bindings[0].name,
+            observed.bindings[0].name
+        );
+        let existing = json!({"metadata": {"annotations": {"user": "jo.smith@corp.example"}}});
+        assert!(is_another_persons(&state.groups[0].bindings[0], &existing));
     }
 
     #[test]

@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use crate::domain::objects::Object;
 use crate::domain::plan::{
-    GroupPlan, Plan, accepts_group_namespace, accepts_group_profile, grants_the_same,
+    GroupPlan, Plan, accepts_group_namespace, accepts_group_profile, collision_safe_binding,
+    grants_the_same, is_another_persons,
 };
 use crate::domain::protected::Refusal;
 use crate::domain::report::{
@@ -59,6 +60,41 @@ async fn delete(client: &kube::Client, object: &Object) -> Result<WriteOutcome, 
     }
 }
 
+/// What a create came to.
+enum Created {
+    Made,
+    /// Something of that name exists already, as the API server returned it.
+    Exists(Value),
+    Not(WriteOutcome),
+}
+
+/// Creates `object`, or reads what stands in its place.
+async fn create_or_read(client: &kube::Client, object: &Object) -> Result<Created, Error> {
+    let api = KindApi::of(client, object);
+    let status = match api.create(object).await {
+        Ok(()) => {
+            log_change("create", object);
+            return Ok(Created::Made);
+        }
+        Err(error) => answer("create", object, error)?,
+    };
+    if status.code != 409 {
+        return Ok(Created::Not(refusal_outcome(
+            Write::Create,
+            &status,
+            object,
+        )));
+    }
+    Ok(match api.get(&object.name).await {
+        Ok(existing) => Created::Exists(existing),
+        Err(error) => Created::Not(WriteOutcome::Failed(format!(
+            "read {} after a conflict: {}",
+            object.describe(),
+            status_text(&answer("read", object, error)?)
+        ))),
+    })
+}
+
 /// Creates `object`; if it already exists, `accept(existing)` says whether it is what we wanted
 /// (a concurrent invocation of the same sign-in, or access granted by other means).
 async fn create(
@@ -66,27 +102,41 @@ async fn create(
     object: &Object,
     accept: impl Fn(&Value) -> bool,
 ) -> Result<WriteOutcome, Error> {
-    let api = KindApi::of(client, object);
-    let status = match api.create(object).await {
-        Ok(()) => {
-            log_change("create", object);
-            return Ok(WriteOutcome::Done);
-        }
-        Err(error) => answer("create", object, error)?,
-    };
-    if status.code != 409 {
-        return Ok(refusal_outcome(Write::Create, &status, object));
-    }
-    Ok(match api.get(&object.name).await {
-        Ok(existing) if accept(&existing) => WriteOutcome::Done,
-        Ok(_) => WriteOutcome::Refused(Refusal::WriteRefused {
+    Ok(match create_or_read(client, object).await? {
+        Created::Made => WriteOutcome::Done,
+        Created::Exists(existing) if accept(&existing) => WriteOutcome::Done,
+        Created::Exists(_) => WriteOutcome::Refused(Refusal::WriteRefused {
             detail: format!("{} exists and is not this function's", object.describe()),
         }),
-        Err(error) => WriteOutcome::Failed(format!(
-            "read {} after a conflict: {}",
-            object.describe(),
-            status_text(&answer("read", object, error)?)
-        )),
+        Created::Not(outcome) => outcome,
+    })
+}
+
+/// Creates a contributor object. Where KFAM's name is another person's in that namespace
+/// (look-alike emails), it goes under the person's collision-safe name instead.
+async fn create_binding(
+    client: &kube::Client,
+    wanted: &Object,
+    user_key: &str,
+) -> Result<WriteOutcome, Error> {
+    Ok(match create_or_read(client, wanted).await? {
+        Created::Made => WriteOutcome::Done,
+        Created::Exists(existing) if grants_the_same(wanted, &existing) => WriteOutcome::Done,
+        Created::Exists(existing) if is_another_persons(wanted, &existing) => {
+            let safe = collision_safe_binding(wanted, user_key);
+            tracing::warn!(
+                kind = wanted.kind.name(),
+                namespace = wanted.namespace.as_deref().unwrap_or(""),
+                taken = wanted.name.as_str(),
+                name = safe.name.as_str(),
+                "KFAM's name is another person's here; using a collision-safe name (access works, the dashboard cannot remove it)"
+            );
+            create(client, &safe, |existing| grants_the_same(&safe, existing)).await?
+        }
+        Created::Exists(_) => WriteOutcome::Refused(Refusal::WriteRefused {
+            detail: format!("{} exists and is not this function's", wanted.describe()),
+        }),
+        Created::Not(outcome) => outcome,
     })
 }
 
@@ -128,11 +178,15 @@ async fn prepare_group(
 }
 
 /// Phase two of a group: the user's bindings.
-async fn bind_group(client: &kube::Client, group: &GroupPlan) -> Result<Vec<WriteOutcome>, Error> {
+async fn bind_group(
+    client: &kube::Client,
+    group: &GroupPlan,
+    user_key: &str,
+) -> Result<Vec<WriteOutcome>, Error> {
     let creates = group
         .create_bindings
         .iter()
-        .map(|b| create(client, b, |existing| grants_the_same(b, existing)));
+        .map(|b| create_binding(client, b, user_key));
     let repairs = group.repair_bindings.iter().map(|b| apply(client, b, true));
     let (created, repaired) = futures::join!(join_all(creates), join_all(repairs));
     created.into_iter().chain(repaired).collect()
@@ -144,9 +198,10 @@ async fn provision_group(
     client: &kube::Client,
     group: &GroupPlan,
     owner: &str,
+    user_key: &str,
 ) -> Result<Vec<WriteOutcome>, Error> {
     match prepare_group(client, group, owner).await? {
-        WriteOutcome::Done => bind_group(client, group).await,
+        WriteOutcome::Done => bind_group(client, group, user_key).await,
         not_ready => Ok(vec![not_ready]),
     }
 }
@@ -158,8 +213,13 @@ async fn delete_all(client: &kube::Client, objects: &[Object]) -> Result<Vec<Wri
         .collect()
 }
 
-/// Carries out `plan`; `owner` is `GROUP_PROFILE_OWNER`.
-pub async fn execute(client: &kube::Client, plan: &Plan, owner: &str) -> Result<SyncReport, Error> {
+/// Carries out `plan` for the person `user_key`; `owner` is `GROUP_PROFILE_OWNER`.
+pub async fn execute(
+    client: &kube::Client,
+    plan: &Plan,
+    owner: &str,
+    user_key: &str,
+) -> Result<SyncReport, Error> {
     let mut report = SyncReport::of_plan(plan);
     let personal = async {
         match &plan.apply_personal_profile {
@@ -172,7 +232,7 @@ pub async fn execute(client: &kube::Client, plan: &Plan, owner: &str) -> Result<
         join_all(
             plan.groups
                 .iter()
-                .map(|g| provision_group(client, g, owner))
+                .map(|g| provision_group(client, g, owner, user_key))
         ),
         delete_all(client, &plan.revoke),
     );
