@@ -279,3 +279,26 @@ async fn the_same_person_with_other_capitals_keeps_working_access() {
         assert_eq!(personal["spec"]["owner"]["name"], "Rumesh@Corp.example");
     }
 }
+
+#[tokio::test]
+async fn a_configured_istio_kind_the_cluster_does_not_serve_is_skipped_or_fails_the_sign_in() {
+    // `both` on a cluster without rbac.istio.io: AuthorizationPolicies only (the other is skipped).
+    let h = Harness::start_with(&[("ISTIO_AUTHZ", "both")], |c| c.flavor = Flavor::Current).await;
+    h.cluster.seed_profile("team-a", "alice@corp.example");
+    let outcome = h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(granted(&outcome), ["ml"]);
+    assert!(h.cluster.admits_user("ml", RUMESH));
+    assert!(h.cluster.all("ServiceRoleBinding").is_empty());
+    // Only a kind it does not serve: a RoleBinding alone is no working access, so the sign-in
+    // fails (FAIL_MODE=closed) and nothing is written.
+    for (mode, lets_through) in [("closed", false), ("open", true)] {
+        let h = Harness::start_with(
+            &[("ISTIO_AUTHZ", "servicerolebinding"), ("FAIL_MODE", mode)],
+            |c| c.flavor = Flavor::Current,
+        )
+        .await;
+        let outcome = h.sign_in("rumesh", RUMESH, "[ml]").await;
+        assert_eq!(outcome.is_ok(), lets_through, "{mode}");
+        assert!(h.bindings_of(RUMESH).is_empty(), "{mode}");
+    }
+}
