@@ -68,7 +68,8 @@ pub struct App {
     region: String,
     clock: Clock,
     cluster: Mutex<Option<ClusterInfo>>,
-    connection: Mutex<Option<(ClusterClient, BearerToken)>>,
+    pool: Mutex<Option<ClusterClient>>,
+    token: Mutex<Option<BearerToken>>,
     facts: Mutex<Option<ClusterFacts>>,
     token_mints: AtomicU32,
 }
@@ -90,7 +91,8 @@ impl App {
             region,
             clock,
             cluster: Mutex::new(None),
-            connection: Mutex::new(None),
+            pool: Mutex::new(None),
+            token: Mutex::new(None),
             facts: Mutex::new(None),
             token_mints: AtomicU32::new(0),
         })
@@ -186,10 +188,11 @@ impl App {
         let mut renew = false;
         loop {
             let policy = SignInPolicy::new(deadline);
+            let token = self.token(renew).await?;
             let client = self
-                .cluster_client(&info, renew)
+                .pool(&info)
                 .await?
-                .for_sign_in(policy.clone())?;
+                .for_sign_in(&token, policy.clone())?;
             let result = async {
                 let facts = self.cluster_facts(&client).await?;
                 let (twins, _) = facts.twins(self.config.istio_authz).map_err(Error::Conventions)?;
@@ -238,19 +241,26 @@ impl App {
         Ok(info)
     }
 
-    /// A connection with a token that is not stale; a new one when `renew` or when none is kept.
-    async fn cluster_client(
-        &self,
-        info: &ClusterInfo,
-        renew: bool,
-    ) -> Result<ClusterClient, Error> {
+    /// The connection pool to the cluster, made once per container.
+    async fn pool(&self, info: &ClusterInfo) -> Result<ClusterClient, Error> {
+        let mut kept = self.pool.lock().await;
+        if let Some(pool) = kept.as_ref() {
+            return Ok(pool.clone());
+        }
+        let pool = ClusterClient::new(info)?;
+        *kept = Some(pool.clone());
+        Ok(pool)
+    }
+
+    /// A bearer token that is not stale; a new one when `renew` or when none is kept.
+    async fn token(&self, renew: bool) -> Result<BearerToken, Error> {
         let now = (self.clock)();
-        let mut kept = self.connection.lock().await;
-        if let Some((client, token)) = kept.as_ref()
+        let mut kept = self.token.lock().await;
+        if let Some(token) = kept.as_ref()
             && !renew
             && !token.is_stale(now)
         {
-            return Ok(client.clone());
+            return Ok(token.clone());
         }
         let credentials = self
             .credentials
@@ -259,9 +269,8 @@ impl App {
             .map_err(|e| Error::Credentials(Box::new(e)))?;
         let token = mint_token(&credentials, &self.region, &self.config.cluster_name, now)?;
         self.token_mints.fetch_add(1, Ordering::Relaxed);
-        let client = ClusterClient::new(info, &token)?;
-        *kept = Some((client.clone(), token));
-        Ok(client)
+        *kept = Some(token.clone());
+        Ok(token)
     }
 
     /// What the cluster says about itself, read once per container once it has shown its

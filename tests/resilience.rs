@@ -214,3 +214,29 @@ async fn concurrent_duplicates_under_faults_still_converge() {
         h.bindings_of(RUMESH)
     );
 }
+
+#[tokio::test]
+async fn a_large_first_sign_in_uses_one_connection_to_an_http2_api_server() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    let groups: Vec<String> = (1..=50).map(|i| format!("team-{i}")).collect();
+    let outcome = h
+        .sign_in("rumesh", RUMESH, &format!("[{}]", groups.join(", ")))
+        .await
+        .unwrap();
+    assert_eq!(granted(&outcome).len(), 50);
+    assert!(h.cluster.requests().len() > 200);
+    assert_eq!(h.cluster.connections(), ["h2"], "one TLS handshake, HTTP/2");
+}
+
+#[tokio::test]
+async fn an_http1_only_api_server_still_works() {
+    let h = Harness::start_with(&[], |config| config.http2 = false).await;
+    let outcome = h.sign_in("rumesh", RUMESH, "[ml, ops]").await.unwrap();
+    assert_eq!(granted(&outcome), ["ml", "ops"]);
+    let connections = h.cluster.connections();
+    assert!(!connections.is_empty());
+    assert!(
+        connections.iter().all(|p| p == "http/1.1"),
+        "{connections:?}"
+    );
+}

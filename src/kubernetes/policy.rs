@@ -187,9 +187,34 @@ fn retry_after(response: &Response<()>, body: &[u8]) -> Option<Duration> {
     Some(Duration::from_secs(seconds.min(60)))
 }
 
-/// Puts a [`SignInPolicy`] in front of a service.
+/// The first request of a connection pool goes alone: whether the pool's connection speaks
+/// HTTP/2 is known only once it is made (ALPN), and requests sent together before then would
+/// each open a connection of their own. Once it has an answer, everything goes at once over it.
+#[derive(Default)]
+pub struct FirstConnection {
+    made: std::sync::atomic::AtomicBool,
+    gate: tokio::sync::Mutex<()>,
+}
+
+impl FirstConnection {
+    /// Holds the caller back while the pool's first request is in flight; the returned guard
+    /// (when the caller is that first request) is held until its answer.
+    async fn wait(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.made.load(Ordering::Acquire) {
+            return None;
+        }
+        let guard = self.gate.lock().await;
+        (!self.made.load(Ordering::Acquire)).then_some(guard)
+    }
+
+    fn answered(&self) {
+        self.made.store(true, Ordering::Release);
+    }
+}
+
+/// Puts a [`SignInPolicy`] (and the pool's [`FirstConnection`]) in front of a service.
 #[derive(Clone)]
-pub struct PolicyLayer(pub Arc<SignInPolicy>);
+pub struct PolicyLayer(pub Arc<SignInPolicy>, pub Arc<FirstConnection>);
 
 impl<S> Layer<S> for PolicyLayer {
     type Service = PolicyService<S>;
@@ -198,6 +223,7 @@ impl<S> Layer<S> for PolicyLayer {
         PolicyService {
             inner,
             policy: self.0.clone(),
+            first: self.1.clone(),
         }
     }
 }
@@ -206,6 +232,7 @@ impl<S> Layer<S> for PolicyLayer {
 pub struct PolicyService<S> {
     inner: S,
     policy: Arc<SignInPolicy>,
+    first: Arc<FirstConnection>,
 }
 
 impl<S, B> Service<Request<Body>> for PolicyService<S>
@@ -226,8 +253,15 @@ where
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let (inner, policy) = (self.inner.clone(), self.policy.clone());
-        Box::pin(async move { policy.send(inner, request).await })
+        let (inner, policy, first) = (self.inner.clone(), self.policy.clone(), self.first.clone());
+        Box::pin(async move {
+            let alone = first.wait().await;
+            let answer = policy.send(inner, request).await;
+            if alone.is_some() && answer.is_ok() {
+                first.answered();
+            }
+            answer
+        })
     }
 }
 

@@ -17,7 +17,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::Clock;
 use crate::rbac::{PolicyRule, allows, may_bind, project_rules};
-use crate::serve::{Answer, spawn_server};
+use crate::serve::{Answer, Connections, spawn_counted_server};
 use crate::sigv4::{TestCredentials, verify_token};
 use crate::store::{
     AUTHORIZATION_POLICIES, ApiError, NAMESPACES, PROFILES, ROLEBINDINGS, Resource,
@@ -99,6 +99,8 @@ pub struct FakeClusterConfig {
     pub userid_header: String,
     pub userid_prefix: String,
     pub gateway_principal: String,
+    /// Offer HTTP/2 by ALPN (kube-apiserver does); `false`: an HTTP/1.1-only server.
+    pub http2: bool,
 }
 
 impl FakeClusterConfig {
@@ -115,6 +117,7 @@ impl FakeClusterConfig {
             userid_header: "kubeflow-userid".into(),
             userid_prefix: String::new(),
             gateway_principal: GATEWAY_PRINCIPAL.into(),
+            http2: true,
         }
     }
 }
@@ -161,6 +164,7 @@ pub struct FakeCluster {
     shared: Arc<Shared>,
     address: SocketAddr,
     ca_pem: String,
+    connections: Arc<Connections>,
 }
 
 fn json_answer(status: u16, body: &Value) -> Answer {
@@ -223,7 +227,7 @@ struct Route {
 impl FakeCluster {
     /// Starts the server on a free loopback port.
     pub async fn start(config: FakeClusterConfig) -> FakeCluster {
-        let tls = cluster_tls(&format!("{} cluster CA", config.cluster_name));
+        let tls = cluster_tls(&format!("{} cluster CA", config.cluster_name), config.http2);
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 store: Store::default(),
@@ -237,15 +241,18 @@ impl FakeCluster {
             config,
         });
         let server = shared.clone();
-        let address = spawn_server(
+        let connections = Arc::new(Connections::default());
+        let address = spawn_counted_server(
             Some(TlsAcceptor::from(tls.server_config)),
             Arc::new(move |request| Box::pin(handle(server.clone(), request))),
+            connections.clone(),
         )
         .await;
         FakeCluster {
             shared,
             address,
             ca_pem: tls.ca_pem,
+            connections,
         }
     }
 
@@ -423,6 +430,11 @@ impl FakeCluster {
             }
         }
         out
+    }
+
+    /// The negotiated protocol of every TLS connection accepted so far (`h2`, `http/1.1`).
+    pub fn connections(&self) -> Vec<String> {
+        self.connections.protocols()
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {

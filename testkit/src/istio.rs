@@ -10,8 +10,9 @@
 //! - Istio RBAC (`rbac.istio.io/v1alpha1`, Istio <= 1.5, what Kubeflow 1.2 uses, with
 //!   `ClusterRbacConfig` ON_WITH_INCLUSION for Profile namespaces): a request is allowed only
 //!   when a ServiceRoleBinding of the namespace has a subject whose properties all match; when
-//!   an AuthorizationPolicy applies to the workload, Istio uses it instead of RBAC (istio.io,
-//!   "Migrate to the new authorization policy": v1beta1 takes precedence).
+//!   an AuthorizationPolicy applies to the workload, Istio 1.5 uses it instead ("for a given
+//!   workload, the v1beta1 version will take precedence"), and Istio 1.6 dropped RBAC (istio.io,
+//!   "Migrate pre-Istio 1.4 Alpha security policy to the current APIs").
 
 use serde_json::Value;
 

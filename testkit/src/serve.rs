@@ -1,15 +1,18 @@
-//! One loopback HTTP/1.1 server loop (plain or TLS) shared by the fakes.
+//! One loopback server loop shared by the fakes: plain HTTP/1.1, or TLS serving HTTP/1.1 and
+//! (when offered by ALPN) HTTP/2; every TLS connection is counted with its protocol.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::Mutex;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -23,8 +26,35 @@ pub type Handler = Arc<
         + Sync,
 >;
 
-/// Binds a free loopback port and serves `handler` on it (over TLS when `tls` is given).
+/// The TLS connections a server accepted, by negotiated protocol (`h2`, `http/1.1`).
+#[derive(Default)]
+pub struct Connections(Mutex<Vec<String>>);
+
+impl Connections {
+    pub fn protocols(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn record(&self, protocol: String) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(protocol);
+    }
+}
+
+/// Binds a free loopback port and serves `handler` on it (over TLS when `tls` is given, counting
+/// each TLS connection in `connections`).
 pub async fn spawn_server(tls: Option<TlsAcceptor>, handler: Handler) -> SocketAddr {
+    spawn_counted_server(tls, handler, Arc::new(Connections::default())).await
+}
+
+/// [`spawn_server`], counting the TLS connections in `connections`.
+pub async fn spawn_counted_server(
+    tls: Option<TlsAcceptor>,
+    handler: Handler,
+    connections: Arc<Connections>,
+) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
@@ -35,16 +65,31 @@ pub async fn spawn_server(tls: Option<TlsAcceptor>, handler: Handler) -> SocketA
                 continue;
             };
             let _ = tcp.set_nodelay(true);
-            let (tls, handler) = (tls.clone(), handler.clone());
+            let (tls, handler, connections) = (tls.clone(), handler.clone(), connections.clone());
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |request| handler(request));
-                let http = hyper::server::conn::http1::Builder::new();
                 let _ = match tls {
                     Some(acceptor) => match acceptor.accept(tcp).await {
-                        Ok(stream) => http.serve_connection(TokioIo::new(stream), service).await,
+                        Ok(stream) => {
+                            let protocol = stream
+                                .get_ref()
+                                .1
+                                .alpn_protocol()
+                                .map_or("http/1.1".to_owned(), |p| {
+                                    String::from_utf8_lossy(p).into_owned()
+                                });
+                            connections.record(protocol);
+                            // HTTP/1.1 or HTTP/2, whichever the client speaks (ALPN decided).
+                            auto::Builder::new(TokioExecutor::new())
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await
+                        }
                         Err(_) => return,
                     },
-                    None => http.serve_connection(TokioIo::new(tcp), service).await,
+                    None => hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .await
+                        .map_err(Into::into),
                 };
             });
         }

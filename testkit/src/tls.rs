@@ -14,8 +14,9 @@ pub struct ClusterTls {
     pub server_config: Arc<ServerConfig>,
 }
 
-/// Creates a CA named `ca_name` and a certificate for `127.0.0.1`/`localhost` signed by it.
-pub fn cluster_tls(ca_name: &str) -> ClusterTls {
+/// Creates a CA named `ca_name` and a certificate for `127.0.0.1`/`localhost` signed by it; the
+/// server offers HTTP/2 by ALPN when `http2` (as kube-apiserver does), HTTP/1.1 otherwise.
+pub fn cluster_tls(ca_name: &str, http2: bool) -> ClusterTls {
     let ca_key = KeyPair::generate().expect("CA key");
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
     ca_params
@@ -38,7 +39,7 @@ pub fn cluster_tls(ca_name: &str) -> ClusterTls {
         .expect("server certificate");
 
     let provider = Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
-    let server_config = ServerConfig::builder_with_provider(provider)
+    let mut server_config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("TLS versions")
         .with_no_client_auth()
@@ -47,6 +48,11 @@ pub fn cluster_tls(ca_name: &str) -> ClusterTls {
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
         )
         .expect("server TLS config");
+    server_config.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     ClusterTls {
         ca_pem: ca_cert.pem(),
         server_config: Arc::new(server_config),
