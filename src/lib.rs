@@ -203,8 +203,18 @@ impl App {
                 for refused in lookup.refused.iter().filter(|_| !renew) {
                     tracing::warn!(group = ?refused.group, namespace = ?refused.namespace, reason = ?refused.reason.to_string(), "group refused");
                 }
-                let observed = observe(&client, &lookup, &facts.binding_kinds(&twins)).await?;
-                let conventions = facts.conventions(twins, &observed.profiles, &self.config);
+                let observed = observe(
+                    &client,
+                    &lookup,
+                    &facts.binding_kinds(&twins),
+                    &facts.owner_namespaces(),
+                )
+                .await?;
+                let mut facts = facts;
+                if facts.learn_owner(&observed.profiles) {
+                    self.keep_facts(&facts).await;
+                }
+                let conventions = facts.conventions(twins, &self.config);
                 let desired = desired_state(identity, mode, &self.config, &conventions);
                 let plan = plan(&desired, &observed, &self.config.group_profile_owner);
                 if self.config.dry_run {
@@ -271,6 +281,14 @@ impl App {
         self.token_mints.fetch_add(1, Ordering::Relaxed);
         *kept = Some(token.clone());
         Ok(token)
+    }
+
+    /// Keeps what was learnt since the facts were read (the owner's user id).
+    async fn keep_facts(&self, facts: &ClusterFacts) {
+        let mut cached = self.facts.lock().await;
+        if cached.is_some() {
+            *cached = Some(facts.clone());
+        }
     }
 
     /// What the cluster says about itself, read once per container once it has shown its

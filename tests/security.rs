@@ -53,6 +53,7 @@ async fn a_group_written_into_the_stored_attribute_is_not_granted_on_a_refresh()
             format!("old/{MALLORY_BINDING}")
         ]
     );
+    h.settle().await;
     let before = h.cluster.versions();
 
     // UpdateUserAttributes on herself, then a token refresh.

@@ -652,3 +652,34 @@ async fn a_namespace_being_deleted_is_refused_not_failed() {
         .count();
     assert_eq!(refusals, 1, "one create met the terminating namespace");
 }
+
+#[tokio::test]
+async fn a_repeat_sign_in_reads_the_same_bytes_whatever_the_number_of_other_teams() {
+    let mut read = Vec::new();
+    for others in [0, 300] {
+        let h = Harness::start(Flavor::Current, &[]).await;
+        h.cluster.seed_profile("team-a", "alice@corp.example");
+        // Other teams' Profiles, as this function made them for their members.
+        for i in 0..others {
+            let name = format!("other-{i}");
+            h.cluster.seed(json!({"apiVersion": "kubeflow.org/v1", "kind": "Profile",
+                "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "kubeflow-profile-manager",
+                                                     "kubeflow-profile-manager/profile": name},
+                             "annotations": {"kubeflow-profile-manager/group": name}},
+                "spec": {"owner": {"kind": "User", "name": OWNER}}}));
+            h.cluster.reconcile(&name);
+        }
+        h.sign_in("rumesh", RUMESH, "[ml, ops]").await.unwrap();
+        h.settle().await;
+        h.cluster.clear_requests();
+        h.sign_in("rumesh", RUMESH, "[ml, ops]").await.unwrap();
+        let requests = h.cluster.requests();
+        assert_eq!(requests.len(), 4, "{:?}", h.request_lines());
+        read.push(requests.iter().map(|r| r.response_bytes).sum::<usize>());
+    }
+    // The same objects; only their resourceVersions and uids have more digits.
+    assert!(
+        read[1] * 100 <= read[0] * 101,
+        "bytes with 0 and 300 other teams: {read:?}"
+    );
+}

@@ -89,6 +89,9 @@ pub struct ClusterFacts {
     pub owner_binding: Option<Object>,
     /// Istio kinds of which this function has objects on the cluster.
     pub ours: Vec<Kind>,
+    /// The user id of the Profile owner the owner object was written for, once read (from the
+    /// Profile of its namespace): the userid prefix is what precedes it.
+    pub owner: Option<String>,
 }
 
 /// An `ISTIO_AUTHZ` that the cluster cannot honour.
@@ -116,7 +119,36 @@ impl ClusterFacts {
             owner_policy,
             owner_binding,
             ours,
+            owner: None,
         }
+    }
+
+    /// The namespace of the owner object learnt from, while its owner is not known yet: its
+    /// Profile gives the owner's user id (read once).
+    pub fn owner_namespaces(&self) -> Vec<String> {
+        if self.owner.is_some() {
+            return Vec::new();
+        }
+        self.owner_policy
+            .iter()
+            .chain(&self.owner_binding)
+            .filter_map(|o| o.namespace.clone())
+            .collect()
+    }
+
+    /// Takes the owner's user id from the Profile of the owner object's namespace in `profiles`;
+    /// true when it was not known before and now is.
+    pub fn learn_owner(&mut self, profiles: &HashMap<String, Object>) -> bool {
+        if self.owner.is_some() {
+            return false;
+        }
+        self.owner = self
+            .owner_namespaces()
+            .iter()
+            .filter_map(|ns| profiles.get(ns))
+            .find_map(|p| p.body.pointer("/spec/owner/name").and_then(Value::as_str))
+            .map(str::to_owned);
+        self.owner.is_some()
     }
 
     /// True when a profile controller's owner object was found: what is learnt from it holds
@@ -182,13 +214,7 @@ impl ClusterFacts {
     /// How the cluster represents a contributor: `twins`, KFAM's naming of this Kubeflow, and
     /// the user rule of the owner's Istio object (its header, the prefix before the owner's
     /// user id, its `from`), unless `config` sets them; Kubeflow >= 1.8's defaults otherwise.
-    /// `profiles` gives the owner of the namespace the owner's object was found in.
-    pub fn conventions(
-        &self,
-        twins: Vec<Kind>,
-        profiles: &HashMap<String, Object>,
-        config: &Config,
-    ) -> Conventions {
+    pub fn conventions(&self, twins: Vec<Kind>, config: &Config) -> Conventions {
         let mut conventions = Conventions::defaults(twins);
         conventions.naming = if self.is_kubeflow_12()
             || (self.owner_policy.is_none() && conventions.twins == [Kind::ServiceRoleBinding])
@@ -198,19 +224,17 @@ impl ClusterFacts {
             KfamNaming::Current
         };
         let learnt = match (&self.owner_policy, &self.owner_binding) {
-            (Some(policy), _) => user_rule_of_policy(policy).map(|rule| (policy, rule)),
-            (None, Some(binding)) => user_rule_of_binding(binding).map(|rule| (binding, rule)),
+            (Some(policy), _) => user_rule_of_policy(policy),
+            (None, Some(binding)) => user_rule_of_binding(binding),
             (None, None) => None,
         };
-        if let Some((owner_object, rule)) = learnt {
-            let owner = owner_object
-                .namespace
-                .as_ref()
-                .and_then(|ns| profiles.get(ns))
-                .and_then(|p| p.body.pointer("/spec/owner/name"))
-                .and_then(Value::as_str);
+        if let Some(rule) = learnt {
             conventions.userid_header = rule.header;
-            if let Some(prefix) = owner.and_then(|owner| rule.value.strip_suffix(owner)) {
+            if let Some(prefix) = self
+                .owner
+                .as_deref()
+                .and_then(|owner| rule.value.strip_suffix(owner))
+            {
                 conventions.userid_prefix = prefix.to_owned();
             }
             conventions.principals = rule.principals;
@@ -348,7 +372,9 @@ mod tests {
     fn learn(facts: &ClusterFacts, vars: &[(&str, &str)]) -> Conventions {
         let config = test_config(vars);
         let (twins, _) = facts.twins(config.istio_authz).unwrap();
-        facts.conventions(twins, &profiles(), &config)
+        let mut facts = facts.clone();
+        facts.learn_owner(&profiles());
+        facts.conventions(twins, &config)
     }
 
     #[test]
@@ -480,6 +506,26 @@ mod tests {
             ("kubeflow-userid", "x:")
         );
         assert_eq!(set.principals, None);
+    }
+
+    #[test]
+    fn the_owner_is_read_once() {
+        let both = served(&[Kind::AuthorizationPolicy]);
+        let mut facts = ClusterFacts::new(
+            &both,
+            Some(owner_policy("kubeflow-userid", OWNER, None)),
+            None,
+            vec![],
+        );
+        assert_eq!(facts.owner_namespaces(), ["team"]);
+        assert!(!facts.learn_owner(&HashMap::new()), "not in what was read");
+        assert!(facts.learn_owner(&profiles()));
+        assert_eq!(facts.owner.as_deref(), Some(OWNER));
+        assert!(
+            facts.owner_namespaces().is_empty(),
+            "no need to read it again"
+        );
+        assert!(!facts.learn_owner(&profiles()));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::domain::names::{
     legacy_user_label_value,
 };
 use crate::domain::objects::{
-    GROUP_ANNOTATION, Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL,
+    GROUP_ANNOTATION, Kind, MANAGED_BY_LABEL, MANAGER, Object, PROFILE_NAME_LABEL, USER_LABEL,
 };
 use crate::domain::protected::{Refusal, name_refusal};
 
@@ -98,6 +98,7 @@ pub fn desired_state(
         let name = collision_safe(&base.name, &identity.sub, MAX_LABEL_LEN);
         let mut variant = base.body.clone();
         variant["metadata"]["name"] = json!(name);
+        variant["metadata"]["labels"][PROFILE_NAME_LABEL] = json!(name);
         Object::new(Kind::Profile, None, &name, variant)
     });
 
@@ -174,7 +175,7 @@ pub fn desired_state(
 
 /// A Profile named `name` with `spec`, this function's label plus `labels`, and `annotations`.
 fn profile(name: &str, spec: Value, labels: Value, annotations: Value) -> Object {
-    let mut all_labels = json!({MANAGED_BY_LABEL: MANAGER});
+    let mut all_labels = json!({MANAGED_BY_LABEL: MANAGER, PROFILE_NAME_LABEL: name});
     for (key, value) in labels.as_object().into_iter().flatten() {
         all_labels[key] = value.clone();
     }

@@ -8,6 +8,9 @@ pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 /// Label carrying the Cognito `sub` of the person an object was made for (before 0.2: a hash
 /// of their email, [`crate::domain::names::legacy_user_label_value`]).
 pub const USER_LABEL: &str = "kubeflow-profile-manager/user";
+/// Label every Profile this function makes carries, with the Profile's name: a sign-in reads the
+/// Profiles it needs with one set-based selector on it, whatever the number of other teams.
+pub const PROFILE_NAME_LABEL: &str = "kubeflow-profile-manager/profile";
 /// Annotation recording the exact name of the AD group a group Profile (and the namespace made
 /// ahead of it) belongs to.
 pub const GROUP_ANNOTATION: &str = "kubeflow-profile-manager/group";

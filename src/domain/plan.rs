@@ -17,7 +17,9 @@ use serde_json::Value;
 use crate::domain::admission::Mode;
 use crate::domain::desired::{DesiredState, GroupAccess, RefusedGroup};
 use crate::domain::names::collision_safe;
-use crate::domain::objects::{GROUP_ANNOTATION, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL};
+use crate::domain::objects::{
+    GROUP_ANNOTATION, MANAGED_BY_LABEL, MANAGER, Object, PROFILE_NAME_LABEL, USER_LABEL,
+};
 use crate::domain::protected::Refusal;
 
 /// The most creates, applies and deletes one sign-in makes; what is left is logged and done at
@@ -54,11 +56,15 @@ pub struct GroupPlan {
     /// This user's managed bindings whose content drifted (or that carry an earlier version's
     /// label): applied with force.
     pub repair_bindings: Vec<Object>,
+    /// A group Profile this function made before Profiles carried their name label: applied
+    /// (without force) once, so later sign-ins find it with the others.
+    pub label_profile: Option<Object>,
 }
 
 impl GroupPlan {
     pub fn writes(&self) -> usize {
         usize::from(self.create_profile.is_some())
+            + usize::from(self.label_profile.is_some())
             + usize::from(self.create_namespace.is_some())
             + self.create_bindings.len()
             + self.repair_bindings.len()
@@ -188,7 +194,7 @@ pub fn plan(desired: &DesiredState, observed: &Observed, group_owner: &str) -> P
     let mut held_namespaces: Vec<&str> = Vec::new();
     for access in &desired.groups {
         match plan_group(access, observed, group_owner, &persons, &desired.user_key) {
-            Ok(group) => match desired.mode {
+            Ok(mut group) => match desired.mode {
                 Mode::Grant => {
                     granted_namespaces.push(&access.namespace);
                     groups.push(group);
@@ -196,6 +202,7 @@ pub fn plan(desired: &DesiredState, observed: &Observed, group_owner: &str) -> P
                 // Only what the groups no longer give goes: whatever the user has in a
                 // namespace their groups still give stays as it is.
                 Mode::RevokeOnly => {
+                    group.label_profile = None;
                     held_namespaces.push(&access.namespace);
                     if group.writes() > 0 {
                         withheld.push(group.group);
@@ -371,6 +378,11 @@ fn plan_group(
     user_key: &str,
 ) -> Result<GroupPlan, Refusal> {
     let (group, namespace) = (access.group.as_str(), access.namespace.as_str());
+    let label_profile = observed
+        .profiles
+        .get(namespace)
+        .filter(|p| p.is_managed() && p.meta("labels", PROFILE_NAME_LABEL).is_none())
+        .map(|_| access.profile.clone());
     let (create_profile, create_namespace) = match observed.profiles.get(namespace) {
         Some(profile) => {
             match profile_owner(profile) {
@@ -430,6 +442,7 @@ fn plan_group(
         create_namespace,
         create_bindings,
         repair_bindings,
+        label_profile,
     })
 }
 

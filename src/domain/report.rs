@@ -213,6 +213,7 @@ pub fn planned_changes(plan: &Plan) -> Vec<(&'static str, &Object)> {
             g.create_profile
                 .iter()
                 .map(|o| ("would-create", o))
+                .chain(g.label_profile.iter().map(|o| ("would-apply", o)))
                 .chain(g.create_namespace.iter().map(|o| ("would-create", o)))
                 .chain(g.create_bindings.iter().map(|o| ("would-create", o)))
                 .chain(g.repair_bindings.iter().map(|o| ("would-apply", o)))
@@ -270,6 +271,7 @@ mod tests {
             create_namespace: None,
             create_bindings: Vec::new(),
             repair_bindings: Vec::new(),
+            label_profile: None,
         }
     }
 

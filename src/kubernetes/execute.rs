@@ -169,7 +169,15 @@ async fn prepare_group(
             None => Ok(WriteOutcome::Done),
         }
     };
-    let (profile, namespace) = futures::join!(profile, namespace);
+    let label = async {
+        match &group.label_profile {
+            Some(profile) => apply(client, profile, false).await,
+            None => Ok(WriteOutcome::Done),
+        }
+    };
+    let (profile, namespace, label) = futures::join!(profile, namespace, label);
+    // A Profile that could not be labelled is found by name next time: no reason to hold back.
+    let _ = label?;
     Ok(match (profile?, namespace?) {
         (WriteOutcome::Done, WriteOutcome::Done) => WriteOutcome::Done,
         (WriteOutcome::Refused(r), _) | (_, WriteOutcome::Refused(r)) => WriteOutcome::Refused(r),

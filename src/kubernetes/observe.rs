@@ -10,7 +10,7 @@ use kube::core::{Expression, Selector};
 use crate::domain::conventions::{ClusterFacts, OWNER_BINDING, OWNER_POLICY};
 use crate::domain::desired::DesiredState;
 use crate::domain::objects::{
-    Kind, MANAGED_BY_LABEL, MANAGER, NAMESPACE_NAME_LABEL, Object, USER_LABEL,
+    Kind, MANAGED_BY_LABEL, MANAGER, NAMESPACE_NAME_LABEL, Object, PROFILE_NAME_LABEL, USER_LABEL,
 };
 use crate::domain::plan::Observed;
 use crate::error::Error;
@@ -93,16 +93,44 @@ async fn list(client: &kube::Client, kind: Kind, params: ListParams) -> Result<V
         .map_err(|source| Error::kubernetes("list", &format!("{} list", kind.name()), source))
 }
 
+/// The Profiles a sign-in needs: its groups' namespaces, the personal Profile (and its
+/// variant), and `extra` (the namespace the cluster's conventions are learnt from).
+pub fn profile_names(desired: &DesiredState, extra: &[String]) -> BTreeSet<String> {
+    desired
+        .groups
+        .iter()
+        .map(|g| g.namespace.clone())
+        .chain(desired.personal_profile.iter().map(|p| p.name.clone()))
+        .chain(
+            desired
+                .personal_profile_variant
+                .iter()
+                .map(|p| p.name.clone()),
+        )
+        .chain(extra.iter().cloned())
+        .collect()
+}
+
 /// Reads what the cluster holds for `desired` (its labels, group namespaces and legacy name),
-/// objects of `binding_kinds` included, in one round trip of concurrent lists.
+/// objects of `binding_kinds` included, in one round trip of concurrent lists: Profiles by
+/// their name label, so the answer does not grow with the number of other teams. The Profiles
+/// still missing (made by an administrator or an earlier version, or those of namespaces the
+/// person's objects are in) are then read by name, concurrently: a second round trip only
+/// when there is such a Profile.
 pub async fn observe(
     client: &kube::Client,
     desired: &DesiredState,
     binding_kinds: &[Kind],
+    extra_profiles: &[String],
 ) -> Result<Observed, Error> {
     let persons = ListParams::default().labels_from(&user_selector(desired));
+    let wanted = profile_names(desired, extra_profiles);
+    let labelled = ListParams::default().labels_from(&Selector::from(Expression::In(
+        PROFILE_NAME_LABEL.into(),
+        wanted.clone(),
+    )));
     let (profiles, namespaces, bindings, legacy) = futures::join!(
-        list(client, Kind::Profile, ListParams::default()),
+        list(client, Kind::Profile, labelled),
         async {
             if desired.groups.is_empty() {
                 return Ok(Vec::new());
@@ -125,14 +153,43 @@ pub async fn observe(
     let by_name = |objects: Vec<Object>| -> HashMap<String, Object> {
         objects.into_iter().map(|o| (o.name.clone(), o)).collect()
     };
+    let mut profiles = by_name(profiles?);
+    let bindings: Vec<Object> = bindings
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?
+        .concat();
+    let legacy_bindings: Vec<Object> = legacy.into_iter().collect::<Result<Vec<_>, _>>()?.concat();
+    // A personal Profile's variant exists only if this function made it, labelled: it is never
+    // looked for by name.
+    let variant = desired
+        .personal_profile_variant
+        .as_ref()
+        .map(|v| v.name.clone());
+    let missing: BTreeSet<String> = wanted
+        .into_iter()
+        .filter(|name| Some(name) != variant.as_ref())
+        .chain(
+            bindings
+                .iter()
+                .chain(&legacy_bindings)
+                .filter_map(|b| b.namespace.clone()),
+        )
+        .filter(|name| !profiles.contains_key(name))
+        .collect();
+    let api = KindApi::new(client, Kind::Profile, None);
+    let read = join_all(missing.iter().map(|name| api.get_opt(name))).await;
+    for (name, found) in missing.iter().zip(read) {
+        let found = found
+            .map_err(|source| Error::kubernetes("read", &format!("Profile {name}"), source))?;
+        if let Some(profile) = found.and_then(|body| Object::from_body(Kind::Profile, body)) {
+            profiles.insert(profile.name.clone(), profile);
+        }
+    }
     Ok(Observed {
-        profiles: by_name(profiles?),
+        profiles,
         namespaces: by_name(namespaces?),
-        bindings: bindings
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?
-            .concat(),
-        legacy_bindings: legacy.into_iter().collect::<Result<Vec<_>, _>>()?.concat(),
+        bindings,
+        legacy_bindings,
     })
 }
 

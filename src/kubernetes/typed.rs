@@ -74,6 +74,14 @@ impl KindApi {
             .collect())
     }
 
+    /// The object `name`, or `None` when there is none (404).
+    pub async fn get_opt(&self, name: &str) -> Result<Option<Value>, kube::Error> {
+        match self.get(name).await {
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+            other => other.map(Some),
+        }
+    }
+
     pub async fn get(&self, name: &str) -> Result<Value, kube::Error> {
         match self {
             KindApi::Namespaces(api) => to_value(api.get(name).await?),

@@ -79,6 +79,8 @@ pub struct RecordedRequest {
     pub path: String,
     pub query: String,
     pub status: u16,
+    /// Bytes of the answer's body.
+    pub response_bytes: usize,
 }
 
 #[derive(Clone)]
@@ -543,14 +545,16 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
         )
     };
     tokio::time::sleep(latency).await;
-    let record = |status: u16| {
+    let record_sized = |status: u16, response_bytes: usize| {
         shared.lock().requests.push(RecordedRequest {
             method: method.to_string(),
             path: path.clone(),
             query: query.clone(),
             status,
+            response_bytes,
         });
     };
+    let record = |status: u16| record_sized(status, 0);
     match fault {
         Some(Fault::Hang) => {
             record(0);
@@ -618,7 +622,12 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
         Err(Reply::Api(error)) => (error.code, json_answer(error.code, &error.to_status())),
         Err(Reply::NotFoundPage) => (404, text_answer(404, "404 page not found\n")),
     };
-    record(status);
+    record_sized(
+        status,
+        hyper::body::Body::size_hint(answer.body())
+            .exact()
+            .unwrap_or(0) as usize,
+    );
     Ok(answer)
 }
 

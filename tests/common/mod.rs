@@ -110,6 +110,20 @@ impl Harness {
         found
     }
 
+    /// Waits until the profile controller has reconciled every Profile (its `namespaceAdmin`
+    /// exists), so that what it writes does not mix with what a test measures.
+    pub async fn settle(&self) {
+        self.cluster
+            .wait_until(Duration::from_secs(5), |c| {
+                c.all("Profile").iter().all(|p| {
+                    let name = p["metadata"]["name"].as_str().unwrap_or("");
+                    c.get("RoleBinding", Some(name), "namespaceAdmin").is_some()
+                        || p.get("status").is_some()
+                })
+            })
+            .await;
+    }
+
     /// Requests since the last `clear_requests`, as `METHOD path`.
     pub fn request_lines(&self) -> Vec<String> {
         self.cluster
