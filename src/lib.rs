@@ -33,6 +33,7 @@ use crate::domain::conventions::{ClusterFacts, Conventions};
 use crate::domain::desired::desired_state;
 use crate::domain::event::TokenEvent;
 use crate::domain::metrics::SignInMetrics;
+use crate::domain::pace::Pace;
 use crate::domain::plan::plan;
 use crate::domain::report::{SyncReport, Verdict, log_change, planned_changes, verdict};
 use crate::eks::cluster::{ClusterInfo, describe_cluster};
@@ -223,7 +224,9 @@ impl App {
                     }
                     return Ok(SyncReport::dry_run(&plan));
                 }
-                execute(&client, &plan, &self.config.group_profile_owner, &desired.user_key).await
+                let round_trip = policy.fastest_answer().unwrap_or(Duration::from_millis(100));
+                let pace = Pace::new(round_trip);
+                execute(&client, &plan, &self.config.group_profile_owner, &desired.user_key, deadline, pace).await
             }
             .await;
             *requests += policy.requests();

@@ -12,6 +12,7 @@ pub mod groups;
 pub mod metrics;
 pub mod names;
 pub mod objects;
+pub mod pace;
 pub mod plan;
 pub mod protected;
 pub mod report;

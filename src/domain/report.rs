@@ -175,6 +175,13 @@ impl SyncReport {
         }
     }
 
+    /// A group not started because the time left was less than one group takes: done at the
+    /// next sign-in.
+    pub fn record_deferred(&mut self, group: &GroupPlan) {
+        self.deferred.push(group.group.clone());
+        self.changes -= group.writes().min(self.changes);
+    }
+
     /// Adds the outcomes of deleting `objects`: revoked, or failed.
     pub fn record_deletions(&mut self, objects: &[Object], outcomes: Vec<WriteOutcome>) {
         for (object, outcome) in objects.iter().zip(outcomes) {
@@ -363,6 +370,20 @@ mod tests {
             !report.may_remove_legacy(),
             "the new access is not all in place"
         );
+    }
+
+    #[test]
+    fn a_deferred_group_is_reported_and_its_changes_not_counted() {
+        let mut deferred = group("late");
+        deferred.create_bindings = vec![object(), object()];
+        let mut report = SyncReport {
+            changes: 5,
+            ..SyncReport::default()
+        };
+        report.record_deferred(&deferred);
+        assert_eq!(report.deferred, ["LATE"]);
+        assert_eq!(report.changes, 3);
+        assert!(report.failures.is_empty(), "deferred is not failed");
     }
 
     #[test]

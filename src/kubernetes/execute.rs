@@ -2,10 +2,13 @@
 //! group its Profile and namespace first, then its bindings; the Python Lambda's bindings last.
 //! Writes only: what each outcome means is the domain's ([`crate::domain::report`]). I/O.
 
+use futures::StreamExt;
 use futures::future::join_all;
 use serde_json::Value;
+use tokio::time::Instant;
 
 use crate::domain::objects::Object;
+use crate::domain::pace::Pace;
 use crate::domain::plan::{
     GroupPlan, Plan, accepts_group_namespace, accepts_group_profile, collision_safe_binding,
     grants_the_same, is_another_persons,
@@ -221,12 +224,61 @@ async fn delete_all(client: &kube::Client, objects: &[Object]) -> Result<Vec<Wri
         .collect()
 }
 
-/// Carries out `plan` for the person `user_key`; `owner` is `GROUP_PROFILE_OWNER`.
+/// A group's write outcomes, or `None` for a group not started (deferred).
+type GroupOutcomes = Option<Vec<WriteOutcome>>;
+
+/// Groups moving at once: each has up to two requests in flight, so this keeps the sign-in's
+/// requests near its in-flight bound, and lets later groups start later (see [`Pace`]).
+const GROUPS_AT_ONCE: usize = 32;
+
+/// The groups of `plan`, in the claim's order, a bounded number at once; a group starts only
+/// while the time left before `deadline` is at least what one group takes. Each group's
+/// outcomes, or `None` for a group not started.
+async fn provision_groups(
+    client: &kube::Client,
+    plan: &Plan,
+    owner: &str,
+    user_key: &str,
+    deadline: Instant,
+    pace: Pace,
+) -> Result<Vec<GroupOutcomes>, Error> {
+    let pace = std::sync::Mutex::new(pace);
+    let pace = &pace;
+    let mut done: Vec<(usize, Result<GroupOutcomes, Error>)> =
+        futures::stream::iter(plan.groups.iter().enumerate())
+            .map(|(index, group)| async move {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                let may_start = pace
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .may_start(remaining);
+                // A group with nothing to write takes no time and is never held back.
+                if !may_start && group.writes() > 0 {
+                    return (index, Ok(None));
+                }
+                let started = Instant::now();
+                let outcomes = provision_group(client, group, owner, user_key).await;
+                pace.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .group_took(started.elapsed());
+                (index, outcomes.map(Some))
+            })
+            .buffer_unordered(GROUPS_AT_ONCE)
+            .collect()
+            .await;
+    done.sort_by_key(|(index, _)| *index);
+    done.into_iter().map(|(_, outcomes)| outcomes).collect()
+}
+
+/// Carries out `plan` for the person `user_key` before `deadline`, the groups at `pace`;
+/// `owner` is `GROUP_PROFILE_OWNER`.
 pub async fn execute(
     client: &kube::Client,
     plan: &Plan,
     owner: &str,
     user_key: &str,
+    deadline: Instant,
+    pace: Pace,
 ) -> Result<SyncReport, Error> {
     let mut report = SyncReport::of_plan(plan);
     let personal = async {
@@ -237,17 +289,16 @@ pub async fn execute(
     };
     let (personal, provisioned, revoked) = futures::join!(
         personal,
-        join_all(
-            plan.groups
-                .iter()
-                .map(|g| provision_group(client, g, owner, user_key))
-        ),
+        provision_groups(client, plan, owner, user_key, deadline, pace),
         delete_all(client, &plan.revoke),
     );
     report.record_personal(plan, personal?);
     report.record_deletions(&plan.revoke, revoked?);
-    for (group, outcomes) in plan.groups.iter().zip(provisioned) {
-        report.record_group(group, outcomes?);
+    for (group, outcomes) in plan.groups.iter().zip(provisioned?) {
+        match outcomes {
+            Some(outcomes) => report.record_group(group, outcomes),
+            None => report.record_deferred(group),
+        }
     }
     if report.may_remove_legacy() {
         let removed = delete_all(client, &plan.remove_legacy).await?;

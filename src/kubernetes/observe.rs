@@ -28,9 +28,15 @@ pub fn user_selector(desired: &DesiredState) -> Selector {
     ])
 }
 
-/// The selector of the desired groups' namespaces, by the name label the API server sets.
+/// The selector of the desired groups' namespaces and the personal Profile's, by the name
+/// label the API server sets.
 fn namespaces_selector(desired: &DesiredState) -> Selector {
-    let names: BTreeSet<String> = desired.groups.iter().map(|g| g.namespace.clone()).collect();
+    let names: BTreeSet<String> = desired
+        .groups
+        .iter()
+        .map(|g| g.namespace.clone())
+        .chain(desired.personal_profile.iter().map(|p| p.name.clone()))
+        .collect();
     Selector::from(Expression::In(NAMESPACE_NAME_LABEL.into(), names))
 }
 
@@ -132,7 +138,7 @@ pub async fn observe(
     let (profiles, namespaces, bindings, legacy) = futures::join!(
         list(client, Kind::Profile, labelled),
         async {
-            if desired.groups.is_empty() {
+            if desired.groups.is_empty() && desired.personal_profile.is_none() {
                 return Ok(Vec::new());
             }
             let params = ListParams::default().labels_from(&namespaces_selector(desired));
@@ -154,20 +160,19 @@ pub async fn observe(
         objects.into_iter().map(|o| (o.name.clone(), o)).collect()
     };
     let mut profiles = by_name(profiles?);
+    let namespaces = by_name(namespaces?);
     let bindings: Vec<Object> = bindings
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?
         .concat();
     let legacy_bindings: Vec<Object> = legacy.into_iter().collect::<Result<Vec<_>, _>>()?.concat();
-    // A personal Profile's variant exists only if this function made it, labelled: it is never
-    // looked for by name.
-    let variant = desired
-        .personal_profile_variant
-        .as_ref()
-        .map(|v| v.name.clone());
+    // Read by name only what may exist unlabelled: a Profile whose namespace exists (a new
+    // group has neither), and those of the namespaces the owner object and the person's objects
+    // are in. A personal Profile's variant exists only if this function made it, labelled.
     let missing: BTreeSet<String> = wanted
         .into_iter()
-        .filter(|name| Some(name) != variant.as_ref())
+        .filter(|name| namespaces.contains_key(name))
+        .chain(extra_profiles.iter().cloned())
         .chain(
             bindings
                 .iter()
@@ -187,7 +192,7 @@ pub async fn observe(
     }
     Ok(Observed {
         profiles,
-        namespaces: by_name(namespaces?),
+        namespaces,
         bindings,
         legacy_bindings,
     })
@@ -232,7 +237,7 @@ mod tests {
         );
         assert_eq!(
             namespaces_selector(&granting).to_string(),
-            "kubernetes.io/metadata.name in (a,b)"
+            "kubernetes.io/metadata.name in (a,b,profile-rumesh)"
         );
     }
 }

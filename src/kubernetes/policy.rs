@@ -47,6 +47,8 @@ pub enum PolicyError {
 pub struct SignInPolicy {
     deadline: Instant,
     requests: AtomicU32,
+    /// The quickest answer so far, in microseconds (`u64::MAX`: none yet).
+    fastest_answer_us: AtomicU64,
     jitter_state: AtomicU64,
     in_flight: tokio::sync::Semaphore,
 }
@@ -60,6 +62,7 @@ impl SignInPolicy {
         Arc::new(SignInPolicy {
             deadline,
             requests: AtomicU32::new(0),
+            fastest_answer_us: AtomicU64::new(u64::MAX),
             jitter_state: AtomicU64::new(seed),
             in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
         })
@@ -68,6 +71,14 @@ impl SignInPolicy {
     /// HTTP requests sent so far, retries included.
     pub fn requests(&self) -> u32 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// The quickest whole answer so far: about one round trip to the API server.
+    pub fn fastest_answer(&self) -> Option<Duration> {
+        match self.fastest_answer_us.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            us => Some(Duration::from_micros(us)),
+        }
     }
 
     /// Sends `request` through `inner` under this policy; the answer comes back whole.
@@ -139,9 +150,12 @@ impl SignInPolicy {
         B::Error: Into<BoxError>,
     {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        let sent = Instant::now();
         let response = inner.oneshot(request).await.map_err(Into::into)?;
         let (parts, body) = response.into_parts();
         let bytes = body.collect().await.map_err(Into::into)?.to_bytes();
+        let took = sent.elapsed().as_micros().min(u128::from(u64::MAX - 1)) as u64;
+        self.fastest_answer_us.fetch_min(took, Ordering::Relaxed);
         Ok((Response::from_parts(parts, ()), bytes))
     }
 
