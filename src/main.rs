@@ -11,7 +11,7 @@ use kubeflow_profile_manager::lambda::logging;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     logging::init(|name| std::env::var(name).ok());
     let config = match Config::from_lookup(|name| std::env::var(name).ok()) {

@@ -11,11 +11,79 @@ use kfpm_testkit::local::LocalStack;
 use kfpm_testkit::runtime_api::Invocation;
 use tokio::time::Instant;
 
-/// One sign-in: wall time and API requests.
+/// One sign-in: wall time, API requests, the bytes of their answers, and the function's CPU
+/// time (user + system).
 #[derive(Clone, Copy)]
 struct SignIn {
     wall: Duration,
     requests: usize,
+    bytes: usize,
+    cpu: Duration,
+}
+
+/// The CPU time (user + system) process `pid` has used so far.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
+/// How one run is set up.
+#[derive(Clone, Copy)]
+struct Setup {
+    latency: Duration,
+    groups: usize,
+    /// Other teams' Profiles (and their namespaces) on the cluster.
+    others: usize,
+    /// Run the function under a CPU quota of 7.2% of a core (a 128 MB Lambda's share).
+    throttle: bool,
+}
+
+/// A cgroup v1 CPU quota of 7.2% of a core on a process; removed when dropped.
+struct CpuQuota(PathBuf);
+
+impl CpuQuota {
+    /// Puts `pid` under the quota, or says why it cannot (cgroup v2, not root).
+    fn limit(pid: u32) -> Result<CpuQuota, String> {
+        let dir = PathBuf::from(format!("/sys/fs/cgroup/cpu/kfpm-bench-{pid}"));
+        let write = |file: &str, value: &str| {
+            std::fs::write(dir.join(file), value)
+                .map_err(|e| format!("{}: {e}", dir.join(file).display()))
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let quota = CpuQuota(dir.clone());
+        write("cpu.cfs_period_us", "100000")?;
+        write("cpu.cfs_quota_us", "7200")?;
+        write("cgroup.procs", &pid.to_string())?;
+        Ok(quota)
+    }
+}
+
+impl Drop for CpuQuota {
+    fn drop(&mut self) {
+        // The process is gone by now; an empty cgroup can be removed.
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// Seeds `count` other teams: Profiles made by this function, reconciled by the controller.
+fn seed_other_teams(stack: &LocalStack, count: usize) {
+    for i in 0..count {
+        let name = format!("other-team-{i:05}");
+        stack.cluster.seed(serde_json::json!({"apiVersion": "kubeflow.org/v1", "kind": "Profile",
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "kubeflow-profile-manager",
+                                                 "kubeflow-profile-manager/profile": name},
+                         "annotations": {"kubeflow-profile-manager/group": name}},
+            "spec": {"owner": {"kind": "User", "name": "admin@kubeflow.com"}}}));
+        stack.cluster.reconcile(&name);
+    }
 }
 
 /// One run of the sequence: cold start, a first sign-in in the cold container, another user's
@@ -26,6 +94,8 @@ struct Run {
     warm_first: SignIn,
     repeat: SignIn,
     peak_rss_kib: u64,
+    /// TLS connections the cold container opened for its first sign-in.
+    connections: usize,
 }
 
 fn event(user: &str, team: &str, groups: usize) -> String {
@@ -52,12 +122,28 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-async fn measure(binary: &Path, latency: Duration, groups: usize) -> Result<Run, String> {
+async fn measure(binary: &Path, setup: Setup) -> Result<Run, String> {
+    let Setup {
+        latency,
+        groups,
+        others,
+        throttle,
+    } = setup;
     let stack = LocalStack::start(FakeClusterConfig::new(ShiftedClock::default().clock())).await;
+    // A cluster in use: one team's Profile, and the other teams asked for.
+    stack
+        .cluster
+        .seed_profile("team-in-use", "alice@corp.example");
+    seed_other_teams(&stack, others);
     stack.cluster.set_latency(latency);
     let started = Instant::now();
     let function = stack.spawn_function(binary, &[], true);
     let pid = function.id().ok_or("the function did not start")?;
+    let _quota = if throttle {
+        Some(CpuQuota::limit(pid)?)
+    } else {
+        None
+    };
     let deadline = started + Duration::from_secs(10);
     let init = loop {
         if let Some(at) = stack.runtime.first_poll() {
@@ -72,20 +158,27 @@ async fn measure(binary: &Path, latency: Duration, groups: usize) -> Result<Run,
         // Let the profile controller settle, as between two real sign-ins.
         tokio::time::sleep(Duration::from_millis(600)).await;
         stack.cluster.clear_requests();
+        let cpu_before = cpu_time(pid);
         let at = Instant::now();
         match stack
             .runtime
             .invoke(event, Duration::from_secs(5), Duration::from_secs(15))
             .await
         {
-            Some(Invocation::Response(_)) => Ok(SignIn {
-                wall: at.elapsed(),
-                requests: stack.cluster.requests().len(),
-            }),
+            Some(Invocation::Response(_)) => {
+                let requests = stack.cluster.requests();
+                Ok(SignIn {
+                    wall: at.elapsed(),
+                    requests: requests.len(),
+                    bytes: requests.iter().map(|r| r.response_bytes).sum(),
+                    cpu: cpu_time(pid).saturating_sub(cpu_before),
+                })
+            }
             other => Err(format!("sign-in failed: {other:?}")),
         }
     };
     let cold_first = invoke(&event("jose", "A", groups)).await?;
+    let connections = stack.cluster.connections().len();
     let second = event("rumesh", "B", groups);
     let warm_first = invoke(&second).await?;
     let repeat = invoke(&second).await?;
@@ -97,7 +190,54 @@ async fn measure(binary: &Path, latency: Duration, groups: usize) -> Result<Run,
         warm_first,
         repeat,
         peak_rss_kib,
+        connections,
     })
+}
+
+/// Sign-ins of one user with `groups` new groups until all are granted (at most 6): each
+/// sign-in's wall time and whether it succeeded, and the groups granted after it.
+async fn until_all_granted(
+    binary: &Path,
+    setup: Setup,
+) -> Result<Vec<(Duration, bool, usize)>, String> {
+    let stack = LocalStack::start(FakeClusterConfig::new(ShiftedClock::default().clock())).await;
+    stack
+        .cluster
+        .seed_profile("team-in-use", "alice@corp.example");
+    stack.cluster.set_latency(setup.latency);
+    let function = stack.spawn_function(binary, &[], true);
+    let pid = function.id().ok_or("the function did not start")?;
+    let _quota = if setup.throttle {
+        Some(CpuQuota::limit(pid)?)
+    } else {
+        None
+    };
+    let claim = event("rumesh", "Z", setup.groups);
+    let mut sign_ins = Vec::new();
+    for _ in 0..6 {
+        let at = Instant::now();
+        let answer = stack
+            .runtime
+            .invoke(&claim, Duration::from_secs(5), Duration::from_secs(30))
+            .await;
+        let granted = stack
+            .cluster
+            .all("RoleBinding")
+            .iter()
+            .filter(|b| b["metadata"]["annotations"]["user"] == "rumesh@corp.example")
+            .count();
+        sign_ins.push((
+            at.elapsed(),
+            matches!(answer, Some(Invocation::Response(_))),
+            granted,
+        ));
+        if granted >= setup.groups {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    drop(function);
+    Ok(sign_ins)
 }
 
 fn size_line(label: &str, path: &Path) -> Option<String> {
@@ -129,9 +269,15 @@ pub async fn run(binary: PathBuf, latency_ms: u64, groups: &[usize]) -> Result<(
         "| groups | cold-start init (ms) | first sign-in, cold container (ms / requests / round trips) | first sign-in, warm container (ms / requests / round trips) | repeat sign-in (ms / requests / round trips) | peak RSS (MiB) |"
     );
     println!("|---:|---:|---:|---:|---:|---:|");
+    let setup = |latency: Duration, groups: usize| Setup {
+        latency,
+        groups,
+        others: 0,
+        throttle: false,
+    };
     for &count in groups {
-        let baseline = measure(&binary, Duration::ZERO, count).await?;
-        let run = measure(&binary, latency, count).await?;
+        let baseline = measure(&binary, setup(Duration::ZERO, count)).await?;
+        let run = measure(&binary, setup(latency, count)).await?;
         let cell = |slow: SignIn, fast: SignIn| {
             format!(
                 "{} / {} / {}",
@@ -148,6 +294,83 @@ pub async fn run(binary: PathBuf, latency_ms: u64, groups: &[usize]) -> Result<(
             cell(run.repeat, baseline.repeat),
             run.peak_rss_kib.max(baseline.peak_rss_kib) as f64 / 1024.0
         );
+    }
+    println!("\nOther teams on the cluster (10 groups): what one repeat sign-in reads");
+    println!("\n| other teams | repeat sign-in (ms / requests / KiB read) |");
+    println!("|---:|---:|");
+    for others in [50, 1000, 5000] {
+        let run = measure(
+            &binary,
+            Setup {
+                others,
+                ..setup(latency, 10)
+            },
+        )
+        .await?;
+        println!(
+            "| {others} | {} / {} / {:.1} |",
+            ms(run.repeat.wall),
+            run.repeat.requests,
+            run.repeat.bytes as f64 / 1024.0
+        );
+    }
+    println!(
+        "\nThe function under a CPU quota of 7.2% of a core (a 128 MB Lambda's share), 50 groups"
+    );
+    println!(
+        "\n| CPU | first sign-in, cold container (ms / requests / TLS connections) | repeat sign-in (ms) |"
+    );
+    println!("|---|---:|---:|");
+    for throttle in [false, true] {
+        let measured = measure(
+            &binary,
+            Setup {
+                throttle,
+                ..setup(latency, 50)
+            },
+        )
+        .await;
+        let label = if throttle {
+            "7.2% of a core"
+        } else {
+            "unthrottled"
+        };
+        match measured {
+            Ok(run) => println!(
+                "| {label} | {} / {} / {} / {} | {} / {} | {} / {} |",
+                ms(run.cold_first.wall),
+                run.cold_first.requests,
+                run.connections,
+                ms(run.cold_first.cpu),
+                ms(run.warm_first.wall),
+                ms(run.warm_first.cpu),
+                ms(run.repeat.wall),
+                ms(run.repeat.cpu)
+            ),
+            Err(why) => println!("| {label} | skipped: {why} | | |"),
+        }
+    }
+    println!("\n500 new groups at once, on 7.2% of a core: every sign-in until all are granted");
+    match until_all_granted(
+        &binary,
+        Setup {
+            throttle: true,
+            ..setup(latency, 500)
+        },
+    )
+    .await
+    {
+        Ok(sign_ins) => {
+            for (i, (wall, ok, granted)) in sign_ins.iter().enumerate() {
+                println!(
+                    "- sign-in {}: {} ms, {}, {granted} of 500 granted",
+                    i + 1,
+                    ms(*wall),
+                    if *ok { "succeeded" } else { "FAILED" }
+                );
+            }
+        }
+        Err(why) => println!("- skipped: {why}"),
     }
     println!();
     for line in [
