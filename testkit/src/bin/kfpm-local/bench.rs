@@ -318,9 +318,9 @@ pub async fn run(binary: PathBuf, latency_ms: u64, groups: &[usize]) -> Result<(
         "\nThe function under a CPU quota of 7.2% of a core (a 128 MB Lambda's share), 50 groups"
     );
     println!(
-        "\n| CPU | first sign-in, cold container (ms / requests / TLS connections) | repeat sign-in (ms) |"
+        "\n| CPU | first sign-in, cold container (ms / requests / TLS connections / CPU ms) | first sign-in, warm container (ms / CPU ms) | repeat sign-in (ms / CPU ms) |"
     );
-    println!("|---|---:|---:|");
+    println!("|---|---:|---:|---:|");
     for throttle in [false, true] {
         let measured = measure(
             &binary,
