@@ -104,7 +104,7 @@ fn the_function_may_describe_only_its_cluster_and_be_invoked_only_by_its_user_po
     assert_eq!(function["Runtime"], "provided.al2023");
     assert_eq!(function["Handler"], "bootstrap");
     assert_eq!(function["Architectures"][0], "arm64");
-    assert_eq!(function["MemorySize"], 128);
+    assert_eq!(function["MemorySize"], 256, "what the benchmark recommends");
     let timeout = function["Timeout"].as_u64().unwrap();
     assert!(
         (6..=10).contains(&timeout),

@@ -98,21 +98,31 @@ async fn create_or_read(client: &kube::Client, object: &Object) -> Result<Create
     })
 }
 
-/// Creates `object`; if it already exists, `accept(existing)` says whether it is what we wanted
-/// (a concurrent invocation of the same sign-in, or access granted by other means).
-async fn create(
-    client: &kube::Client,
-    object: &Object,
-    accept: impl Fn(&Value) -> bool,
-) -> Result<WriteOutcome, Error> {
-    Ok(match create_or_read(client, object).await? {
+/// What a create of `object` came to: an existing object counts when `accept(existing)` says
+/// it is what was wanted (a concurrent invocation of the same sign-in, or access granted by
+/// other means).
+fn judged(created: Created, object: &Object, accept: impl Fn(&Value) -> bool) -> WriteOutcome {
+    match created {
         Created::Made => WriteOutcome::Done,
         Created::Exists(existing) if accept(&existing) => WriteOutcome::Done,
         Created::Exists(_) => WriteOutcome::Refused(Refusal::WriteRefused {
             detail: format!("{} exists and is not this function's", object.describe()),
         }),
         Created::Not(outcome) => outcome,
-    })
+    }
+}
+
+/// Creates `object`; an existing one counts when `accept(existing)`.
+async fn create(
+    client: &kube::Client,
+    object: &Object,
+    accept: impl Fn(&Value) -> bool,
+) -> Result<WriteOutcome, Error> {
+    Ok(judged(
+        create_or_read(client, object).await?,
+        object,
+        accept,
+    ))
 }
 
 /// Creates a contributor object. Where KFAM's name is another person's in that namespace
@@ -122,10 +132,10 @@ async fn create_binding(
     wanted: &Object,
     user_key: &str,
 ) -> Result<WriteOutcome, Error> {
-    Ok(match create_or_read(client, wanted).await? {
-        Created::Made => WriteOutcome::Done,
-        Created::Exists(existing) if grants_the_same(wanted, &existing) => WriteOutcome::Done,
-        Created::Exists(existing) if is_another_persons(wanted, &existing) => {
+    match create_or_read(client, wanted).await? {
+        Created::Exists(existing)
+            if !grants_the_same(wanted, &existing) && is_another_persons(wanted, &existing) =>
+        {
             let safe = collision_safe_binding(wanted, user_key);
             tracing::warn!(
                 kind = wanted.kind.name(),
@@ -134,13 +144,12 @@ async fn create_binding(
                 name = safe.name.as_str(),
                 "KFAM's name is another person's here; using a collision-safe name (access works, the dashboard cannot remove it)"
             );
-            create(client, &safe, |existing| grants_the_same(&safe, existing)).await?
+            create(client, &safe, |existing| grants_the_same(&safe, existing)).await
         }
-        Created::Exists(_) => WriteOutcome::Refused(Refusal::WriteRefused {
-            detail: format!("{} exists and is not this function's", wanted.describe()),
-        }),
-        Created::Not(outcome) => outcome,
-    })
+        created => Ok(judged(created, wanted, |existing| {
+            grants_the_same(wanted, existing)
+        })),
+    }
 }
 
 /// Phase one of a group: its Profile and namespace, both created; an existing one is accepted

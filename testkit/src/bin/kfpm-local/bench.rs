@@ -42,16 +42,18 @@ struct Setup {
     groups: usize,
     /// Other teams' Profiles (and their namespaces) on the cluster.
     others: usize,
-    /// Run the function under a CPU quota of 7.2% of a core (a 128 MB Lambda's share).
-    throttle: bool,
+    /// Run the function under a CPU quota of this many thousandths of a core (Lambda gives a
+    /// function CPU in proportion to its memory: about 72 at 128 MB, 144 at 256 MB).
+    throttle: Option<u32>,
 }
 
-/// A cgroup v1 CPU quota of 7.2% of a core on a process; removed when dropped.
+/// A cgroup v1 CPU quota on a process; removed when dropped.
 struct CpuQuota(PathBuf);
 
 impl CpuQuota {
-    /// Puts `pid` under the quota, or says why it cannot (cgroup v2, not root).
-    fn limit(pid: u32) -> Result<CpuQuota, String> {
+    /// Puts `pid` under a quota of `per_mille` thousandths of a core, or says why it cannot
+    /// (cgroup v2, not root).
+    fn limit(pid: u32, per_mille: u32) -> Result<CpuQuota, String> {
         let dir = PathBuf::from(format!("/sys/fs/cgroup/cpu/kfpm-bench-{pid}"));
         let write = |file: &str, value: &str| {
             std::fs::write(dir.join(file), value)
@@ -60,7 +62,7 @@ impl CpuQuota {
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let quota = CpuQuota(dir.clone());
         write("cpu.cfs_period_us", "100000")?;
-        write("cpu.cfs_quota_us", "7200")?;
+        write("cpu.cfs_quota_us", &(per_mille * 100).to_string())?;
         write("cgroup.procs", &pid.to_string())?;
         Ok(quota)
     }
@@ -139,10 +141,9 @@ async fn measure(binary: &Path, setup: Setup) -> Result<Run, String> {
     let started = Instant::now();
     let function = stack.spawn_function(binary, &[], true);
     let pid = function.id().ok_or("the function did not start")?;
-    let _quota = if throttle {
-        Some(CpuQuota::limit(pid)?)
-    } else {
-        None
+    let _quota = match throttle {
+        Some(per_mille) => Some(CpuQuota::limit(pid, per_mille)?),
+        None => None,
     };
     let deadline = started + Duration::from_secs(10);
     let init = loop {
@@ -207,10 +208,9 @@ async fn until_all_granted(
     stack.cluster.set_latency(setup.latency);
     let function = stack.spawn_function(binary, &[], true);
     let pid = function.id().ok_or("the function did not start")?;
-    let _quota = if setup.throttle {
-        Some(CpuQuota::limit(pid)?)
-    } else {
-        None
+    let _quota = match setup.throttle {
+        Some(per_mille) => Some(CpuQuota::limit(pid, per_mille)?),
+        None => None,
     };
     let claim = event("rumesh", "Z", setup.groups);
     let mut sign_ins = Vec::new();
@@ -273,7 +273,7 @@ pub async fn run(binary: PathBuf, latency_ms: u64, groups: &[usize]) -> Result<(
         latency,
         groups,
         others: 0,
-        throttle: false,
+        throttle: None,
     };
     for &count in groups {
         let baseline = measure(&binary, setup(Duration::ZERO, count)).await?;
@@ -314,14 +314,12 @@ pub async fn run(binary: PathBuf, latency_ms: u64, groups: &[usize]) -> Result<(
             run.repeat.bytes as f64 / 1024.0
         );
     }
-    println!(
-        "\nThe function under a CPU quota of 7.2% of a core (a 128 MB Lambda's share), 50 groups"
-    );
+    println!("\nThe function under a CPU quota (a Lambda's share of a vCPU), 50 groups");
     println!(
         "\n| CPU | first sign-in, cold container (ms / requests / TLS connections / CPU ms) | first sign-in, warm container (ms / CPU ms) | repeat sign-in (ms / CPU ms) |"
     );
     println!("|---|---:|---:|---:|");
-    for throttle in [false, true] {
+    for throttle in [None, Some(144), Some(72)] {
         let measured = measure(
             &binary,
             Setup {
@@ -330,10 +328,13 @@ pub async fn run(binary: PathBuf, latency_ms: u64, groups: &[usize]) -> Result<(
             },
         )
         .await;
-        let label = if throttle {
-            "7.2% of a core"
-        } else {
-            "unthrottled"
+        let label = match throttle {
+            None => "unthrottled".to_owned(),
+            Some(per_mille) => format!(
+                "{:.1}% of a core ({} MB Lambda)",
+                f64::from(per_mille) / 10.0,
+                per_mille * 128 / 72
+            ),
         };
         match measured {
             Ok(run) => println!(
@@ -354,7 +355,7 @@ pub async fn run(binary: PathBuf, latency_ms: u64, groups: &[usize]) -> Result<(
     match until_all_granted(
         &binary,
         Setup {
-            throttle: true,
+            throttle: Some(72),
             ..setup(latency, 500)
         },
     )
