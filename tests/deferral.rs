@@ -1,0 +1,49 @@
+//! More to create than one sign-in's time allows: deferred, never failed. A test binary of its
+//! own, so that no other test competes for the CPU while it measures its pace.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Harness;
+use kfpm_testkit::apiserver::Flavor;
+use kubeflow_profile_manager::Outcome;
+
+const RUMESH: &str = "rumesh@corp.example";
+
+#[tokio::test]
+async fn more_groups_than_the_budget_allows_are_deferred_and_granted_at_the_next_sign_ins() {
+    // 200 new groups, 50 ms per request, a 1.2 s budget: more than one sign-in can do.
+    let h = Harness::start(Flavor::Current, &[("TIME_BUDGET_MS", "1200")]).await;
+    h.cluster.seed_profile("team-a", "alice@corp.example");
+    h.cluster.set_latency(Duration::from_millis(50));
+    let groups: Vec<String> = (1..=200).map(|i| format!("team-{i:03}")).collect();
+    let claim = format!("[{}]", groups.join(", "));
+    let mut granted_so_far = 0;
+    let mut sign_ins = 0;
+    while granted_so_far < 200 {
+        sign_ins += 1;
+        assert!(
+            sign_ins <= 8,
+            "still {granted_so_far} of 200 after {} sign-ins",
+            sign_ins - 1
+        );
+        // FAIL_MODE=closed: a sign-in with more to do than time allows still succeeds.
+        let Outcome::Synchronised(report) = h.sign_in("rumesh", RUMESH, &claim).await.unwrap()
+        else {
+            panic!("not synchronised")
+        };
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        assert_eq!(report.granted.len() + report.deferred.len(), 200);
+        assert!(
+            report.granted.len() > granted_so_far,
+            "progress at every sign-in"
+        );
+        granted_so_far = report.granted.len();
+    }
+    assert!(
+        sign_ins >= 2,
+        "the budget was meant to run short at the first sign-in"
+    );
+    assert_eq!(h.bindings_of(RUMESH).len(), 200);
+}
