@@ -1,18 +1,35 @@
 //! Lambda bootstrap: logging, configuration, AWS clients, then the runtime loop.
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use kubeflow_profile_manager::App;
 use kubeflow_profile_manager::domain::config::Config;
 use kubeflow_profile_manager::error::SignInFailed;
+use kubeflow_profile_manager::lambda::command_line::{Launch, launch};
 use kubeflow_profile_manager::lambda::init_error::report_init_error;
 use kubeflow_profile_manager::lambda::logging;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 
+fn main() -> Result<ExitCode, Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match launch(&args, std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()) {
+        Launch::Runtime => run_runtime().map(|()| ExitCode::SUCCESS),
+        Launch::Answer(text) => {
+            println!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Launch::Refuse(text) => {
+            eprintln!("{text}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
+async fn run_runtime() -> Result<(), Error> {
     logging::init(|name| std::env::var(name).ok());
     let config = match Config::from_lookup(|name| std::env::var(name).ok()) {
         Ok(config) => config,

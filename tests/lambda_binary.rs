@@ -1,6 +1,7 @@
 //! The release-shaped binary as a Lambda custom runtime: it polls a (fake) Runtime API, answers
 //! every sample event with the event byte for byte, reports bad configuration as an init error,
-//! and finds EKS through `AWS_ENDPOINT_URL_EKS`.
+//! finds EKS through `AWS_ENDPOINT_URL_EKS`, and, started by hand, answers `--help` and says it
+//! is not in Lambda instead of panicking.
 
 use std::path::Path;
 use std::time::Duration;
@@ -178,4 +179,27 @@ async fn the_legacy_variable_names_configure_the_binary() {
         Some(Invocation::Response(event.trim_end().to_owned()))
     );
     assert!(stack.cluster.get("Profile", None, "ridy-rumesh").is_some());
+}
+
+#[test]
+fn started_by_hand_it_answers_help_and_refuses_to_run_outside_lambda_without_panicking() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(BINARY)
+            .args(args)
+            .env_clear()
+            .output()
+            .expect("the binary starts")
+    };
+    let help = run(&["--help"]);
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("custom runtime"));
+
+    let outside = run(&[]);
+    assert_eq!(outside.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&outside.stderr);
+    assert!(
+        message.contains("AWS_LAMBDA_RUNTIME_API is not set"),
+        "{message}"
+    );
+    assert!(!message.contains("panicked"), "{message}");
 }

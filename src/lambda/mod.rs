@@ -1,6 +1,7 @@
-//! The Lambda edge: the log subscriber, the init error a bad configuration posts, and the
+//! The Lambda edge: what a start by hand answers, the log subscriber, the init error a bad configuration posts, and the
 //! error type Lambda (and so Cognito and CloudWatch) sees. I/O.
 
+pub mod command_line;
 pub mod init_error;
 pub mod logging;
 

@@ -1,12 +1,6 @@
 //! Runs the function binary locally, as Lambda would, against the loopback fake EKS cluster.
 //!
-//! kfpm-local demo [--binary PATH] [--flavor current|kubeflow-1.2] [--env K=V]... EVENT.json...
-//!     invoke the function with each event, then show what it created on the cluster
-//! kfpm-local bench [--binary PATH] [--latency-ms 20] [--groups 1,10,50]
-//!     measure cold start, sign-in wall time, requests, round trips and peak memory
-//! kfpm-local serve --env-file PATH [--flavor current|kubeflow-1.2]
-//!     run the fake cluster and EKS until SIGINT/SIGTERM, write the function's environment to
-//!     PATH (for `cargo lambda watch --env-file`), and show the cluster on exit
+//! The commands and options are in [`USAGE`] (`kfpm-local --help`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +13,31 @@ use kfpm_testkit::runtime_api::Invocation;
 use serde_json::{Value, json};
 
 mod bench;
+
+/// What `kfpm-local --help` prints.
+const USAGE: &str = "\
+kfpm-local: runs the function binary locally, as Lambda would, against a loopback fake EKS cluster.
+
+usage:
+  kfpm-local demo [--binary PATH] [--flavor F] [--env KEY=VALUE]... EVENT.json...
+      invoke the function with each event, then show what it created on the cluster;
+      exits 1 if any sign-in failed or was answered with a changed event
+  kfpm-local bench [--binary PATH] [--latency-ms 20] [--groups 1,10,50]
+      measure cold start, sign-in wall time, requests, round trips, bytes, CPU and memory
+  kfpm-local serve --env-file PATH [--flavor F]
+      run the fake cluster and EKS until SIGINT/SIGTERM, write the function's environment
+      to PATH (for `cargo lambda watch --env-file`), and show the cluster on exit
+
+options:
+  --binary PATH      the function binary (default: $CARGO_TARGET_DIR/debug/kubeflow-profile-manager)
+  --flavor F         the fake cluster's Kubeflow: current, kubeflow-1.3, kubeflow-1.2,
+                     upgraded-from-1.2 (default: current)
+  --env KEY=VALUE    an extra environment variable for the function (repeatable)
+  --env-file PATH    where serve writes the function's environment
+  --latency-ms N     bench: latency added to every API request (default: 20)
+  --groups LIST      bench: group counts to measure (default: 1,10,50)
+  -h, --help         this text
+";
 
 struct Options {
     binary: PathBuf,
@@ -101,9 +120,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(command) = args.first() else {
-        eprintln!("usage: kfpm-local demo|bench [options] (see the README)");
+        eprint!("{USAGE}");
         return ExitCode::from(2);
     };
+    if args.iter().any(|arg| arg == "--help" || arg == "-h") || command == "help" {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let options = match parse(&args[1..]) {
         Ok(options) => options,
         Err(message) => {
@@ -115,7 +138,9 @@ async fn main() -> ExitCode {
         "demo" => demo(options).await,
         "bench" => bench::run(options.binary, options.latency_ms, &options.groups).await,
         "serve" => serve(options).await,
-        other => Err(format!("unknown command {other}: demo or bench")),
+        other => Err(format!(
+            "unknown command {other}: demo, bench or serve (see --help)"
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -164,6 +189,7 @@ async fn demo(options: Options) -> Result<(), String> {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let _function = stack.spawn_function(&options.binary, &extra, false);
+    let mut failed = 0;
     for path in &options.events {
         let event =
             std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -183,8 +209,14 @@ async fn demo(options: Options) -> Result<(), String> {
                         "CHANGED"
                     }
                 );
+                if !same {
+                    failed += 1;
+                }
             }
-            Some(Invocation::Error(error)) => println!("== error answer: {error}"),
+            Some(Invocation::Error(error)) => {
+                println!("== error answer: {error}");
+                failed += 1;
+            }
             None => {
                 if let Some(init) = stack.runtime.init_error() {
                     return Err(format!("the function failed to start: {init}"));
@@ -195,7 +227,13 @@ async fn demo(options: Options) -> Result<(), String> {
     }
     tokio::time::sleep(Duration::from_millis(500)).await; // let the profile controller catch up
     print_cluster(&stack);
-    Ok(())
+    match failed {
+        0 => Ok(()),
+        n => Err(format!(
+            "{n} of {} sign-ins failed or changed the event",
+            options.events.len()
+        )),
+    }
 }
 
 async fn serve(options: Options) -> Result<(), String> {
