@@ -202,7 +202,9 @@ impl App {
                 let lookup = desired_state(identity, mode, &self.config, &Conventions::defaults(twins.clone()));
                 // Logged once per sign-in, not again on the retry after a 401.
                 for refused in lookup.refused.iter().filter(|_| !renew) {
-                    tracing::warn!(group = ?refused.group, namespace = ?refused.namespace, reason = ?refused.reason.to_string(), "group refused");
+                    // The group is untrusted and logged escaped; the namespace is a DNS label this
+                    // function derived, and the reason escapes what it quotes.
+                    tracing::warn!(group = ?refused.group, namespace = refused.namespace.as_deref(), reason = %refused.reason, "group refused");
                 }
                 let observed = observe(
                     &client,
