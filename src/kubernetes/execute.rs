@@ -152,6 +152,18 @@ async fn create_binding(
     }
 }
 
+/// [`create`] when the plan wants the object; nothing to do otherwise.
+async fn create_if_wanted(
+    client: &kube::Client,
+    wanted: Option<&Object>,
+    accept: impl Fn(&Value) -> bool,
+) -> Result<WriteOutcome, Error> {
+    match wanted {
+        Some(object) => create(client, object, accept).await,
+        None => Ok(WriteOutcome::Done),
+    }
+}
+
 /// Phase one of a group: its Profile and namespace, both created; an existing one is accepted
 /// only when it is owned by `owner` and belongs to this group.
 async fn prepare_group(
@@ -159,28 +171,12 @@ async fn prepare_group(
     group: &GroupPlan,
     owner: &str,
 ) -> Result<WriteOutcome, Error> {
-    let profile = async {
-        match &group.create_profile {
-            Some(profile) => {
-                create(client, profile, |existing| {
-                    accepts_group_profile(existing, group, owner)
-                })
-                .await
-            }
-            None => Ok(WriteOutcome::Done),
-        }
-    };
-    let namespace = async {
-        match &group.create_namespace {
-            Some(ns) => {
-                create(client, ns, |existing| {
-                    accepts_group_namespace(existing, group, owner)
-                })
-                .await
-            }
-            None => Ok(WriteOutcome::Done),
-        }
-    };
+    let profile = create_if_wanted(client, group.create_profile.as_ref(), |existing| {
+        accepts_group_profile(existing, group, owner)
+    });
+    let namespace = create_if_wanted(client, group.create_namespace.as_ref(), |existing| {
+        accepts_group_namespace(existing, group, owner)
+    });
     let label = async {
         match &group.label_profile {
             Some(profile) => apply(client, profile, false).await,
