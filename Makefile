@@ -2,7 +2,14 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-FUNCTION     := kubeflow-profile-manager
+BINARY       := kubeflow-profile-manager
+# The deployed function (its name or ARN), for doctor; the pool and the function for set-trigger.
+FUNCTION     ?=
+DOCTOR_EMAIL ?=
+DOCTOR_GROUPS ?=
+USER_POOL_ID ?=
+FUNCTION_ARN ?=
+TRIGGER_VERSION ?= V1_0
 TARGET_DIR   ?= $(or $(CARGO_TARGET_DIR),target)
 TOOLS        ?= $(CURDIR)/.tools
 VENV         := $(TOOLS)/venv
@@ -12,7 +19,7 @@ GROUPS       ?= 1,10,50
 WATCH_PORT   ?= 9100
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help fmt lint test demo bench build invoke validate deploy e2e-cognito tools clean
+.PHONY: help fmt lint test demo doctor-local bench build invoke validate deploy doctor set-trigger e2e-cognito tools clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
@@ -29,11 +36,16 @@ test: ## Run every test (unit, property, integration against the fake cluster)
 
 demo: ## Run the function on EVENT against a local fake EKS cluster and show what it created
 	cargo build --workspace --bins
-	$(TARGET_DIR)/debug/kfpm-local demo --binary $(TARGET_DIR)/debug/$(FUNCTION) $(EVENT)
+	$(TARGET_DIR)/debug/kfpm-local demo --binary $(TARGET_DIR)/debug/$(BINARY) $(EVENT)
+
+doctor-local: ## Run the function's doctor against the local fake cluster (DOCTOR_EMAIL, DOCTOR_GROUPS)
+	cargo build --workspace --bins
+	$(TARGET_DIR)/debug/kfpm-local doctor --binary $(TARGET_DIR)/debug/$(BINARY) \
+	  $(if $(DOCTOR_EMAIL),--email $(DOCTOR_EMAIL)) $(if $(DOCTOR_GROUPS),--ad-groups "$(DOCTOR_GROUPS)")
 
 bench: ## Benchmark the release binary against the fake cluster (LATENCY_MS, GROUPS)
 	cargo build --release --workspace --bins
-	$(TARGET_DIR)/release/kfpm-local bench --binary $(TARGET_DIR)/release/$(FUNCTION) --latency-ms $(LATENCY_MS) --groups $(GROUPS)
+	$(TARGET_DIR)/release/kfpm-local bench --binary $(TARGET_DIR)/release/$(BINARY) --latency-ms $(LATENCY_MS) --groups $(GROUPS)
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -52,8 +64,8 @@ tools: $(VENV)/bin/cargo-lambda $(VENV)/bin/cfn-lint $(VENV)/bin/sam ## Install 
 
 build: $(VENV)/bin/cargo-lambda ## Build the arm64 Lambda package (cargo lambda build --release --arm64)
 	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
-	PATH=$(VENV)/bin:$$PATH cargo lambda build --release --arm64 --bin $(FUNCTION)
-	@ls -l $(TARGET_DIR)/lambda/$(FUNCTION)/bootstrap
+	PATH=$(VENV)/bin:$$PATH cargo lambda build --release --arm64 --bin $(BINARY)
+	@ls -l $(TARGET_DIR)/lambda/$(BINARY)/bootstrap
 
 validate: $(VENV)/bin/cfn-lint $(VENV)/bin/sam ## Lint template.yaml (cfn-lint and sam validate --lint)
 	$(VENV)/bin/cfn-lint template.yaml
@@ -71,6 +83,14 @@ deploy: $(VENV)/bin/sam $(VENV)/bin/cargo-lambda ## sam build (cargo lambda, arm
 	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/sam build --template template.yaml
 	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/sam deploy --guided
+
+doctor: ## Ask the deployed FUNCTION's doctor (AWS CLI): cluster, token, permissions, app clients; preview DOCTOR_EMAIL's sign-in with DOCTOR_GROUPS
+	@test -n "$(FUNCTION)" || { echo "make doctor FUNCTION=<deployed function name> [DOCTOR_EMAIL=you@corp.example DOCTOR_GROUPS=KF-A,KF-B]"; exit 2; }
+	bash scripts/doctor.sh "$(FUNCTION)" "$(DOCTOR_EMAIL)" "$(DOCTOR_GROUPS)"
+
+set-trigger: ## Make FUNCTION_ARN the Pre Token Generation trigger of USER_POOL_ID, keeping the pool's other settings (TRIGGER_VERSION=V1_0)
+	@test -n "$(USER_POOL_ID)" -a -n "$(FUNCTION_ARN)" || { echo "make set-trigger USER_POOL_ID=<pool id> FUNCTION_ARN=<function ARN> [TRIGGER_VERSION=V1_0]"; exit 2; }
+	python3 scripts/set-trigger.py --user-pool-id "$(USER_POOL_ID)" --function-arn "$(FUNCTION_ARN)" --version "$(TRIGGER_VERSION)" $(SET_TRIGGER_FLAGS)
 
 clean: ## Remove build output and local tools
 	cargo clean

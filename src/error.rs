@@ -13,6 +13,8 @@ pub enum Error {
     #[error("EKS DescribeCluster for {cluster:?} failed")]
     DescribeCluster {
         cluster: String,
+        /// What the service said was wrong, when it said.
+        problem: DescribeProblem,
         #[source]
         source: Cause,
     },
@@ -35,13 +37,68 @@ pub enum Error {
     },
     #[error("the cluster's conventions")]
     Conventions(#[source] crate::domain::conventions::NotServed),
+    #[error("Cognito {operation} failed")]
+    Cognito {
+        operation: &'static str,
+        #[source]
+        source: Cause,
+    },
     #[error("the time budget of {budget_ms} ms ran out")]
     TimeBudget { budget_ms: u128 },
     #[error("{failed} of the sign-in's changes failed; first: {first}")]
     Changes { failed: usize, first: String },
 }
 
+/// Why DescribeCluster failed, as far as the fix depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DescribeProblem {
+    /// `ResourceNotFoundException`: no cluster of that name in the function's region.
+    NoSuchCluster,
+    /// `AccessDeniedException`: the role may not describe it.
+    AccessDenied,
+    Other,
+}
+
 impl Error {
+    /// What an operator should do about this error, in one sentence, when the fix is known: the
+    /// cluster name and region, the access entry, `deploy/rbac.yaml`, the network path.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Error::DescribeCluster {
+                problem: DescribeProblem::NoSuchCluster,
+                ..
+            } => Some(
+                "EKS has no cluster of this name in the function's region: set CLUSTER_NAME (the stack's ClusterName) to the cluster's exact name and deploy the stack in the cluster's region",
+            ),
+            Error::DescribeCluster {
+                problem: DescribeProblem::AccessDenied,
+                ..
+            } => Some(
+                "the function's role may not call eks:DescribeCluster on this cluster: template.yaml grants it on the ARN of ClusterName only, so check that name",
+            ),
+            Error::Kubernetes {
+                source: kube::Error::Api(status),
+                ..
+            } if status.code == 401 => Some(
+                "the API server does not know the function's role: give it an EKS access entry (the stack's CreateAccessEntry=true) or map it in the aws-auth ConfigMap (README, Deploying)",
+            ),
+            Error::Kubernetes {
+                source: kube::Error::Api(status),
+                ..
+            } if status.code == 403 => Some(
+                "the role is known but lacks a permission: kubectl apply -f deploy/rbac.yaml, and check that the access entry maps the role to the group that file binds (KubernetesGroup)",
+            ),
+            Error::Kubernetes {
+                source: kube::Error::HyperError(_) | kube::Error::Service(_),
+                ..
+            }
+            | Error::TimeBudget { .. } => Some(
+                "the API server did not answer: if its endpoint is private, run the function in the cluster's VPC (the stack's VpcSubnetIds and VpcSecurityGroupIds) with a route to it; the cluster's security group must admit the function's on 443",
+            ),
+            _ => None,
+        }
+    }
+
     pub fn kubernetes(action: &'static str, target: &str, source: kube::Error) -> Self {
         Error::Kubernetes {
             action,
@@ -82,6 +139,16 @@ impl Error {
 #[error("{USER_FACING_MESSAGE}")]
 pub struct SignInFailed;
 
+/// Why an invocation failed, as Lambda reports it.
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationFailed {
+    #[error(transparent)]
+    SignIn(#[from] SignInFailed),
+    /// A command this version does not know, or a malformed one.
+    #[error("{0}")]
+    BadCommand(String),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +166,7 @@ mod tests {
         assert!(chain.contains("Unauthorized"), "{chain}");
         let repeated = Error::DescribeCluster {
             cluster: "kf".into(),
+            problem: DescribeProblem::NoSuchCluster,
             source: "No cluster found for name: kf.".into(),
         };
         assert_eq!(

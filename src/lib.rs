@@ -11,6 +11,8 @@
 //! (observe, plan, execute) and the `FAIL_MODE` verdict (pure).
 #![forbid(unsafe_code)]
 
+pub mod cognito;
+mod doctor;
 pub mod domain;
 pub mod eks;
 pub mod error;
@@ -30,15 +32,16 @@ use tokio::time::Instant;
 use crate::domain::admission::{Identity, Mode, Skip, admit};
 use crate::domain::config::Config;
 use crate::domain::conventions::{ClusterFacts, Conventions};
-use crate::domain::desired::desired_state;
+use crate::domain::desired::{DesiredState, desired_state};
+use crate::domain::doctor::{Invocation, classify};
 use crate::domain::event::TokenEvent;
 use crate::domain::metrics::SignInMetrics;
 use crate::domain::pace::Pace;
-use crate::domain::plan::plan;
+use crate::domain::plan::{Observed, Plan, plan};
 use crate::domain::report::{SyncReport, Verdict, log_change, planned_changes, verdict};
 use crate::eks::cluster::{ClusterInfo, describe_cluster};
 use crate::eks::token::{BearerToken, mint_token};
-use crate::error::{Error, SignInFailed};
+use crate::error::{Error, InvocationFailed, SignInFailed};
 use crate::kubernetes::client::ClusterClient;
 use crate::kubernetes::execute::execute;
 use crate::kubernetes::observe::{discover, observe};
@@ -61,10 +64,20 @@ pub enum Outcome {
     FailedOpen,
 }
 
+/// What an invocation answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// The event, exactly as received.
+    Unchanged,
+    /// A command's report, as JSON.
+    Json(String),
+}
+
 /// What a warm container keeps between sign-ins.
 pub struct App {
     config: Config,
     eks: aws_sdk_eks::Client,
+    cognito: aws_sdk_cognitoidentityprovider::Client,
     credentials: SharedCredentialsProvider,
     region: String,
     clock: Clock,
@@ -88,6 +101,7 @@ impl App {
         Ok(App {
             config,
             eks: aws_sdk_eks::Client::new(sdk),
+            cognito: aws_sdk_cognitoidentityprovider::Client::new(sdk),
             credentials,
             region,
             clock,
@@ -106,6 +120,31 @@ impl App {
     /// Bearer tokens minted by this container so far.
     pub fn token_mints(&self) -> u32 {
         self.token_mints.load(Ordering::Relaxed)
+    }
+
+    /// Handles one invocation: a Cognito event (the caller returns it unchanged on
+    /// [`Answer::Unchanged`]) or a command to this function (the doctor).
+    pub async fn invoke(
+        &self,
+        raw: &str,
+        remaining: Option<Duration>,
+    ) -> Result<Answer, InvocationFailed> {
+        match classify(raw) {
+            Invocation::SignIn => {
+                self.handle(raw, remaining).await?;
+                Ok(Answer::Unchanged)
+            }
+            Invocation::Doctor(request) => {
+                let report = self.doctor(&request, remaining).await;
+                Ok(Answer::Json(
+                    serde_json::to_string(&report).unwrap_or_default(),
+                ))
+            }
+            Invocation::BadCommand(message) => {
+                tracing::warn!(%message, "command refused");
+                Err(InvocationFailed::BadCommand(message))
+            }
+        }
     }
 
     /// Handles one Pre Token Generation event. `remaining` is the time Lambda still allows.
@@ -163,9 +202,10 @@ impl App {
             Err(error) => tracing::error!(
                 user = ?identity.email,
                 error = error.chain(),
+                hint = error.hint().unwrap_or(""),
                 duration_ms = elapsed.as_millis() as u64,
                 api_requests = requests,
-                fail_mode = ?self.config.fail_mode,
+                fail_mode = self.config.fail_mode.as_str(),
                 "sign-in provisioning failed"
             ),
         }
@@ -196,39 +236,29 @@ impl App {
                 .for_sign_in(&token, policy.clone())?;
             let result = async {
                 let facts = self.cluster_facts(&client).await?;
-                let (twins, _) = facts.twins(self.config.istio_authz).map_err(Error::Conventions)?;
-                // What to read depends on the person and their groups, not on the cluster's
-                // conventions, which are complete only once the Profiles are read.
-                let lookup = desired_state(identity, mode, &self.config, &Conventions::defaults(twins.clone()));
                 // Logged once per sign-in, not again on the retry after a 401.
-                for refused in lookup.refused.iter().filter(|_| !renew) {
-                    // The group is untrusted and logged escaped; the namespace is a DNS label this
-                    // function derived, and the reason escapes what it quotes.
-                    tracing::warn!(group = ?refused.group, namespace = refused.namespace.as_deref(), reason = %refused.reason, "group refused");
-                }
-                let observed = observe(
-                    &client,
-                    &lookup,
-                    &facts.binding_kinds(&twins),
-                    &facts.owner_namespaces(),
-                )
-                .await?;
-                let mut facts = facts;
-                if facts.learn_owner(&observed.profiles) {
-                    self.keep_facts(&facts).await;
-                }
-                let conventions = facts.conventions(twins, &self.config);
-                let desired = desired_state(identity, mode, &self.config, &conventions);
-                let plan = plan(&desired, &observed, &self.config.group_profile_owner);
+                let planned = self
+                    .read_and_plan(&client, facts, identity, mode, !renew)
+                    .await?;
                 if self.config.dry_run {
-                    for (action, object) in planned_changes(&plan) {
+                    for (action, object) in planned_changes(&planned.plan) {
                         log_change(action, object);
                     }
-                    return Ok(SyncReport::dry_run(&plan));
+                    return Ok(SyncReport::dry_run(&planned.plan));
                 }
-                let round_trip = policy.fastest_answer().unwrap_or(Duration::from_millis(100));
+                let round_trip = policy
+                    .fastest_answer()
+                    .unwrap_or(Duration::from_millis(100));
                 let pace = Pace::new(round_trip);
-                execute(&client, &plan, &self.config.group_profile_owner, &desired.user_key, deadline, pace).await
+                execute(
+                    &client,
+                    &planned.plan,
+                    &self.config.group_profile_owner,
+                    &planned.desired.user_key,
+                    deadline,
+                    pace,
+                )
+                .await
             }
             .await;
             *requests += policy.requests();
@@ -242,6 +272,53 @@ impl App {
                 other => return other,
             }
         }
+    }
+
+    /// What a sign-in of `identity` would change: its desired state (under the conventions the
+    /// cluster shows) against what the cluster holds. `log_refusals` logs each refused group.
+    async fn read_and_plan(
+        &self,
+        client: &kube::Client,
+        facts: ClusterFacts,
+        identity: &Identity,
+        mode: Mode,
+        log_refusals: bool,
+    ) -> Result<Planned, Error> {
+        let (twins, _) = facts
+            .twins(self.config.istio_authz)
+            .map_err(Error::Conventions)?;
+        // What to read depends on the person and their groups, not on the cluster's
+        // conventions, which are complete only once the Profiles are read.
+        let lookup = desired_state(
+            identity,
+            mode,
+            &self.config,
+            &Conventions::defaults(twins.clone()),
+        );
+        for refused in lookup.refused.iter().filter(|_| log_refusals) {
+            // The group is untrusted and logged escaped; the namespace is a DNS label this
+            // function derived, and the reason escapes what it quotes.
+            tracing::warn!(group = ?refused.group, namespace = refused.namespace.as_deref(), reason = %refused.reason, "group refused");
+        }
+        let observed = observe(
+            client,
+            &lookup,
+            &facts.binding_kinds(&twins),
+            &facts.owner_namespaces(),
+        )
+        .await?;
+        let mut facts = facts;
+        if facts.learn_owner(&observed.profiles) {
+            self.keep_facts(&facts).await;
+        }
+        let conventions = facts.conventions(twins, &self.config);
+        let desired = desired_state(identity, mode, &self.config, &conventions);
+        let plan = plan(&desired, &observed, &self.config.group_profile_owner);
+        Ok(Planned {
+            desired,
+            observed,
+            plan,
+        })
     }
 
     /// The cluster's endpoint and CA, asked of EKS once per container; a failure is not kept.
@@ -324,6 +401,13 @@ impl App {
         *cached = Some(facts.clone());
         Ok(facts)
     }
+}
+
+/// A sign-in's plan with what it was made from.
+struct Planned {
+    desired: DesiredState,
+    observed: Observed,
+    plan: Plan,
 }
 
 /// The summary of a provisioned sign-in (and what it withheld or deferred).

@@ -4,12 +4,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use kubeflow_profile_manager::App;
 use kubeflow_profile_manager::domain::config::Config;
-use kubeflow_profile_manager::error::SignInFailed;
+use kubeflow_profile_manager::error::InvocationFailed;
 use kubeflow_profile_manager::lambda::command_line::{Launch, launch};
 use kubeflow_profile_manager::lambda::init_error::report_init_error;
 use kubeflow_profile_manager::lambda::logging;
+use kubeflow_profile_manager::{Answer, App};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 
@@ -55,8 +55,12 @@ async fn run_runtime() -> Result<(), Error> {
                 .deadline()
                 .duration_since(SystemTime::now())
                 .ok();
-            app.handle(event.payload.get(), remaining).await?;
-            Ok::<_, SignInFailed>(event.payload)
+            match app.invoke(event.payload.get(), remaining).await? {
+                Answer::Unchanged => Ok::<_, InvocationFailed>(event.payload),
+                Answer::Json(report) => RawValue::from_string(report).map_err(|error| {
+                    InvocationFailed::BadCommand(format!("the report is not JSON: {error}"))
+                }),
+            }
         },
     ))
     .await

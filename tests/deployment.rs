@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use common::Harness;
 use kfpm_testkit::rbac::{PolicyRule, project_rules};
 use kubeflow_profile_manager::domain::config::{self, Config};
+use kubeflow_profile_manager::domain::metrics::SignInMetrics;
 use serde_norway::Value;
 
 const RUMESH: &str = "rumesh@corp.example";
@@ -51,7 +52,7 @@ fn the_rbac_manifest_grants_exactly_the_documented_list() {
             rule(
                 &["rbac.authorization.k8s.io"],
                 &["clusterroles"],
-                &["bind"],
+                &["bind", "get"],
                 &["kubeflow-edit", "kubeflow-view"]
             ),
         ]
@@ -112,14 +113,29 @@ fn the_function_may_describe_only_its_cluster_and_be_invoked_only_by_its_user_po
     );
     assert_eq!(function["LoggingConfig"]["LogFormat"], "JSON");
     let policies = function["Policies"].as_sequence().unwrap();
-    assert_eq!(policies.len(), 1);
+    assert_eq!(policies.len(), 2);
     let statements = policies[0]["Statement"].as_sequence().unwrap();
-    assert_eq!(statements.len(), 1);
+    assert_eq!(statements.len(), 2);
     assert_eq!(statements[0]["Effect"], "Allow");
     assert_eq!(statements[0]["Action"], "eks:DescribeCluster");
     assert_eq!(
         tagged(&statements[0]["Resource"]),
         "!Sub arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:cluster/${ClusterName}"
+    );
+    // The doctor reads the app clients of the one pool, nothing else of Cognito.
+    assert_eq!(statements[1]["Effect"], "Allow");
+    assert_eq!(
+        serde_norway::to_string(&statements[1]["Action"])
+            .unwrap()
+            .trim(),
+        "- cognito-idp:ListUserPoolClients\n- cognito-idp:DescribeUserPoolClient"
+    );
+    assert_eq!(tagged(&statements[1]["Resource"]), "!Ref UserPoolArn");
+    // The VPC execution role only when the function runs in a VPC.
+    assert!(
+        tagged(&policies[1]).starts_with("!If - InVpc\n"),
+        "{}",
+        tagged(&policies[1])
     );
     let permission = &t["Resources"]["CognitoInvokePermission"]["Properties"];
     assert_eq!(permission["Principal"], "cognito-idp.amazonaws.com");
@@ -142,7 +158,9 @@ fn the_function_may_describe_only_its_cluster_and_be_invoked_only_by_its_user_po
         [
             "ProfileManagerFunction",
             "CognitoInvokePermission",
-            "ClusterAccessEntry"
+            "ClusterAccessEntry",
+            "FailedSignInsAlarm",
+            "Dashboard"
         ]
     );
 }
@@ -158,6 +176,14 @@ fn every_setting_is_a_parameter_with_the_codes_default() {
     for (name, value) in variables {
         let name = name.as_str().unwrap().to_owned();
         let reference = tagged(value);
+        if name == config::USER_POOL_ID {
+            // Derived from the pool's ARN, which the permission also needs.
+            assert_eq!(
+                reference,
+                "!Select - 1\n- !Split\n  - /\n  - !Ref UserPoolArn"
+            );
+            continue;
+        }
         let parameter = reference
             .strip_prefix("!Ref ")
             .expect("a parameter reference");
@@ -190,6 +216,7 @@ fn every_setting_is_a_parameter_with_the_codes_default() {
         config::TIME_BUDGET_MS,
         config::DRY_RUN,
         config::SYNC_ON_REFRESH,
+        config::USER_POOL_ID,
     ];
     let mut names: Vec<&str> = variables.keys().map(|k| k.as_str().unwrap()).collect();
     let mut wanted = expected.clone();
@@ -229,4 +256,245 @@ fn the_template_refuses_a_stack_without_exactly_one_allow_list() {
     }
     let description = assertion["AssertDescription"].as_str().unwrap();
     assert!(description.contains("GroupPrefix") && description.contains("AllowAllGroups=true"));
+}
+
+#[test]
+fn the_alarm_and_the_dashboard_watch_metrics_the_function_emits() {
+    let t = template();
+    let emitted = SignInMetrics::new(None, std::time::Duration::ZERO, 0)
+        .emf(std::time::SystemTime::UNIX_EPOCH);
+    let namespace = emitted["_aws"]["CloudWatchMetrics"][0]["Namespace"]
+        .as_str()
+        .unwrap();
+    let alarm = &t["Resources"]["FailedSignInsAlarm"]["Properties"];
+    assert_eq!(alarm["Namespace"], namespace);
+    assert!(emitted.get(alarm["MetricName"].as_str().unwrap()).is_some());
+    assert!(tagged(&alarm["AlarmActions"]).contains("NotifyTopic"));
+    let body = tagged(&t["Resources"]["Dashboard"]["Properties"]["DashboardBody"]);
+    for name in [
+        "DurationMs",
+        "ApiRequests",
+        "GroupsGranted",
+        "GroupsRefused",
+        "GroupsWithheld",
+        "ChangesDeferred",
+        "BindingsRevoked",
+        "Errors",
+    ] {
+        assert!(emitted.get(name).is_some(), "{name} is not emitted");
+        assert!(
+            body.contains(&format!("\"{name}\"")),
+            "{name} is not on the dashboard"
+        );
+    }
+    let function = &t["Resources"]["ProfileManagerFunction"]["Properties"];
+    assert_eq!(tagged(&function["Tracing"]), "!Ref Tracing");
+    assert!(tagged(&function["VpcConfig"]).contains("SubnetIds: !Ref VpcSubnetIds"));
+    assert!(tagged(&function["ReservedConcurrentExecutions"]).contains("CapConcurrency"));
+    let outputs = &t["Outputs"];
+    assert!(tagged(&outputs["NextDoctor"]["Value"]).contains("make doctor FUNCTION="));
+    assert!(tagged(&outputs["NextTrigger"]["Value"]).contains("make set-trigger USER_POOL_ID="));
+}
+
+/// Runs `scripts/set-trigger.py` with `args` against the fake AWS CLI, over a copy of the
+/// recorded DescribeUserPool answer (`adjust` changes it first); returns the exit code, what it
+/// printed and the UpdateUserPool input it sent, if any.
+fn set_trigger(
+    args: &[&str],
+    adjust: impl FnOnce(&mut serde_json::Value),
+) -> (i32, String, Option<serde_json::Value>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static RUN: AtomicUsize = AtomicUsize::new(0);
+    // Not the system temporary directory, which may be mounted noexec.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "kfpm-set-trigger-{}-{}",
+        std::process::id(),
+        RUN.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy("tests/fixtures/fake-aws", dir.join("aws")).unwrap();
+    let mut pool: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string("tests/fixtures/describe-user-pool.json").unwrap(),
+    )
+    .unwrap();
+    adjust(&mut pool["UserPool"]);
+    std::fs::write(dir.join("pool.json"), pool.to_string()).unwrap();
+    let output = std::process::Command::new("python3")
+        .arg("scripts/set-trigger.py")
+        .args(args)
+        .env("AWS_CLI", dir.join("aws"))
+        .env("FAKE_AWS_DIR", &dir)
+        .output()
+        .unwrap();
+    let update = std::fs::read_to_string(dir.join("update.json"))
+        .ok()
+        .map(|text| serde_json::from_str(&text).unwrap());
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+    (output.status.code().unwrap(), printed, update)
+}
+
+const POOL: &str = "eu-west-1_AbC123xyz";
+const FUNCTION_ARN: &str = "arn:aws:lambda:eu-west-1:111122223333:function:kfpm";
+
+#[test]
+fn the_trigger_script_sets_the_trigger_and_sends_back_every_other_setting() {
+    let (code, printed, update) = set_trigger(
+        &["--user-pool-id", POOL, "--function-arn", FUNCTION_ARN],
+        |_| {},
+    );
+    assert_eq!(code, 0, "{printed}");
+    let update = update.expect("update-user-pool was called");
+    let recorded: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string("tests/fixtures/describe-user-pool.json").unwrap(),
+    )
+    .unwrap();
+    let pool = &recorded["UserPool"];
+    // Every setting UpdateUserPool takes is sent back as it was described.
+    for key in [
+        "Policies",
+        "DeletionProtection",
+        "AutoVerifiedAttributes",
+        "VerificationMessageTemplate",
+        "UserAttributeUpdateSettings",
+        "MfaConfiguration",
+        "EmailConfiguration",
+        "UserPoolTags",
+        "AccountRecoverySetting",
+        "UserPoolTier",
+    ] {
+        assert_eq!(update[key], pool[key], "{key}");
+    }
+    assert_eq!(update["UserPoolId"], POOL);
+    assert_eq!(update["PoolName"], "corp-kubeflow");
+    // What UpdateUserPool does not take (read-only or fixed at creation) is not sent.
+    for key in [
+        "Id",
+        "Arn",
+        "Name",
+        "SchemaAttributes",
+        "UsernameAttributes",
+        "UsernameConfiguration",
+        "Domain",
+        "EstimatedNumberOfUsers",
+        "CreationDate",
+    ] {
+        assert!(update.get(key).is_none(), "{key} was sent");
+    }
+    // The deprecated twin of TemporaryPasswordValidityDays is dropped; the rest kept.
+    assert_eq!(
+        update["AdminCreateUserConfig"],
+        serde_json::json!({"AllowAdminCreateUserOnly": true})
+    );
+    // The other triggers stay; the pre token generation trigger is set in both forms.
+    let lambdas = &update["LambdaConfig"];
+    assert_eq!(
+        lambdas["PreAuthentication"],
+        pool["LambdaConfig"]["PreAuthentication"]
+    );
+    assert_eq!(
+        lambdas["CustomMessage"],
+        pool["LambdaConfig"]["CustomMessage"]
+    );
+    assert_eq!(lambdas["PreTokenGeneration"], FUNCTION_ARN);
+    assert_eq!(
+        lambdas["PreTokenGenerationConfig"],
+        serde_json::json!({"LambdaVersion": "V1_0", "LambdaArn": FUNCTION_ARN})
+    );
+    assert!(printed.contains("-> "), "{printed}");
+}
+
+#[test]
+fn the_trigger_script_refuses_what_the_pool_cannot_take_and_changes_nothing() {
+    // V2_0 needs the Essentials or Plus feature plan; the recorded pool is Lite.
+    let (code, printed, update) = set_trigger(
+        &[
+            "--user-pool-id",
+            POOL,
+            "--function-arn",
+            FUNCTION_ARN,
+            "--version",
+            "V2_0",
+        ],
+        |_| {},
+    );
+    assert_eq!(code, 2, "{printed}");
+    assert!(printed.contains("Essentials or Plus"), "{printed}");
+    assert!(update.is_none());
+    // On Essentials it is set, with that version.
+    let (code, printed, update) = set_trigger(
+        &[
+            "--user-pool-id",
+            POOL,
+            "--function-arn",
+            FUNCTION_ARN,
+            "--version",
+            "V2_0",
+        ],
+        |pool| pool["UserPoolTier"] = serde_json::json!("ESSENTIALS"),
+    );
+    assert_eq!(code, 0, "{printed}");
+    assert_eq!(
+        update.unwrap()["LambdaConfig"]["PreTokenGenerationConfig"]["LambdaVersion"],
+        "V2_0"
+    );
+    // Another function's trigger is replaced only when asked.
+    let other = |pool: &mut serde_json::Value| {
+        pool["LambdaConfig"]["PreTokenGeneration"] =
+            serde_json::json!("arn:aws:lambda:eu-west-1:111122223333:function:python-lambda")
+    };
+    let (code, printed, update) = set_trigger(
+        &["--user-pool-id", POOL, "--function-arn", FUNCTION_ARN],
+        other,
+    );
+    assert_eq!(code, 2, "{printed}");
+    assert!(
+        printed.contains("python-lambda") && printed.contains("--replace"),
+        "{printed}"
+    );
+    assert!(update.is_none());
+    let (code, _, update) = set_trigger(
+        &[
+            "--user-pool-id",
+            POOL,
+            "--function-arn",
+            FUNCTION_ARN,
+            "--replace",
+        ],
+        other,
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        update.unwrap()["LambdaConfig"]["PreTokenGeneration"],
+        FUNCTION_ARN
+    );
+    // A dry run sends nothing; an unknown pool is the CLI's error, exit 1.
+    let (code, printed, update) = set_trigger(
+        &[
+            "--user-pool-id",
+            POOL,
+            "--function-arn",
+            FUNCTION_ARN,
+            "--dry-run",
+        ],
+        |_| {},
+    );
+    assert_eq!(code, 0);
+    assert!(
+        printed.contains("\"PreTokenGenerationConfig\""),
+        "{printed}"
+    );
+    assert!(update.is_none());
+    let (code, printed, _) = set_trigger(
+        &[
+            "--user-pool-id",
+            "eu-west-1_Nope",
+            "--function-arn",
+            FUNCTION_ARN,
+        ],
+        |_| {},
+    );
+    assert_eq!(code, 1, "{printed}");
+    assert!(printed.contains("ResourceNotFoundException"), "{printed}");
 }

@@ -55,7 +55,13 @@ fn the_core_uses_no_client_network_runtime_or_sdk_crate() {
 
 #[test]
 fn every_module_says_what_it_owns_and_whether_it_does_io() {
-    for dir in ["src/domain", "src/eks", "src/kubernetes", "src/lambda"] {
+    for dir in [
+        "src/domain",
+        "src/cognito",
+        "src/eks",
+        "src/kubernetes",
+        "src/lambda",
+    ] {
         for file in rust_files(Path::new(dir)) {
             let text = std::fs::read_to_string(&file).unwrap();
             assert!(

@@ -29,6 +29,7 @@ pub const TRUST_STORED_GROUPS: &str = "TRUST_STORED_GROUPS";
 pub const USERID_HEADER: &str = "USERID_HEADER";
 pub const USERID_PREFIX: &str = "USERID_PREFIX";
 pub const ISTIO_PRINCIPALS: &str = "ISTIO_PRINCIPALS";
+pub const USER_POOL_ID: &str = "USER_POOL_ID";
 
 /// The quota personal Profiles get unless `USER_PROFILE_QUOTA` says otherwise: the personal
 /// Profile exists because the Kubeflow dashboard requires one; work happens in group namespaces.
@@ -96,6 +97,15 @@ pub enum FailMode {
     Open,
 }
 
+impl FailMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailMode::Closed => "closed",
+            FailMode::Open => "open",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub cluster_name: String,
@@ -130,6 +140,9 @@ pub struct Config {
     /// Delete the Python Lambda's unlabelled `user-<username>-kubeflow-org-clusterrole-<role>`
     /// bindings of a signing-in user in the namespaces this function now manages for them.
     pub remove_legacy_bindings: bool,
+    /// The user pool whose trigger this is (the stack derives it from `UserPoolArn`): the doctor
+    /// checks its app clients.
+    pub user_pool_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -274,6 +287,16 @@ impl Config {
                 "the text before the email in the userid header, without control characters, commas or '*'",
             ));
         }
+        let user_pool_id = lookup(USER_POOL_ID).filter(|id| !id.is_empty());
+        if let Some(id) = &user_pool_id
+            && !is_user_pool_id(id)
+        {
+            return Err(invalid(
+                USER_POOL_ID,
+                id,
+                "a user pool id (<region>_<letters and digits>), e.g. eu-west-1_AbC123",
+            ));
+        }
         let istio_principals = match get(ISTIO_PRINCIPALS).filter(|p| !p.is_empty()) {
             None => None,
             Some(none) if none.eq_ignore_ascii_case("none") => Some(None),
@@ -344,8 +367,21 @@ impl Config {
                 get(REMOVE_LEGACY_BINDINGS),
                 false,
             )?,
+            user_pool_id,
         })
     }
+}
+
+/// Cognito's pattern for user pool ids: `[\w-]+_[0-9a-zA-Z]+`.
+pub fn is_user_pool_id(id: &str) -> bool {
+    id.split_once('_').is_some_and(|(region, suffix)| {
+        !region.is_empty()
+            && region
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && !suffix.is_empty()
+            && suffix.chars().all(|c| c.is_ascii_alphanumeric())
+    })
 }
 
 fn invalid(variable: &'static str, value: &str, expected: &str) -> ConfigError {

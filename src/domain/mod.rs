@@ -7,6 +7,7 @@ pub mod admission;
 pub mod config;
 pub mod conventions;
 pub mod desired;
+pub mod doctor;
 pub mod event;
 pub mod groups;
 pub mod metrics;

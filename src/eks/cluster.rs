@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::error::Error;
+use crate::error::{DescribeProblem, Error};
 
 /// What DescribeCluster says about the cluster, kept for the life of the container.
 #[derive(Clone, PartialEq, Eq)]
@@ -37,9 +37,19 @@ pub async fn describe_cluster(
         .name(cluster)
         .send()
         .await
-        .map_err(|source| Error::DescribeCluster {
-            cluster: cluster.to_owned(),
-            source: Box::new(source),
+        .map_err(|source| {
+            let problem = match source.as_service_error() {
+                Some(e) if e.is_resource_not_found_exception() => DescribeProblem::NoSuchCluster,
+                Some(e) if e.meta().code() == Some("AccessDeniedException") => {
+                    DescribeProblem::AccessDenied
+                }
+                _ => DescribeProblem::Other,
+            };
+            Error::DescribeCluster {
+                cluster: cluster.to_owned(),
+                problem,
+                source: Box::new(source),
+            }
         })?;
     let described = output
         .cluster()

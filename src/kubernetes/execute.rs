@@ -35,7 +35,10 @@ fn answer(
 
 /// Server-side apply; `force` only for objects this function owns for this user.
 async fn apply(client: &kube::Client, object: &Object, force: bool) -> Result<WriteOutcome, Error> {
-    match KindApi::of(client, object).apply(object, force).await {
+    match KindApi::of(client, object)
+        .apply(object, force, false)
+        .await
+    {
         Ok(()) => {
             log_change("apply", object);
             Ok(WriteOutcome::Done)
@@ -50,7 +53,7 @@ async fn apply(client: &kube::Client, object: &Object, force: bool) -> Result<Wr
 
 /// Deletes one of this user's managed objects, only if it is still the object that was listed.
 async fn delete(client: &kube::Client, object: &Object) -> Result<WriteOutcome, Error> {
-    match KindApi::of(client, object).delete(object).await {
+    match KindApi::of(client, object).delete(object, false).await {
         Ok(()) => {
             log_change("delete", object);
             Ok(WriteOutcome::Done)
@@ -74,7 +77,7 @@ enum Created {
 /// Creates `object`, or reads what stands in its place.
 async fn create_or_read(client: &kube::Client, object: &Object) -> Result<Created, Error> {
     let api = KindApi::of(client, object);
-    let status = match api.create(object).await {
+    let status = match api.create(object, false).await {
         Ok(()) => {
             log_change("create", object);
             return Ok(Created::Made);

@@ -90,11 +90,12 @@ impl KindApi {
         }
     }
 
-    /// Creates `object` (this function as its field manager).
-    pub async fn create(&self, object: &Object) -> Result<(), kube::Error> {
+    /// Creates `object` (this function as its field manager); with `dry_run`, the API server
+    /// validates, admits and authorizes it and stores nothing.
+    pub async fn create(&self, object: &Object, dry_run: bool) -> Result<(), kube::Error> {
         let params = PostParams {
             field_manager: Some(MANAGER.to_owned()),
-            ..PostParams::default()
+            dry_run,
         };
         match self {
             KindApi::Namespaces(api) => drop(api.create(&params, &typed(object)?).await?),
@@ -105,10 +106,16 @@ impl KindApi {
     }
 
     /// Server-side apply of `object` as this function's field manager; `force` takes over
-    /// fields another manager set.
-    pub async fn apply(&self, object: &Object, force: bool) -> Result<(), kube::Error> {
+    /// fields another manager set; `dry_run` stores nothing.
+    pub async fn apply(
+        &self,
+        object: &Object,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<(), kube::Error> {
         let mut params = PatchParams::apply(MANAGER);
         params.force = force;
+        params.dry_run = dry_run;
         let name = object.name.as_str();
         match self {
             KindApi::Namespaces(api) => drop(
@@ -131,9 +138,11 @@ impl KindApi {
         Ok(())
     }
 
-    /// Deletes `object`, only if it is still the one with its listed uid.
-    pub async fn delete(&self, object: &Object) -> Result<(), kube::Error> {
+    /// Deletes `object`, only if it is still the one with its listed uid; `dry_run` deletes
+    /// nothing.
+    pub async fn delete(&self, object: &Object, dry_run: bool) -> Result<(), kube::Error> {
         let params = DeleteParams {
+            dry_run,
             propagation_policy: Some(PropagationPolicy::Background),
             preconditions: object.uid().map(|uid| Preconditions {
                 uid: Some(uid.to_owned()),

@@ -20,7 +20,7 @@ use crate::rbac::{PolicyRule, allows, may_bind, project_rules};
 use crate::serve::{Answer, Connections, spawn_counted_server};
 use crate::sigv4::{TestCredentials, verify_token};
 use crate::store::{
-    AUTHORIZATION_POLICIES, ApiError, NAMESPACES, PROFILES, ROLEBINDINGS, Resource,
+    AUTHORIZATION_POLICIES, ApiError, CLUSTER_ROLES, NAMESPACES, PROFILES, ROLEBINDINGS, Resource,
     SERVICE_ROLE_BINDINGS, Store, Target,
 };
 use crate::tls::cluster_tls;
@@ -103,6 +103,8 @@ pub struct FakeClusterConfig {
     pub gateway_principal: String,
     /// Offer HTTP/2 by ALPN (kube-apiserver does); `false`: an HTTP/1.1-only server.
     pub http2: bool,
+    /// The ClusterRoles Kubeflow installs (`kubeflow-admin`, `-edit`, `-view`) exist.
+    pub kubeflow_roles: bool,
 }
 
 impl FakeClusterConfig {
@@ -120,6 +122,7 @@ impl FakeClusterConfig {
             userid_prefix: String::new(),
             gateway_principal: GATEWAY_PRINCIPAL.into(),
             http2: true,
+            kubeflow_roles: true,
         }
     }
 }
@@ -146,7 +149,13 @@ impl Shared {
     }
 
     fn served(&self) -> Vec<Resource> {
-        let mut served = vec![NAMESPACES, ROLEBINDINGS, PROFILES, AUTHORIZATION_POLICIES];
+        let mut served = vec![
+            NAMESPACES,
+            ROLEBINDINGS,
+            CLUSTER_ROLES,
+            PROFILES,
+            AUTHORIZATION_POLICIES,
+        ];
         if self.config.flavor.serves_istio_rbac() {
             served.push(SERVICE_ROLE_BINDINGS);
         }
@@ -230,9 +239,14 @@ impl FakeCluster {
     /// Starts the server on a free loopback port.
     pub async fn start(config: FakeClusterConfig) -> FakeCluster {
         let tls = cluster_tls(&format!("{} cluster CA", config.cluster_name), config.http2);
+        let mut store = Store::default();
+        store.set_now(rfc3339((config.clock)()));
+        if config.kubeflow_roles {
+            seed_kubeflow_roles(&mut store);
+        }
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
-                store: Store::default(),
+                store,
                 requests: Vec::new(),
                 faults: VecDeque::new(),
                 latency: config.latency,
@@ -488,10 +502,31 @@ impl FakeCluster {
     }
 }
 
+/// The aggregated ClusterRoles Kubeflow's `kubeflow-roles` component installs (their rules
+/// aggregate from labelled roles; only their names matter here).
+fn seed_kubeflow_roles(store: &mut Store) {
+    let target = Target {
+        resource: CLUSTER_ROLES,
+        version: "v1",
+        namespace: None,
+    };
+    for role in ["kubeflow-admin", "kubeflow-edit", "kubeflow-view"] {
+        let body = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": role, "labels": {"app.kubernetes.io/component": "kubeflow-roles"}},
+            "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {
+                format!("rbac.kubeflow.org/aggregate-to-{role}"): "true"}}]},
+            "rules": []});
+        store
+            .create(&target, body, "kustomize")
+            .expect("a valid ClusterRole");
+    }
+}
+
 pub fn resource_of(kind: &str) -> Option<Resource> {
     [
         NAMESPACES,
         ROLEBINDINGS,
+        CLUSTER_ROLES,
         PROFILES,
         AUTHORIZATION_POLICIES,
         SERVICE_ROLE_BINDINGS,
@@ -759,6 +794,16 @@ fn route(
     {
         return Ok((200, document));
     }
+    if segments
+        == [
+            "apis",
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectaccessreviews",
+        ]
+    {
+        return self_subject_access_review(shared.config.rbac.as_deref(), method, body);
+    }
     let route = resolve(shared, &segments).ok_or(Reply::NotFoundPage)?;
     if let Some(rules) = &shared.config.rbac {
         authorize(rules, method, &route, body)?;
@@ -937,6 +982,82 @@ fn authorize(
         }
     }
     Ok(())
+}
+
+/// `POST selfsubjectaccessreviews`, which every authenticated user may make
+/// (`system:basic-user`): would the caller's RBAC (`None`: cluster-admin) allow the resource
+/// attributes asked about? Validated as the real server does: exactly one of
+/// `resourceAttributes` and `nonResourceAttributes`, and a verb.
+fn self_subject_access_review(
+    rules: Option<&[PolicyRule]>,
+    method: &Method,
+    body: &[u8],
+) -> Result<(u16, Value), Reply> {
+    if *method != Method::POST {
+        return Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("{method} is not allowed here"),
+        )
+        .into());
+    }
+    let mut review: Value = serde_json::from_slice(body).map_err(|e| {
+        Reply::from(ApiError::new(
+            400,
+            "BadRequest",
+            format!("the body is not JSON: {e}"),
+        ))
+    })?;
+    if review["kind"] != "SelfSubjectAccessReview"
+        || review["apiVersion"] != "authorization.k8s.io/v1"
+    {
+        return Err(ApiError::new(
+            400,
+            "BadRequest",
+            "the body is not an authorization.k8s.io/v1 SelfSubjectAccessReview",
+        )
+        .into());
+    }
+    let spec = &review["spec"];
+    let attributes = match (
+        spec.get("resourceAttributes"),
+        spec.get("nonResourceAttributes"),
+    ) {
+        (Some(attributes), None) => attributes.clone(),
+        _ => {
+            return Err(ApiError::new(
+                422,
+                "Invalid",
+                "SelfSubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.resourceAttributes: Invalid value: exactly one of nonResourceAttributes or resourceAttributes must be specified",
+            )
+            .into());
+        }
+    };
+    let text = |key: &str| attributes[key].as_str().unwrap_or("").to_owned();
+    if text("verb").is_empty() {
+        return Err(ApiError::new(
+            422,
+            "Invalid",
+            "spec.resourceAttributes.verb: Required value",
+        )
+        .into());
+    }
+    let name = text("name");
+    let allowed = rules.is_none_or(|rules| {
+        allows(
+            rules,
+            &text("group"),
+            &text("resource"),
+            &text("verb"),
+            (!name.is_empty()).then_some(name.as_str()),
+        )
+    });
+    review["status"] = if allowed {
+        json!({"allowed": true, "reason": format!("RBAC: allowed by ClusterRoleBinding \"{CALLER}\"")})
+    } else {
+        json!({"allowed": false})
+    };
+    Ok((201, review))
 }
 
 /// Runs the profile controller for `profile` after the configured delay.

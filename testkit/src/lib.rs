@@ -1,8 +1,9 @@
 //! Loopback fakes for kubeflow-profile-manager's tests, local runs and benchmarks: a strict
-//! Kubernetes API server with its own CA, EKS DescribeCluster, the Lambda Runtime API, and an
+//! Kubernetes API server with its own CA, EKS DescribeCluster, Cognito app clients, the Lambda Runtime API, and an
 //! independent EKS token verifier.
 
 pub mod apiserver;
+pub mod cognito;
 pub mod eks;
 pub mod events;
 pub mod istio;

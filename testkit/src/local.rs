@@ -1,4 +1,4 @@
-//! A whole local stack: the fake cluster, fake EKS and fake Runtime API, and the function binary
+//! A whole local stack: the fake cluster, fake EKS, fake Cognito and fake Runtime API, and the function binary
 //! started against them as Lambda would start a custom runtime. Used by the binary tests, the
 //! `kfpm-local` demo and the benchmark.
 
@@ -9,12 +9,17 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 use crate::apiserver::{FakeCluster, FakeClusterConfig};
+use crate::cognito::FakeCognito;
 use crate::eks::FakeEks;
 use crate::runtime_api::FakeRuntimeApi;
+
+/// The user pool the local stack's function belongs to (`USER_POOL_ID`).
+pub const LOCAL_USER_POOL: &str = "us-east-1_kfpmLocal";
 
 pub struct LocalStack {
     pub cluster: FakeCluster,
     pub eks: FakeEks,
+    pub cognito: FakeCognito,
     pub runtime: FakeRuntimeApi,
 }
 
@@ -22,10 +27,26 @@ impl LocalStack {
     pub async fn start(config: FakeClusterConfig) -> LocalStack {
         let cluster = FakeCluster::start(config).await;
         let eks = FakeEks::for_cluster(&cluster).await;
+        let cognito = FakeCognito::start(
+            &cluster.config().region,
+            &cluster.config().credentials.access_key_id,
+        )
+        .await;
+        // The app client Kubeflow's hosted UI signs federated users in through, set up safely:
+        // the mapped attributes writable (federation needs it), no self-service scope.
+        cognito.add_client(
+            LOCAL_USER_POOL,
+            serde_json::json!({"ClientId": "kubeflowhostedui0001", "ClientName": "kubeflow",
+                "WriteAttributes": ["custom:groups", "email"],
+                "AllowedOAuthScopes": ["openid", "email", "profile"],
+                "ExplicitAuthFlows": ["ALLOW_REFRESH_TOKEN_AUTH"],
+                "SupportedIdentityProviders": ["ADFS"]}),
+        );
         let runtime = FakeRuntimeApi::start().await;
         LocalStack {
             cluster,
             eks,
+            cognito,
             runtime,
         }
     }
@@ -49,6 +70,11 @@ impl LocalStack {
                 credentials.secret_access_key.clone(),
             ),
             ("AWS_ENDPOINT_URL_EKS", self.eks.endpoint_url()),
+            (
+                "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
+                self.cognito.endpoint_url(),
+            ),
+            ("USER_POOL_ID", LOCAL_USER_POOL.into()),
             ("CLUSTER_NAME", config.cluster_name.clone()),
             // The fake cluster has no other tenants' groups to keep out.
             ("ALLOW_ALL_GROUPS", "true".into()),

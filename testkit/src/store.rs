@@ -51,6 +51,16 @@ pub const ROLEBINDINGS: Resource = Resource {
     names: NameRule::PathSegment,
     builtin: true,
 };
+pub const CLUSTER_ROLES: Resource = Resource {
+    group: "rbac.authorization.k8s.io",
+    versions: &["v1"],
+    plural: "clusterroles",
+    singular: "clusterrole",
+    kind: "ClusterRole",
+    namespaced: false,
+    names: NameRule::PathSegment,
+    builtin: true,
+};
 pub const PROFILES: Resource = Resource {
     group: "kubeflow.org",
     versions: &["v1", "v1beta1"],

@@ -24,6 +24,9 @@ usage:
       exits 1 if any sign-in failed or was answered with a changed event
   kfpm-local bench [--binary PATH] [--latency-ms 20] [--groups 1,10,50]
       measure cold start, sign-in wall time, requests, round trips, bytes, CPU and memory
+  kfpm-local doctor [--binary PATH] [--flavor F] [--env KEY=VALUE]... [--email E] [--ad-groups A,B]
+      invoke the function's doctor (README, Doctor) on the fake cluster and print its report;
+      with --email, preview that person's sign-in; exits 1 if any check found a problem
   kfpm-local serve --env-file PATH [--flavor F]
       run the fake cluster and EKS until SIGINT/SIGTERM, write the function's environment
       to PATH (for `cargo lambda watch --env-file`), and show the cluster on exit
@@ -34,6 +37,8 @@ options:
                      upgraded-from-1.2 (default: current)
   --env KEY=VALUE    an extra environment variable for the function (repeatable)
   --env-file PATH    where serve writes the function's environment
+  --email E          doctor: the person whose sign-in to preview
+  --ad-groups LIST   doctor: their AD groups, comma-separated
   --latency-ms N     bench: latency added to every API request (default: 20)
   --groups LIST      bench: group counts to measure (default: 1,10,50)
   -h, --help         this text
@@ -47,6 +52,27 @@ struct Options {
     groups: Vec<usize>,
     events: Vec<PathBuf>,
     env_file: Option<PathBuf>,
+    email: Option<String>,
+    ad_groups: Vec<String>,
+}
+
+impl Options {
+    /// The `--env` settings, as the stack's spawn functions take them.
+    fn extra_env(&self) -> Vec<(&str, &str)> {
+        self.env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+}
+
+/// The local stack on a fake cluster of `flavor`, seeded as a cluster in use.
+async fn seeded_stack(flavor: Flavor) -> LocalStack {
+    let mut config = FakeClusterConfig::new(ShiftedClock::default().clock());
+    config.flavor = flavor;
+    let stack = LocalStack::start(config).await;
+    seed(&stack);
+    stack
 }
 
 /// Cargo's target directory: `CARGO_TARGET_DIR`, else `target`.
@@ -63,6 +89,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
         groups: vec![1, 10, 50],
         events: Vec::new(),
         env_file: None,
+        email: None,
+        ad_groups: Vec::new(),
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -88,6 +116,14 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 options.env.push((k.to_owned(), v.to_owned()));
             }
             "--env-file" => options.env_file = Some(PathBuf::from(value()?)),
+            "--email" => options.email = Some(value()?),
+            "--ad-groups" => {
+                options.ad_groups = value()?
+                    .split(',')
+                    .map(|g| g.trim().to_owned())
+                    .filter(|g| !g.is_empty())
+                    .collect()
+            }
             "--latency-ms" => {
                 options.latency_ms = value()?
                     .parse()
@@ -137,9 +173,10 @@ async fn main() -> ExitCode {
     let result = match command.as_str() {
         "demo" => demo(options).await,
         "bench" => bench::run(options.binary, options.latency_ms, &options.groups).await,
+        "doctor" => doctor(options).await,
         "serve" => serve(options).await,
         other => Err(format!(
-            "unknown command {other}: demo, bench or serve (see --help)"
+            "unknown command {other}: demo, doctor, bench or serve (see --help)"
         )),
     };
     match result {
@@ -173,21 +210,14 @@ async fn demo(options: Options) -> Result<(), String> {
     if options.events.is_empty() {
         return Err("name at least one event file, e.g. events/v1-adfs-hosted-auth.json".into());
     }
-    let mut config = FakeClusterConfig::new(ShiftedClock::default().clock());
-    config.flavor = options.flavor;
-    let stack = LocalStack::start(config).await;
-    seed(&stack);
+    let stack = seeded_stack(options.flavor).await;
     println!(
         "fake EKS cluster {} at {} (its own CA); DescribeCluster at {}",
         stack.cluster.config().cluster_name,
         stack.cluster.endpoint(),
         stack.eks.endpoint_url()
     );
-    let extra: Vec<(&str, &str)> = options
-        .env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let extra = options.extra_env();
     let _function = stack.spawn_function(&options.binary, &extra, false);
     let mut failed = 0;
     for path in &options.events {
@@ -225,6 +255,24 @@ async fn demo(options: Options) -> Result<(), String> {
             }
         }
     }
+    for path in &options.events {
+        let event = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        if let Some(request) = mapping_request(&event) {
+            println!(
+                "\n== the groups of {} and their namespaces (asked of the function's doctor):",
+                path.display()
+            );
+            let report = ask_doctor(&stack, &request).await?;
+            for finding in report["findings"].as_array().into_iter().flatten() {
+                let detail = finding["detail"].as_str().unwrap_or("");
+                if finding["check"] == "sign-in"
+                    && (detail.starts_with("group ") || detail.starts_with("would refuse"))
+                {
+                    println!("   {detail}");
+                }
+            }
+        }
+    }
     tokio::time::sleep(Duration::from_millis(500)).await; // let the profile controller catch up
     print_cluster(&stack);
     match failed {
@@ -236,17 +284,92 @@ async fn demo(options: Options) -> Result<(), String> {
     }
 }
 
+/// A doctor request previewing the sign-in of `event`'s person: their email and the groups of
+/// the `custom:groups` claim (`[A, B]`, `A, B` or a JSON array).
+fn mapping_request(event: &str) -> Option<Value> {
+    let event: Value = serde_json::from_str(event).ok()?;
+    let attributes = event.pointer("/request/userAttributes")?;
+    let claim = attributes["custom:groups"].as_str().unwrap_or("");
+    let groups: Vec<String> = serde_json::from_str(claim).unwrap_or_else(|_| {
+        claim
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .split(',')
+            .map(|g| g.trim().to_owned())
+            .filter(|g| !g.is_empty())
+            .collect()
+    });
+    Some(json!({"kubeflow-profile-manager": "doctor",
+                "email": attributes["email"].as_str()?,
+                "sub": attributes["sub"], "groups": groups}))
+}
+
+/// Invokes the running function with a doctor `request` and returns its report.
+async fn ask_doctor(stack: &LocalStack, request: &Value) -> Result<Value, String> {
+    match stack
+        .runtime
+        .invoke(
+            &request.to_string(),
+            Duration::from_secs(6),
+            Duration::from_secs(15),
+        )
+        .await
+    {
+        Some(Invocation::Response(report)) => {
+            serde_json::from_str(&report).map_err(|e| format!("the doctor's report: {e}"))
+        }
+        Some(Invocation::Error(error)) => Err(format!("the doctor failed: {error}")),
+        None => Err(stack
+            .runtime
+            .init_error()
+            .map_or("no answer within 15 s".into(), |e| {
+                format!("the function failed to start: {e}")
+            })),
+    }
+}
+
+async fn doctor(options: Options) -> Result<(), String> {
+    let stack = seeded_stack(options.flavor).await;
+    let extra = options.extra_env();
+    let _function = stack.spawn_function(&options.binary, &extra, true);
+    let mut request = json!({"kubeflow-profile-manager": "doctor", "groups": options.ad_groups});
+    if let Some(email) = &options.email {
+        request["email"] = json!(email);
+    }
+    let report = ask_doctor(&stack, &request).await?;
+    print!("{}", report_text(&report));
+    if report["ok"] == true {
+        Ok(())
+    } else {
+        Err("the doctor found a problem".into())
+    }
+}
+
+/// A doctor's JSON report as lines: `ok` or `PROBLEM`, the check, what was found.
+pub fn report_text(report: &Value) -> String {
+    report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            format!(
+                "{:<8} {}: {}\n",
+                if f["ok"] == true { "ok" } else { "PROBLEM" },
+                f["check"].as_str().unwrap_or(""),
+                f["detail"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
 async fn serve(options: Options) -> Result<(), String> {
-    let env_file = options.env_file.ok_or("serve needs --env-file PATH")?;
-    let mut config = FakeClusterConfig::new(ShiftedClock::default().clock());
-    config.flavor = options.flavor;
-    let stack = LocalStack::start(config).await;
-    seed(&stack);
-    let extra: Vec<(&str, &str)> = options
-        .env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let env_file = options
+        .env_file
+        .clone()
+        .ok_or("serve needs --env-file PATH")?;
+    let stack = seeded_stack(options.flavor).await;
+    let extra = options.extra_env();
     let lines: Vec<String> = allow_list_yields(stack.function_env(), &extra)
         .into_iter()
         .filter(|(k, _)| !k.starts_with("AWS_LAMBDA_"))
@@ -318,10 +441,34 @@ fn print_cluster(stack: &LocalStack) {
                     meta["annotations"]["user"].as_str().unwrap_or("?")
                 ),
             };
+            let why = if managed {
+                String::new()
+            } else {
+                format!("  ({})", why_there(&object))
+            };
             println!(
-                "{} {kind:<20} {place:<60} {detail}",
+                "{} {kind:<20} {place:<60} {detail}{why}",
                 if managed { "*" } else { " " }
             );
         }
+    }
+}
+
+/// Why an object this function did not make is on the cluster: what the profile controller
+/// makes for a Profile (its namespace, the owner's binding and Istio object), or what the demo
+/// seeded as on a cluster in use.
+fn why_there(object: &Value) -> &'static str {
+    let meta = &object["metadata"];
+    let by_controller = match object["kind"].as_str().unwrap_or("") {
+        "Namespace" => meta["annotations"]["owner"].is_string(),
+        "RoleBinding" => meta["name"] == "namespaceAdmin",
+        "AuthorizationPolicy" => meta["name"] == "ns-owner-access-istio",
+        "ServiceRoleBinding" => meta["name"] == "owner-binding-istio",
+        _ => false,
+    };
+    if by_controller {
+        "made by the profile controller"
+    } else {
+        "already there, as on a cluster in use"
     }
 }

@@ -1,0 +1,445 @@
+//! The doctor (request and report in [`crate::domain::doctor`]): what a deployed function can
+//! check of its cluster, its permissions and its user pool before the first real sign-in, and a
+//! preview of one person's sign-in as server-side dry runs. It writes nothing. I/O.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::App;
+use crate::cognito::app_clients::app_clients;
+use crate::domain::admission::admit;
+use crate::domain::config::AllowedGroups;
+use crate::domain::conventions::{ClusterFacts, Conventions};
+use crate::domain::doctor::{
+    DoctorReport, DoctorRequest, Finding, Permission, app_client_finding, required_permissions,
+};
+use crate::domain::event::TokenEvent;
+use crate::domain::names::KfamNaming;
+use crate::domain::objects::Kind;
+use crate::domain::report::{SyncReport, planned_changes};
+use crate::error::Error;
+use crate::kubernetes::inspect::{
+    cluster_role_exists, dry_run, profiles, review_permissions, sub_of,
+};
+use crate::kubernetes::observe::discover;
+use crate::kubernetes::policy::SignInPolicy;
+
+/// The longest the doctor takes when Lambda does not say how long it has.
+const DOCTOR_BUDGET: Duration = Duration::from_secs(5);
+/// Kept back from Lambda's deadline to send the report.
+const REPORT_MARGIN: Duration = Duration::from_millis(300);
+/// The `sub` a preview uses for a person who has no access yet.
+const PREVIEW_SUB: &str = "doctor-preview";
+
+/// A finding for a failed step: the error's causes, then its fix when one is known.
+fn problem(check: &str, error: &Error) -> Finding {
+    let fix = error
+        .hint()
+        .map(|hint| format!(". Fix: {hint}"))
+        .unwrap_or_default();
+    Finding::problem(check, format!("{}{fix}", error.chain()))
+}
+
+fn kube_problem(check: &str, action: &'static str, target: &str, source: kube::Error) -> Finding {
+    problem(check, &Error::kubernetes(action, target, source))
+}
+
+impl App {
+    /// Runs every check; `remaining` is the time Lambda still allows.
+    pub async fn doctor(
+        &self,
+        request: &DoctorRequest,
+        remaining: Option<Duration>,
+    ) -> DoctorReport {
+        let budget = remaining
+            .map(|r| r.saturating_sub(REPORT_MARGIN))
+            .map_or(DOCTOR_BUDGET, |r| r.min(DOCTOR_BUDGET));
+        let mut findings = vec![self.configuration_finding()];
+        let checks = self.diagnose(request, Instant::now() + budget, &mut findings);
+        if tokio::time::timeout(budget, checks).await.is_err() {
+            findings.push(problem(
+                "time",
+                &Error::TimeBudget {
+                    budget_ms: budget.as_millis(),
+                },
+            ));
+        }
+        let report = DoctorReport::new(findings);
+        tracing::info!(
+            ok = report.ok,
+            problems = report.findings.iter().filter(|f| !f.ok).count(),
+            "doctor"
+        );
+        report
+    }
+
+    fn configuration_finding(&self) -> Finding {
+        let config = &self.config;
+        let groups = match &config.allowed_groups {
+            AllowedGroups::Prefix(prefix) => format!("groups starting with {prefix}"),
+            AllowedGroups::All => "all groups (ALLOW_ALL_GROUPS)".to_owned(),
+        };
+        Finding::ok(
+            "configuration",
+            format!(
+                "cluster {} in {}; {groups} become namespaces with role {}; FAIL_MODE={}, DRY_RUN={}, TRUST_STORED_GROUPS={}",
+                config.cluster_name,
+                self.region,
+                config.user_role.as_str(),
+                config.fail_mode.as_str(),
+                config.dry_run,
+                config.trust_stored_groups
+            ),
+        )
+    }
+
+    async fn diagnose(
+        &self,
+        request: &DoctorRequest,
+        deadline: Instant,
+        findings: &mut Vec<Finding>,
+    ) {
+        let info = match self.cluster_info().await {
+            Ok(info) => {
+                findings.push(Finding::ok(
+                    "cluster",
+                    format!(
+                        "EKS describes {} with the endpoint {}",
+                        self.config.cluster_name, info.endpoint
+                    ),
+                ));
+                info
+            }
+            Err(error) => return findings.push(problem("cluster", &error)),
+        };
+        let client = match self.doctor_client(&info, deadline).await {
+            Ok(client) => client,
+            Err(error) => return findings.push(problem("token", &error)),
+        };
+
+        // Every permission any cluster shape needs, asked at once; the answers also show
+        // whether the token is accepted (a SelfSubjectAccessReview needs only authentication).
+        let all_twins = [Kind::AuthorizationPolicy, Kind::ServiceRoleBinding];
+        let permissions = required_permissions(&all_twins, self.config.user_role);
+        let (answers, facts) =
+            futures::join!(review_permissions(&client, &permissions), discover(&client));
+        let mut answers = answers;
+        let unauthorized = answers
+            .iter()
+            .position(|a| matches!(a, Err(kube::Error::Api(s)) if s.code == 401));
+        if let Some(Err(refused)) = unauthorized.map(|i| answers.swap_remove(i)) {
+            return findings.push(kube_problem(
+                "token",
+                "review",
+                "SelfSubjectAccessReview",
+                refused,
+            ));
+        }
+        findings.push(Finding::ok(
+            "token",
+            "the API server accepts the function's token",
+        ));
+
+        let facts = match facts {
+            Ok(facts) => Some(facts),
+            Err(error) => {
+                findings.push(problem("conventions", &error));
+                None
+            }
+        };
+        let twins = facts
+            .as_ref()
+            .and_then(|f| f.twins(self.config.istio_authz).ok())
+            .map(|(twins, _)| twins);
+        let used: Vec<Kind> = match (&facts, &twins) {
+            (Some(facts), Some(twins)) => facts.binding_kinds(twins),
+            _ => all_twins.to_vec(),
+        };
+        findings.extend(permission_findings(&permissions, answers, &used));
+        findings.extend(self.cluster_role_findings(&client).await);
+
+        let Some(mut facts) = facts else { return };
+        let conventions = match self.learn_conventions(&client, &mut facts).await {
+            Ok(conventions) => conventions,
+            Err(finding) => return findings.push(finding),
+        };
+        findings.push(conventions_finding(&facts, &conventions));
+
+        findings.extend(self.app_client_findings(request).await);
+        if request.email.is_some() {
+            findings.extend(self.preview(&client, facts, request).await);
+        }
+    }
+
+    /// A client presenting the function's token, to the described cluster.
+    async fn doctor_client(
+        &self,
+        info: &crate::eks::cluster::ClusterInfo,
+        deadline: Instant,
+    ) -> Result<kube::Client, Error> {
+        let token = self.token(false).await?;
+        self.pool(info)
+            .await?
+            .for_sign_in(&token, SignInPolicy::new(deadline))
+    }
+
+    async fn cluster_role_findings(&self, client: &kube::Client) -> Vec<Finding> {
+        let roles = ["kubeflow-edit", "kubeflow-view"];
+        let found =
+            futures::future::join_all(roles.iter().map(|r| cluster_role_exists(client, r))).await;
+        roles
+            .iter()
+            .zip(found)
+            .map(|(role, found)| {
+                let check = format!("ClusterRole {role}");
+                match found {
+                    Ok(true) => Finding::ok(check, "present"),
+                    Ok(false) => Finding::problem(
+                        check,
+                        "missing: Kubeflow installs it with its kubeflow-roles component (common/kubeflow-roles in kubeflow/manifests); RoleBindings to it grant nothing until it exists",
+                    ),
+                    Err(error) => kube_problem(&check, "read", &format!("ClusterRole {role}"), error),
+                }
+            })
+            .collect()
+    }
+
+    /// Completes `facts` with the owner of the Profile whose owner object they were learnt from,
+    /// and returns the conventions a sign-in would use.
+    async fn learn_conventions(
+        &self,
+        client: &kube::Client,
+        facts: &mut ClusterFacts,
+    ) -> Result<Conventions, Finding> {
+        let (twins, skipped) = facts
+            .twins(self.config.istio_authz)
+            .map_err(|e| Finding::problem("conventions", format!("{e}")))?;
+        if !skipped.is_empty() {
+            return Err(Finding::problem(
+                "conventions",
+                format!(
+                    "ISTIO_AUTHZ names {skipped:?}, which the cluster does not serve; set ISTIO_AUTHZ=auto"
+                ),
+            ));
+        }
+        let names = facts.owner_namespaces();
+        let found = profiles(client, &names)
+            .await
+            .map_err(|e| kube_problem("conventions", "read", "the owner's Profile", e))?;
+        facts.learn_owner(&found.into_iter().map(|p| (p.name.clone(), p)).collect());
+        Ok(facts.conventions(twins, &self.config))
+    }
+
+    async fn app_client_findings(&self, request: &DoctorRequest) -> Vec<Finding> {
+        let Some(pool) = request
+            .user_pool_id
+            .as_deref()
+            .or(self.config.user_pool_id.as_deref())
+        else {
+            return vec![Finding::ok(
+                "app clients",
+                "not checked: give userPoolId in the request or set USER_POOL_ID (the stack sets it)",
+            )];
+        };
+        match app_clients(&self.cognito, pool).await {
+            Ok(clients) if clients.is_empty() => {
+                vec![Finding::ok(
+                    "app clients",
+                    format!("user pool {pool} has none"),
+                )]
+            }
+            Ok(clients) => clients
+                .iter()
+                .map(|c| app_client_finding(c, &self.config))
+                .collect(),
+            Err(error) => {
+                let fix = "Fix: the function's role needs cognito-idp:ListUserPoolClients and cognito-idp:DescribeUserPoolClient on the pool (template.yaml grants both on UserPoolArn), and the pool must be in the function's region";
+                vec![Finding::problem(
+                    "app clients",
+                    format!("{}. {fix}", error.chain()),
+                )]
+            }
+        }
+    }
+
+    /// What a federated sign-in of the request's person would do: each group's namespace, each
+    /// refusal, and each change, run as a server-side dry run where its namespace exists.
+    async fn preview(
+        &self,
+        client: &kube::Client,
+        facts: ClusterFacts,
+        request: &DoctorRequest,
+    ) -> Vec<Finding> {
+        const CHECK: &str = "sign-in";
+        let email = request.email.as_deref().unwrap_or_default();
+        let sub = match &request.sub {
+            Some(sub) => sub.clone(),
+            None => match sub_of(client, email).await {
+                Ok(found) => found.unwrap_or_else(|| PREVIEW_SUB.to_owned()),
+                Err(e) => return vec![kube_problem(CHECK, "list", "managed RoleBindings", e)],
+            },
+        };
+        let Some(raw) = request.preview_event(&self.config.groups_claim, &sub) else {
+            return Vec::new();
+        };
+        let admitted = TokenEvent::parse(&raw)
+            .map_err(|e| e.to_string())
+            .and_then(|event| admit(&event, &self.config).map_err(|skip| skip.to_string()));
+        let (identity, mode) = match admitted {
+            Ok(admitted) => admitted,
+            Err(why) => {
+                return vec![Finding::problem(
+                    CHECK,
+                    format!("a sign-in of {email:?} would provision nothing: {why}"),
+                )];
+            }
+        };
+        let planned = match self
+            .read_and_plan(client, facts, &identity, mode, false)
+            .await
+        {
+            Ok(planned) => planned,
+            Err(error) => return vec![problem(CHECK, &error)],
+        };
+        let mut findings: Vec<Finding> = planned
+            .plan
+            .groups
+            .iter()
+            .map(|g| {
+                Finding::ok(
+                    CHECK,
+                    format!("group {:?} -> namespace {}", g.group, g.namespace),
+                )
+            })
+            .collect();
+        for refused in SyncReport::of_plan(&planned.plan).refused {
+            findings.push(Finding::ok(
+                CHECK,
+                format!(
+                    "would refuse group {:?}{}: {}",
+                    refused.group,
+                    refused
+                        .namespace
+                        .map(|n| format!(" (namespace {n})"))
+                        .unwrap_or_default(),
+                    refused.reason
+                ),
+            ));
+        }
+        let changes = planned_changes(&planned.plan);
+        if changes.is_empty() {
+            findings.push(Finding::ok(
+                CHECK,
+                "nothing to change: the access already matches the groups",
+            ));
+        }
+        for (action, object) in changes {
+            let verb = action.trim_start_matches("would-");
+            let exists = object.namespace.as_ref().is_none_or(|ns| {
+                action == "would-delete"
+                    || planned.observed.namespaces.contains_key(ns)
+                    || planned
+                        .observed
+                        .bindings
+                        .iter()
+                        .any(|b| b.namespace.as_ref() == Some(ns))
+            });
+            if !exists {
+                findings.push(Finding::ok(
+                    CHECK,
+                    format!(
+                        "would {verb} {} (computed: its namespace does not exist yet)",
+                        object.describe()
+                    ),
+                ));
+                continue;
+            }
+            findings.push(match dry_run(client, action, object).await {
+                Ok(()) => Finding::ok(
+                    CHECK,
+                    format!(
+                        "would {verb} {} (server dry run: accepted)",
+                        object.describe()
+                    ),
+                ),
+                Err(error) => kube_problem(CHECK, "dry run", &object.describe(), error),
+            });
+        }
+        findings
+    }
+}
+
+/// One line per permission the sign-in needs that is not granted (or could not be asked), or
+/// one line saying all are; permissions on Istio kinds the cluster does not use are not needed.
+fn permission_findings(
+    permissions: &[Permission],
+    answers: Vec<Result<bool, kube::Error>>,
+    used: &[Kind],
+) -> Vec<Finding> {
+    let needed = |p: &Permission| {
+        [Kind::AuthorizationPolicy, Kind::ServiceRoleBinding]
+            .iter()
+            .all(|k| p.resource != k.plural() || used.contains(k))
+    };
+    let mut granted = 0;
+    let mut findings = Vec::new();
+    for (permission, answer) in permissions.iter().zip(answers).filter(|(p, _)| needed(p)) {
+        match answer {
+            Ok(true) => granted += 1,
+            Ok(false) => findings.push(Finding::problem(
+                "permission",
+                format!(
+                    "{} is not granted. Fix: kubectl apply -f deploy/rbac.yaml (it grants exactly what the function needs), and check that the access entry maps the role to the group it binds",
+                    permission.describe()
+                ),
+            )),
+            Err(error) => findings.push(kube_problem(
+                "permission",
+                "review",
+                &permission.describe(),
+                error,
+            )),
+        }
+    }
+    if findings.is_empty() {
+        findings.push(Finding::ok(
+            "permissions",
+            format!(
+                "all {granted} granted (SelfSubjectAccessReview as the function's own identity)"
+            ),
+        ));
+    }
+    findings
+}
+
+/// What the cluster showed of its conventions, and where they come from.
+fn conventions_finding(facts: &ClusterFacts, conventions: &Conventions) -> Finding {
+    let source = if facts.has_shown_its_conventions() {
+        "learnt from the profile controller's owner objects"
+    } else {
+        "no Profile namespace yet: Kubeflow >= 1.8's defaults until one exists"
+    };
+    let twins: Vec<&str> = conventions.twins.iter().map(|k| k.name()).collect();
+    let principals = match &conventions.principals {
+        Some(list) => list.join(", "),
+        None => "any (no from)".to_owned(),
+    };
+    let naming = match conventions.naming {
+        KfamNaming::Current => "Kubeflow >= 1.3",
+        KfamNaming::Kubeflow12 => "Kubeflow 1.2",
+    };
+    Finding::ok(
+        "conventions",
+        format!(
+            "{source}: Istio twins {}; userid header {} with prefix {:?}; principals {principals}; KFAM names of {naming}",
+            if twins.is_empty() {
+                "none".to_owned()
+            } else {
+                twins.join(", ")
+            },
+            conventions.userid_header,
+            conventions.userid_prefix,
+        ),
+    )
+}

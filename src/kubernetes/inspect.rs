@@ -1,0 +1,95 @@
+//! What the doctor asks the API server, changing nothing: SelfSubjectAccessReviews as the
+//! function's own identity, the ClusterRoles a sign-in binds, a person's `sub` from their
+//! access, and server-side dry runs of a sign-in's writes. I/O.
+
+use futures::future::join_all;
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use k8s_openapi::api::rbac::v1::ClusterRole;
+use kube::api::{Api, ListParams, PostParams};
+use kube::core::{Expression, Selector};
+
+use crate::domain::doctor::Permission;
+use crate::domain::objects::{Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL};
+use crate::kubernetes::typed::KindApi;
+
+/// Whether the API server would allow each of `permissions` to the caller, asked concurrently.
+pub async fn review_permissions(
+    client: &kube::Client,
+    permissions: &[Permission],
+) -> Vec<Result<bool, kube::Error>> {
+    let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    join_all(permissions.iter().map(|permission| {
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    group: Some(permission.group.to_owned()),
+                    resource: Some(permission.resource.to_owned()),
+                    verb: Some(permission.verb.to_owned()),
+                    name: permission.name.clone(),
+                    ..ResourceAttributes::default()
+                }),
+                ..SelfSubjectAccessReviewSpec::default()
+            },
+            ..SelfSubjectAccessReview::default()
+        };
+        let api = api.clone();
+        async move {
+            let answer = api.create(&PostParams::default(), &review).await?;
+            Ok(answer.status.is_some_and(|s| s.allowed))
+        }
+    }))
+    .await
+}
+
+/// Whether the ClusterRole `name` exists.
+pub async fn cluster_role_exists(client: &kube::Client, name: &str) -> Result<bool, kube::Error> {
+    let api: Api<ClusterRole> = Api::all(client.clone());
+    Ok(api.get_opt(name).await?.is_some())
+}
+
+/// The `sub` of the person with Kubeflow user id `email`, from the label of a RoleBinding this
+/// function made for them; `None` when they have none.
+pub async fn sub_of(client: &kube::Client, email: &str) -> Result<Option<String>, kube::Error> {
+    let ours = ListParams::default().labels_from(&Selector::from_iter([
+        Expression::Equal(MANAGED_BY_LABEL.into(), MANAGER.into()),
+        Expression::Exists(USER_LABEL.into()),
+    ]));
+    let bindings = KindApi::new(client, Kind::RoleBinding, None)
+        .list(&ours)
+        .await?;
+    Ok(bindings
+        .iter()
+        .find(|b| b.meta("annotations", "user") == Some(email))
+        .and_then(|b| b.meta("labels", USER_LABEL))
+        .map(str::to_owned))
+}
+
+/// The Profiles called `names`, those that exist.
+pub async fn profiles(client: &kube::Client, names: &[String]) -> Result<Vec<Object>, kube::Error> {
+    let api = KindApi::new(client, Kind::Profile, None);
+    let read = join_all(names.iter().map(|name| api.get_opt(name))).await;
+    let mut found = Vec::new();
+    for body in read {
+        found.extend(body?.and_then(|b| Object::from_body(Kind::Profile, b)));
+    }
+    Ok(found)
+}
+
+/// A sign-in's change run as a server-side dry run: validated, admitted and authorized by the
+/// API server, stored nowhere. `action` is as [`crate::domain::report::planned_changes`]
+/// names it.
+pub async fn dry_run(
+    client: &kube::Client,
+    action: &str,
+    object: &Object,
+) -> Result<(), kube::Error> {
+    let api = KindApi::of(client, object);
+    match action {
+        "would-delete" => api.delete(object, true).await,
+        // As a sign-in applies: with force only the person's own bindings and twins.
+        "would-apply" => api.apply(object, object.kind != Kind::Profile, true).await,
+        _ => api.create(object, true).await,
+    }
+}
