@@ -203,3 +203,54 @@ fn started_by_hand_it_answers_help_and_refuses_to_run_outside_lambda_without_pan
     );
     assert!(!message.contains("panicked"), "{message}");
 }
+
+/// Signs one person in through the binary started with `extra`, and returns what it logged.
+async fn failed_sign_in_log(extra: &[(&str, &str)]) -> String {
+    let stack = stack().await;
+    let function = stack.spawn_function_capturing(Path::new(BINARY), extra);
+    let event = kfpm_testkit::events::sign_in_event("rumesh", "rumesh@corp.example", "[ml]");
+    let answer = stack
+        .runtime
+        .invoke(&event, Duration::from_secs(5), TIMEOUT)
+        .await;
+    assert!(
+        matches!(answer, Some(Invocation::Error(ref e)) if e.contains("SignInFailed")),
+        "{answer:?}"
+    );
+    kfpm_testkit::local::stop_and_collect_output(function).await
+}
+
+#[tokio::test]
+async fn a_failed_sign_in_is_one_line_with_its_causes_once_and_the_fix() {
+    let log = failed_sign_in_log(&[("CLUSTER_NAME", "prod-kubeflow")]).await;
+    let failures: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("sign-in provisioning failed"))
+        .collect();
+    assert_eq!(failures.len(), 1, "{log}");
+    let line = failures[0];
+    assert_eq!(
+        line.matches("No cluster found for name: prod-kubeflow.")
+            .count(),
+        1,
+        "{line}"
+    );
+    assert!(
+        line.contains("hint=\"EKS has no cluster of this name in the function's region"),
+        "{line}"
+    );
+    assert!(line.contains("fail_mode=\"closed\""), "{line}");
+    assert!(!line.contains("Some("), "{line}");
+    // The API server refusing the token (no access entry): the hint says so.
+    let log = failed_sign_in_log(&[("AWS_SECRET_ACCESS_KEY", "not-the-secret")]).await;
+    let line = log
+        .lines()
+        .find(|l| l.contains("sign-in provisioning failed"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(line.contains("401"), "{line}");
+    assert!(
+        line.contains("hint=\"the API server does not know the function's role"),
+        "{line}"
+    );
+    assert!(!log.contains("not-the-secret"), "a credential was logged");
+}
