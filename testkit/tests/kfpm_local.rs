@@ -1,0 +1,116 @@
+//! `kfpm-local` behaves like a tool: `--help` lists its commands, a wrong command or option is
+//! refused with a non-zero exit, and `demo` and `doctor` exit 1 when the sign-in failed or a
+//! check found a problem. Runs the function binary built next to it (`cargo test --workspace`).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const KFPM_LOCAL: &str = env!("CARGO_BIN_EXE_kfpm-local");
+
+/// The function binary cargo built next to `kfpm-local`.
+fn function_binary() -> PathBuf {
+    let binary = PathBuf::from(KFPM_LOCAL).with_file_name("kubeflow-profile-manager");
+    assert!(
+        binary.exists(),
+        "{} is missing: run cargo test --workspace",
+        binary.display()
+    );
+    binary
+}
+
+fn run(args: &[&str]) -> (i32, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(KFPM_LOCAL).args(args).output().unwrap();
+    (
+        status.code().unwrap(),
+        String::from_utf8_lossy(&stdout).into_owned() + &String::from_utf8_lossy(&stderr),
+    )
+}
+
+#[test]
+fn help_lists_the_commands_and_mistakes_are_refused() {
+    let (code, help) = run(&["--help"]);
+    assert_eq!(code, 0);
+    for command in [
+        "demo",
+        "doctor",
+        "bench",
+        "serve",
+        "--ad-groups",
+        "--flavor",
+    ] {
+        assert!(help.contains(command), "{command} missing from:\n{help}");
+    }
+    assert_eq!(run(&[]).0, 2, "no command");
+    let (code, said) = run(&["demo", "--bogus"]);
+    assert_eq!(code, 2);
+    assert!(said.contains("unknown option --bogus"), "{said}");
+    let binary = function_binary();
+    let (code, said) = run(&["cure", "--binary", binary.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        said.contains("unknown command cure: demo, doctor, bench or serve"),
+        "{said}"
+    );
+}
+
+#[test]
+fn demo_shows_the_groups_and_the_cluster_and_fails_when_the_sign_in_does() {
+    let binary = function_binary();
+    let binary = binary.to_str().unwrap();
+    let event = "../events/v1-adfs-hosted-auth.json";
+    let (code, shown) = run(&["demo", "--binary", binary, event]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(
+        shown.contains("group \"RIDY-JOSE\" -> namespace ridy-jose"),
+        "{shown}"
+    );
+    assert!(shown.contains("* RoleBinding"), "{shown}");
+    assert!(
+        shown.contains("(made by the profile controller)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("(already there, as on a cluster in use)"),
+        "{shown}"
+    );
+    let (code, shown) = run(&[
+        "demo",
+        "--binary",
+        binary,
+        "--env",
+        "CLUSTER_NAME=nope",
+        event,
+    ]);
+    assert_eq!(code, 1, "{shown}");
+    assert!(shown.contains("1 of 1 sign-ins failed"), "{shown}");
+}
+
+#[test]
+fn doctor_exits_one_when_a_check_finds_a_problem() {
+    let binary = function_binary();
+    let binary = binary.to_str().unwrap();
+    let (code, report) = run(&[
+        "doctor",
+        "--binary",
+        binary,
+        "--email",
+        "jo@corp.example",
+        "--ad-groups",
+        "ml",
+    ]);
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        report.contains("ok       sign-in: group \"ml\" -> namespace ml"),
+        "{report}"
+    );
+    let (code, report) = run(&["doctor", "--binary", binary, "--env", "CLUSTER_NAME=nope"]);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        report.contains("PROBLEM  cluster: EKS DescribeCluster for \"nope\" failed"),
+        "{report}"
+    );
+}
