@@ -246,6 +246,8 @@ pub const SELF_SERVICE_SCOPE: &str = "aws.cognito.signin.user.admin";
 /// refresh) always do. An attribute is writable through the client when its `WriteAttributes`
 /// lists it, or when that list is empty and the attribute is standard (`email`). A client used
 /// for federation must keep the mapped attributes writable, so the scope is what to remove.
+/// Sources: the Cognito API reference, `UserPoolClientType.WriteAttributes` (the empty-list
+/// default and the mapped-attribute rule) and `UpdateUserAttributes` (the scope).
 pub fn app_client_finding(client: &AppClient, config: &Config) -> Finding {
     let check = format!("app client {} ({})", client.name, client.id);
     let writable = |attribute: &str| {
