@@ -14,6 +14,7 @@ use hyper::Response;
 use serde_json::{Value, json};
 
 use crate::serve::{Answer, spawn_server};
+use crate::sigv4::signed_for;
 
 const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
 
@@ -52,15 +53,12 @@ impl FakeCognito {
     pub async fn start(region: &str, access_key_id: &str) -> FakeCognito {
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
-        let scope = (
-            format!("Credential={access_key_id}/"),
-            format!("/{region}/cognito-idp/aws4_request"),
-        );
+        let (region, access_key_id) = (region.to_owned(), access_key_id.to_owned());
         let address = spawn_server(
             None,
             Arc::new(move |request| {
                 let state = shared.clone();
-                let scope = scope.clone();
+                let (region, access_key_id) = (region.clone(), access_key_id.clone());
                 Box::pin(async move {
                     let authorization = request
                         .headers()
@@ -80,10 +78,7 @@ impl FakeCognito {
                         .await
                         .map(|b| b.to_bytes())
                         .unwrap_or_default();
-                    if !authorization.starts_with("AWS4-HMAC-SHA256 ")
-                        || !authorization.contains(&scope.0)
-                        || !authorization.contains(&scope.1)
-                    {
+                    if !signed_for(&authorization, &access_key_id, &region, "cognito-idp") {
                         return Ok(error(
                             400,
                             "UnrecognizedClientException",

@@ -12,6 +12,7 @@ use hyper::{Request, Response};
 use serde_json::json;
 
 use crate::serve::{Answer, spawn_server};
+use crate::sigv4::signed_for;
 
 /// What the endpoint says about its one cluster.
 #[derive(Debug, Clone)]
@@ -99,16 +100,17 @@ fn answer(state: &Mutex<State>, request: Request<Incoming>) -> Answer {
     let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
     state.calls += 1;
     let cluster = state.cluster.clone();
-    let scope = format!("Credential={}/", cluster.access_key_id);
     let authorization = request
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !authorization.starts_with("AWS4-HMAC-SHA256 ")
-        || !authorization.contains(&scope)
-        || !authorization.contains(&format!("/{}/eks/aws4_request", cluster.region))
-    {
+    if !signed_for(
+        authorization,
+        &cluster.access_key_id,
+        &cluster.region,
+        "eks",
+    ) {
         return error(
             403,
             "UnrecognizedClientException",

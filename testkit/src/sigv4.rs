@@ -182,6 +182,15 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
+/// True when an `Authorization` header is a SigV4 signature whose credential scope names
+/// `access_key_id`, `region` and `service`: what an AWS endpoint checks before anything else.
+/// (The signature itself is verified only for EKS tokens, by [`verify_token`].)
+pub fn signed_for(authorization: &str, access_key_id: &str, region: &str, service: &str) -> bool {
+    authorization.starts_with("AWS4-HMAC-SHA256 ")
+        && authorization.contains(&format!("Credential={access_key_id}/"))
+        && authorization.contains(&format!("/{region}/{service}/aws4_request"))
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
