@@ -18,9 +18,8 @@ aws lambda invoke --function-name "$function" --cli-binary-format raw-in-base64-
 python3 - "$report" <<'PY'
 import json, sys
 answer = json.load(open(sys.argv[1]))
-if "findings" not in answer:
+if "text" not in answer:
     sys.exit(f"the function did not answer with a report: {answer}")
-for f in answer["findings"]:
-    print(f"{'ok' if f['ok'] else 'PROBLEM':<8} {f['check']}: {f['detail']}")
+print(answer["text"], end="")
 sys.exit(0 if answer["ok"] else 1)
 PY

@@ -17,7 +17,7 @@ use crate::domain::doctor::{
 use crate::domain::event::TokenEvent;
 use crate::domain::names::KfamNaming;
 use crate::domain::objects::Kind;
-use crate::domain::report::{SyncReport, planned_changes};
+use crate::domain::report::{SyncReport, Write, planned_changes};
 use crate::error::Error;
 use crate::kubernetes::inspect::{
     cluster_role_exists, dry_run, profiles, review_permissions, sub_of,
@@ -67,7 +67,7 @@ impl App {
         }
         let report = DoctorReport::new(findings);
         tracing::info!(
-            ok = report.ok,
+            ok = report.ok(),
             problems = report.findings.iter().filter(|f| !f.ok).count(),
             "doctor"
         );
@@ -334,38 +334,38 @@ impl App {
                 "nothing to change: the access already matches the groups",
             ));
         }
-        for (action, object) in changes {
-            let verb = action.trim_start_matches("would-");
-            let exists = object.namespace.as_ref().is_none_or(|ns| {
-                action == "would-delete"
-                    || planned.observed.namespaces.contains_key(ns)
-                    || planned
-                        .observed
-                        .bindings
-                        .iter()
-                        .any(|b| b.namespace.as_ref() == Some(ns))
-            });
-            if !exists {
-                findings.push(Finding::ok(
-                    CHECK,
-                    format!(
-                        "would {verb} {} (computed: its namespace does not exist yet)",
-                        object.describe()
+        // Changes in namespaces that exist go through the API server's own checks, all at once.
+        let existing = &planned.observed.namespaces;
+        let checked = changes.into_iter().map(|(write, object)| {
+            let exists = object
+                .namespace
+                .as_ref()
+                .is_none_or(|ns| write == Write::Delete || existing.contains_key(ns));
+            async move {
+                let verb = write.verb();
+                if !exists {
+                    return Finding::ok(
+                        CHECK,
+                        format!(
+                            "would {verb} {} (computed: its namespace does not exist yet)",
+                            object.describe()
+                        ),
+                    );
+                }
+                match dry_run(client, write, object).await {
+                    Ok(()) => Finding::ok(
+                        CHECK,
+                        format!(
+                            "would {verb} {} (server dry run: accepted)",
+                            object.describe()
+                        ),
                     ),
-                ));
-                continue;
+                    Err(error) => kube_problem(CHECK, "dry run", &object.describe(), error),
+                }
             }
-            findings.push(match dry_run(client, action, object).await {
-                Ok(()) => Finding::ok(
-                    CHECK,
-                    format!(
-                        "would {verb} {} (server dry run: accepted)",
-                        object.describe()
-                    ),
-                ),
-                Err(error) => kube_problem(CHECK, "dry run", &object.describe(), error),
-            });
-        }
+        });
+        let checked = futures::future::join_all(checked).await;
+        findings.extend(checked);
         findings
     }
 }

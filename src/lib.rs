@@ -33,7 +33,7 @@ use crate::domain::admission::{Identity, Mode, Skip, admit};
 use crate::domain::config::Config;
 use crate::domain::conventions::{ClusterFacts, Conventions};
 use crate::domain::desired::{DesiredState, desired_state};
-use crate::domain::doctor::{Invocation, classify};
+use crate::domain::doctor::{DoctorReport, Invocation, classify};
 use crate::domain::event::TokenEvent;
 use crate::domain::metrics::SignInMetrics;
 use crate::domain::pace::Pace;
@@ -69,8 +69,8 @@ pub enum Outcome {
 pub enum Answer {
     /// The event, exactly as received.
     Unchanged,
-    /// A command's report, as JSON.
-    Json(String),
+    /// The doctor's report.
+    Report(DoctorReport),
 }
 
 /// What a warm container keeps between sign-ins.
@@ -135,10 +135,7 @@ impl App {
                 Ok(Answer::Unchanged)
             }
             Invocation::Doctor(request) => {
-                let report = self.doctor(&request, remaining).await;
-                Ok(Answer::Json(
-                    serde_json::to_string(&report).unwrap_or_default(),
-                ))
+                Ok(Answer::Report(self.doctor(&request, remaining).await))
             }
             Invocation::BadCommand(message) => {
                 tracing::warn!(%message, "command refused");
@@ -241,8 +238,8 @@ impl App {
                     .read_and_plan(&client, facts, identity, mode, !renew)
                     .await?;
                 if self.config.dry_run {
-                    for (action, object) in planned_changes(&planned.plan) {
-                        log_change(action, object);
+                    for (write, object) in planned_changes(&planned.plan) {
+                        log_change(write.dry_run_action(), object);
                     }
                     return Ok(SyncReport::dry_run(&planned.plan));
                 }

@@ -5,13 +5,23 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use kubeflow_profile_manager::domain::config::Config;
+use kubeflow_profile_manager::domain::doctor::DoctorReport;
 use kubeflow_profile_manager::error::InvocationFailed;
 use kubeflow_profile_manager::lambda::command_line::{Launch, launch};
 use kubeflow_profile_manager::lambda::init_error::report_init_error;
 use kubeflow_profile_manager::lambda::logging;
 use kubeflow_profile_manager::{Answer, App};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde::Serialize;
 use serde_json::value::RawValue;
+
+/// What goes back to Lambda: the event, raw and byte for byte, or a command's report.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Reply {
+    Event(Box<RawValue>),
+    Report(DoctorReport),
+}
 
 fn main() -> Result<ExitCode, Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -55,12 +65,10 @@ async fn run_runtime() -> Result<(), Error> {
                 .deadline()
                 .duration_since(SystemTime::now())
                 .ok();
-            match app.invoke(event.payload.get(), remaining).await? {
-                Answer::Unchanged => Ok::<_, InvocationFailed>(event.payload),
-                Answer::Json(report) => RawValue::from_string(report).map_err(|error| {
-                    InvocationFailed::BadCommand(format!("the report is not JSON: {error}"))
-                }),
-            }
+            Ok::<_, InvocationFailed>(match app.invoke(event.payload.get(), remaining).await? {
+                Answer::Unchanged => Reply::Event(event.payload),
+                Answer::Report(report) => Reply::Report(report),
+            })
         },
     ))
     .await

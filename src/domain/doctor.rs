@@ -129,41 +129,55 @@ impl Finding {
     }
 }
 
-/// The doctor's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The doctor's answer. On the wire (JSON) it carries `ok` (no finding is a problem), the
+/// `findings`, and `text`: the same as lines for a terminal, which `make doctor` and
+/// `kfpm-local doctor` print as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DoctorReport {
-    /// True when no finding is a problem.
-    pub ok: bool,
     pub findings: Vec<Finding>,
 }
 
 impl DoctorReport {
     pub fn new(findings: Vec<Finding>) -> Self {
-        DoctorReport {
-            ok: findings.iter().all(|f| f.ok),
-            findings,
-        }
+        DoctorReport { findings }
+    }
+
+    /// True when no finding is a problem.
+    pub fn ok(&self) -> bool {
+        self.findings.iter().all(|f| f.ok)
     }
 
     /// The report as lines for a terminal: `ok` or `PROBLEM`, the check, what was found.
     pub fn text(&self) -> String {
-        render_text(&self.findings)
+        self.findings
+            .iter()
+            .map(|f| {
+                format!(
+                    "{:<8} {}: {}\n",
+                    if f.ok { "ok" } else { "PROBLEM" },
+                    f.check,
+                    f.detail
+                )
+            })
+            .collect()
     }
 }
 
-/// The lines of a report's findings (also used on a report read back from JSON).
-pub fn render_text(findings: &[Finding]) -> String {
-    findings
-        .iter()
-        .map(|f| {
-            format!(
-                "{:<8} {}: {}\n",
-                if f.ok { "ok" } else { "PROBLEM" },
-                f.check,
-                f.detail
-            )
-        })
-        .collect()
+impl Serialize for DoctorReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            ok: bool,
+            findings: &'a [Finding],
+            text: String,
+        }
+        Wire {
+            ok: self.ok(),
+            findings: &self.findings,
+            text: self.text(),
+        }
+        .serialize(serializer)
+    }
 }
 
 /// One thing the function does to the API server, as a SelfSubjectAccessReview asks it.
@@ -474,11 +488,13 @@ mod tests {
             Finding::ok("cluster", "described"),
             Finding::problem("token", "refused. Fix: map the role"),
         ]);
-        assert!(!report.ok);
-        assert_eq!(
-            report.text(),
-            "ok       cluster: described\nPROBLEM  token: refused. Fix: map the role\n"
-        );
-        assert!(DoctorReport::new(vec![Finding::ok("a", "b")]).ok);
+        assert!(!report.ok());
+        let text = "ok       cluster: described\nPROBLEM  token: refused. Fix: map the role\n";
+        assert_eq!(report.text(), text);
+        let wire = serde_json::to_value(&report).unwrap();
+        assert_eq!(wire["ok"], false);
+        assert_eq!(wire["text"], text);
+        assert_eq!(wire["findings"][1]["check"], "token");
+        assert!(DoctorReport::new(vec![Finding::ok("a", "b")]).ok());
     }
 }

@@ -47,7 +47,17 @@ pub enum Write {
 }
 
 impl Write {
-    fn verb(self) -> &'static str {
+    /// The write as a dry run's change log names it.
+    pub fn dry_run_action(self) -> &'static str {
+        match self {
+            Write::Create => "would-create",
+            Write::Apply => "would-apply",
+            Write::Delete => "would-delete",
+        }
+    }
+
+    /// The write as the change log names it.
+    pub fn verb(self) -> &'static str {
         match self {
             Write::Create => "create",
             Write::Apply => "apply",
@@ -211,25 +221,25 @@ pub fn log_change(action: &str, object: &Object) {
     );
 }
 
-/// Every change `plan` makes, as the log names it (`would-create`, ...) in a dry run.
-pub fn planned_changes(plan: &Plan) -> Vec<(&'static str, &Object)> {
+/// Every change `plan` makes, each with its kind of write.
+pub fn planned_changes(plan: &Plan) -> Vec<(Write, &Object)> {
     plan.apply_personal_profile
         .iter()
-        .map(|o| ("would-apply", o))
+        .map(|o| (Write::Apply, o))
         .chain(plan.groups.iter().flat_map(|g| {
             g.create_profile
                 .iter()
-                .map(|o| ("would-create", o))
-                .chain(g.label_profile.iter().map(|o| ("would-apply", o)))
-                .chain(g.create_namespace.iter().map(|o| ("would-create", o)))
-                .chain(g.create_bindings.iter().map(|o| ("would-create", o)))
-                .chain(g.repair_bindings.iter().map(|o| ("would-apply", o)))
+                .map(|o| (Write::Create, o))
+                .chain(g.label_profile.iter().map(|o| (Write::Apply, o)))
+                .chain(g.create_namespace.iter().map(|o| (Write::Create, o)))
+                .chain(g.create_bindings.iter().map(|o| (Write::Create, o)))
+                .chain(g.repair_bindings.iter().map(|o| (Write::Apply, o)))
         }))
         .chain(
             plan.revoke
                 .iter()
                 .chain(&plan.remove_legacy)
-                .map(|o| ("would-delete", o)),
+                .map(|o| (Write::Delete, o)),
         )
         .collect()
 }

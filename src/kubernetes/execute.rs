@@ -33,37 +33,38 @@ fn answer(
     }
 }
 
-/// Server-side apply; `force` only for objects this function owns for this user.
-async fn apply(client: &kube::Client, object: &Object, force: bool) -> Result<WriteOutcome, Error> {
-    match KindApi::of(client, object)
-        .apply(object, force, false)
-        .await
-    {
+/// What an apply or delete came to: logged when done, else the API server's refusal judged
+/// by the domain (or the error that ends the attempt).
+fn written(
+    write: Write,
+    object: &Object,
+    result: Result<(), kube::Error>,
+) -> Result<WriteOutcome, Error> {
+    match result {
         Ok(()) => {
-            log_change("apply", object);
+            log_change(write.verb(), object);
             Ok(WriteOutcome::Done)
         }
         Err(error) => Ok(refusal_outcome(
-            Write::Apply,
-            &answer("apply", object, error)?,
+            write,
+            &answer(write.verb(), object, error)?,
             object,
         )),
     }
 }
 
+/// Server-side apply; `force` only for objects this function owns for this user.
+async fn apply(client: &kube::Client, object: &Object, force: bool) -> Result<WriteOutcome, Error> {
+    let result = KindApi::of(client, object)
+        .apply(object, force, false)
+        .await;
+    written(Write::Apply, object, result)
+}
+
 /// Deletes one of this user's managed objects, only if it is still the object that was listed.
 async fn delete(client: &kube::Client, object: &Object) -> Result<WriteOutcome, Error> {
-    match KindApi::of(client, object).delete(object, false).await {
-        Ok(()) => {
-            log_change("delete", object);
-            Ok(WriteOutcome::Done)
-        }
-        Err(error) => Ok(refusal_outcome(
-            Write::Delete,
-            &answer("delete", object, error)?,
-            object,
-        )),
-    }
+    let result = KindApi::of(client, object).delete(object, false).await;
+    written(Write::Delete, object, result)
 }
 
 /// What a create came to.
@@ -79,10 +80,10 @@ async fn create_or_read(client: &kube::Client, object: &Object) -> Result<Create
     let api = KindApi::of(client, object);
     let status = match api.create(object, false).await {
         Ok(()) => {
-            log_change("create", object);
+            log_change(Write::Create.verb(), object);
             return Ok(Created::Made);
         }
-        Err(error) => answer("create", object, error)?,
+        Err(error) => answer(Write::Create.verb(), object, error)?,
     };
     if status.code != 409 {
         return Ok(Created::Not(refusal_outcome(

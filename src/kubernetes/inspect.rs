@@ -12,6 +12,7 @@ use kube::core::{Expression, Selector};
 
 use crate::domain::doctor::Permission;
 use crate::domain::objects::{Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL};
+use crate::domain::report::Write;
 use crate::kubernetes::typed::KindApi;
 
 /// Whether the API server would allow each of `permissions` to the caller, asked concurrently.
@@ -78,18 +79,17 @@ pub async fn profiles(client: &kube::Client, names: &[String]) -> Result<Vec<Obj
 }
 
 /// A sign-in's change run as a server-side dry run: validated, admitted and authorized by the
-/// API server, stored nowhere. `action` is as [`crate::domain::report::planned_changes`]
-/// names it.
+/// API server, stored nowhere.
 pub async fn dry_run(
     client: &kube::Client,
-    action: &str,
+    write: Write,
     object: &Object,
 ) -> Result<(), kube::Error> {
     let api = KindApi::of(client, object);
-    match action {
-        "would-delete" => api.delete(object, true).await,
+    match write {
+        Write::Create => api.create(object, true).await,
         // As a sign-in applies: with force only the person's own bindings and twins.
-        "would-apply" => api.apply(object, object.kind != Kind::Profile, true).await,
-        _ => api.create(object, true).await,
+        Write::Apply => api.apply(object, object.kind != Kind::Profile, true).await,
+        Write::Delete => api.delete(object, true).await,
     }
 }

@@ -338,29 +338,12 @@ async fn doctor(options: Options) -> Result<(), String> {
         request["email"] = json!(email);
     }
     let report = ask_doctor(&stack, &request).await?;
-    print!("{}", report_text(&report));
+    print!("{}", report["text"].as_str().unwrap_or_default());
     if report["ok"] == true {
         Ok(())
     } else {
         Err("the doctor found a problem".into())
     }
-}
-
-/// A doctor's JSON report as lines: `ok` or `PROBLEM`, the check, what was found.
-pub fn report_text(report: &Value) -> String {
-    report["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|f| {
-            format!(
-                "{:<8} {}: {}\n",
-                if f["ok"] == true { "ok" } else { "PROBLEM" },
-                f["check"].as_str().unwrap_or(""),
-                f["detail"].as_str().unwrap_or("")
-            )
-        })
-        .collect()
 }
 
 async fn serve(options: Options) -> Result<(), String> {
