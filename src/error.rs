@@ -147,6 +147,10 @@ pub enum InvocationFailed {
     /// A command this version does not know, or a malformed one.
     #[error("{0}")]
     BadCommand(String),
+    /// A command (the sweep, the access report) that could not be carried out: what failed and
+    /// its fix.
+    #[error("{0}")]
+    CommandFailed(String),
 }
 
 #[cfg(test)]

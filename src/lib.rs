@@ -18,6 +18,7 @@ pub mod eks;
 pub mod error;
 pub mod kubernetes;
 pub mod lambda;
+mod offboarding;
 
 pub use domain::config;
 
@@ -29,6 +30,7 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::domain::access::{AccessReport, ReportFormat};
 use crate::domain::admission::{Identity, Mode, Skip, admit};
 use crate::domain::config::Config;
 use crate::domain::conventions::{ClusterFacts, Conventions};
@@ -37,8 +39,9 @@ use crate::domain::doctor::{DoctorReport, Invocation, classify};
 use crate::domain::event::TokenEvent;
 use crate::domain::metrics::SignInMetrics;
 use crate::domain::pace::Pace;
-use crate::domain::plan::{Observed, Plan, plan};
+use crate::domain::plan::{Observed, Plan, plan, record_activity};
 use crate::domain::report::{SyncReport, Verdict, log_change, planned_changes, verdict};
+use crate::domain::sweep::SweepSummary;
 use crate::eks::cluster::{ClusterInfo, describe_cluster};
 use crate::eks::token::{BearerToken, mint_token};
 use crate::error::{Error, InvocationFailed, SignInFailed};
@@ -65,12 +68,24 @@ pub enum Outcome {
 }
 
 /// What an invocation answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
     /// The event, exactly as received.
     Unchanged,
     /// The doctor's report.
     Report(DoctorReport),
+    /// What the sweep did.
+    Sweep(SweepSummary),
+    /// The access report.
+    Access(AccessAnswer),
+}
+
+/// The access report as asked: JSON, or one CSV table.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum AccessAnswer {
+    Json(AccessReport),
+    Csv { csv: String },
 }
 
 /// What a warm container keeps between sign-ins.
@@ -123,7 +138,8 @@ impl App {
     }
 
     /// Handles one invocation: a Cognito event (the caller returns it unchanged on
-    /// [`Answer::Unchanged`]) or a command to this function (the doctor).
+    /// [`Answer::Unchanged`]) or a command to this function (the doctor, the sweep, the access
+    /// report).
     pub async fn invoke(
         &self,
         raw: &str,
@@ -136,6 +152,23 @@ impl App {
             }
             Invocation::Doctor(request) => {
                 Ok(Answer::Report(self.doctor(&request, remaining).await))
+            }
+            Invocation::Sweep => self
+                .sweep(remaining)
+                .await
+                .map(Answer::Sweep)
+                .map_err(|error| command_failed("sweep", &error)),
+            Invocation::AccessReport(request) => {
+                let report = self
+                    .access_report(&request, remaining)
+                    .await
+                    .map_err(|error| command_failed("access-report", &error))?;
+                Ok(Answer::Access(match request.format {
+                    ReportFormat::Json => AccessAnswer::Json(report),
+                    ReportFormat::Csv => AccessAnswer::Csv {
+                        csv: report.to_csv(),
+                    },
+                }))
             }
             Invocation::BadCommand(message) => {
                 tracing::warn!(%message, "command refused");
@@ -234,7 +267,7 @@ impl App {
             let result = async {
                 let facts = self.cluster_facts(&client).await?;
                 // Logged once per sign-in, not again on the retry after a 401.
-                let planned = self
+                let mut planned = self
                     .read_and_plan(&client, facts, identity, mode, !renew)
                     .await?;
                 if self.config.dry_run {
@@ -243,6 +276,14 @@ impl App {
                     }
                     return Ok(SyncReport::dry_run(&planned.plan));
                 }
+                record_activity(
+                    &mut planned.plan,
+                    &planned.desired,
+                    &planned.observed,
+                    &self.config.group_profile_owner,
+                    (self.clock)(),
+                    &identity.cognito_user_name,
+                );
                 let round_trip = policy
                     .fastest_answer()
                     .unwrap_or(Duration::from_millis(100));
@@ -398,6 +439,21 @@ impl App {
         *cached = Some(facts.clone());
         Ok(facts)
     }
+}
+
+/// A command that failed: logged with its causes and fix, reported to Lambda with them.
+fn command_failed(command: &'static str, error: &Error) -> InvocationFailed {
+    tracing::error!(
+        command,
+        error = error.chain(),
+        hint = error.hint().unwrap_or(""),
+        "command failed"
+    );
+    let fix = error
+        .hint()
+        .map(|hint| format!(". Fix: {hint}"))
+        .unwrap_or_default();
+    InvocationFailed::CommandFailed(format!("{command}: {}{fix}", error.chain()))
 }
 
 /// A sign-in's plan with what it was made from.

@@ -6,11 +6,12 @@ use std::time::SystemTime;
 
 use kubeflow_profile_manager::domain::config::Config;
 use kubeflow_profile_manager::domain::doctor::DoctorReport;
+use kubeflow_profile_manager::domain::sweep::SweepSummary;
 use kubeflow_profile_manager::error::InvocationFailed;
 use kubeflow_profile_manager::lambda::command_line::{Launch, launch};
 use kubeflow_profile_manager::lambda::init_error::report_init_error;
 use kubeflow_profile_manager::lambda::logging;
-use kubeflow_profile_manager::{Answer, App};
+use kubeflow_profile_manager::{AccessAnswer, Answer, App};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -21,6 +22,8 @@ use serde_json::value::RawValue;
 enum Reply {
     Event(Box<RawValue>),
     Report(DoctorReport),
+    Sweep(SweepSummary),
+    Access(AccessAnswer),
 }
 
 fn main() -> Result<ExitCode, Error> {
@@ -68,6 +71,8 @@ async fn run_runtime() -> Result<(), Error> {
             Ok::<_, InvocationFailed>(match app.invoke(event.payload.get(), remaining).await? {
                 Answer::Unchanged => Reply::Event(event.payload),
                 Answer::Report(report) => Reply::Report(report),
+                Answer::Sweep(summary) => Reply::Sweep(summary),
+                Answer::Access(report) => Reply::Access(report),
             })
         },
     ))

@@ -52,10 +52,8 @@ async fn a_first_sign_in_creates_the_profiles_namespaces_and_kfam_shaped_access(
             rb["subjects"],
             json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": RUMESH}])
         );
-        assert_eq!(
-            rb["metadata"]["annotations"],
-            json!({"user": RUMESH, "role": "edit"})
-        );
+        assert_eq!(rb["metadata"]["annotations"]["user"], RUMESH);
+        assert_eq!(rb["metadata"]["annotations"]["role"], "edit");
         assert_eq!(
             rb["metadata"]["labels"]["app.kubernetes.io/managed-by"],
             "kubeflow-profile-manager"
@@ -67,6 +65,28 @@ async fn a_first_sign_in_creates_the_profiles_namespaces_and_kfam_shaped_access(
         assert_eq!(ap["spec"]["rules"][0]["when"][0]["values"], json!([RUMESH]));
     }
     assert!(h.cluster.all("ServiceRoleBinding").is_empty());
+    // The sign-in's activity and Cognito user name ride on the first binding it created, and on
+    // no other object: no extra write.
+    let records: Vec<(String, Value)> = h
+        .cluster
+        .all("RoleBinding")
+        .into_iter()
+        .chain(h.cluster.all("Profile"))
+        .filter_map(|o| {
+            let annotations = o["metadata"]["annotations"].clone();
+            let namespace = o["metadata"]["namespace"].as_str().unwrap_or("").to_owned();
+            annotations
+                .get("kubeflow-profile-manager/last-activity")
+                .is_some()
+                .then_some((namespace, annotations))
+        })
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].0, "ridy-rumesh", "the claim's first group");
+    assert_eq!(
+        records[0].1["kubeflow-profile-manager/username"],
+        "adfs_ad\\rumesh"
+    );
 
     // The profile controller adopts the namespaces created ahead of it.
     h.cluster
@@ -427,6 +447,71 @@ async fn fail_open_lets_the_sign_in_through() {
         h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap(),
         Outcome::FailedOpen
     );
+}
+
+#[tokio::test]
+async fn activity_is_recorded_at_most_once_a_day_on_an_object_the_sign_in_keeps() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    h.cluster.seed_profile("team-a", "alice@corp.example");
+    h.sign_in("rumesh", RUMESH, "[ml, nlp]").await.unwrap();
+    h.settle().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let recorded = |h: &Harness| -> Vec<(String, String)> {
+        h.cluster
+            .all("RoleBinding")
+            .into_iter()
+            .filter_map(|rb| {
+                let at = rb["metadata"]["annotations"]["kubeflow-profile-manager/last-activity"]
+                    .as_str()?
+                    .to_owned();
+                Some((rb["metadata"]["namespace"].as_str().unwrap().to_owned(), at))
+            })
+            .collect()
+    };
+    let first = recorded(&h);
+    assert_eq!(first.len(), 1, "{first:?}");
+
+    // Later the same day: nothing written.
+    h.clock.advance(Duration::from_secs(60));
+    h.cluster.clear_requests();
+    h.sign_in("rumesh", RUMESH, "[ml, nlp]").await.unwrap();
+    let writes: Vec<String> = h
+        .request_lines()
+        .into_iter()
+        .filter(|l| !l.starts_with("GET "))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+
+    // The next day: one merge patch, on the same binding, only while it is the version read.
+    h.clock.advance(Duration::from_secs(86_400));
+    h.cluster.clear_requests();
+    h.sign_in("rumesh", RUMESH, "[ml, nlp]").await.unwrap();
+    let writes: Vec<String> = h
+        .request_lines()
+        .into_iter()
+        .filter(|l| !l.starts_with("GET "))
+        .collect();
+    assert_eq!(
+        writes,
+        [format!(
+            "PATCH /apis/rbac.authorization.k8s.io/v1/namespaces/{}/rolebindings/{NAME} 200",
+            first[0].0
+        )]
+    );
+    let next = recorded(&h);
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].0, first[0].0);
+    assert!(next[0].1 > first[0].1, "{next:?} after {first:?}");
+
+    // Leaving the group whose binding holds the record moves it to a binding that stays.
+    h.clock.advance(Duration::from_secs(86_400));
+    let stays = if first[0].0 == "ml" { "nlp" } else { "ml" };
+    h.sign_in("rumesh", RUMESH, &format!("[{stays}]"))
+        .await
+        .unwrap();
+    let moved = recorded(&h);
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert_eq!(moved[0].0, stays);
 }
 
 #[tokio::test]

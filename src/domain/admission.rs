@@ -16,6 +16,8 @@ use crate::domain::groups::parse_groups;
 pub struct Identity {
     /// The user name after its domain (`rumesh`).
     pub user_name: String,
+    /// The Cognito user name, whole (`adfs_ad\\rumesh`): what `AdminGetUser` takes.
+    pub cognito_user_name: String,
     /// The Cognito `sub`: the key of everything this function makes for the person.
     pub sub: String,
     /// The Kubeflow user id, exactly as this sign-in sent it.
@@ -68,6 +70,7 @@ pub fn admit(event: &TokenEvent, config: &Config) -> Result<(Identity, Mode), Sk
     let email = event.email().map_err(Skip::Email)?;
     let identity = Identity {
         user_name: event.short_user_name().to_owned(),
+        cognito_user_name: event.user_name.clone(),
         sub: sub.to_owned(),
         email: email.to_owned(),
         groups: event
@@ -175,6 +178,7 @@ mod tests {
             identity,
             Identity {
                 user_name: "rumesh".into(),
+                cognito_user_name: "adfs_ad\\rumesh".into(),
                 sub: SUB.into(),
                 email: "Rumesh@Corp.example".into(),
                 groups: vec!["A".into(), "b".into()],

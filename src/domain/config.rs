@@ -30,6 +30,7 @@ pub const USERID_HEADER: &str = "USERID_HEADER";
 pub const USERID_PREFIX: &str = "USERID_PREFIX";
 pub const ISTIO_PRINCIPALS: &str = "ISTIO_PRINCIPALS";
 pub const USER_POOL_ID: &str = "USER_POOL_ID";
+pub const INACTIVE_DAYS: &str = "INACTIVE_DAYS";
 
 /// The quota personal Profiles get unless `USER_PROFILE_QUOTA` says otherwise: the personal
 /// Profile exists because the Kubeflow dashboard requires one; work happens in group namespaces.
@@ -143,6 +144,9 @@ pub struct Config {
     /// The user pool whose trigger this is (the stack derives it from `UserPoolArn`): the doctor
     /// checks its app clients.
     pub user_pool_id: Option<String>,
+    /// The sweep revokes the access of people whose last activity is older than this many
+    /// days; 0: never for inactivity.
+    pub inactive_days: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -368,6 +372,7 @@ impl Config {
                 false,
             )?,
             user_pool_id,
+            inactive_days: parse_inactive_days(get(INACTIVE_DAYS))?,
         })
     }
 }
@@ -443,6 +448,24 @@ fn parse_time_budget(value: Option<String>) -> Result<Duration, ConfigError> {
                     TIME_BUDGET_RANGE_MS.start(),
                     TIME_BUDGET_RANGE_MS.end()
                 ),
+            )
+        })
+}
+
+/// Days without activity after which the sweep revokes access: 90 when unset, 0 for never.
+fn parse_inactive_days(value: Option<String>) -> Result<u32, ConfigError> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(90);
+    };
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|days| *days <= 36_500)
+        .ok_or_else(|| {
+            invalid(
+                INACTIVE_DAYS,
+                &value,
+                "whole days from 0 (never revoke for inactivity) to 36500",
             )
         })
 }
@@ -530,6 +553,7 @@ mod tests {
         assert!(!config.dry_run);
         assert!(config.sync_on_refresh);
         assert!(!config.remove_legacy_bindings);
+        assert_eq!(config.inactive_days, 90);
         assert_eq!(config.userid_header, None, "learnt from the cluster");
         assert_eq!(config.userid_prefix, None);
         assert_eq!(config.istio_principals, None);
@@ -618,6 +642,7 @@ mod tests {
             (DRY_RUN, "true"),
             (SYNC_ON_REFRESH, "false"),
             (REMOVE_LEGACY_BINDINGS, "true"),
+            (INACTIVE_DAYS, "0"),
         ])
         .unwrap();
         assert_eq!(config.allowed_groups, AllowedGroups::Prefix("RIDY-".into()));
@@ -634,6 +659,7 @@ mod tests {
         assert!(config.dry_run);
         assert!(!config.sync_on_refresh);
         assert!(config.remove_legacy_bindings);
+        assert_eq!(config.inactive_days, 0);
     }
 
     #[test]
@@ -665,6 +691,11 @@ mod tests {
                 "TIME_BUDGET_MS=\"6000\" is invalid: expected whole milliseconds from 50 to 4900 (Cognito waits 5000)",
             ),
             (TIME_BUDGET_MS, "4s", "TIME_BUDGET_MS=\"4s\" is invalid"),
+            (
+                INACTIVE_DAYS,
+                "-1",
+                "INACTIVE_DAYS=\"-1\" is invalid: expected whole days from 0 (never revoke for inactivity) to 36500",
+            ),
             (
                 USER_PROFILE_QUOTA,
                 "[1]",

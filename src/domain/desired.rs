@@ -268,6 +268,7 @@ mod tests {
     fn identity(groups: &[&str]) -> Identity {
         Identity {
             user_name: "rumesh".into(),
+            cognito_user_name: "adfs_rumesh".into(),
             sub: SUB.into(),
             email: "rumesh@corp.example".into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),

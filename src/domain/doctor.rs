@@ -17,6 +17,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::domain::access::ReportRequest;
 use crate::domain::config::{Config, Role};
 use crate::domain::objects::Kind;
 
@@ -30,6 +31,9 @@ pub enum Invocation {
     /// A Cognito event (or anything without the command member): handled as a sign-in.
     SignIn,
     Doctor(DoctorRequest),
+    /// The offboarding sweep.
+    Sweep,
+    AccessReport(ReportRequest),
     /// A command member this version does not know, or a malformed command.
     BadCommand(String),
 }
@@ -73,8 +77,16 @@ pub fn classify(raw: &str) -> Invocation {
             Ok(request) => Invocation::Doctor(request),
             Err(error) => Invocation::BadCommand(format!("doctor: {error}")),
         },
+        "sweep" if command.rest.is_empty() => Invocation::Sweep,
+        "sweep" => Invocation::BadCommand("sweep takes no other member".to_owned()),
+        "access-report" => {
+            match serde_json::from_value::<ReportRequest>(Value::Object(command.rest)) {
+                Ok(request) => Invocation::AccessReport(request),
+                Err(error) => Invocation::BadCommand(format!("access-report: {error}")),
+            }
+        }
         other => Invocation::BadCommand(format!(
-            "unknown command {other:?}; this version knows \"doctor\""
+            "unknown command {other:?}; this version knows \"doctor\", \"sweep\" and \"access-report\""
         )),
     }
 }
@@ -345,6 +357,25 @@ mod tests {
         assert!(matches!(
             classify(r#"{"kubeflow-profile-manager":"doctor","emial":"x"}"#),
             Invocation::BadCommand(m) if m.contains("emial")
+        ));
+        assert_eq!(
+            classify(r#"{"kubeflow-profile-manager":"sweep"}"#),
+            Invocation::Sweep
+        );
+        assert!(matches!(
+            classify(r#"{"kubeflow-profile-manager":"sweep","dryRun":true}"#),
+            Invocation::BadCommand(_)
+        ));
+        let Invocation::AccessReport(request) = classify(
+            r#"{"kubeflow-profile-manager":"access-report","namespace":"ml","format":"csv"}"#,
+        ) else {
+            panic!("an access report request")
+        };
+        assert_eq!(request.namespace.as_deref(), Some("ml"));
+        assert_eq!(request.format, crate::domain::access::ReportFormat::Csv);
+        assert!(matches!(
+            classify(r#"{"kubeflow-profile-manager":"access-report","format":"xlsx"}"#),
+            Invocation::BadCommand(m) if m.contains("xlsx")
         ));
         assert!(matches!(
             classify(r#"{"kubeflow-profile-manager":"cure"}"#),

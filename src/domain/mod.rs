@@ -3,6 +3,8 @@
 //! arguments over plain data (serde, k8s-openapi and kube-core types): no client, network,
 //! runtime or SDK crate is used here.
 
+pub mod access;
+pub mod activity;
 pub mod admission;
 pub mod config;
 pub mod conventions;
@@ -17,3 +19,4 @@ pub mod pace;
 pub mod plan;
 pub mod protected;
 pub mod report;
+pub mod sweep;

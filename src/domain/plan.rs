@@ -11,9 +11,11 @@
 //! - a sign-in makes at most [`MAX_CHANGES_PER_SIGN_IN`] changes; the rest waits for the next.
 
 use std::collections::HashMap;
+use std::time::SystemTime;
 
 use serde_json::Value;
 
+use crate::domain::activity::{Record, annotate_body, place_record, record_annotations};
 use crate::domain::admission::Mode;
 use crate::domain::desired::{DesiredState, GroupAccess, RefusedGroup};
 use crate::domain::names::collision_safe;
@@ -106,6 +108,8 @@ pub struct Plan {
     pub deferred_groups: Vec<String>,
     /// Revocations (and legacy removals) left for the next sign-in by the same bound.
     pub deferred_deletions: usize,
+    /// Where the person's activity is recorded ([`record_activity`]).
+    pub record: Record,
 }
 
 impl Plan {
@@ -259,9 +263,63 @@ pub fn plan(desired: &DesiredState, observed: &Observed, group_owner: &str) -> P
         withheld,
         deferred_groups: Vec::new(),
         deferred_deletions: 0,
+        record: Record::None,
     };
     bound_changes(&mut plan, MAX_CHANGES_PER_SIGN_IN);
     plan
+}
+
+/// Decides where this sign-in (by the Cognito user `username`, at `now`) records the person's
+/// activity: on one of their objects it keeps and does not rewrite (a separate write, at most
+/// once a day), or into the first RoleBinding it creates. Only objects the plan counts as the
+/// person's (their `sub`, in group Profiles owned by `group_owner`, or their personal Profile)
+/// ever carry it.
+pub fn record_activity(
+    plan: &mut Plan,
+    desired: &DesiredState,
+    observed: &Observed,
+    group_owner: &str,
+    now: SystemTime,
+    username: &str,
+) {
+    let in_territory = |object: &Object| {
+        object
+            .namespace
+            .as_ref()
+            .and_then(|ns| observed.profiles.get(ns))
+            .is_some_and(|profile| profile_owner(profile) == Some(group_owner))
+    };
+    let is_theirs = |object: &Object| {
+        object.is_managed() && object.meta("labels", USER_LABEL) == Some(desired.user_key.as_str())
+    };
+    let mut persons: Vec<&Object> = observed
+        .bindings
+        .iter()
+        .filter(|o| is_theirs(o) && in_territory(o))
+        .chain(observed.profiles.values().filter(|p| is_theirs(p)))
+        .collect();
+    persons.sort_by_key(|o| (o.kind, o.namespace.clone(), o.name.clone()));
+    let rewritten: Vec<String> = plan
+        .revoke
+        .iter()
+        .chain(plan.groups.iter().flat_map(|g| &g.repair_bindings))
+        .chain(&plan.apply_personal_profile)
+        .map(Object::describe)
+        .collect();
+    let kept = |object: &Object| !rewritten.contains(&object.describe());
+    let created: Vec<&[Object]> = plan
+        .groups
+        .iter()
+        .map(|g| g.create_bindings.as_slice())
+        .collect();
+    let record = place_record(&persons, kept, &created, now, username);
+    if let Record::OnCreate { group, binding } = record {
+        annotate_body(
+            &mut plan.groups[group].create_bindings[binding].body,
+            &record_annotations(now, Some(username)),
+        );
+    }
+    plan.record = record;
 }
 
 /// True when `object` carries this person's user label: their `sub`, or (on a sign-in whose
@@ -526,6 +584,7 @@ mod tests {
     fn desired_in(mode: Mode, groups: &[&str]) -> DesiredState {
         let identity = Identity {
             user_name: "rumesh".into(),
+            cognito_user_name: "adfs_rumesh".into(),
             sub: SUB.into(),
             email: EMAIL.into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),

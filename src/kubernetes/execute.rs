@@ -7,6 +7,7 @@ use futures::future::join_all;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::domain::activity::{Annotate, Record};
 use crate::domain::objects::Object;
 use crate::domain::pace::Pace;
 use crate::domain::plan::{
@@ -65,6 +66,25 @@ async fn apply(client: &kube::Client, object: &Object, force: bool) -> Result<Wr
 async fn delete(client: &kube::Client, object: &Object) -> Result<WriteOutcome, Error> {
     let result = KindApi::of(client, object).delete(object, false).await;
     written(Write::Delete, object, result)
+}
+
+/// Sets the annotations of `annotate` on its object, if it is still the version read. A write
+/// that cannot be made is logged and left for a later sign-in: it only records activity.
+pub async fn annotate(client: &kube::Client, annotate: &Annotate) -> bool {
+    let target = &annotate.target;
+    match KindApi::of(client, target)
+        .merge_patch(&target.name, &annotate.patch)
+        .await
+    {
+        Ok(()) => {
+            tracing::debug!(object = %target.describe(), "annotated");
+            true
+        }
+        Err(error) => {
+            tracing::warn!(object = %target.describe(), %error, "could not annotate; left for a later run");
+            false
+        }
+    }
 }
 
 /// What a create came to.
@@ -296,10 +316,16 @@ pub async fn execute(
             None => Ok(None),
         }
     };
-    let (personal, provisioned, revoked) = futures::join!(
+    let record = async {
+        if let Record::Annotate(record) = &plan.record {
+            annotate(client, record).await;
+        }
+    };
+    let (personal, provisioned, revoked, ()) = futures::join!(
         personal,
         provision_groups(client, plan, owner, user_key, deadline, pace),
         delete_all(client, &plan.revoke),
+        record,
     );
     report.record_personal(plan, personal?);
     report.record_deletions(&plan.revoke, revoked?);

@@ -1,10 +1,11 @@
 //! The Kubernetes edge: a client that trusts only the cluster's CA and follows the sign-in
-//! policy, the reads of a sign-in and its writes, the doctor's questions, all through kube-rs's
-//! typed API. I/O.
+//! policy, the reads of a sign-in and its writes, the doctor's questions, the sweep's inventory
+//! and revocations, all through kube-rs's typed API. I/O.
 
 pub mod client;
 pub mod execute;
 pub mod inspect;
+pub mod inventory;
 pub mod observe;
 pub mod policy;
-mod typed;
+pub(crate) mod typed;

@@ -209,6 +209,7 @@ mod tests {
     fn desired(mode: Mode, groups: &[&str]) -> DesiredState {
         let identity = Identity {
             user_name: "rumesh".into(),
+            cognito_user_name: "adfs_rumesh".into(),
             sub: "sub-1".into(),
             email: "rumesh@corp.example".into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),

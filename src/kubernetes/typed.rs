@@ -61,17 +61,27 @@ impl KindApi {
         }
     }
 
+    /// The first page of a list (the whole list when `params` sets no limit).
     pub async fn list(&self, params: &ListParams) -> Result<Vec<Object>, kube::Error> {
+        Ok(self.list_page(params).await?.0)
+    }
+
+    /// One page of a list, and the token of the next page when there is one.
+    pub async fn list_page(
+        &self,
+        params: &ListParams,
+    ) -> Result<(Vec<Object>, Option<String>), kube::Error> {
         let kind = self.kind();
-        let values = match self {
-            KindApi::Namespaces(api) => to_values(api.list(params).await?.items)?,
-            KindApi::RoleBindings(api) => to_values(api.list(params).await?.items)?,
-            KindApi::Custom(_, api) => to_values(api.list(params).await?.items)?,
+        let (values, next) = match self {
+            KindApi::Namespaces(api) => paged(api.list(params).await?)?,
+            KindApi::RoleBindings(api) => paged(api.list(params).await?)?,
+            KindApi::Custom(_, api) => paged(api.list(params).await?)?,
         };
-        Ok(values
+        let objects = values
             .into_iter()
             .filter_map(|value| Object::from_body(kind, value))
-            .collect())
+            .collect();
+        Ok((objects, next))
     }
 
     /// The object `name`, or `None` when there is none (404).
@@ -138,15 +148,47 @@ impl KindApi {
         Ok(())
     }
 
+    /// A JSON merge patch (RFC 7386) of `patch` onto the object `name`, as this function's
+    /// field manager; never creates one.
+    pub async fn merge_patch(&self, name: &str, patch: &Value) -> Result<(), kube::Error> {
+        let params = PatchParams {
+            field_manager: Some(MANAGER.to_owned()),
+            ..PatchParams::default()
+        };
+        let patch = Patch::Merge(patch);
+        match self {
+            KindApi::Namespaces(api) => drop(api.patch(name, &params, &patch).await?),
+            KindApi::RoleBindings(api) => drop(api.patch(name, &params, &patch).await?),
+            KindApi::Custom(_, api) => drop(api.patch(name, &params, &patch).await?),
+        }
+        Ok(())
+    }
+
     /// Deletes `object`, only if it is still the one with its listed uid; `dry_run` deletes
     /// nothing.
     pub async fn delete(&self, object: &Object, dry_run: bool) -> Result<(), kube::Error> {
+        self.delete_if(object, dry_run, false).await
+    }
+
+    /// [`KindApi::delete`]; with `unchanged`, only if it is still the very version listed (its
+    /// `resourceVersion`): a write since refuses it (409).
+    pub async fn delete_if(
+        &self,
+        object: &Object,
+        dry_run: bool,
+        unchanged: bool,
+    ) -> Result<(), kube::Error> {
+        let version = object
+            .body
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .filter(|_| unchanged);
         let params = DeleteParams {
             dry_run,
             propagation_policy: Some(PropagationPolicy::Background),
             preconditions: object.uid().map(|uid| Preconditions {
                 uid: Some(uid.to_owned()),
-                resource_version: None,
+                resource_version: version.map(str::to_owned),
             }),
             ..DeleteParams::default()
         };
@@ -169,6 +211,14 @@ fn typed<K: DeserializeOwned>(object: &Object) -> Result<K, kube::Error> {
 /// server left them out, as it does for the items of built-in lists.
 fn to_value<K: Serialize>(object: K) -> Result<Value, kube::Error> {
     serde_json::to_value(object).map_err(kube::Error::SerdeError)
+}
+
+/// A list's items as JSON, and its `continue` token (none when empty or absent).
+fn paged<K: Serialize + Clone>(
+    list: kube::core::ObjectList<K>,
+) -> Result<(Vec<Value>, Option<String>), kube::Error> {
+    let next = list.metadata.continue_.filter(|t| !t.is_empty());
+    Ok((to_values(list.items)?, next))
 }
 
 fn to_values<K: Serialize>(objects: Vec<K>) -> Result<Vec<Value>, kube::Error> {

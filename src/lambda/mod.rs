@@ -16,6 +16,7 @@ impl From<InvocationFailed> for Diagnostic {
         let error_type = match &error {
             InvocationFailed::SignIn(_) => "SignInFailed",
             InvocationFailed::BadCommand(_) => "BadCommand",
+            InvocationFailed::CommandFailed(_) => "CommandFailed",
         };
         Diagnostic {
             error_type: error_type.to_owned(),

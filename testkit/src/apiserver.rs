@@ -806,7 +806,16 @@ fn route(
     }
     let route = resolve(shared, &segments).ok_or(Reply::NotFoundPage)?;
     if let Some(rules) = &shared.config.rbac {
-        authorize(rules, method, &route, body)?;
+        // The escalation check judges the binding as it would be after the write: a patch
+        // that leaves roleRef out keeps the stored one.
+        let stored_role_ref = route.name.as_deref().and_then(|name| {
+            shared
+                .lock()
+                .store
+                .raw(&route.resource, route.namespace.as_deref(), name)
+                .map(|stored| stored["roleRef"].clone())
+        });
+        authorize(rules, method, &route, body, stored_role_ref)?;
     }
     let dry_run = match query_param(query, "dryRun").as_deref() {
         None => false,
@@ -858,7 +867,13 @@ fn route(
                 query_param(query, "labelSelector").as_deref(),
                 query_param(query, "fieldSelector").as_deref(),
             )
-            .and_then(|list| limited(list, query_param(query, "limit").as_deref()))
+            .and_then(|list| {
+                limited(
+                    list,
+                    query_param(query, "limit").as_deref(),
+                    query_param(query, "continue").as_deref(),
+                )
+            })
             .map(|v| (200, v)),
         (Method::POST, None) if target.resource.namespaced == target.namespace.is_some() => {
             let created = store
@@ -892,10 +907,15 @@ fn route(
             }
             applied.map(|(v, created)| (if created { 201 } else { 200 }, v))
         }
+        (Method::PATCH, Some(name)) if content_type.starts_with("application/merge-patch+json") => {
+            store
+                .merge_patch(&target, name, parse_body()?, manager)
+                .map(|v| (200, v))
+        }
         (Method::PATCH, Some(_)) => Err(ApiError::new(
             415,
             "UnsupportedMediaType",
-            format!("the fake serves apply patches only, not {content_type:?}"),
+            format!("the fake serves apply and merge patches only, not {content_type:?}"),
         )),
         (Method::DELETE, Some(name)) => {
             let options = if body.is_empty() {
@@ -914,23 +934,50 @@ fn route(
     outcome.map_err(Reply::from)
 }
 
-/// A list cut to `limit` items, as a paginated list comes back (with a `continue` token).
-fn limited(mut list: Value, limit: Option<&str>) -> Result<Value, ApiError> {
+/// A list cut to `limit` items after the item a `continue` token names, as a paginated list
+/// comes back: items in key order (namespace, name), and a `continue` token while more remain.
+fn limited(mut list: Value, limit: Option<&str>, after: Option<&str>) -> Result<Value, ApiError> {
+    let key = |item: &Value| {
+        (
+            item["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+            item["metadata"]["name"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+    let items = list["items"].as_array_mut().expect("a list has items");
+    if let Some(token) = after.filter(|t| !t.is_empty()) {
+        let last = token
+            .strip_prefix(CONTINUE_PREFIX)
+            .and_then(|k| k.split_once('/'))
+            .map(|(ns, name)| (ns.to_owned(), name.to_owned()));
+        let Some(last) = last else {
+            return Err(ApiError::new(
+                400,
+                "BadRequest",
+                "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+            ));
+        };
+        items.retain(|item| key(item) > last);
+    }
     let Some(limit) = limit else {
         return Ok(list);
     };
     let limit: usize = limit
         .parse()
         .map_err(|_| ApiError::new(400, "BadRequest", format!("invalid limit {limit:?}")))?;
-    if let Some(items) = list["items"].as_array_mut()
-        && limit > 0
-        && items.len() > limit
-    {
+    if limit > 0 && items.len() > limit {
         items.truncate(limit);
-        list["metadata"]["continue"] = json!(format!("fake-continue-after-{limit}"));
+        let (namespace, name) = key(&items[limit - 1]);
+        let token = format!("{CONTINUE_PREFIX}{namespace}/{name}");
+        list["metadata"]["continue"] = json!(token);
     }
     Ok(list)
 }
+
+/// The fake's continue tokens: this, then the key of the last item returned.
+const CONTINUE_PREFIX: &str = "fake-continue-after:";
 
 /// The caller's user name in RBAC refusals.
 const CALLER: &str = "kubeflow-profile-manager";
@@ -941,6 +988,7 @@ fn authorize(
     method: &Method,
     route: &Route,
     body: &[u8],
+    stored_role_ref: Option<Value>,
 ) -> Result<(), Reply> {
     let verb = match (method.as_str(), route.name.is_some()) {
         ("GET", false) => "list",
@@ -973,7 +1021,13 @@ fn authorize(
         )));
     }
     if resource.kind == "RoleBinding" && matches!(verb, "create" | "update" | "patch") {
-        let binding: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let mut binding: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        if binding.get("roleRef").is_none()
+            && binding.is_object()
+            && let Some(stored) = stored_role_ref
+        {
+            binding["roleRef"] = stored;
+        }
         if !may_bind(rules, &binding) {
             return Err(forbidden(format!(
                 "User \"{CALLER}\" is attempting to grant RBAC permissions not currently held (no bind on {})",

@@ -1,12 +1,14 @@
 //! A loopback Cognito user pools endpoint (`cognito-idp`, AWS JSON 1.1: `POST /` with
 //! `X-Amz-Target: AWSCognitoIdentityProviderService.<Operation>`), answering the operations this
-//! project calls: `ListUserPoolClients` (paginated) and `DescribeUserPoolClient`. It checks the
+//! project calls: `ListUserPoolClients` (paginated), `DescribeUserPoolClient` and
+//! `AdminGetUser` (users present, deleted, disabled; throttling on demand). It checks the
 //! SigV4 credential scope, validates the input as the service does, and answers errors in the
 //! service's shape (`__type`, `message`, `x-amzn-errortype`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -22,8 +24,21 @@ const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
 struct State {
     /// App clients by pool id, each the `UserPoolClient` document DescribeUserPoolClient returns.
     pools: BTreeMap<String, Vec<Value>>,
+    /// Users by pool id, then user name.
+    users: BTreeMap<String, BTreeMap<String, FakeUser>>,
     /// Operations called, in order.
     calls: Vec<String>,
+    /// `AdminGetUser` calls still to refuse with `TooManyRequestsException`.
+    throttled: usize,
+    /// Added to every answer.
+    latency: Duration,
+}
+
+/// A user of a pool, as `AdminGetUser` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeUser {
+    pub sub: String,
+    pub enabled: bool,
 }
 
 pub struct FakeCognito {
@@ -78,6 +93,8 @@ impl FakeCognito {
                         .await
                         .map(|b| b.to_bytes())
                         .unwrap_or_default();
+                    let latency = state.lock().unwrap_or_else(|p| p.into_inner()).latency;
+                    tokio::time::sleep(latency).await;
                     if !signed_for(&authorization, &access_key_id, &region, "cognito-idp") {
                         return Ok(error(
                             400,
@@ -114,6 +131,38 @@ impl FakeCognito {
             .push(client);
     }
 
+    /// Adds (or replaces) the user `username` of `pool_id`.
+    pub fn add_user(&self, pool_id: &str, username: &str, sub: &str, enabled: bool) {
+        let user = FakeUser {
+            sub: sub.to_owned(),
+            enabled,
+        };
+        let mut state = self.lock();
+        state.pools.entry(pool_id.to_owned()).or_default();
+        state
+            .users
+            .entry(pool_id.to_owned())
+            .or_default()
+            .insert(username.to_owned(), user);
+    }
+
+    /// Deletes the user `username` of `pool_id` (`AdminDeleteUser`).
+    pub fn delete_user(&self, pool_id: &str, username: &str) {
+        if let Some(users) = self.lock().users.get_mut(pool_id) {
+            users.remove(username);
+        }
+    }
+
+    /// Refuses the next `times` `AdminGetUser` calls as over the request rate quota.
+    pub fn throttle(&self, times: usize) {
+        self.lock().throttled = times;
+    }
+
+    /// Adds `latency` to every answer.
+    pub fn set_latency(&self, latency: Duration) {
+        self.lock().latency = latency;
+    }
+
     /// The operations called so far.
     pub fn calls(&self) -> Vec<String> {
         self.lock().calls.clone()
@@ -140,6 +189,9 @@ fn handle(state: &Mutex<State>, target: &str, body: &[u8]) -> Answer {
             "InvalidParameterException",
             "1 validation error detected: Value at 'userPoolId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w-]+_[0-9a-zA-Z]+",
         );
+    }
+    if operation == "AdminGetUser" {
+        return admin_get_user(&mut state, pool_id, &input);
     }
     let Some(clients) = state.pools.get(pool_id) else {
         return error(
@@ -197,6 +249,49 @@ fn handle(state: &Mutex<State>, target: &str, body: &[u8]) -> Answer {
         ),
     }
 }
+
+/// `AdminGetUser`: the user's attributes (their `sub` among them) and whether they are enabled.
+fn admin_get_user(state: &mut State, pool_id: &str, input: &Value) -> Answer {
+    let username = input["Username"].as_str().unwrap_or("");
+    if username.is_empty() || username.chars().count() > 128 {
+        return error(
+            400,
+            "InvalidParameterException",
+            "1 validation error detected: Value at 'username' failed to satisfy constraint: Member must have length between 1 and 128",
+        );
+    }
+    if state.throttled > 0 {
+        state.throttled -= 1;
+        return error(400, "TooManyRequestsException", "Too many requests");
+    }
+    let Some(users) = state
+        .users
+        .get(pool_id)
+        .or(state.pools.get(pool_id).map(|_| &EMPTY))
+    else {
+        return error(
+            400,
+            "ResourceNotFoundException",
+            &format!("User pool {pool_id} does not exist."),
+        );
+    };
+    match users.get(username) {
+        Some(user) => answer(
+            200,
+            &json!({
+                "Username": username,
+                "UserAttributes": [{"Name": "sub", "Value": user.sub}],
+                "Enabled": user.enabled,
+                "UserStatus": "EXTERNAL_PROVIDER",
+                "UserCreateDate": 1.7e9,
+                "UserLastModifiedDate": 1.7e9,
+            }),
+        ),
+        None => error(400, "UserNotFoundException", "User does not exist."),
+    }
+}
+
+static EMPTY: BTreeMap<String, FakeUser> = BTreeMap::new();
 
 /// The service's pattern for pool ids: `[\w-]+_[0-9a-zA-Z]+`.
 fn is_pool_id(id: &str) -> bool {

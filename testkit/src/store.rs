@@ -264,6 +264,26 @@ fn dotted(path: &[String]) -> String {
     format!(".{}", path.join("."))
 }
 
+/// RFC 7386: members of `patch` replace those of `target`, recursively for objects; `null`
+/// removes one.
+fn merge_json(target: &mut Value, patch: &Value) {
+    let Some(members) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    let fields = target.as_object_mut().expect("made an object above");
+    for (key, value) in members {
+        if value.is_null() {
+            fields.remove(key);
+        } else {
+            merge_json(fields.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
+}
+
 pub fn is_dns_label(name: &str) -> bool {
     let b = name.as_bytes();
     !b.is_empty()
@@ -878,6 +898,82 @@ impl Store {
             next["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
             next["spec"] = stored.body["spec"].clone();
             next["status"] = stored.body["status"].clone();
+        }
+        self.commit_update(key, next, manager)
+    }
+
+    /// PATCH with `application/merge-patch+json` (RFC 7386): the patch merged onto the stored
+    /// object. A `metadata.resourceVersion` in it is a precondition (409 when the object
+    /// changed); it never creates (404); the name and uid cannot change.
+    pub fn merge_patch(
+        &mut self,
+        target: &Target,
+        name: &str,
+        patch: Value,
+        manager: &str,
+    ) -> Result<Value, ApiError> {
+        if !patch.is_object() {
+            return Err(ApiError::new(
+                400,
+                "BadRequest",
+                "the merge patch is not a JSON object",
+            ));
+        }
+        let key = Self::key(target, name);
+        let stored = self
+            .objects
+            .get(&key)
+            .ok_or_else(|| not_found(&target.resource, name))?;
+        if let Some(rv) = patch.pointer("/metadata/resourceVersion")
+            && *rv != stored.body["metadata"]["resourceVersion"]
+        {
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                format!(
+                    "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+                    qualified(&target.resource)
+                ),
+            ));
+        }
+        if let Some(uid) = patch.pointer("/metadata/uid")
+            && *uid != stored.body["metadata"]["uid"]
+        {
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    stored.body["metadata"]["uid"]
+                ),
+            ));
+        }
+        let mut next = self.render(stored, target.version);
+        merge_json(&mut next, &patch);
+        if next["metadata"]["name"] != json!(name) {
+            return Err(ApiError::new(
+                400,
+                "BadRequest",
+                format!(
+                    "the name of the object ({}) does not match the name on the URL ({name})",
+                    next["metadata"]["name"]
+                ),
+            ));
+        }
+        if let Some(meta) = next["metadata"].as_object_mut() {
+            meta.remove("managedFields");
+        }
+        self.validate(target, Some(name), &next)?;
+        let causes = validate_kind(&target.resource, &next);
+        if !causes.is_empty() {
+            return Err(invalid(&target.resource, name, &causes));
+        }
+        // Stored as it was written, whatever version this request spoke.
+        for field in ["apiVersion", "kind"] {
+            match stored.body.get(field) {
+                Some(value) => next[field] = value.clone(),
+                None => drop(next.as_object_mut().map(|o| o.remove(field))),
+            }
         }
         self.commit_update(key, next, manager)
     }
