@@ -29,8 +29,9 @@ use crate::kubernetes::typed::KindApi;
 
 /// The longest a command takes when Lambda does not say how long it has.
 const COMMAND_BUDGET: Duration = Duration::from_secs(60);
-/// Kept back from Lambda's deadline: no person is started later, so that the last ones finish,
-/// the resume mark is written and the summary goes out.
+/// Kept back from Lambda's deadline (a fifth of the time, when that is less): no person is
+/// started later, so that the last ones finish, the resume mark is written and the summary goes
+/// out; requests end a tenth of it before the deadline.
 const SWEEP_MARGIN: Duration = Duration::from_secs(10);
 /// People checked at once: each is at most one `AdminGetUser` (Cognito's "UserRead" category
 /// allows 120 a second per account by default) and, rarely, a few deletes.
@@ -53,8 +54,10 @@ impl App {
     /// the latest interrupted sweep stopped. `remaining` is the time Lambda still allows.
     pub async fn sweep(&self, remaining: Option<Duration>) -> Result<SweepSummary, Error> {
         let started = Instant::now();
-        let budget = remaining.map_or(COMMAND_BUDGET, |r| r.saturating_sub(SWEEP_MARGIN / 2));
-        let deadline = started + budget;
+        let remaining = remaining.unwrap_or(COMMAND_BUDGET);
+        let margin = SWEEP_MARGIN.min(remaining / 5);
+        let deadline = started + remaining - margin / 10;
+        let stop_starting = started + remaining - margin;
         let pool_id = self
             .config
             .user_pool_id
@@ -68,7 +71,6 @@ impl App {
         let order = sweep_order(&users);
         let cognito_requests = AtomicU32::new(0);
         let fatal: Mutex<Option<Error>> = Mutex::new(None);
-        let stop_starting = deadline.checked_sub(SWEEP_MARGIN).unwrap_or(started);
         let fates: Vec<(usize, Fate)> = futures::stream::iter(order.iter().copied())
             .map(|index| {
                 let (client, users, pool_id) = (&client, &users, pool_id.as_str());
@@ -80,7 +82,7 @@ impl App {
                     }
                     let person = &users[index];
                     let fate = self
-                        .check_person(client, person, pool_id, now, cognito_requests)
+                        .check_person(client, person, pool_id, (now, deadline), cognito_requests)
                         .await;
                     match fate {
                         Ok(fate) => (index, fate),
@@ -164,8 +166,9 @@ impl App {
         request: &ReportRequest,
         remaining: Option<Duration>,
     ) -> Result<AccessReport, Error> {
-        let budget = remaining.map_or(COMMAND_BUDGET, |r| r.saturating_sub(SWEEP_MARGIN / 2));
-        let policy = SignInPolicy::new(Instant::now() + budget);
+        let remaining = remaining.unwrap_or(COMMAND_BUDGET);
+        let policy =
+            SignInPolicy::new(Instant::now() + remaining - SWEEP_MARGIN.min(remaining / 5) / 10);
         let client = self.command_client(policy, false).await?;
         let users = self.managed_users(&client).await?;
         Ok(access_report(
@@ -208,13 +211,17 @@ impl App {
         client: &kube::Client,
         person: &ManagedUser,
         pool_id: &str,
-        now: std::time::SystemTime,
+        (now, deadline): (std::time::SystemTime, Instant),
         cognito_requests: &AtomicU32,
     ) -> Result<Fate, Error> {
         let verdict = match first_look(person, now, self.config.inactive_days) {
             Verdict::AskPool(username) => {
                 cognito_requests.fetch_add(1, Ordering::Relaxed);
-                match pool_user(&self.cognito, pool_id, &username).await {
+                let asked = pool_user(&self.cognito, pool_id, &username);
+                let answer = tokio::time::timeout_at(deadline, asked)
+                    .await
+                    .unwrap_or_else(|_| Err(LookupFailed::ForNow("no answer in time".into())));
+                match answer {
                     Ok(answer) => judge(person, &answer),
                     Err(LookupFailed::ForNow(why)) => {
                         tracing::warn!(sub = person.key.as_str(), %why, "the user pool did not answer; left for the next run");

@@ -214,6 +214,7 @@ pub fn revocation_order(user: &ManagedUser) -> Vec<&Object> {
 
 /// What one sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SweepSummary {
     /// People with access managed by this function.
     pub users: usize,

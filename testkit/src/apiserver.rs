@@ -194,7 +194,8 @@ fn text_answer(status: u16, text: &str) -> Answer {
         .expect("static response parts")
 }
 
-fn rfc3339(time: SystemTime) -> String {
+/// `time` as the API server writes times (RFC 3339, UTC, to the second).
+pub fn rfc3339(time: SystemTime) -> String {
     let secs = time
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs()) as i64;

@@ -8,6 +8,7 @@ pub mod eks;
 pub mod events;
 pub mod istio;
 pub mod local;
+pub mod members;
 pub mod rbac;
 pub mod runtime_api;
 pub mod serve;
