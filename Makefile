@@ -10,16 +10,21 @@ DOCTOR_GROUPS ?=
 USER_POOL_ID ?=
 FUNCTION_ARN ?=
 TRIGGER_VERSION ?= V1_0
+FORMAT       ?= json
+REPORT_USER  ?=
+REPORT_NAMESPACE ?=
+OUTPUT       ?=
 TARGET_DIR   ?= $(or $(CARGO_TARGET_DIR),target)
 TOOLS        ?= $(CURDIR)/.tools
 VENV         := $(TOOLS)/venv
 EVENT        ?= events/v1-adfs-hosted-auth.json
 LATENCY_MS   ?= 20
 GROUPS       ?= 1,10,50
+PEOPLE       ?= 5000
 WATCH_PORT   ?= 9100
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help fmt lint test demo doctor-local bench build invoke validate deploy doctor set-trigger e2e-cognito tools clean
+.PHONY: help fmt lint test demo doctor-local bench bench-sweep build invoke validate deploy doctor access-report access-report-local set-trigger e2e-cognito tools clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
@@ -46,6 +51,10 @@ doctor-local: ## Run the function's doctor against the local fake cluster (DOCTO
 bench: ## Benchmark the release binary against the fake cluster (LATENCY_MS, GROUPS)
 	cargo build --release --workspace --bins
 	$(TARGET_DIR)/release/kfpm-local bench --binary $(TARGET_DIR)/release/$(BINARY) --latency-ms $(LATENCY_MS) --groups $(GROUPS)
+
+bench-sweep: ## Benchmark one offboarding sweep of the release binary over PEOPLE managed people (LATENCY_MS)
+	cargo build --release --workspace --bins
+	$(TARGET_DIR)/release/kfpm-local bench-sweep --binary $(TARGET_DIR)/release/$(BINARY) --latency-ms $(LATENCY_MS) --people $(PEOPLE)
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -87,6 +96,15 @@ deploy: $(VENV)/bin/sam $(VENV)/bin/cargo-lambda ## sam build (cargo lambda, arm
 doctor: ## Ask the deployed FUNCTION's doctor (AWS CLI): cluster, token, permissions, app clients; preview DOCTOR_EMAIL's sign-in with DOCTOR_GROUPS
 	@test -n "$(FUNCTION)" || { echo "make doctor FUNCTION=<deployed function name> [DOCTOR_EMAIL=you@corp.example DOCTOR_GROUPS=KF-A,KF-B]"; exit 2; }
 	bash scripts/doctor.sh "$(FUNCTION)" "$(DOCTOR_EMAIL)" "$(DOCTOR_GROUPS)"
+
+access-report: ## Every access the deployed FUNCTION manages (JSON, or FORMAT=csv); filter with REPORT_USER, REPORT_NAMESPACE; OUTPUT=file
+	@test -n "$(FUNCTION)" || { echo "make access-report FUNCTION=<the stack's SweepFunctionName> [FORMAT=csv] [REPORT_USER=jane@corp.example] [REPORT_NAMESPACE=team-a] [OUTPUT=access.csv]"; exit 2; }
+	python3 scripts/access-report.py --function "$(FUNCTION)" --format "$(FORMAT)" \
+	  $(if $(REPORT_USER),--user "$(REPORT_USER)") $(if $(REPORT_NAMESPACE),--namespace "$(REPORT_NAMESPACE)") $(if $(OUTPUT),--output "$(OUTPUT)")
+
+access-report-local: ## The access report of the local fake cluster after a demo sign-in (FORMAT=json|csv)
+	cargo build --workspace --bins
+	$(TARGET_DIR)/debug/kfpm-local access-report --binary $(TARGET_DIR)/debug/$(BINARY) --format $(FORMAT) $(EVENT)
 
 set-trigger: ## Make FUNCTION_ARN the Pre Token Generation trigger of USER_POOL_ID, keeping the pool's other settings (TRIGGER_VERSION=V1_0)
 	@test -n "$(USER_POOL_ID)" -a -n "$(FUNCTION_ARN)" || { echo "make set-trigger USER_POOL_ID=<pool id> FUNCTION_ARN=<function ARN> [TRIGGER_VERSION=V1_0]"; exit 2; }

@@ -9,6 +9,7 @@ use common::Harness;
 use kfpm_testkit::rbac::{PolicyRule, project_rules};
 use kubeflow_profile_manager::domain::config::{self, Config};
 use kubeflow_profile_manager::domain::metrics::SignInMetrics;
+use kubeflow_profile_manager::domain::sweep::SweepSummary;
 use serde_norway::Value;
 
 const RUMESH: &str = "rumesh@corp.example";
@@ -101,17 +102,18 @@ fn tagged(value: &Value) -> String {
 #[test]
 fn the_function_may_describe_only_its_cluster_and_be_invoked_only_by_its_user_pool() {
     let t = template();
+    let shared = &t["Globals"]["Function"];
+    assert_eq!(shared["Runtime"], "provided.al2023");
+    assert_eq!(shared["Handler"], "bootstrap");
+    assert_eq!(shared["Architectures"][0], "arm64");
+    assert_eq!(shared["LoggingConfig"]["LogFormat"], "JSON");
     let function = &t["Resources"]["ProfileManagerFunction"]["Properties"];
-    assert_eq!(function["Runtime"], "provided.al2023");
-    assert_eq!(function["Handler"], "bootstrap");
-    assert_eq!(function["Architectures"][0], "arm64");
     assert_eq!(function["MemorySize"], 256, "what the benchmark recommends");
     let timeout = function["Timeout"].as_u64().unwrap();
     assert!(
         (6..=10).contains(&timeout),
         "a little above Cognito's 5 s: {timeout}"
     );
-    assert_eq!(function["LoggingConfig"]["LogFormat"], "JSON");
     let policies = function["Policies"].as_sequence().unwrap();
     assert_eq!(policies.len(), 2);
     let statements = policies[0]["Statement"].as_sequence().unwrap();
@@ -159,6 +161,9 @@ fn the_function_may_describe_only_its_cluster_and_be_invoked_only_by_its_user_po
             "ProfileManagerFunction",
             "CognitoInvokePermission",
             "ClusterAccessEntry",
+            "SweepFunction",
+            "SweepAccessEntry",
+            "FailedSweepsAlarm",
             "FailedSignInsAlarm",
             "Dashboard"
         ]
@@ -166,12 +171,80 @@ fn the_function_may_describe_only_its_cluster_and_be_invoked_only_by_its_user_po
 }
 
 #[test]
+fn the_sweep_runs_on_a_schedule_with_its_own_time_and_may_only_ask_the_pool_about_people() {
+    let t = template();
+    let sweep = &t["Resources"]["SweepFunction"];
+    assert_eq!(
+        sweep["Metadata"]["BuildProperties"]["Binary"], "kubeflow-profile-manager",
+        "the same code as the trigger"
+    );
+    let sweep = &sweep["Properties"];
+    assert_eq!(sweep["Timeout"], 900, "Lambda's longest");
+    assert_eq!(
+        sweep["ReservedConcurrentExecutions"], 1,
+        "never two at once"
+    );
+    assert_eq!(sweep["EventInvokeConfig"]["MaximumRetryAttempts"], 0);
+    let schedule = &sweep["Events"]["Schedule"];
+    assert_eq!(schedule["Type"], "Schedule");
+    assert_eq!(
+        tagged(&schedule["Properties"]["Schedule"]),
+        "!Ref SweepSchedule"
+    );
+    assert!(tagged(&schedule["Properties"]["State"]).contains("SweepOn"));
+    assert_eq!(t["Parameters"]["SweepSchedule"]["Default"], "rate(1 day)");
+    // The scheduled input is the sweep command, as the function reads it.
+    let input = schedule["Properties"]["Input"].as_str().unwrap();
+    assert_eq!(
+        kubeflow_profile_manager::domain::doctor::classify(input),
+        kubeflow_profile_manager::domain::doctor::Invocation::Sweep
+    );
+    let policies = sweep["Policies"].as_sequence().unwrap();
+    let statements = policies[0]["Statement"].as_sequence().unwrap();
+    assert_eq!(statements.len(), 2);
+    assert_eq!(statements[0]["Action"], "eks:DescribeCluster");
+    assert_eq!(statements[1]["Action"], "cognito-idp:AdminGetUser");
+    assert_eq!(tagged(&statements[1]["Resource"]), "!Ref UserPoolArn");
+    assert!(tagged(&policies[1]).starts_with("!If - InVpc\n"));
+    // The trigger keeps its 6 s and its grants; the sweep's role gets its own access entry.
+    let trigger = &t["Resources"]["ProfileManagerFunction"]["Properties"];
+    assert_eq!(trigger["Timeout"], 6);
+    let entry = &t["Resources"]["SweepAccessEntry"];
+    assert_eq!(entry["Condition"], "CreateAccessEntry");
+    assert_eq!(
+        tagged(&entry["Properties"]["PrincipalArn"]),
+        "!GetAtt SweepFunctionRole.Arn"
+    );
+    assert_eq!(
+        tagged(&entry["Properties"]["KubernetesGroups"][0]),
+        "!Ref KubernetesGroup"
+    );
+    let alarm = &t["Resources"]["FailedSweepsAlarm"]["Properties"];
+    assert_eq!(alarm["Namespace"], "AWS/Lambda");
+    assert_eq!(
+        tagged(&alarm["Dimensions"][0]["Value"]),
+        "!Ref SweepFunction"
+    );
+    assert!(
+        tagged(&t["Outputs"]["NextAccessReport"]["Value"]).contains("make access-report FUNCTION=")
+    );
+}
+
+#[test]
 fn every_setting_is_a_parameter_with_the_codes_default() {
     let t = template();
-    let variables =
-        t["Resources"]["ProfileManagerFunction"]["Properties"]["Environment"]["Variables"]
-            .as_mapping()
-            .unwrap();
+    // Both functions take the one configuration, from Globals, and set none of their own.
+    for function in ["ProfileManagerFunction", "SweepFunction"] {
+        assert!(
+            t["Resources"][function]["Properties"]
+                .get("Environment")
+                .is_none(),
+            "{function}"
+        );
+    }
+    let variables = t["Globals"]["Function"]["Environment"]["Variables"]
+        .as_mapping()
+        .unwrap();
     let mut defaults: BTreeMap<String, String> = BTreeMap::new();
     for (name, value) in variables {
         let name = name.as_str().unwrap().to_owned();
@@ -217,6 +290,7 @@ fn every_setting_is_a_parameter_with_the_codes_default() {
         config::DRY_RUN,
         config::SYNC_ON_REFRESH,
         config::USER_POOL_ID,
+        config::INACTIVE_DAYS,
     ];
     let mut names: Vec<&str> = variables.keys().map(|k| k.as_str().unwrap()).collect();
     let mut wanted = expected.clone();
@@ -287,52 +361,136 @@ fn the_alarm_and_the_dashboard_watch_metrics_the_function_emits() {
             "{name} is not on the dashboard"
         );
     }
+    let sweep = SweepSummary::default().emf(std::time::SystemTime::UNIX_EPOCH);
+    for name in [
+        "SweepUsers",
+        "SweepRevoked",
+        "SweepStamped",
+        "SweepLeftForNextRun",
+    ] {
+        assert!(sweep.get(name).is_some(), "{name} is not emitted");
+        assert!(
+            body.contains(&format!("\"{name}\"")),
+            "{name} is not on the dashboard"
+        );
+    }
+    let shared = &t["Globals"]["Function"];
+    assert_eq!(tagged(&shared["Tracing"]), "!Ref Tracing");
+    assert!(tagged(&shared["VpcConfig"]).contains("SubnetIds: !Ref VpcSubnetIds"));
     let function = &t["Resources"]["ProfileManagerFunction"]["Properties"];
-    assert_eq!(tagged(&function["Tracing"]), "!Ref Tracing");
-    assert!(tagged(&function["VpcConfig"]).contains("SubnetIds: !Ref VpcSubnetIds"));
     assert!(tagged(&function["ReservedConcurrentExecutions"]).contains("CapConcurrency"));
     let outputs = &t["Outputs"];
     assert!(tagged(&outputs["NextDoctor"]["Value"]).contains("make doctor FUNCTION="));
     assert!(tagged(&outputs["NextTrigger"]["Value"]).contains("make set-trigger USER_POOL_ID="));
 }
 
-/// Runs `scripts/set-trigger.py` with `args` against the fake AWS CLI, over a copy of the
-/// recorded DescribeUserPool answer (`adjust` changes it first); returns the exit code, what it
-/// printed and the UpdateUserPool input it sent, if any.
-fn set_trigger(
+/// Runs `script` with `args` against the fake AWS CLI, in a scratch directory `prepare` fills;
+/// returns the exit code, what it printed, and the JSON file `recorded` the fake wrote there.
+fn with_fake_aws(
+    script: &str,
     args: &[&str],
-    adjust: impl FnOnce(&mut serde_json::Value),
+    prepare: impl FnOnce(&std::path::Path),
+    recorded: &str,
 ) -> (i32, String, Option<serde_json::Value>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static RUN: AtomicUsize = AtomicUsize::new(0);
     // Not the system temporary directory, which may be mounted noexec.
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "kfpm-set-trigger-{}-{}",
+        "kfpm-fake-aws-{}-{}",
         std::process::id(),
         RUN.fetch_add(1, Ordering::SeqCst)
     ));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy("tests/fixtures/fake-aws", dir.join("aws")).unwrap();
-    let mut pool: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string("tests/fixtures/describe-user-pool.json").unwrap(),
-    )
-    .unwrap();
-    adjust(&mut pool["UserPool"]);
-    std::fs::write(dir.join("pool.json"), pool.to_string()).unwrap();
+    prepare(&dir);
     let output = std::process::Command::new("python3")
-        .arg("scripts/set-trigger.py")
+        .arg(script)
         .args(args)
         .env("AWS_CLI", dir.join("aws"))
         .env("FAKE_AWS_DIR", &dir)
         .output()
         .unwrap();
-    let update = std::fs::read_to_string(dir.join("update.json"))
+    let recorded = std::fs::read_to_string(dir.join(recorded))
         .ok()
         .map(|text| serde_json::from_str(&text).unwrap());
     let printed = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);
     std::fs::remove_dir_all(&dir).unwrap();
-    (output.status.code().unwrap(), printed, update)
+    (output.status.code().unwrap(), printed, recorded)
+}
+
+/// Runs `scripts/set-trigger.py` with `args` over a copy of the recorded DescribeUserPool
+/// answer (`adjust` changes it first); returns the exit code, what it printed and the
+/// UpdateUserPool input it sent, if any.
+fn set_trigger(
+    args: &[&str],
+    adjust: impl FnOnce(&mut serde_json::Value),
+) -> (i32, String, Option<serde_json::Value>) {
+    let mut pool: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string("tests/fixtures/describe-user-pool.json").unwrap(),
+    )
+    .unwrap();
+    adjust(&mut pool["UserPool"]);
+    with_fake_aws(
+        "scripts/set-trigger.py",
+        args,
+        |dir| std::fs::write(dir.join("pool.json"), pool.to_string()).unwrap(),
+        "update.json",
+    )
+}
+
+/// Runs `scripts/access-report.py` with `args`, the function answering `answer`; returns the exit
+/// code, what it printed and the payload it sent.
+fn access_report(
+    args: &[&str],
+    answer: serde_json::Value,
+) -> (i32, String, Option<serde_json::Value>) {
+    with_fake_aws(
+        "scripts/access-report.py",
+        args,
+        |dir| std::fs::write(dir.join("answer.json"), answer.to_string()).unwrap(),
+        "payload.json",
+    )
+}
+
+#[test]
+fn the_access_report_script_asks_for_the_filters_and_prints_json_or_csv() {
+    let csv = "kind,user\r\naccess,jane@corp.example\r\n";
+    let (code, printed, payload) = access_report(
+        &[
+            "--function",
+            "kfpm-sweep",
+            "--user",
+            "jane@corp.example",
+            "--format",
+            "csv",
+        ],
+        serde_json::json!({"csv": csv}),
+    );
+    assert_eq!(code, 0, "{printed}");
+    assert_eq!(printed, csv);
+    assert_eq!(
+        payload.unwrap(),
+        serde_json::json!({"kubeflow-profile-manager": "access-report", "format": "csv",
+                           "user": "jane@corp.example"})
+    );
+    let report = serde_json::json!({"accesses": [], "inactivePersonalProfiles": []});
+    let (code, printed, payload) = access_report(
+        &["--function", "kfpm-sweep", "--namespace", "ml"],
+        report.clone(),
+    );
+    assert_eq!(code, 0, "{printed}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&printed).unwrap(),
+        report
+    );
+    assert_eq!(payload.unwrap()["namespace"], "ml");
+    let (code, printed, _) = access_report(
+        &["--function", "kfpm-sweep"],
+        serde_json::json!({"errorType": "CommandFailed", "errorMessage": "access-report: no cluster"}),
+    );
+    assert_eq!(code, 1);
+    assert!(printed.contains("no cluster"), "{printed}");
 }
 
 const POOL: &str = "eu-west-1_AbC123xyz";

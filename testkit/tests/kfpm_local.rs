@@ -39,12 +39,19 @@ fn help_lists_the_commands_and_mistakes_are_refused() {
         "doctor",
         "bench",
         "serve",
+        "access-report",
+        "bench-sweep",
         "--ad-groups",
         "--flavor",
+        "--format",
+        "--people",
     ] {
         assert!(help.contains(command), "{command} missing from:\n{help}");
     }
     assert_eq!(run(&[]).0, 2, "no command");
+    let (code, said) = run(&["access-report", "--format", "xlsx"]);
+    assert_eq!(code, 2);
+    assert!(said.contains("--format takes json or csv"), "{said}");
     let (code, said) = run(&["demo", "--bogus"]);
     assert_eq!(code, 2);
     assert!(said.contains("unknown option --bogus"), "{said}");
@@ -52,7 +59,9 @@ fn help_lists_the_commands_and_mistakes_are_refused() {
     let (code, said) = run(&["cure", "--binary", binary.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(
-        said.contains("unknown command cure: demo, doctor, bench or serve"),
+        said.contains(
+            "unknown command cure: demo, doctor, bench, access-report, bench-sweep or serve"
+        ),
         "{said}"
     );
 }
@@ -113,4 +122,33 @@ fn doctor_exits_one_when_a_check_finds_a_problem() {
         report.contains("PROBLEM  cluster: EKS DescribeCluster for \"nope\" failed"),
         "{report}"
     );
+}
+
+#[test]
+fn access_report_lists_the_access_a_local_sign_in_got_as_csv() {
+    let binary = function_binary();
+    let event = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../events/v1-adfs-hosted-auth.json"
+    );
+    let (code, said) = run(&[
+        "access-report",
+        "--binary",
+        binary.to_str().unwrap(),
+        "--format",
+        "csv",
+        event,
+    ]);
+    assert_eq!(code, 0, "{said}");
+    let rows: Vec<&str> = said.lines().filter(|l| l.starts_with("access,")).collect();
+    assert_eq!(rows.len(), 3, "{said}");
+    for row in rows {
+        assert!(
+            row.starts_with(
+                "access,rumesh@corp.example,12ec26be-e8d1-482b-9602-e402c7896cb3,adfs_ad\\rumesh,"
+            ),
+            "{row}"
+        );
+        assert!(row.contains(",edit,true,"), "{row}");
+    }
 }

@@ -22,7 +22,7 @@ struct SignIn {
 }
 
 /// The CPU time (user + system) process `pid` has used so far.
-fn cpu_time(pid: u32) -> Duration {
+pub fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
@@ -111,7 +111,8 @@ fn event(user: &str, team: &str, groups: usize) -> String {
     )
 }
 
-fn peak_rss_kib(pid: u32) -> u64 {
+/// The most resident memory process `pid` has used (KiB).
+pub fn peak_rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|status| {

@@ -13,6 +13,7 @@ use kfpm_testkit::runtime_api::Invocation;
 use serde_json::{Value, json};
 
 mod bench;
+mod offboarding;
 
 /// What `kfpm-local --help` prints.
 const USAGE: &str = "\
@@ -27,6 +28,10 @@ usage:
   kfpm-local doctor [--binary PATH] [--flavor F] [--env KEY=VALUE]... [--email E] [--ad-groups A,B]
       invoke the function's doctor (README, Doctor) on the fake cluster and print its report;
       with --email, preview that person's sign-in; exits 1 if any check found a problem
+  kfpm-local access-report [--binary PATH] [--flavor F] [--env KEY=VALUE]... [--format json|csv] [EVENT.json...]
+      sign each event's person in, then print the function's access report of the cluster
+  kfpm-local bench-sweep [--binary PATH] [--latency-ms 20] [--people 5000]
+      measure one offboarding sweep over that many managed people (wall time, requests, memory)
   kfpm-local serve --env-file PATH [--flavor F]
       run the fake cluster and EKS until SIGINT/SIGTERM, write the function's environment
       to PATH (for `cargo lambda watch --env-file`), and show the cluster on exit
@@ -41,6 +46,8 @@ options:
   --ad-groups LIST   doctor: their AD groups, comma-separated
   --latency-ms N     bench: latency added to every API request (default: 20)
   --groups LIST      bench: group counts to measure (default: 1,10,50)
+  --format F         access-report: json or csv (default: json)
+  --people N         bench-sweep: managed people on the cluster (default: 5000)
   -h, --help         this text
 ";
 
@@ -54,6 +61,8 @@ struct Options {
     env_file: Option<PathBuf>,
     email: Option<String>,
     ad_groups: Vec<String>,
+    format: String,
+    people: usize,
 }
 
 impl Options {
@@ -91,6 +100,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
         env_file: None,
         email: None,
         ad_groups: Vec::new(),
+        format: "json".into(),
+        people: 5000,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -123,6 +134,15 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .map(|g| g.trim().to_owned())
                     .filter(|g| !g.is_empty())
                     .collect()
+            }
+            "--format" => {
+                options.format = value()?;
+                if !matches!(options.format.as_str(), "json" | "csv") {
+                    return Err("--format takes json or csv".into());
+                }
+            }
+            "--people" => {
+                options.people = value()?.parse().map_err(|_| "--people takes a number")?
             }
             "--latency-ms" => {
                 options.latency_ms = value()?
@@ -175,8 +195,22 @@ async fn main() -> ExitCode {
         "bench" => bench::run(options.binary, options.latency_ms, &options.groups).await,
         "doctor" => doctor(options).await,
         "serve" => serve(options).await,
+        "access-report" => {
+            let stack = seeded_stack(options.flavor).await;
+            offboarding::access_report(
+                &stack,
+                &options.binary,
+                &options.extra_env(),
+                &options.events,
+                &options.format,
+            )
+            .await
+        }
+        "bench-sweep" => {
+            offboarding::bench_sweep(&options.binary, options.latency_ms, options.people).await
+        }
         other => Err(format!(
-            "unknown command {other}: demo, doctor, bench or serve (see --help)"
+            "unknown command {other}: demo, doctor, bench, access-report, bench-sweep or serve (see --help)"
         )),
     };
     match result {

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""`make access-report`: ask the deployed function for every access kubeflow-profile-manager
+manages (aws lambda invoke) and print it, as JSON or as one CSV table.
+
+Usage: scripts/access-report.py --function NAME [--user EMAIL|SUB|USERNAME] [--namespace NS]
+                                [--format json|csv] [--output FILE]
+The AWS CLI is $AWS_CLI when set, else `aws` on PATH.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--function", required=True, help="the deployed function (name or ARN)")
+    parser.add_argument("--user", help="only this person: email, Cognito sub or user name")
+    parser.add_argument("--namespace", help="only this namespace")
+    parser.add_argument("--format", choices=["json", "csv"], default="json")
+    parser.add_argument("--output", help="write the report here instead of standard output")
+    args = parser.parse_args()
+
+    request = {"kubeflow-profile-manager": "access-report", "format": args.format}
+    if args.user:
+        request["user"] = args.user
+    if args.namespace:
+        request["namespace"] = args.namespace
+    with tempfile.TemporaryDirectory() as scratch:
+        answer_path = os.path.join(scratch, "answer.json")
+        invoked = subprocess.run(
+            [os.environ.get("AWS_CLI", "aws"), "lambda", "invoke",
+             "--function-name", args.function,
+             "--cli-binary-format", "raw-in-base64-out",
+             "--cli-read-timeout", "900",
+             "--payload", json.dumps(request), answer_path],
+            stdout=subprocess.DEVNULL,
+        )
+        if invoked.returncode != 0:
+            return invoked.returncode
+        with open(answer_path) as answer_file:
+            answer = json.load(answer_file)
+    if "errorType" in answer:
+        print(f"the function could not make the report: {answer.get('errorMessage', answer)}",
+              file=sys.stderr)
+        return 1
+    text = answer["csv"] if args.format == "csv" else json.dumps(answer, indent=2) + "\n"
+    if args.output:
+        with open(args.output, "w", newline="") as out:
+            out.write(text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
