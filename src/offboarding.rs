@@ -17,6 +17,7 @@ use crate::domain::access::{AccessReport, ReportRequest, access_report};
 use crate::domain::activity::{
     Annotate, SWEEP_RESUME_ANNOTATION, record_annotations, rfc3339, seconds,
 };
+use crate::domain::objects::Object;
 use crate::domain::sweep::{
     ManagedUser, Reason, SweepSummary, Verdict, first_look, judge, managed_users, revocation_order,
     sweep_order,
@@ -63,7 +64,7 @@ impl App {
             .user_pool_id
             .clone()
             .ok_or(Error::AwsSetup("user pool (set USER_POOL_ID)"))?;
-        let policy = SignInPolicy::new(deadline);
+        let policy = SignInPolicy::for_command(deadline);
         // A fresh token: a sweep may outlast one minted for an earlier invocation.
         let client = self.command_client(policy.clone(), true).await?;
         let users = self.managed_users(&client).await?;
@@ -123,7 +124,8 @@ impl App {
         summary.left_for_next_run += not_started.len();
         summary.finished = not_started.is_empty() && summary.left_for_next_run == 0;
         // Resume where this run stopped: the first person, in this run's order, not reached.
-        let first_not_started = order.iter().find(|i| not_started.contains(i));
+        let not_reached: std::collections::HashSet<usize> = not_started.iter().copied().collect();
+        let first_not_started = order.iter().find(|i| not_reached.contains(i));
         if let Some(person) = first_not_started.and_then(|i| users[*i].anchor())
             && !self.config.dry_run
         {
@@ -167,8 +169,9 @@ impl App {
         remaining: Option<Duration>,
     ) -> Result<AccessReport, Error> {
         let remaining = remaining.unwrap_or(COMMAND_BUDGET);
-        let policy =
-            SignInPolicy::new(Instant::now() + remaining - SWEEP_MARGIN.min(remaining / 5) / 10);
+        let policy = SignInPolicy::for_command(
+            Instant::now() + remaining - SWEEP_MARGIN.min(remaining / 5) / 10,
+        );
         let client = self.command_client(policy, false).await?;
         let users = self.managed_users(&client).await?;
         Ok(access_report(
@@ -284,23 +287,43 @@ impl App {
             }
             return Fate::Revoked(reason, order.len());
         }
-        let mut deleted = 0;
-        for (position, object) in order.iter().enumerate() {
-            let unchanged = position == 0;
-            match KindApi::of(client, object)
-                .delete_if(object, false, unchanged)
-                .await
-            {
-                Ok(()) => deleted += 1,
-                Err(kube::Error::Api(status)) if status.code == 404 => {}
-                Err(error) => {
-                    tracing::warn!(object = %object.describe(), user = ?email, %error, "could not revoke; left for the next run");
-                    return Fate::Left;
-                }
-            }
+        // The holder first and alone: its refusal (a sign-in since the listing) stops the rest.
+        let Some((first, rest)) = order.split_first() else {
+            return Fate::Revoked(reason, 0);
+        };
+        let Ok(first) = delete_binding(client, first, true, email).await else {
+            return Fate::Left;
+        };
+        let rest =
+            futures::future::join_all(rest.iter().map(|o| delete_binding(client, o, false, email)))
+                .await;
+        if rest.iter().any(Result::is_err) {
+            return Fate::Left;
         }
+        let deleted = usize::from(first) + rest.iter().filter(|r| matches!(r, Ok(true))).count();
         let objects: Vec<String> = order.iter().map(|o| o.describe()).collect();
         tracing::info!(user = ?email, sub = person.key.as_str(), %reason, ?objects, "access revoked");
         Fate::Revoked(reason, deleted)
+    }
+}
+
+/// Deletes one binding of a person (`unchanged`: only the very version listed): whether it was
+/// there to delete, or `Err` when it could not be deleted (logged).
+async fn delete_binding(
+    client: &kube::Client,
+    object: &Object,
+    unchanged: bool,
+    email: &str,
+) -> Result<bool, ()> {
+    match KindApi::of(client, object)
+        .delete_if(object, false, unchanged)
+        .await
+    {
+        Ok(()) => Ok(true),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+        Err(error) => {
+            tracing::warn!(object = %object.describe(), user = ?email, %error, "could not revoke; left for the next run");
+            Err(())
+        }
     }
 }

@@ -5,9 +5,9 @@
 //! user name, which for SAML users is not the email. So a sign-in records both as two
 //! annotations on one of the person's objects, at most once a day: a repeat sign-in the same day
 //! writes nothing. The person's activity is the latest record on any of their objects (the
-//! *holder*). The record goes on the holder again when the sign-in keeps it, else on one of
-//! their RoleBindings, else on their personal Profile; on a first sign-in, into the body of the
-//! first RoleBinding it creates (no extra write).
+//! *holder*). The record goes on the holder again when it is a RoleBinding the sign-in keeps,
+//! else on another of their RoleBindings, else on their personal Profile; on a first sign-in,
+//! into the body of the first RoleBinding it creates (no extra write).
 
 use std::time::SystemTime;
 
@@ -170,8 +170,11 @@ pub fn place_record(
         .collect();
     role_bindings.sort_by_key(|o| (o.namespace.clone(), o.name.clone()));
     let profile = persons.iter().find(|o| o.kind == Kind::Profile && kept(o));
+    // A RoleBinding first: it is what the sweep deletes first, and only while unchanged.
     if let Some(target) = holder
+        .filter(|o| o.kind == Kind::RoleBinding)
         .or(role_bindings.first().map(|o| **o))
+        .or(holder)
         .or(profile.copied())
     {
         return Record::Annotate(Annotate::new(target, annotations));
@@ -269,6 +272,18 @@ mod tests {
             json!({"metadata": {"resourceVersion": "7", "annotations": {
                 LAST_ACTIVITY_ANNOTATION: "2026-11-29T02:27:30Z", USERNAME_ANNOTATION: "u"}}})
         );
+        // A record held by the Profile moves to a RoleBinding once there is one.
+        let on_profile = Object {
+            body: json!({"metadata": {"name": "profile-u", "annotations":
+                record_annotations(at(NOV_29 - 86_400), Some("u"))}}),
+            ..profile.clone()
+        };
+        let Record::Annotate(annotate) =
+            place_record(&[&plain, &on_profile], |_| true, &[], now, "u")
+        else {
+            panic!("expected a record on the binding")
+        };
+        assert_eq!(annotate.target.namespace.as_deref(), Some("a"));
         let not_z = |o: &Object| o.namespace.as_deref() != Some("z");
         let Record::Annotate(annotate) = place_record(&persons, not_z, &[], now, "u") else {
             panic!("expected a record on a kept binding")

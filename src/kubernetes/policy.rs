@@ -22,8 +22,10 @@ use serde_json::Value;
 use tokio::time::Instant;
 use tower::{BoxError, Layer, Service, ServiceExt};
 
-/// An attempt gets at most this long (connect, send, read the whole answer).
+/// A sign-in's attempt gets at most this long (connect, send, read the whole answer).
 const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1200);
+/// A command's (the sweep's pages of 500 objects among them) gets this long.
+const COMMAND_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
 const MAX_ATTEMPTS: u32 = 5;
 const BACKOFF_BASE: Duration = Duration::from_millis(25);
 const BACKOFF_CAP: Duration = Duration::from_millis(400);
@@ -46,6 +48,7 @@ pub enum PolicyError {
 /// The deadline, counter and limits one sign-in's requests share.
 pub struct SignInPolicy {
     deadline: Instant,
+    attempt_timeout: Duration,
     requests: AtomicU32,
     /// The quickest answer so far, in microseconds (`u64::MAX`: none yet).
     fastest_answer_us: AtomicU64,
@@ -55,12 +58,22 @@ pub struct SignInPolicy {
 
 impl SignInPolicy {
     pub fn new(deadline: Instant) -> Arc<Self> {
+        Self::with_attempt_timeout(deadline, ATTEMPT_TIMEOUT)
+    }
+
+    /// The policy of a command (the sweep, the access report): longer attempts, for long pages.
+    pub fn for_command(deadline: Instant) -> Arc<Self> {
+        Self::with_attempt_timeout(deadline, COMMAND_ATTEMPT_TIMEOUT)
+    }
+
+    fn with_attempt_timeout(deadline: Instant, attempt_timeout: Duration) -> Arc<Self> {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0x9e37_79b9_7f4a_7c15);
         Arc::new(SignInPolicy {
             deadline,
+            attempt_timeout,
             requests: AtomicU32::new(0),
             fastest_answer_us: AtomicU64::new(u64::MAX),
             jitter_state: AtomicU64::new(seed),
@@ -107,7 +120,7 @@ impl SignInPolicy {
             let remaining = self.deadline.saturating_duration_since(Instant::now());
             let request = Request::from_parts(parts.clone(), Body::from(body.clone()));
             let outcome = tokio::time::timeout(
-                remaining.min(ATTEMPT_TIMEOUT),
+                remaining.min(self.attempt_timeout),
                 self.attempt(inner.clone(), request),
             )
             .await;

@@ -20,8 +20,8 @@ use crate::rbac::{PolicyRule, allows, may_bind, project_rules};
 use crate::serve::{Answer, Connections, spawn_counted_server};
 use crate::sigv4::{TestCredentials, verify_token};
 use crate::store::{
-    AUTHORIZATION_POLICIES, ApiError, CLUSTER_ROLES, NAMESPACES, PROFILES, ROLEBINDINGS, Resource,
-    SERVICE_ROLE_BINDINGS, Store, Target,
+    AUTHORIZATION_POLICIES, ApiError, CLUSTER_ROLES, NAMESPACES, PROFILES, Page, ROLEBINDINGS,
+    Resource, SERVICE_ROLE_BINDINGS, Store, Target,
 };
 use crate::tls::cluster_tls;
 
@@ -862,20 +862,7 @@ fn route(
     };
     let manager = field_manager.as_deref().unwrap_or("unknown");
     let outcome: Result<(u16, Value), ApiError> = match (method.clone(), route.name.as_deref()) {
-        (Method::GET, None) => store
-            .list(
-                &target,
-                query_param(query, "labelSelector").as_deref(),
-                query_param(query, "fieldSelector").as_deref(),
-            )
-            .and_then(|list| {
-                limited(
-                    list,
-                    query_param(query, "limit").as_deref(),
-                    query_param(query, "continue").as_deref(),
-                )
-            })
-            .map(|v| (200, v)),
+        (Method::GET, None) => paged_list(store, &target, query).map(|v| (200, v)),
         (Method::POST, None) if target.resource.namespaced == target.namespace.is_some() => {
             let created = store
                 .create(&target, parse_body()?, manager)
@@ -935,44 +922,52 @@ fn route(
     outcome.map_err(Reply::from)
 }
 
-/// A list cut to `limit` items after the item a `continue` token names, as a paginated list
-/// comes back: items in key order (namespace, name), and a `continue` token while more remain.
-fn limited(mut list: Value, limit: Option<&str>, after: Option<&str>) -> Result<Value, ApiError> {
-    let key = |item: &Value| {
-        (
-            item["metadata"]["namespace"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned(),
-            item["metadata"]["name"].as_str().unwrap_or("").to_owned(),
-        )
+/// A list as the API server pages it: `limit` items (all without one) after the item a
+/// `continue` token names, in key order (namespace, name), and a `continue` token while more
+/// remain.
+fn paged_list(store: &Store, target: &Target, query: &str) -> Result<Value, ApiError> {
+    let limit = match query_param(query, "limit") {
+        None => None,
+        Some(text) => match text.parse::<usize>() {
+            Ok(0) => None,
+            Ok(n) => Some(n),
+            Err(_) => {
+                return Err(ApiError::new(
+                    400,
+                    "BadRequest",
+                    format!("invalid limit {text:?}"),
+                ));
+            }
+        },
     };
-    let items = list["items"].as_array_mut().expect("a list has items");
-    if let Some(token) = after.filter(|t| !t.is_empty()) {
-        let last = token
-            .strip_prefix(CONTINUE_PREFIX)
-            .and_then(|k| k.split_once('/'))
-            .map(|(ns, name)| (ns.to_owned(), name.to_owned()));
-        let Some(last) = last else {
-            return Err(ApiError::new(
-                400,
-                "BadRequest",
-                "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
-            ));
-        };
-        items.retain(|item| key(item) > last);
-    }
-    let Some(limit) = limit else {
-        return Ok(list);
+    let token = query_param(query, "continue").filter(|t| !t.is_empty());
+    let after = match &token {
+        None => None,
+        Some(token) => Some(
+            token
+                .strip_prefix(CONTINUE_PREFIX)
+                .and_then(|k| k.split_once('/'))
+                .ok_or_else(|| {
+                    ApiError::new(
+                        400,
+                        "BadRequest",
+                        "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+                    )
+                })?,
+        ),
     };
-    let limit: usize = limit
-        .parse()
-        .map_err(|_| ApiError::new(400, "BadRequest", format!("invalid limit {limit:?}")))?;
-    if limit > 0 && items.len() > limit {
-        items.truncate(limit);
-        let (namespace, name) = key(&items[limit - 1]);
-        let token = format!("{CONTINUE_PREFIX}{namespace}/{name}");
-        list["metadata"]["continue"] = json!(token);
+    let page = (limit.is_some() || after.is_some()).then_some(Page {
+        limit: limit.unwrap_or(usize::MAX),
+        after,
+    });
+    let (mut list, last) = store.list(
+        target,
+        query_param(query, "labelSelector").as_deref(),
+        query_param(query, "fieldSelector").as_deref(),
+        page,
+    )?;
+    if let Some((namespace, name)) = last {
+        list["metadata"]["continue"] = json!(format!("{CONTINUE_PREFIX}{namespace}/{name}"));
     }
     Ok(list)
 }

@@ -559,6 +559,13 @@ pub struct Target<'a> {
     pub namespace: Option<&'a str>,
 }
 
+/// One page of a list: at most `limit` items after the object `after` names (namespace, name).
+#[derive(Debug, Clone, Copy)]
+pub struct Page<'a> {
+    pub limit: usize,
+    pub after: Option<(&'a str, &'a str)>,
+}
+
 impl Store {
     pub fn set_now(&mut self, rfc3339: String) {
         self.now = rfc3339;
@@ -623,46 +630,63 @@ impl Store {
         ))
     }
 
+    /// LIST, in key order (namespace, name). With `page`, at most that many items after the
+    /// one `after` names, and the key of the last one when more remain.
     pub fn list(
         &self,
         target: &Target,
         label_selector: Option<&str>,
         field_selector: Option<&str>,
-    ) -> Result<Value, ApiError> {
+        page: Option<Page<'_>>,
+    ) -> Result<(Value, Option<(String, String)>), ApiError> {
         let labels = parse_label_selector(label_selector.unwrap_or(""))?;
         let fields = parse_field_selector(field_selector.unwrap_or(""))?;
-        let items: Vec<Value> = self
+        let plural = target.resource.plural;
+        let after = page.and_then(|p| p.after);
+        let start: Key = match after {
+            Some((ns, name)) => (plural, ns.to_owned(), name.to_owned()),
+            None => (plural, String::new(), String::new()),
+        };
+        let limit = page.map_or(usize::MAX, |p| p.limit);
+        let mut matching = self
             .objects
-            .iter()
-            .filter(|((plural, ns, name), _)| {
-                *plural == target.resource.plural
-                    && target.namespace.is_none_or(|t| t == ns)
+            .range(start..)
+            .take_while(|((p, _, _), _)| *p == plural)
+            .filter(|((_, ns, name), _)| {
+                after.is_none_or(|(a_ns, a_name)| (ns.as_str(), name.as_str()) > (a_ns, a_name))
+            })
+            .filter(|((_, ns, name), _)| {
+                target.namespace.is_none_or(|t| t == ns)
                     && fields.iter().all(|(field, negated, value)| {
                         let actual = if field == "metadata.name" { name } else { ns };
                         (actual == value) != *negated
                     })
             })
-            .filter(|(_, stored)| matches_labels(&labels, &stored.body))
-            .map(|(_, stored)| {
-                let mut item = self.render(stored, target.version);
-                // kube-apiserver leaves the type out of the items of built-in lists (clients
-                // see empty TypeMeta there); custom resources' items keep theirs.
-                if target.resource.builtin
-                    && let Some(fields) = item.as_object_mut()
-                {
-                    fields.remove("apiVersion");
-                    fields.remove("kind");
-                }
-                item
-            })
-            .collect();
+            .filter(|(_, stored)| matches_labels(&labels, &stored.body));
+        let mut items = Vec::new();
+        let mut last = None;
+        for ((_, ns, name), stored) in matching.by_ref().take(limit) {
+            let mut item = self.render(stored, target.version);
+            // kube-apiserver leaves the type out of the items of built-in lists (clients
+            // see empty TypeMeta there); custom resources' items keep theirs.
+            if target.resource.builtin
+                && let Some(fields) = item.as_object_mut()
+            {
+                fields.remove("apiVersion");
+                fields.remove("kind");
+            }
+            items.push(item);
+            last = Some((ns.clone(), name.clone()));
+        }
+        let more = matching.next().is_some();
         let group = target.resource.group;
-        Ok(json!({
+        let list = json!({
             "apiVersion": if group.is_empty() { target.version.to_owned() } else { format!("{group}/{}", target.version) },
             "kind": format!("{}List", target.resource.kind),
             "metadata": {"resourceVersion": self.resource_version.to_string()},
             "items": items,
-        }))
+        });
+        Ok((list, last.filter(|_| more)))
     }
 
     /// Checks what every write checks: type, name, namespace, metadata, schema, and that the
@@ -1411,7 +1435,7 @@ mod tests {
         let store = store_with_namespace("ml");
         let t = target(NAMESPACES, None);
         let count = |sel: &str| {
-            store.list(&t, Some(sel), None).unwrap()["items"]
+            store.list(&t, Some(sel), None, None).unwrap().0["items"]
                 .as_array()
                 .unwrap()
                 .len()
@@ -1420,9 +1444,15 @@ mod tests {
         assert_eq!(count("kubernetes.io/metadata.name notin (ml)"), 0);
         assert_eq!(count("kubernetes.io/metadata.name=ml,!missing"), 1);
         assert_eq!(count("missing"), 0);
-        assert_eq!(store.list(&t, Some("a in b"), None).unwrap_err().code, 400);
         assert_eq!(
-            store.list(&t, None, Some("spec.x=1")).unwrap_err().code,
+            store.list(&t, Some("a in b"), None, None).unwrap_err().code,
+            400
+        );
+        assert_eq!(
+            store
+                .list(&t, None, Some("spec.x=1"), None)
+                .unwrap_err()
+                .code,
             400
         );
     }
