@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use crate::App;
 use crate::cognito::app_clients::app_clients;
 use crate::domain::admission::admit;
-use crate::domain::config::AllowedGroups;
+use crate::domain::config::{AllowedGroups, Role};
 use crate::domain::conventions::{ClusterFacts, Conventions};
 use crate::domain::doctor::{
     DoctorReport, DoctorRequest, Finding, Permission, app_client_finding, required_permissions,
@@ -80,13 +80,19 @@ impl App {
             AllowedGroups::Prefix(prefix) => format!("groups starting with {prefix}"),
             AllowedGroups::All => "all groups (ALLOW_ALL_GROUPS)".to_owned(),
         };
+        let suffixes: Vec<String> = config
+            .role_suffixes
+            .iter()
+            .map(|s| format!(" ({}: {})", s.suffix, s.role.as_str()))
+            .collect();
         Finding::ok(
             "configuration",
             format!(
-                "cluster {} in {}; {groups} become namespaces with role {}; FAIL_MODE={}, DRY_RUN={}, TRUST_STORED_GROUPS={}",
+                "cluster {} in {}; {groups} become namespaces with role {}{}; FAIL_MODE={}, DRY_RUN={}, TRUST_STORED_GROUPS={}",
                 config.cluster_name,
                 self.region,
                 config.user_role.as_str(),
+                suffixes.join(""),
                 config.fail_mode.as_str(),
                 config.dry_run,
                 config.trust_stored_groups
@@ -121,7 +127,7 @@ impl App {
         // Every permission any cluster shape needs, asked at once; the answers also show
         // whether the token is accepted (a SelfSubjectAccessReview needs only authentication).
         let all_twins = [Kind::AuthorizationPolicy, Kind::ServiceRoleBinding];
-        let permissions = required_permissions(&all_twins, self.config.user_role);
+        let permissions = required_permissions(&all_twins, &self.config.roles());
         let (answers, facts) =
             futures::join!(review_permissions(&client, &permissions), discover(&client));
         let mut answers = answers;
@@ -185,7 +191,10 @@ impl App {
     }
 
     async fn cluster_role_findings(&self, client: &kube::Client) -> Vec<Finding> {
-        let roles = ["kubeflow-edit", "kubeflow-view"];
+        let mut roles = vec!["kubeflow-edit", "kubeflow-view"];
+        if self.config.roles().contains(&Role::Admin) {
+            roles.push("kubeflow-admin");
+        }
         let found =
             futures::future::join_all(roles.iter().map(|r| cluster_role_exists(client, r))).await;
         roles

@@ -64,6 +64,25 @@ fn the_rbac_manifest_grants_exactly_the_documented_list() {
     assert!(manifest.contains("kind: Group\n    name: kubeflow-profile-manager"));
 }
 
+#[test]
+fn the_admin_variant_adds_bind_on_kubeflow_admin_only() {
+    let with_admin = kfpm_testkit::rbac::project_rules_with_admin();
+    let base = project_rules();
+    assert_eq!(&with_admin[..base.len()], &base[..]);
+    assert_eq!(
+        &with_admin[base.len()..],
+        [rule(
+            &["rbac.authorization.k8s.io"],
+            &["clusterroles"],
+            &["bind", "get"],
+            &["kubeflow-admin"]
+        )]
+    );
+    let manifest = std::fs::read_to_string("deploy/rbac-admin.yaml").unwrap();
+    assert!(!manifest.contains('*'), "no wildcards");
+    assert!(manifest.contains("kind: Group\n    name: kubeflow-profile-manager"));
+}
+
 #[tokio::test]
 async fn the_fake_cluster_enforces_the_manifest() {
     // Without `bind` on kubeflow-edit the API server refuses the RoleBinding, as EKS would.
@@ -291,6 +310,8 @@ fn every_setting_is_a_parameter_with_the_codes_default() {
         config::SYNC_ON_REFRESH,
         config::USER_POOL_ID,
         config::INACTIVE_DAYS,
+        config::GROUP_ROLE_SUFFIXES,
+        config::ALLOW_ADMIN_ROLE,
     ];
     let mut names: Vec<&str> = variables.keys().map(|k| k.as_str().unwrap()).collect();
     let mut wanted = expected.clone();

@@ -31,6 +31,8 @@ pub const USERID_PREFIX: &str = "USERID_PREFIX";
 pub const ISTIO_PRINCIPALS: &str = "ISTIO_PRINCIPALS";
 pub const USER_POOL_ID: &str = "USER_POOL_ID";
 pub const INACTIVE_DAYS: &str = "INACTIVE_DAYS";
+pub const GROUP_ROLE_SUFFIXES: &str = "GROUP_ROLE_SUFFIXES";
+pub const ALLOW_ADMIN_ROLE: &str = "ALLOW_ADMIN_ROLE";
 
 /// The quota personal Profiles get unless `USER_PROFILE_QUOTA` says otherwise: the personal
 /// Profile exists because the Kubeflow dashboard requires one; work happens in group namespaces.
@@ -39,20 +41,38 @@ pub const DEFAULT_USER_PROFILE_QUOTA: &str = r#"{"hard":{"cpu":"0","memory":"0Gi
 /// Cognito waits 5 s for the trigger; a budget must leave room to answer.
 const TIME_BUDGET_RANGE_MS: std::ops::RangeInclusive<u64> = 50..=4900;
 
-/// The ClusterRole a user is bound to in a group namespace (`kubeflow-<role>`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The ClusterRole a user is bound to in a group namespace (`kubeflow-<role>`), from the
+/// least to the most: when several of a person's groups give one namespace, the highest wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
-    Edit,
     View,
+    Edit,
+    /// `kubeflow-admin`: also manages the namespace's contributors. Only with `ALLOW_ADMIN_ROLE`.
+    Admin,
 }
 
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
-            Role::Edit => "edit",
             Role::View => "view",
+            Role::Edit => "edit",
+            Role::Admin => "admin",
         }
     }
+
+    /// The role a binding's KFAM `role` annotation names.
+    pub fn parse(text: &str) -> Option<Role> {
+        [Role::View, Role::Edit, Role::Admin]
+            .into_iter()
+            .find(|role| role.as_str() == text)
+    }
+}
+
+/// A group-name suffix that carries a role (`GROUP_ROLE_SUFFIXES`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSuffix {
+    pub suffix: String,
+    pub role: Role,
 }
 
 /// Which Istio objects accompany a RoleBinding.
@@ -147,6 +167,38 @@ pub struct Config {
     /// The sweep revokes the access of people whose last activity is older than this many
     /// days; 0: never for inactivity.
     pub inactive_days: u32,
+    /// Group-name suffixes that carry a role, longest first (empty: every group gets
+    /// `user_role`).
+    pub role_suffixes: Vec<RoleSuffix>,
+    /// Whether a suffix may give `admin`.
+    pub allow_admin_role: bool,
+}
+
+impl Config {
+    /// The team an AD group stands for and the role it gives there: the group without the
+    /// longest suffix it ends with (ASCII letters in any case) and that suffix's role; else the
+    /// group itself with `USER_ROLE`.
+    pub fn team_and_role<'a>(&self, group: &'a str) -> (&'a str, Role) {
+        self.role_suffixes
+            .iter()
+            .find_map(|s| {
+                let cut = group.len().checked_sub(s.suffix.len())?;
+                let (team, tail) = (group.get(..cut)?, group.get(cut..)?);
+                (!team.is_empty() && tail.eq_ignore_ascii_case(&s.suffix)).then_some((team, s.role))
+            })
+            .unwrap_or((group, self.user_role))
+    }
+
+    /// Every role a sign-in may bind: `USER_ROLE` and the suffixes' (admin only when allowed).
+    pub fn roles(&self) -> Vec<Role> {
+        let mut roles: Vec<Role> = std::iter::once(self.user_role)
+            .chain(self.role_suffixes.iter().map(|s| s.role))
+            .filter(|r| *r != Role::Admin || self.allow_admin_role)
+            .collect();
+        roles.sort();
+        roles.dedup();
+        roles
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -373,6 +425,8 @@ impl Config {
             )?,
             user_pool_id,
             inactive_days: parse_inactive_days(get(INACTIVE_DAYS))?,
+            role_suffixes: parse_role_suffixes(get(GROUP_ROLE_SUFFIXES))?,
+            allow_admin_role: parse_bool(ALLOW_ADMIN_ROLE, get(ALLOW_ADMIN_ROLE), false)?,
         })
     }
 }
@@ -450,6 +504,39 @@ fn parse_time_budget(value: Option<String>) -> Result<Duration, ConfigError> {
                 ),
             )
         })
+}
+
+/// `-view=view,-edit=edit,-admin=admin`: suffixes (each at most once) and their roles, longest
+/// first so that `-read-edit` is tried before `-edit`.
+fn parse_role_suffixes(value: Option<String>) -> Result<Vec<RoleSuffix>, ConfigError> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let bad = || {
+        invalid(
+            GROUP_ROLE_SUFFIXES,
+            &value,
+            "a comma list of SUFFIX=ROLE, each suffix once, ROLE one of view, edit, admin (e.g. -view=view,-edit=edit)",
+        )
+    };
+    let mut suffixes: Vec<RoleSuffix> = Vec::new();
+    for entry in value.split(',') {
+        let (suffix, role) = entry.split_once('=').ok_or_else(bad)?;
+        let (suffix, role) = (suffix.trim(), role.trim().to_ascii_lowercase());
+        let role = Role::parse(&role).ok_or_else(bad)?;
+        let taken = suffixes
+            .iter()
+            .any(|s| s.suffix.eq_ignore_ascii_case(suffix));
+        if suffix.is_empty() || suffix.chars().any(char::is_control) || taken {
+            return Err(bad());
+        }
+        suffixes.push(RoleSuffix {
+            suffix: suffix.to_owned(),
+            role,
+        });
+    }
+    suffixes.sort_by_key(|s| std::cmp::Reverse(s.suffix.len()));
+    Ok(suffixes)
 }
 
 /// Days without activity after which the sweep revokes access: 90 when unset, 0 for never.
@@ -660,6 +747,60 @@ mod tests {
         assert!(!config.sync_on_refresh);
         assert!(config.remove_legacy_bindings);
         assert_eq!(config.inactive_days, 0);
+    }
+
+    #[test]
+    fn role_suffixes_are_read_longest_first_and_match_in_any_case() {
+        let config = Config::from_pairs(&[
+            (CLUSTER_NAME, "kf"),
+            (ALLOW_ALL_GROUPS, "true"),
+            (
+                GROUP_ROLE_SUFFIXES,
+                "-edit=edit, -read-edit=view ,-admin=ADMIN",
+            ),
+        ])
+        .unwrap();
+        let suffixes: Vec<&str> = config
+            .role_suffixes
+            .iter()
+            .map(|s| s.suffix.as_str())
+            .collect();
+        assert_eq!(suffixes, ["-read-edit", "-admin", "-edit"]);
+        assert_eq!(config.team_and_role("KF-A-READ-EDIT"), ("KF-A", Role::View));
+        assert_eq!(config.team_and_role("KF-A-Edit"), ("KF-A", Role::Edit));
+        assert_eq!(
+            config.team_and_role("KF-A"),
+            ("KF-A", Role::Edit),
+            "USER_ROLE"
+        );
+        assert_eq!(
+            config.team_and_role("-edit"),
+            ("-edit", Role::Edit),
+            "no team left"
+        );
+        assert_eq!(
+            config.roles(),
+            [Role::View, Role::Edit],
+            "admin not allowed"
+        );
+        let admin = Config::from_pairs(&[
+            (CLUSTER_NAME, "kf"),
+            (ALLOW_ALL_GROUPS, "true"),
+            (GROUP_ROLE_SUFFIXES, "-admin=admin"),
+            (ALLOW_ADMIN_ROLE, "true"),
+        ])
+        .unwrap();
+        assert_eq!(admin.roles(), [Role::Edit, Role::Admin]);
+        for bad in ["-view", "-view=owner", "=view", "-a=view,-A=edit"] {
+            let error = Config::from_pairs(&[
+                (CLUSTER_NAME, "kf"),
+                (ALLOW_ALL_GROUPS, "true"),
+                (GROUP_ROLE_SUFFIXES, bad),
+            ])
+            .unwrap_err()
+            .to_string();
+            assert!(error.starts_with("GROUP_ROLE_SUFFIXES="), "{bad}: {error}");
+        }
     }
 
     #[test]

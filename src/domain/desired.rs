@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::domain::admission::{Identity, Mode};
-use crate::domain::config::Config;
+use crate::domain::config::{Config, Role};
 use crate::domain::conventions::Conventions;
 use crate::domain::names::{
     MAX_LABEL_LEN, collision_safe, dns_label, kfam_binding_name, legacy_binding_name,
@@ -19,8 +19,11 @@ use crate::domain::protected::{Refusal, name_refusal};
 /// A group this user is to have access to, before the cluster has been consulted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupAccess {
-    /// The AD group's exact name, as the IdP sent it.
+    /// The team: the AD group's exact name as the IdP sent it, without a role suffix
+    /// (`GROUP_ROLE_SUFFIXES`).
     pub group: String,
+    /// The role the person gets there: the highest their groups of this team give.
+    pub role: Role,
     pub namespace: String,
     /// The group Profile, owned by `GROUP_PROFILE_OWNER`, recording the group's exact name.
     pub profile: Object,
@@ -104,12 +107,14 @@ pub fn desired_state(
 
     let mut groups: Vec<GroupAccess> = Vec::new();
     let mut refused = Vec::new();
-    for group in identity
+    for ad_group in identity
         .groups
         .iter()
         .filter(|g| config.allowed_groups.admits(g))
     {
-        let refuse = |namespace: Option<&str>, reason| RefusedGroup::new(group, namespace, reason);
+        let refuse =
+            |namespace: Option<&str>, reason| RefusedGroup::new(ad_group, namespace, reason);
+        let (group, role) = config.team_and_role(ad_group);
         let Some(namespace) = dns_label(group) else {
             refused.push(refuse(None, Refusal::NoValidName));
             continue;
@@ -118,7 +123,25 @@ pub fn desired_state(
             refused.push(refuse(Some(&namespace), reason));
             continue;
         }
-        if let Some(first) = groups.iter().find(|g| g.namespace == namespace) {
+        if role == Role::Admin && !config.allow_admin_role {
+            refused.push(refuse(Some(&namespace), Refusal::AdminNotAllowed));
+            continue;
+        }
+        if let Some(first) = groups.iter_mut().find(|g| g.namespace == namespace) {
+            if first.group.eq_ignore_ascii_case(group) {
+                // Another role in the same team: the highest wins.
+                if role > first.role {
+                    first.role = role;
+                    first.bindings = contributor_objects(
+                        &namespace,
+                        email,
+                        &identity.sub,
+                        role.as_str(),
+                        conventions,
+                    );
+                }
+                continue;
+            }
             let reason = Refusal::AnotherGroupsNamespace {
                 group: first.group.clone(),
             };
@@ -128,7 +151,8 @@ pub fn desired_state(
         let owner = config.group_profile_owner.as_str();
         let record = json!({GROUP_ANNOTATION: group});
         groups.push(GroupAccess {
-            group: group.clone(),
+            group: group.to_owned(),
+            role,
             profile: profile(
                 &namespace,
                 json!({"owner": {"kind": "User", "name": owner}}),
@@ -153,7 +177,7 @@ pub fn desired_state(
                 &namespace,
                 email,
                 &identity.sub,
-                config.user_role.as_str(),
+                role.as_str(),
                 conventions,
             ),
             namespace,
@@ -282,6 +306,55 @@ mod tests {
             config,
             &Conventions::defaults(twins.to_vec()),
         )
+    }
+
+    #[test]
+    fn role_suffixes_make_one_team_whose_highest_role_wins_and_admin_needs_enabling() {
+        let suffixes = ("GROUP_ROLE_SUFFIXES", "-view=view,-edit=edit,-admin=admin");
+        let state = granting(
+            &identity(&["KF-A-VIEW", "kf-a-Edit", "KF-B-VIEW", "KF-C-ADMIN", "KF-D"]),
+            &config(&[suffixes]),
+            &[],
+        );
+        let teams: Vec<(&str, &str, Role)> = state
+            .groups
+            .iter()
+            .map(|g| (g.group.as_str(), g.namespace.as_str(), g.role))
+            .collect();
+        assert_eq!(
+            teams,
+            [
+                ("KF-A", "kf-a", Role::Edit),
+                ("KF-B", "kf-b", Role::View),
+                ("KF-D", "kf-d", Role::Edit)
+            ]
+        );
+        assert_eq!(
+            state.groups[0].bindings[0].name,
+            "user-rumesh-corp-example-clusterrole-edit"
+        );
+        assert_eq!(
+            state.groups[1].bindings[0].body["roleRef"]["name"],
+            "kubeflow-view"
+        );
+        assert_eq!(
+            state.refused,
+            [RefusedGroup::new(
+                "KF-C-ADMIN",
+                Some("kf-c"),
+                Refusal::AdminNotAllowed
+            )]
+        );
+        let allowed = granting(
+            &identity(&["KF-C-ADMIN", "KF-C-VIEW"]),
+            &config(&[suffixes, ("ALLOW_ADMIN_ROLE", "true")]),
+            &[],
+        );
+        assert_eq!(allowed.groups[0].role, Role::Admin);
+        assert_eq!(
+            allowed.groups[0].bindings[0].body["roleRef"]["name"],
+            "kubeflow-admin"
+        );
     }
 
     #[test]

@@ -216,9 +216,9 @@ impl Permission {
 }
 
 /// Every permission a sign-in may use on this cluster: Profiles, namespaces, RoleBindings and
-/// `twins` (the Istio kinds it writes or still has objects of), and `bind` on the ClusterRole
-/// users get; plus the doctor's own `get` on the ClusterRoles a sign-in binds.
-pub fn required_permissions(twins: &[Kind], role: Role) -> Vec<Permission> {
+/// `twins` (the Istio kinds it writes or still has objects of), and `bind` on the ClusterRoles
+/// of `roles`; plus the doctor's own `get` on them.
+pub fn required_permissions(twins: &[Kind], roles: &[Role]) -> Vec<Permission> {
     let verbs = |kind: Kind, verbs: &[&'static str]| -> Vec<Permission> {
         verbs
             .iter()
@@ -237,14 +237,16 @@ pub fn required_permissions(twins: &[Kind], role: Role) -> Vec<Permission> {
     for twin in twins {
         permissions.extend(verbs(*twin, &crud));
     }
-    let role = format!("kubeflow-{}", role.as_str());
-    for verb in ["bind", "get"] {
-        permissions.push(Permission {
-            group: "rbac.authorization.k8s.io",
-            resource: "clusterroles",
-            verb,
-            name: Some(role.clone()),
-        });
+    for role in roles {
+        let role = format!("kubeflow-{}", role.as_str());
+        for verb in ["bind", "get"] {
+            permissions.push(Permission {
+                group: "rbac.authorization.k8s.io",
+                resource: "clusterroles",
+                verb,
+                name: Some(role.clone()),
+            });
+        }
     }
     permissions
 }
@@ -408,7 +410,7 @@ mod tests {
 
     #[test]
     fn the_permissions_follow_the_twins_and_the_role() {
-        let current = required_permissions(&[Kind::AuthorizationPolicy], Role::Edit);
+        let current = required_permissions(&[Kind::AuthorizationPolicy], &[Role::Edit]);
         let described: Vec<String> = current.iter().map(Permission::describe).collect();
         assert!(described.contains(&"create authorizationpolicies.security.istio.io".to_owned()));
         assert!(
@@ -417,7 +419,7 @@ mod tests {
         );
         assert!(described.contains(&"create namespaces".to_owned()));
         assert!(!described.iter().any(|d| d.contains("servicerolebindings")));
-        let old = required_permissions(&[Kind::ServiceRoleBinding], Role::View);
+        let old = required_permissions(&[Kind::ServiceRoleBinding], &[Role::View]);
         assert!(
             old.iter()
                 .any(|p| p.resource == "servicerolebindings" && p.verb == "delete")

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::domain::activity::{Record, annotate_body, place_record, record_annotations};
 use crate::domain::admission::Mode;
+use crate::domain::config::Role;
 use crate::domain::desired::{DesiredState, GroupAccess, RefusedGroup};
 use crate::domain::names::collision_safe;
 use crate::domain::objects::{
@@ -61,6 +62,11 @@ pub struct GroupPlan {
     /// A group Profile this function made before Profiles carried their name label: applied
     /// (without force) once, so later sign-ins find it with the others.
     pub label_profile: Option<Object>,
+    /// A role change replaces the person's binding (a RoleBinding's roleRef cannot change) and
+    /// its twin: a higher role they had here, deleted before the lower one is created.
+    pub remove_before: Vec<Object>,
+    /// A lower role they had here, deleted once the higher one is in place.
+    pub remove_after: Vec<Object>,
 }
 
 impl GroupPlan {
@@ -70,6 +76,8 @@ impl GroupPlan {
             + usize::from(self.create_namespace.is_some())
             + self.create_bindings.len()
             + self.repair_bindings.len()
+            + self.remove_before.len()
+            + self.remove_after.len()
     }
 }
 
@@ -242,11 +250,12 @@ pub fn plan(desired: &DesiredState, observed: &Observed, group_owner: &str) -> P
                     .flat_map(|g| &g.bindings)
                     .any(|wanted| same_place(wanted, object, &desired.user_key)))
     };
-    let revoke: Vec<Object> = persons
+    let mut revoke: Vec<Object> = persons
         .iter()
         .filter(|o| !kept(o))
         .map(|o| (*o).clone())
         .collect();
+    order_role_changes(&mut groups, desired, &mut revoke);
     let remove_legacy: Vec<Object> = observed
         .legacy_bindings
         .iter()
@@ -302,7 +311,12 @@ pub fn record_activity(
     let rewritten: Vec<String> = plan
         .revoke
         .iter()
-        .chain(plan.groups.iter().flat_map(|g| &g.repair_bindings))
+        .chain(plan.groups.iter().flat_map(|g| {
+            g.repair_bindings
+                .iter()
+                .chain(&g.remove_before)
+                .chain(&g.remove_after)
+        }))
         .chain(&plan.apply_personal_profile)
         .map(Object::describe)
         .collect();
@@ -501,7 +515,44 @@ fn plan_group(
         create_bindings,
         repair_bindings,
         label_profile,
+        remove_before: Vec::new(),
+        remove_after: Vec::new(),
     })
+}
+
+/// The role a contributor object grants: KFAM's `role` annotation.
+fn role_of(object: &Object) -> Option<Role> {
+    Role::parse(object.meta("annotations", "role")?)
+}
+
+/// Takes the person's bindings of another role out of `revoke` into the group whose new role
+/// they give way to, in the safe order: where the group creates its binding, a higher role goes
+/// before the lower one is made, a lower one once the higher one is in place. (Where the new
+/// role's binding exists already, the old one is simply revoked.)
+fn order_role_changes(groups: &mut [GroupPlan], desired: &DesiredState, revoke: &mut Vec<Object>) {
+    for group in groups.iter_mut().filter(|g| !g.create_bindings.is_empty()) {
+        let Some(role) = desired
+            .groups
+            .iter()
+            .find(|g| g.namespace == group.namespace)
+            .map(|g| g.role)
+        else {
+            continue;
+        };
+        let (changed, kept): (Vec<Object>, Vec<Object>) =
+            std::mem::take(revoke).into_iter().partition(|o| {
+                o.namespace.as_deref() == Some(group.namespace.as_str())
+                    && role_of(o).is_some_and(|r| r != role)
+            });
+        *revoke = kept;
+        for object in changed {
+            if role_of(&object) > Some(role) {
+                group.remove_before.push(object);
+            } else {
+                group.remove_after.push(object);
+            }
+        }
+    }
 }
 
 /// True when `existing` (found where `wanted` was to be created, made by whoever) grants what

@@ -45,6 +45,8 @@ pub enum Refusal {
     NamespaceTerminating,
     /// The cluster refused a write the grant depends on.
     WriteRefused { detail: String },
+    /// The group's suffix gives `admin`, and `ALLOW_ADMIN_ROLE` is not set.
+    AdminNotAllowed,
 }
 
 impl std::fmt::Display for Refusal {
@@ -66,6 +68,9 @@ impl std::fmt::Display for Refusal {
             ),
             Refusal::NamespaceTerminating => f.write_str("the namespace is being deleted"),
             Refusal::WriteRefused { detail } => write!(f, "write refused: {detail}"),
+            Refusal::AdminNotAllowed => {
+                f.write_str("its suffix gives admin, and ALLOW_ADMIN_ROLE is not true")
+            }
         }
     }
 }

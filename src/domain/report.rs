@@ -130,6 +130,11 @@ impl SyncReport {
             revoked: plan
                 .revoke
                 .iter()
+                .chain(
+                    plan.groups
+                        .iter()
+                        .flat_map(|g| g.remove_before.iter().chain(&g.remove_after)),
+                )
                 .chain(&plan.remove_legacy)
                 .map(Object::describe)
                 .collect(),
@@ -181,6 +186,14 @@ impl SyncReport {
             }
         }
         if complete {
+            // A role change's old binding and twin went with it.
+            self.revoked.extend(
+                group
+                    .remove_before
+                    .iter()
+                    .chain(&group.remove_after)
+                    .map(Object::describe),
+            );
             self.granted.push(group.namespace.clone());
         }
     }
@@ -233,7 +246,9 @@ pub fn planned_changes(plan: &Plan) -> Vec<(Write, &Object)> {
                 .chain(g.label_profile.iter().map(|o| (Write::Apply, o)))
                 .chain(g.create_namespace.iter().map(|o| (Write::Create, o)))
                 .chain(g.create_bindings.iter().map(|o| (Write::Create, o)))
+                .chain(g.remove_before.iter().map(|o| (Write::Delete, o)))
                 .chain(g.repair_bindings.iter().map(|o| (Write::Apply, o)))
+                .chain(g.remove_after.iter().map(|o| (Write::Delete, o)))
         }))
         .chain(
             plan.revoke
@@ -289,6 +304,8 @@ mod tests {
             create_bindings: Vec::new(),
             repair_bindings: Vec::new(),
             label_profile: None,
+            remove_before: Vec::new(),
+            remove_after: Vec::new(),
         }
     }
 

@@ -217,19 +217,31 @@ async fn prepare_group(
     })
 }
 
-/// Phase two of a group: the user's bindings.
+/// Phase two of a group: the user's bindings; on a role change, the higher role goes first
+/// (a downgrade) or last, once the higher one is in place (an upgrade).
 async fn bind_group(
     client: &kube::Client,
     group: &GroupPlan,
     user_key: &str,
 ) -> Result<Vec<WriteOutcome>, Error> {
+    let mut outcomes = delete_all(client, &group.remove_before).await?;
     let creates = group
         .create_bindings
         .iter()
         .map(|b| create_binding(client, b, user_key));
     let repairs = group.repair_bindings.iter().map(|b| apply(client, b, true));
     let (created, repaired) = futures::join!(join_all(creates), join_all(repairs));
-    created.into_iter().chain(repaired).collect()
+    let bound: Vec<WriteOutcome> = created
+        .into_iter()
+        .chain(repaired)
+        .collect::<Result<_, _>>()?;
+    let in_place = bound.iter().all(|o| *o == WriteOutcome::Done);
+    outcomes.extend(bound);
+    // The lower role stays until the higher one is in place.
+    if in_place {
+        outcomes.extend(delete_all(client, &group.remove_after).await?);
+    }
+    Ok(outcomes)
 }
 
 /// A group at its own pace: its Profile and namespace, then (when they are ready) its bindings,

@@ -29,6 +29,17 @@ pub fn project_rules() -> Vec<PolicyRule> {
     cluster_role_rules(include_str!("../../deploy/rbac.yaml")).expect("deploy/rbac.yaml parses")
 }
 
+/// The rules with `deploy/rbac-admin.yaml` applied too (the variant that may bind
+/// `kubeflow-admin`).
+pub fn project_rules_with_admin() -> Vec<PolicyRule> {
+    let mut rules = project_rules();
+    rules.extend(
+        cluster_role_rules(include_str!("../../deploy/rbac-admin.yaml"))
+            .expect("deploy/rbac-admin.yaml parses"),
+    );
+    rules
+}
+
 /// The rules of every ClusterRole in a (multi-document) YAML manifest.
 pub fn cluster_role_rules(manifest: &str) -> Result<Vec<PolicyRule>, String> {
     let mut rules = Vec::new();
