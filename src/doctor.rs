@@ -24,6 +24,7 @@ use crate::kubernetes::inspect::{
 };
 use crate::kubernetes::observe::discover;
 use crate::kubernetes::policy::SignInPolicy;
+use crate::session::ClusterSession;
 
 /// The longest the doctor takes when Lambda does not say how long it has.
 const DOCTOR_BUDGET: Duration = Duration::from_secs(5);
@@ -55,15 +56,36 @@ impl App {
         let budget = remaining
             .map(|r| r.saturating_sub(REPORT_MARGIN))
             .map_or(DOCTOR_BUDGET, |r| r.min(DOCTOR_BUDGET));
-        let mut findings = vec![self.configuration_finding()];
-        let checks = self.diagnose(request, Instant::now() + budget, &mut findings);
-        if tokio::time::timeout(budget, checks).await.is_err() {
-            findings.push(problem(
+        let deadline = Instant::now() + budget;
+        let out_of_time = || {
+            problem(
                 "time",
                 &Error::TimeBudget {
                     budget_ms: budget.as_millis(),
                 },
-            ));
+            )
+        };
+        let several = self.clusters.len() > 1;
+        // Every cluster at once; with several, each finding names its cluster.
+        let per_cluster = futures::future::join_all(self.clusters.iter().map(|cluster| async {
+            let mut found = Vec::new();
+            let checks = self.diagnose(cluster, request, deadline, &mut found);
+            if tokio::time::timeout_at(deadline, checks).await.is_err() {
+                found.push(out_of_time());
+            }
+            if several {
+                for finding in &mut found {
+                    finding.check = format!("{} {}", cluster.label(), finding.check);
+                }
+            }
+            found
+        }))
+        .await;
+        let mut findings = vec![self.configuration_finding()];
+        findings.extend(per_cluster.into_iter().flatten());
+        match tokio::time::timeout_at(deadline, self.app_client_findings(request)).await {
+            Ok(found) => findings.extend(found),
+            Err(_) => findings.push(out_of_time()),
         }
         let report = DoctorReport::new(findings);
         tracing::info!(
@@ -88,8 +110,12 @@ impl App {
         Finding::ok(
             "configuration",
             format!(
-                "cluster {} in {}; {groups} become namespaces with role {}{}; FAIL_MODE={}, DRY_RUN={}, TRUST_STORED_GROUPS={}",
-                config.cluster_name,
+                "clusters {} (function in {}); {groups} become namespaces with role {}{}; FAIL_MODE={}, DRY_RUN={}, TRUST_STORED_GROUPS={}",
+                self.clusters
+                    .iter()
+                    .map(|c| c.label())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 self.region,
                 config.user_role.as_str(),
                 suffixes.join(""),
@@ -100,26 +126,27 @@ impl App {
         )
     }
 
+    /// The checks of one cluster, pushed to `findings` as they are made.
     async fn diagnose(
         &self,
+        cluster: &ClusterSession,
         request: &DoctorRequest,
         deadline: Instant,
         findings: &mut Vec<Finding>,
     ) {
-        let info = match self.cluster_info().await {
-            Ok(info) => {
-                findings.push(Finding::ok(
-                    "cluster",
-                    format!(
-                        "EKS describes {} with the endpoint {}",
-                        self.config.cluster_name, info.endpoint
-                    ),
-                ));
-                info
-            }
+        match cluster.info().await {
+            Ok(info) => findings.push(Finding::ok(
+                "cluster",
+                format!(
+                    "EKS describes {} (in {}) with the endpoint {}",
+                    cluster.target.name,
+                    cluster.region(),
+                    info.endpoint
+                ),
+            )),
             Err(error) => return findings.push(problem("cluster", &error)),
         };
-        let client = match self.doctor_client(&info, deadline).await {
+        let client = match cluster.client(SignInPolicy::new(deadline), false).await {
             Ok(client) => client,
             Err(error) => return findings.push(problem("token", &error)),
         };
@@ -172,22 +199,9 @@ impl App {
         };
         findings.push(conventions_finding(&facts, &conventions));
 
-        findings.extend(self.app_client_findings(request).await);
         if request.email.is_some() {
-            findings.extend(self.preview(&client, facts, request).await);
+            findings.extend(self.preview(cluster, &client, facts, request).await);
         }
-    }
-
-    /// A client presenting the function's token, to the described cluster.
-    async fn doctor_client(
-        &self,
-        info: &crate::eks::cluster::ClusterInfo,
-        deadline: Instant,
-    ) -> Result<kube::Client, Error> {
-        let token = self.token(false).await?;
-        self.pool(info)
-            .await?
-            .for_sign_in(&token, SignInPolicy::new(deadline))
     }
 
     async fn cluster_role_findings(&self, client: &kube::Client) -> Vec<Finding> {
@@ -276,6 +290,7 @@ impl App {
     /// refusal, and each change, run as a server-side dry run where its namespace exists.
     async fn preview(
         &self,
+        cluster: &ClusterSession,
         client: &kube::Client,
         facts: ClusterFacts,
         request: &DoctorRequest,
@@ -305,7 +320,7 @@ impl App {
             }
         };
         let planned = match self
-            .read_and_plan(client, facts, &identity, mode, false)
+            .read_and_plan(cluster, client, facts, &identity, mode, false)
             .await
         {
             Ok(planned) => planned,

@@ -19,15 +19,13 @@ pub mod error;
 pub mod kubernetes;
 pub mod lambda;
 mod offboarding;
+pub mod session;
 
 pub use domain::config;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::domain::access::{AccessReport, ReportFormat};
@@ -41,14 +39,12 @@ use crate::domain::metrics::SignInMetrics;
 use crate::domain::pace::Pace;
 use crate::domain::plan::{Observed, Plan, plan, record_activity};
 use crate::domain::report::{SyncReport, Verdict, log_change, planned_changes, verdict};
-use crate::domain::sweep::SweepSummary;
-use crate::eks::cluster::{ClusterInfo, describe_cluster};
-use crate::eks::token::{BearerToken, mint_token};
+use crate::domain::sweep::SweepAnswer;
 use crate::error::{Error, InvocationFailed, SignInFailed};
-use crate::kubernetes::client::ClusterClient;
 use crate::kubernetes::execute::execute;
-use crate::kubernetes::observe::{discover, observe};
+use crate::kubernetes::observe::observe;
 use crate::kubernetes::policy::SignInPolicy;
+use crate::session::ClusterSession;
 
 /// Time kept back from Lambda's own deadline to send the answer.
 const ANSWER_MARGIN: Duration = Duration::from_millis(150);
@@ -61,10 +57,27 @@ pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 pub enum Outcome {
     /// Nothing to provision: why.
     Skipped(Skip),
-    /// Provisioned.
-    Synchronised(SyncReport),
+    /// Provisioned, on every cluster (in `CLUSTER_NAME`'s order).
+    Synchronised(Vec<ClusterReport>),
     /// Provisioning failed and `FAIL_MODE=open` let the sign-in through.
     FailedOpen,
+}
+
+/// What a sign-in did on one cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterReport {
+    pub cluster: String,
+    pub report: SyncReport,
+}
+
+impl Outcome {
+    /// The first cluster's report, when the sign-in was provisioned.
+    pub fn report(&self) -> Option<&SyncReport> {
+        match self {
+            Outcome::Synchronised(clusters) => clusters.first().map(|c| &c.report),
+            _ => None,
+        }
+    }
 }
 
 /// What an invocation answers.
@@ -75,7 +88,7 @@ pub enum Answer {
     /// The doctor's report.
     Report(DoctorReport),
     /// What the sweep did.
-    Sweep(SweepSummary),
+    Sweep(SweepAnswer),
     /// The access report.
     Access(AccessAnswer),
 }
@@ -91,16 +104,11 @@ pub enum AccessAnswer {
 /// What a warm container keeps between sign-ins.
 pub struct App {
     config: Config,
-    eks: aws_sdk_eks::Client,
     cognito: aws_sdk_cognitoidentityprovider::Client,
-    credentials: SharedCredentialsProvider,
     region: String,
     clock: Clock,
-    cluster: Mutex<Option<ClusterInfo>>,
-    pool: Mutex<Option<ClusterClient>>,
-    token: Mutex<Option<BearerToken>>,
-    facts: Mutex<Option<ClusterFacts>>,
-    token_mints: AtomicU32,
+    /// One per cluster of `CLUSTER_NAME`, in its order.
+    clusters: Vec<ClusterSession>,
 }
 
 impl App {
@@ -113,18 +121,26 @@ impl App {
         let credentials = sdk
             .credentials_provider()
             .ok_or(Error::AwsSetup("credentials provider"))?;
+        let clusters = config
+            .clusters
+            .iter()
+            .map(|target| {
+                ClusterSession::new(
+                    target.clone(),
+                    sdk,
+                    &region,
+                    credentials.clone(),
+                    clock.clone(),
+                    config.istio_authz,
+                )
+            })
+            .collect();
         Ok(App {
             config,
-            eks: aws_sdk_eks::Client::new(sdk),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(sdk),
-            credentials,
             region,
             clock,
-            cluster: Mutex::new(None),
-            pool: Mutex::new(None),
-            token: Mutex::new(None),
-            facts: Mutex::new(None),
-            token_mints: AtomicU32::new(0),
+            clusters,
         })
     }
 
@@ -132,9 +148,9 @@ impl App {
         &self.config
     }
 
-    /// Bearer tokens minted by this container so far.
+    /// Bearer tokens minted by this container so far, for every cluster.
     pub fn token_mints(&self) -> u32 {
-        self.token_mints.load(Ordering::Relaxed)
+        self.clusters.iter().map(ClusterSession::token_mints).sum()
     }
 
     /// Handles one invocation: a Cognito event (the caller returns it unchanged on
@@ -205,10 +221,37 @@ impl App {
         let budget = remaining
             .map(|r| r.saturating_sub(ANSWER_MARGIN))
             .map_or(self.config.time_budget, |r| r.min(self.config.time_budget));
+        // Every cluster at once, inside the one budget.
+        let results = futures::future::join_all(
+            self.clusters
+                .iter()
+                .map(|cluster| self.sign_in_on(cluster, &identity, mode, started, budget)),
+        )
+        .await;
+        let all_ok = results.iter().all(Result::is_ok);
+        match verdict(all_ok, self.config.fail_mode) {
+            Verdict::Synchronised => Ok(Outcome::Synchronised(
+                results.into_iter().filter_map(Result::ok).collect(),
+            )),
+            Verdict::FailedOpen => Ok(Outcome::FailedOpen),
+            Verdict::FailedClosed => Err(SignInFailed),
+        }
+    }
+
+    /// One sign-in on one cluster, inside `budget` from `started`: its metrics line and its log
+    /// line, and its report, or `Err` (logged) when it failed.
+    async fn sign_in_on(
+        &self,
+        cluster: &ClusterSession,
+        identity: &Identity,
+        mode: Mode,
+        started: Instant,
+        budget: Duration,
+    ) -> Result<ClusterReport, ()> {
         let mut requests = 0;
-        let result = match tokio::time::timeout(
-            budget,
-            self.provision(&identity, mode, started + budget, &mut requests),
+        let result = match tokio::time::timeout_at(
+            started + budget,
+            self.provision(cluster, identity, mode, started + budget, &mut requests),
         )
         .await
         {
@@ -224,25 +267,38 @@ impl App {
                 first: first.clone(),
             }),
         });
-
         let elapsed = started.elapsed();
-        SignInMetrics::new(result.as_ref().ok(), elapsed, requests).emit((self.clock)());
-        match &result {
-            Ok(report) => log_report(&identity, mode, report, elapsed, requests, &self.config),
-            Err(error) => tracing::error!(
-                user = ?identity.email,
-                error = error.chain(),
-                hint = error.hint().unwrap_or(""),
-                duration_ms = elapsed.as_millis() as u64,
-                api_requests = requests,
-                fail_mode = self.config.fail_mode.as_str(),
-                "sign-in provisioning failed"
-            ),
-        }
-        match (verdict(result.is_ok(), self.config.fail_mode), result) {
-            (Verdict::Synchronised, Ok(report)) => Ok(Outcome::Synchronised(report)),
-            (Verdict::FailedOpen, _) => Ok(Outcome::FailedOpen),
-            _ => Err(SignInFailed),
+        let label = cluster.label();
+        SignInMetrics::new(result.as_ref().ok(), elapsed, requests).emit(&label, (self.clock)());
+        match result {
+            Ok(report) => {
+                log_report(
+                    &label,
+                    identity,
+                    mode,
+                    &report,
+                    elapsed,
+                    requests,
+                    &self.config,
+                );
+                Ok(ClusterReport {
+                    cluster: label,
+                    report,
+                })
+            }
+            Err(error) => {
+                tracing::error!(
+                    cluster = %label,
+                    user = ?identity.email,
+                    error = error.chain(),
+                    hint = error.hint().unwrap_or(""),
+                    duration_ms = elapsed.as_millis() as u64,
+                    api_requests = requests,
+                    fail_mode = self.config.fail_mode.as_str(),
+                    "sign-in provisioning failed"
+                );
+                Err(())
+            }
         }
     }
 
@@ -250,25 +306,21 @@ impl App {
     /// trying once more if the API server refuses the one it had.
     async fn provision(
         &self,
+        cluster: &ClusterSession,
         identity: &Identity,
         mode: Mode,
         deadline: Instant,
         requests: &mut u32,
     ) -> Result<SyncReport, Error> {
-        let info = self.cluster_info().await?;
         let mut renew = false;
         loop {
             let policy = SignInPolicy::new(deadline);
-            let token = self.token(renew).await?;
-            let client = self
-                .pool(&info)
-                .await?
-                .for_sign_in(&token, policy.clone())?;
+            let client = cluster.client(policy.clone(), renew).await?;
             let result = async {
-                let facts = self.cluster_facts(&client).await?;
+                let facts = cluster.facts(&client).await?;
                 // Logged once per sign-in, not again on the retry after a 401.
                 let mut planned = self
-                    .read_and_plan(&client, facts, identity, mode, !renew)
+                    .read_and_plan(cluster, &client, facts, identity, mode, !renew)
                     .await?;
                 if self.config.dry_run {
                     for (write, object) in planned_changes(&planned.plan) {
@@ -303,6 +355,7 @@ impl App {
             match result {
                 Err(error) if error.is_unauthorized() && !renew => {
                     tracing::warn!(
+                        cluster = %cluster.label(),
                         "the API server refused the bearer token; minting a new one and retrying once"
                     );
                     renew = true;
@@ -316,6 +369,7 @@ impl App {
     /// cluster shows) against what the cluster holds. `log_refusals` logs each refused group.
     async fn read_and_plan(
         &self,
+        cluster: &ClusterSession,
         client: &kube::Client,
         facts: ClusterFacts,
         identity: &Identity,
@@ -347,7 +401,7 @@ impl App {
         .await?;
         let mut facts = facts;
         if facts.learn_owner(&observed.profiles) {
-            self.keep_facts(&facts).await;
+            cluster.keep_facts(&facts).await;
         }
         let conventions = facts.conventions(twins, &self.config);
         let desired = desired_state(identity, mode, &self.config, &conventions);
@@ -357,87 +411,6 @@ impl App {
             observed,
             plan,
         })
-    }
-
-    /// The cluster's endpoint and CA, asked of EKS once per container; a failure is not kept.
-    async fn cluster_info(&self) -> Result<ClusterInfo, Error> {
-        let mut cached = self.cluster.lock().await;
-        if let Some(info) = cached.as_ref() {
-            return Ok(info.clone());
-        }
-        let info = describe_cluster(&self.eks, &self.config.cluster_name).await?;
-        tracing::info!(endpoint = %info.endpoint, "cluster described");
-        *cached = Some(info.clone());
-        Ok(info)
-    }
-
-    /// The connection pool to the cluster, made once per container.
-    async fn pool(&self, info: &ClusterInfo) -> Result<ClusterClient, Error> {
-        let mut kept = self.pool.lock().await;
-        if let Some(pool) = kept.as_ref() {
-            return Ok(pool.clone());
-        }
-        let pool = ClusterClient::new(info)?;
-        *kept = Some(pool.clone());
-        Ok(pool)
-    }
-
-    /// A bearer token that is not stale; a new one when `renew` or when none is kept.
-    async fn token(&self, renew: bool) -> Result<BearerToken, Error> {
-        let now = (self.clock)();
-        let mut kept = self.token.lock().await;
-        if let Some(token) = kept.as_ref()
-            && !renew
-            && !token.is_stale(now)
-        {
-            return Ok(token.clone());
-        }
-        let credentials = self
-            .credentials
-            .provide_credentials()
-            .await
-            .map_err(|e| Error::Credentials(Box::new(e)))?;
-        let token = mint_token(&credentials, &self.region, &self.config.cluster_name, now)?;
-        self.token_mints.fetch_add(1, Ordering::Relaxed);
-        *kept = Some(token.clone());
-        Ok(token)
-    }
-
-    /// Keeps what was learnt since the facts were read (the owner's user id).
-    async fn keep_facts(&self, facts: &ClusterFacts) {
-        let mut cached = self.facts.lock().await;
-        if cached.is_some() {
-            *cached = Some(facts.clone());
-        }
-    }
-
-    /// What the cluster says about itself, read once per container once it has shown its
-    /// conventions (a profile controller's owner object); until then, at each sign-in. A
-    /// failure is not kept.
-    async fn cluster_facts(&self, client: &kube::Client) -> Result<ClusterFacts, Error> {
-        let mut cached = self.facts.lock().await;
-        if let Some(facts) = cached.as_ref() {
-            return Ok(facts.clone());
-        }
-        let facts = discover(client).await?;
-        if !facts.has_shown_its_conventions() {
-            return Ok(facts);
-        }
-        match facts.twins(self.config.istio_authz) {
-            Ok((twins, skipped)) => {
-                if !skipped.is_empty() {
-                    tracing::error!(
-                        skipped = ?skipped,
-                        writing = ?twins,
-                        "ISTIO_AUTHZ names Istio kinds the cluster does not serve; they are skipped"
-                    );
-                }
-                tracing::info!(istio = ?twins, served = ?facts.served, "cluster conventions discovered");
-            }
-            Err(error) => tracing::error!(%error, "ISTIO_AUTHZ cannot be honoured on this cluster"),
-        }
-        *cached = Some(facts.clone());
-        Ok(facts)
     }
 }
 
@@ -465,6 +438,7 @@ struct Planned {
 
 /// The summary of a provisioned sign-in (and what it withheld or deferred).
 fn log_report(
+    cluster: &str,
     identity: &Identity,
     mode: Mode,
     report: &SyncReport,
@@ -474,6 +448,7 @@ fn log_report(
 ) {
     if !report.withheld.is_empty() {
         tracing::info!(
+            cluster,
             user = ?identity.email,
             groups = ?report.withheld,
             "groups not granted: this sign-in's groups were not just asserted by the identity provider (a refresh or a local user); they are granted at the next federated sign-in"
@@ -481,6 +456,7 @@ fn log_report(
     }
     if !report.deferred.is_empty() || report.deferred_deletions > 0 {
         tracing::warn!(
+            cluster,
             user = ?identity.email,
             groups = ?report.deferred,
             deletions = report.deferred_deletions,
@@ -488,6 +464,7 @@ fn log_report(
         );
     }
     tracing::info!(
+        cluster,
         user = ?identity.email,
         sub = identity.sub.as_str(),
         mode = ?mode,

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use kubeflow_profile_manager::domain::config::Config;
 use kubeflow_profile_manager::domain::doctor::DoctorReport;
-use kubeflow_profile_manager::domain::sweep::SweepSummary;
+use kubeflow_profile_manager::domain::sweep::SweepAnswer;
 use kubeflow_profile_manager::error::InvocationFailed;
 use kubeflow_profile_manager::lambda::command_line::{Launch, launch};
 use kubeflow_profile_manager::lambda::init_error::report_init_error;
@@ -22,7 +22,7 @@ use serde_json::value::RawValue;
 enum Reply {
     Event(Box<RawValue>),
     Report(DoctorReport),
-    Sweep(SweepSummary),
+    Sweep(SweepAnswer),
     Access(AccessAnswer),
 }
 

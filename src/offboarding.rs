@@ -3,12 +3,14 @@
 //! against their activity and the user pool, a few at a time, inside the invocation's time; their
 //! bindings revoked when they left. I/O.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::App;
@@ -19,14 +21,15 @@ use crate::domain::activity::{
 };
 use crate::domain::objects::Object;
 use crate::domain::sweep::{
-    ManagedUser, Reason, SweepSummary, Verdict, first_look, judge, managed_users, revocation_order,
-    sweep_order,
+    ManagedUser, PoolUser, Reason, SweepAnswer, SweepSummary, Verdict, first_look, judge,
+    managed_users, revocation_order, sweep_order,
 };
 use crate::error::Error;
 use crate::kubernetes::execute::annotate;
 use crate::kubernetes::inventory::inventory;
 use crate::kubernetes::policy::SignInPolicy;
 use crate::kubernetes::typed::KindApi;
+use crate::session::ClusterSession;
 
 /// The longest a command takes when Lambda does not say how long it has.
 const COMMAND_BUDGET: Duration = Duration::from_secs(60);
@@ -37,6 +40,20 @@ const SWEEP_MARGIN: Duration = Duration::from_secs(10);
 /// People checked at once: each is at most one `AdminGetUser` (Cognito's "UserRead" category
 /// allows 120 a second per account by default) and, rarely, a few deletes.
 const PEOPLE_AT_ONCE: usize = 4;
+
+/// What one sweep shares across its clusters.
+struct SweepRun {
+    pool_id: String,
+    now: std::time::SystemTime,
+    /// Requests end here.
+    deadline: Instant,
+    /// No person is started after this.
+    stop_starting: Instant,
+    /// What the pool said of each user name asked about so far.
+    answers: Mutex<HashMap<String, PoolUser>>,
+    cognito_slots: Semaphore,
+    cognito_requests: AtomicU32,
+}
 
 /// What became of one person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,41 +68,75 @@ enum Fate {
 }
 
 impl App {
-    /// One sweep: every person whose access this function manages, checked once, from where
-    /// the latest interrupted sweep stopped. `remaining` is the time Lambda still allows.
-    pub async fn sweep(&self, remaining: Option<Duration>) -> Result<SweepSummary, Error> {
+    /// One sweep: every person whose access this function manages, on every cluster at once,
+    /// each checked once, from where the latest interrupted sweep of that cluster stopped.
+    /// `remaining` is the time Lambda still allows. A cluster that cannot be swept fails the
+    /// invocation after the others are done.
+    pub async fn sweep(&self, remaining: Option<Duration>) -> Result<SweepAnswer, Error> {
         let started = Instant::now();
         let remaining = remaining.unwrap_or(COMMAND_BUDGET);
         let margin = SWEEP_MARGIN.min(remaining / 5);
-        let deadline = started + remaining - margin / 10;
-        let stop_starting = started + remaining - margin;
-        let pool_id = self
-            .config
-            .user_pool_id
-            .clone()
-            .ok_or(Error::AwsSetup("user pool (set USER_POOL_ID)"))?;
-        let policy = SignInPolicy::for_command(deadline);
+        let run = SweepRun {
+            pool_id: self
+                .config
+                .user_pool_id
+                .clone()
+                .ok_or(Error::AwsSetup("user pool (set USER_POOL_ID)"))?,
+            now: (self.clock)(),
+            deadline: started + remaining - margin / 10,
+            stop_starting: started + remaining - margin,
+            answers: Mutex::new(HashMap::new()),
+            cognito_slots: Semaphore::new(PEOPLE_AT_ONCE),
+            cognito_requests: AtomicU32::new(0),
+        };
+        let results = futures::future::join_all(
+            self.clusters
+                .iter()
+                .map(|cluster| self.sweep_cluster(cluster, &run, started)),
+        )
+        .await;
+        let mut answer = SweepAnswer::default();
+        let mut failure = None;
+        for (cluster, result) in self.clusters.iter().zip(results) {
+            match result {
+                Ok(summary) => answer.add(cluster.label(), summary),
+                Err(error) => {
+                    tracing::error!(cluster = %cluster.label(), error = error.chain(), hint = error.hint().unwrap_or(""), "the sweep of this cluster failed");
+                    failure.get_or_insert(error);
+                }
+            }
+        }
+        answer.total.set_duration(started.elapsed());
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(answer),
+        }
+    }
+
+    /// The sweep of one cluster: its summary line and its EMF line.
+    async fn sweep_cluster(
+        &self,
+        cluster: &ClusterSession,
+        run: &SweepRun,
+        started: Instant,
+    ) -> Result<SweepSummary, Error> {
+        let label = cluster.label();
+        let policy = SignInPolicy::for_command(run.deadline);
         // A fresh token: a sweep may outlast one minted for an earlier invocation.
-        let client = self.command_client(policy.clone(), true).await?;
-        let users = self.managed_users(&client).await?;
-        let now = (self.clock)();
+        let client = cluster.client(policy.clone(), true).await?;
+        let users = self.managed_users(cluster, &client).await?;
         let order = sweep_order(&users);
-        let cognito_requests = AtomicU32::new(0);
         let fatal: Mutex<Option<Error>> = Mutex::new(None);
+        let asked = AtomicU32::new(0);
         let fates: Vec<(usize, Fate)> = futures::stream::iter(order.iter().copied())
             .map(|index| {
-                let (client, users, pool_id) = (&client, &users, pool_id.as_str());
-                let (cognito_requests, fatal) = (&cognito_requests, &fatal);
+                let (client, users, fatal, asked) = (&client, &users, &fatal, &asked);
                 async move {
                     let stopped = fatal.lock().unwrap_or_else(|p| p.into_inner()).is_some();
-                    if stopped || Instant::now() >= stop_starting {
+                    if stopped || Instant::now() >= run.stop_starting {
                         return (index, Fate::NotStarted);
                     }
-                    let person = &users[index];
-                    let fate = self
-                        .check_person(client, person, pool_id, (now, deadline), cognito_requests)
-                        .await;
-                    match fate {
+                    match self.check_person(client, &users[index], run, asked).await {
                         Ok(fate) => (index, fate),
                         Err(error) => {
                             fatal
@@ -107,7 +158,7 @@ impl App {
             inactive_days: self.config.inactive_days,
             ..SweepSummary::default()
         };
-        let mut not_started: Vec<usize> = Vec::new();
+        let mut not_started: HashSet<usize> = HashSet::new();
         for (index, fate) in &fates {
             match *fate {
                 Fate::Stamped => summary.stamped += 1,
@@ -117,26 +168,26 @@ impl App {
                     summary.bindings_deleted += deleted;
                 }
                 Fate::Left => summary.left_for_next_run += 1,
-                Fate::NotStarted => not_started.push(*index),
+                Fate::NotStarted => drop(not_started.insert(*index)),
             }
         }
         summary.checked = fates.len() - not_started.len();
         summary.left_for_next_run += not_started.len();
         summary.finished = not_started.is_empty() && summary.left_for_next_run == 0;
         // Resume where this run stopped: the first person, in this run's order, not reached.
-        let not_reached: std::collections::HashSet<usize> = not_started.iter().copied().collect();
-        let first_not_started = order.iter().find(|i| not_reached.contains(i));
+        let first_not_started = order.iter().find(|i| not_started.contains(i));
         if let Some(person) = first_not_started.and_then(|i| users[*i].anchor())
             && !self.config.dry_run
         {
-            let mark = json!({SWEEP_RESUME_ANNOTATION: rfc3339(seconds(now))});
+            let mark = json!({SWEEP_RESUME_ANNOTATION: rfc3339(seconds(run.now))});
             annotate(&client, &Annotate::new(person, mark)).await;
         }
-        summary.cognito_requests = cognito_requests.load(Ordering::Relaxed);
         summary.kubernetes_requests = policy.requests();
+        summary.cognito_requests = asked.load(Ordering::Relaxed);
         summary.set_duration(started.elapsed());
-        println!("{}", summary.emf((self.clock)()));
+        println!("{}", summary.emf(&label, (self.clock)()));
         tracing::info!(
+            cluster = %label,
             users = summary.users,
             checked = summary.checked,
             stamped = summary.stamped,
@@ -162,41 +213,38 @@ impl App {
         }
     }
 
-    /// The access report `request` asks for.
+    /// The access report `request` asks for, of every cluster.
     pub async fn access_report(
         &self,
         request: &ReportRequest,
         remaining: Option<Duration>,
     ) -> Result<AccessReport, Error> {
         let remaining = remaining.unwrap_or(COMMAND_BUDGET);
-        let policy = SignInPolicy::for_command(
-            Instant::now() + remaining - SWEEP_MARGIN.min(remaining / 5) / 10,
-        );
-        let client = self.command_client(policy, false).await?;
-        let users = self.managed_users(&client).await?;
+        let deadline = Instant::now() + remaining - SWEEP_MARGIN.min(remaining / 5) / 10;
+        let read = futures::future::join_all(self.clusters.iter().map(|cluster| async move {
+            let client = cluster
+                .client(SignInPolicy::for_command(deadline), false)
+                .await?;
+            let users = self.managed_users(cluster, &client).await?;
+            Ok::<_, Error>((cluster.label(), users))
+        }))
+        .await;
+        let clusters = read.into_iter().collect::<Result<Vec<_>, _>>()?;
         Ok(access_report(
-            &users,
+            &clusters,
             request,
             (self.clock)(),
             self.config.inactive_days,
         ))
     }
 
-    /// A client for a command's requests, all following `policy`; with `fresh_token`, under a
-    /// token minted now.
-    async fn command_client(
+    /// Everyone this function manages access for on `cluster`, by key.
+    async fn managed_users(
         &self,
-        policy: std::sync::Arc<SignInPolicy>,
-        fresh_token: bool,
-    ) -> Result<kube::Client, Error> {
-        let info = self.cluster_info().await?;
-        let token = self.token(fresh_token).await?;
-        self.pool(&info).await?.for_sign_in(&token, policy)
-    }
-
-    /// Everyone this function manages access for, by key.
-    async fn managed_users(&self, client: &kube::Client) -> Result<Vec<ManagedUser>, Error> {
-        let facts = self.cluster_facts(client).await?;
+        cluster: &ClusterSession,
+        client: &kube::Client,
+    ) -> Result<Vec<ManagedUser>, Error> {
+        let facts = cluster.facts(client).await?;
         let (twins, _) = facts
             .twins(self.config.istio_authz)
             .map_err(Error::Conventions)?;
@@ -213,26 +261,18 @@ impl App {
         &self,
         client: &kube::Client,
         person: &ManagedUser,
-        pool_id: &str,
-        (now, deadline): (std::time::SystemTime, Instant),
-        cognito_requests: &AtomicU32,
+        run: &SweepRun,
+        asked: &AtomicU32,
     ) -> Result<Fate, Error> {
-        let verdict = match first_look(person, now, self.config.inactive_days) {
-            Verdict::AskPool(username) => {
-                cognito_requests.fetch_add(1, Ordering::Relaxed);
-                let asked = pool_user(&self.cognito, pool_id, &username);
-                let answer = tokio::time::timeout_at(deadline, asked)
-                    .await
-                    .unwrap_or_else(|_| Err(LookupFailed::ForNow("no answer in time".into())));
-                match answer {
-                    Ok(answer) => judge(person, &answer),
-                    Err(LookupFailed::ForNow(why)) => {
-                        tracing::warn!(sub = person.key.as_str(), %why, "the user pool did not answer; left for the next run");
-                        return Ok(Fate::Left);
-                    }
-                    Err(LookupFailed::Always(error)) => return Err(error),
+        let verdict = match first_look(person, run.now, self.config.inactive_days) {
+            Verdict::AskPool(username) => match self.pool_user(run, &username, asked).await {
+                Ok(answer) => judge(person, &answer),
+                Err(LookupFailed::ForNow(why)) => {
+                    tracing::warn!(sub = person.key.as_str(), %why, "the user pool did not answer; left for the next run");
+                    return Ok(Fate::Left);
                 }
-            }
+                Err(LookupFailed::Always(error)) => return Err(error),
+            },
             verdict => verdict,
         };
         let marked = person.resume_mark().is_some();
@@ -242,7 +282,7 @@ impl App {
                 let Some(anchor) = person.anchor() else {
                     return Ok(Fate::Kept);
                 };
-                let mut annotations = record_annotations(now, None);
+                let mut annotations = record_annotations(run.now, None);
                 if marked {
                     annotations[SWEEP_RESUME_ANNOTATION] = Value::Null;
                 }
@@ -263,6 +303,39 @@ impl App {
             }
             Verdict::Revoke(reason) => self.revoke(client, person, reason).await,
         })
+    }
+
+    /// What the pool says of `username`: asked once per sweep (a person may be on several
+    /// clusters), at most [`PEOPLE_AT_ONCE`] questions in flight over every cluster, and only
+    /// until the run's deadline.
+    async fn pool_user(
+        &self,
+        run: &SweepRun,
+        username: &str,
+        asked: &AtomicU32,
+    ) -> Result<PoolUser, LookupFailed> {
+        if let Some(known) = run
+            .answers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(username)
+        {
+            return Ok(known.clone());
+        }
+        let asked = async {
+            let _slot = run.cognito_slots.acquire().await;
+            run.cognito_requests.fetch_add(1, Ordering::Relaxed);
+            asked.fetch_add(1, Ordering::Relaxed);
+            pool_user(&self.cognito, &run.pool_id, username).await
+        };
+        let answer = tokio::time::timeout_at(run.deadline, asked)
+            .await
+            .unwrap_or_else(|_| Err(LookupFailed::ForNow("no answer in time".into())))?;
+        run.answers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(username.to_owned(), answer.clone());
+        Ok(answer)
     }
 
     /// Removes the resume marks from a person's objects.

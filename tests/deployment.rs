@@ -357,7 +357,7 @@ fn the_template_refuses_a_stack_without_exactly_one_allow_list() {
 fn the_alarm_and_the_dashboard_watch_metrics_the_function_emits() {
     let t = template();
     let emitted = SignInMetrics::new(None, std::time::Duration::ZERO, 0)
-        .emf(std::time::SystemTime::UNIX_EPOCH);
+        .emf("kf", std::time::SystemTime::UNIX_EPOCH);
     let namespace = emitted["_aws"]["CloudWatchMetrics"][0]["Namespace"]
         .as_str()
         .unwrap();
@@ -382,7 +382,7 @@ fn the_alarm_and_the_dashboard_watch_metrics_the_function_emits() {
             "{name} is not on the dashboard"
         );
     }
-    let sweep = SweepSummary::default().emf(std::time::SystemTime::UNIX_EPOCH);
+    let sweep = SweepSummary::default().emf("kf", std::time::SystemTime::UNIX_EPOCH);
     for name in [
         "SweepUsers",
         "SweepRevoked",

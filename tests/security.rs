@@ -30,10 +30,7 @@ async fn handle(h: &Harness, event: &str) -> Outcome {
 }
 
 fn withheld(outcome: &Outcome) -> Vec<String> {
-    match outcome {
-        Outcome::Synchronised(report) => report.withheld.clone(),
-        other => panic!("expected a synchronised sign-in, got {other:?}"),
-    }
+    common::report(outcome).withheld.clone()
 }
 
 #[tokio::test]
@@ -463,9 +460,7 @@ async fn an_administrators_group_profile_is_bound_only_when_it_records_the_group
     )
     .await;
     assert_eq!(granted(&outcome), ["computer-vision"]);
-    let Outcome::Synchronised(report) = &outcome else {
-        unreachable!()
-    };
+    let report = common::report(&outcome);
     let reasons: Vec<(String, String)> = report
         .refused
         .iter()

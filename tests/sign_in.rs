@@ -132,7 +132,7 @@ async fn a_repeat_sign_in_changes_nothing_and_costs_a_constant_number_of_request
         h.cluster.clear_requests();
         let outcome = h.sign_in("rumesh", RUMESH, groups).await.unwrap();
         assert!(
-            matches!(outcome, Outcome::Synchronised(ref r) if r.changes == 0),
+            outcome.report().is_some_and(|r| r.changes == 0),
             "{outcome:?}"
         );
         assert_eq!(h.cluster.versions(), before, "no resourceVersion moved");
@@ -521,9 +521,7 @@ async fn a_dry_run_reports_the_changes_and_writes_nothing() {
         .sign_in("rumesh", RUMESH, "[ml, kube-system]")
         .await
         .unwrap();
-    let Outcome::Synchronised(report) = outcome else {
-        panic!("{outcome:?}")
-    };
+    let report = common::report(&outcome);
     assert_eq!(report.granted, ["ml"]);
     assert_eq!(
         report.changes, 5,
@@ -653,7 +651,10 @@ async fn app_with(
     clock: kubeflow_profile_manager::Clock,
 ) -> kubeflow_profile_manager::App {
     let mut config = h.app.config().clone();
-    config.cluster_name = cluster_name.to_owned();
+    config.clusters = vec![kubeflow_profile_manager::domain::config::ClusterTarget {
+        region: None,
+        name: cluster_name.to_owned(),
+    }];
     common::app_for(&h.cluster, eks, config, clock).await
 }
 
@@ -720,9 +721,7 @@ async fn a_namespace_being_deleted_is_refused_not_failed() {
     let outcome = h.sign_in("rumesh", RUMESH, "[ml, dying]").await.unwrap();
     assert_eq!(granted(&outcome), ["ml"]);
     assert_eq!(refused(&outcome), ["dying"]);
-    let Outcome::Synchronised(report) = &outcome else {
-        unreachable!()
-    };
+    let report = common::report(&outcome);
     assert_eq!(
         report.refused[0].reason.to_string(),
         "the namespace is being deleted"

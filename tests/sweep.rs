@@ -468,9 +468,13 @@ async fn the_access_report_lists_exactly_what_exists_as_json_or_csv() {
     let csv = nlp["csv"].as_str().unwrap();
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows.len(), 2, "{csv}");
-    assert!(rows[0].starts_with("kind,user,sub,username,namespace,role"));
+    assert!(rows[0].starts_with("kind,cluster,user,sub,username,namespace,role"));
+    let cluster = stack.cluster.config().cluster_name.clone();
     assert!(
-        rows[1].starts_with(&format!("access,jane@corp.example,{},", sub_of("jane"))),
+        rows[1].starts_with(&format!(
+            "access,{cluster},jane@corp.example,{},",
+            sub_of("jane")
+        )),
         "{csv}"
     );
     let refused = command(

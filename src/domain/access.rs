@@ -36,6 +36,8 @@ pub enum ReportFormat {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Access {
+    /// `name` or `region/name`, as `CLUSTER_NAME` gives it.
+    pub cluster: String,
     pub user: String,
     pub sub: String,
     pub username: Option<String>,
@@ -53,6 +55,7 @@ pub struct Access {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InactiveProfile {
+    pub cluster: String,
     pub profile: String,
     pub owner: String,
     pub sub: String,
@@ -70,16 +73,19 @@ pub struct AccessReport {
     pub inactive_personal_profiles: Vec<InactiveProfile>,
 }
 
-/// The report of `users` at `now`, filtered as `request` asks.
+/// The report of each cluster's `users` at `now`, filtered as `request` asks.
 pub fn access_report(
-    users: &[ManagedUser],
+    clusters: &[(String, Vec<ManagedUser>)],
     request: &ReportRequest,
     now: SystemTime,
     inactive_days: u32,
 ) -> AccessReport {
     let mut accesses = Vec::new();
     let mut inactive_personal_profiles = Vec::new();
-    for user in users {
+    for (cluster, user) in clusters
+        .iter()
+        .flat_map(|(cluster, users)| users.iter().map(move |u| (cluster, u)))
+    {
         let activity = user.activity().map(|(a, _)| a);
         let username = activity.as_ref().and_then(|a| a.username.clone());
         let last_activity = activity.as_ref().map(|a| a.timestamp());
@@ -104,6 +110,7 @@ pub fn access_report(
             }
             let role_binding = objects.iter().find(|o| o.kind == Kind::RoleBinding);
             accesses.push(Access {
+                cluster: cluster.clone(),
                 user: email.clone(),
                 sub: user.key.clone(),
                 username: username.clone(),
@@ -131,6 +138,7 @@ pub fn access_report(
                 continue;
             }
             inactive_personal_profiles.push(InactiveProfile {
+                cluster: cluster.clone(),
                 profile: profile.name.clone(),
                 owner: profile_owner(profile).unwrap_or_default().to_owned(),
                 sub: user.key.clone(),
@@ -160,8 +168,7 @@ fn role_of(binding: &Object) -> Option<String> {
         })
 }
 
-const CSV_HEADER: &str =
-    "kind,user,sub,username,namespace,role,istio_twin,granted_since,last_activity,days_inactive";
+const CSV_HEADER: &str = "kind,cluster,user,sub,username,namespace,role,istio_twin,granted_since,last_activity,days_inactive";
 
 impl AccessReport {
     /// One CSV table (RFC 4180): an `access` row per access, an `inactive-personal-profile` row
@@ -173,6 +180,7 @@ impl AccessReport {
         for access in &self.accesses {
             lines.push(csv_line(&[
                 "access".into(),
+                access.cluster.clone(),
                 access.user.clone(),
                 access.sub.clone(),
                 text(&access.username),
@@ -187,6 +195,7 @@ impl AccessReport {
         for profile in &self.inactive_personal_profiles {
             lines.push(csv_line(&[
                 "inactive-personal-profile".into(),
+                profile.cluster.clone(),
                 profile.owner.clone(),
                 profile.sub.clone(),
                 text(&profile.username),
@@ -266,13 +275,18 @@ mod tests {
         }
     }
 
+    /// `user` on the one cluster `kf`.
+    fn one(user: ManagedUser) -> Vec<(String, Vec<ManagedUser>)> {
+        vec![("kf".into(), vec![user])]
+    }
+
     fn now() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(NOW)
     }
 
     #[test]
     fn every_access_is_listed_with_its_role_twin_and_dates() {
-        let report = access_report(&[jane(3)], &ReportRequest::default(), now(), 90);
+        let report = access_report(&one(jane(3)), &ReportRequest::default(), now(), 90);
         assert_eq!(report.accesses.len(), 2);
         let ml = &report.accesses[0];
         assert_eq!(
@@ -288,15 +302,38 @@ mod tests {
 
     #[test]
     fn the_personal_profiles_of_the_inactive_are_listed_unless_inactivity_is_off() {
-        let report = access_report(&[jane(120)], &ReportRequest::default(), now(), 90);
+        let report = access_report(&one(jane(120)), &ReportRequest::default(), now(), 90);
         assert_eq!(report.inactive_personal_profiles.len(), 1);
         assert_eq!(report.inactive_personal_profiles[0].days_inactive, 120);
         assert_eq!(
             report.inactive_personal_profiles[0].owner,
             "jane@corp.example"
         );
-        let off = access_report(&[jane(120)], &ReportRequest::default(), now(), 0);
+        let off = access_report(&one(jane(120)), &ReportRequest::default(), now(), 0);
         assert!(off.inactive_personal_profiles.is_empty());
+    }
+
+    #[test]
+    fn every_cluster_is_reported_with_its_name() {
+        let clusters = vec![
+            ("kf".to_owned(), vec![jane(3)]),
+            ("us-west-2/kf-dr".to_owned(), vec![jane(3)]),
+        ];
+        let report = access_report(&clusters, &ReportRequest::default(), now(), 90);
+        let places: Vec<(&str, &str)> = report
+            .accesses
+            .iter()
+            .map(|a| (a.cluster.as_str(), a.namespace.as_str()))
+            .collect();
+        assert_eq!(
+            places,
+            [
+                ("kf", "ml"),
+                ("kf", "nlp"),
+                ("us-west-2/kf-dr", "ml"),
+                ("us-west-2/kf-dr", "nlp")
+            ]
+        );
     }
 
     #[test]
@@ -307,7 +344,7 @@ mod tests {
                 ..ReportRequest::default()
             };
             assert_eq!(
-                access_report(&[jane(1)], &request, now(), 90)
+                access_report(&one(jane(1)), &request, now(), 90)
                     .accesses
                     .len(),
                 2
@@ -318,7 +355,7 @@ mod tests {
             ..ReportRequest::default()
         };
         assert!(
-            access_report(&[jane(1)], &nobody, now(), 90)
+            access_report(&one(jane(1)), &nobody, now(), 90)
                 .accesses
                 .is_empty()
         );
@@ -326,30 +363,30 @@ mod tests {
             namespace: Some("nlp".into()),
             ..ReportRequest::default()
         };
-        let report = access_report(&[jane(1)], &nlp, now(), 90);
+        let report = access_report(&one(jane(1)), &nlp, now(), 90);
         assert_eq!(report.accesses.len(), 1);
         assert_eq!(report.accesses[0].namespace, "nlp");
     }
 
     #[test]
     fn csv_is_one_table_quoted_and_safe_in_a_spreadsheet() {
-        let mut report = access_report(&[jane(120)], &ReportRequest::default(), now(), 90);
+        let mut report = access_report(&one(jane(120)), &ReportRequest::default(), now(), 90);
         report.accesses[1].user = "=HYPERLINK(\"x\"),y".into();
         let csv = report.to_csv();
         let lines: Vec<&str> = csv.split("\r\n").collect();
         assert_eq!(lines[0], CSV_HEADER);
         assert_eq!(
             lines[1],
-            "access,jane@corp.example,sub-j,adfs_jane,ml,edit,true,2026-01-02T03:04:05Z,2026-08-01T02:27:30Z,"
+            "access,kf,jane@corp.example,sub-j,adfs_jane,ml,edit,true,2026-01-02T03:04:05Z,2026-08-01T02:27:30Z,"
         );
         assert!(
-            lines[2].starts_with("access,\"'=HYPERLINK(\"\"x\"\"),y\",sub-j,"),
+            lines[2].starts_with("access,kf,\"'=HYPERLINK(\"\"x\"\"),y\",sub-j,"),
             "{}",
             lines[2]
         );
         assert_eq!(
             lines[3],
-            "inactive-personal-profile,jane@corp.example,sub-j,adfs_jane,profile-jane,admin,,,2026-08-01T02:27:30Z,120"
+            "inactive-personal-profile,kf,jane@corp.example,sub-j,adfs_jane,profile-jane,admin,,,2026-08-01T02:27:30Z,120"
         );
         assert_eq!(lines.len(), 5, "a line break ends the last row");
     }

@@ -68,6 +68,69 @@ impl Role {
     }
 }
 
+/// One EKS cluster of `CLUSTER_NAME`: its name, and its region when it is not the function's
+/// (DescribeCluster and the token are regional).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterTarget {
+    pub region: Option<String>,
+    pub name: String,
+}
+
+impl ClusterTarget {
+    /// `name`, or `region/name`, as `CLUSTER_NAME` writes it; logs and metrics use it.
+    pub fn label(&self) -> String {
+        match &self.region {
+            Some(region) => format!("{region}/{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// `kf-prod, us-west-2/kf-dr`: the clusters, each once, empty entries ignored.
+fn parse_clusters(value: &str) -> Result<Vec<ClusterTarget>, ConfigError> {
+    let mut clusters: Vec<ClusterTarget> = Vec::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (region, name) = match entry.split_once('/') {
+            Some((region, name)) => (Some(region.to_owned()), name),
+            None => (None, entry),
+        };
+        if !is_eks_cluster_name(name) || region.as_deref().is_some_and(|r| !is_region(r)) {
+            return Err(invalid(
+                CLUSTER_NAME,
+                value,
+                "a comma list of EKS cluster names (1-100 letters, digits, '-' or '_', starting with a letter or digit), each optionally after its region and a slash: kf-prod,us-west-2/kf-dr",
+            ));
+        }
+        let target = ClusterTarget {
+            region,
+            name: name.to_owned(),
+        };
+        if clusters.contains(&target) {
+            return Err(invalid(CLUSTER_NAME, value, "each cluster once"));
+        }
+        clusters.push(target);
+    }
+    if clusters.is_empty() {
+        return Err(ConfigError::Missing {
+            variable: CLUSTER_NAME,
+            expected: "the EKS cluster name (or the legacy clusterName); several, comma-separated",
+        });
+    }
+    Ok(clusters)
+}
+
+/// An AWS region name: `us-east-1`, `cn-north-1`, `us-gov-west-1`, `eu-central-2`.
+fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().all(|p| !p.is_empty())
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+}
+
 /// A group-name suffix that carries a role (`GROUP_ROLE_SUFFIXES`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleSuffix {
@@ -129,7 +192,8 @@ impl FailMode {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub cluster_name: String,
+    /// The clusters every sign-in provisions, in `CLUSTER_NAME`'s order; at least one.
+    pub clusters: Vec<ClusterTarget>,
     pub groups_claim: String,
     /// Which AD groups may become namespaces: exactly one of `GROUP_PREFIX` and
     /// `ALLOW_ALL_GROUPS=true` says so.
@@ -259,18 +323,8 @@ impl Config {
             (None, None) => Ok(None),
         };
 
-        let cluster_name =
-            with_legacy(CLUSTER_NAME, LEGACY_CLUSTER_NAME)?.ok_or(ConfigError::Missing {
-                variable: CLUSTER_NAME,
-                expected: "the EKS cluster name (or the legacy clusterName)",
-            })?;
-        if !is_eks_cluster_name(&cluster_name) {
-            return Err(invalid(
-                CLUSTER_NAME,
-                &cluster_name,
-                "an EKS cluster name: 1-100 letters, digits, '-' or '_', starting with a letter or digit",
-            ));
-        }
+        let clusters =
+            parse_clusters(&with_legacy(CLUSTER_NAME, LEGACY_CLUSTER_NAME)?.unwrap_or_default())?;
         let groups_claim = with_legacy(GROUPS_CLAIM, LEGACY_GROUPS_CLAIM)?
             .unwrap_or_else(|| "custom:groups".to_owned());
 
@@ -374,7 +428,7 @@ impl Config {
         };
 
         Ok(Config {
-            cluster_name,
+            clusters,
             groups_claim,
             allowed_groups,
             decode_group_names: parse_bool(DECODE_GROUP_NAMES, get(DECODE_GROUP_NAMES), false)?,
@@ -621,7 +675,7 @@ mod tests {
     #[test]
     fn defaults_match_the_documented_table() {
         let config = parse(&[]).unwrap();
-        assert_eq!(config.cluster_name, "kf");
+        assert_eq!(config.clusters[0].label(), "kf");
         assert_eq!(config.groups_claim, "custom:groups");
         assert_eq!(config.allowed_groups, AllowedGroups::All);
         assert!(!config.decode_group_names);
@@ -692,7 +746,7 @@ mod tests {
             (LEGACY_GROUPS_CLAIM, "custom:adgroups"),
         ])
         .unwrap();
-        assert_eq!(config.cluster_name, "legacy");
+        assert_eq!(config.clusters[0].label(), "legacy");
         assert_eq!(config.groups_claim, "custom:adgroups");
     }
 
@@ -708,8 +762,28 @@ mod tests {
         let err = Config::from_pairs(&[(ALLOW_ALL_GROUPS, "true")]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "CLUSTER_NAME is required: the EKS cluster name (or the legacy clusterName)"
+            "CLUSTER_NAME is required: the EKS cluster name (or the legacy clusterName); several, comma-separated"
         );
+    }
+
+    #[test]
+    fn several_clusters_are_a_comma_list_each_optionally_in_its_region() {
+        let config = Config::from_pairs(&[
+            (CLUSTER_NAME, " kf-prod, us-west-2/kf-dr,cn-north-1/kf_cn, "),
+            (ALLOW_ALL_GROUPS, "true"),
+        ])
+        .unwrap();
+        let labels: Vec<String> = config.clusters.iter().map(ClusterTarget::label).collect();
+        assert_eq!(labels, ["kf-prod", "us-west-2/kf-dr", "cn-north-1/kf_cn"]);
+        assert_eq!(config.clusters[1].region.as_deref(), Some("us-west-2"));
+        assert_eq!(config.clusters[1].name, "kf-dr");
+        for bad in ["kf,kf", "mars/kf", "us-west-2/", "a b", "us-west-2/kf/x"] {
+            let error = Config::from_pairs(&[(CLUSTER_NAME, bad), (ALLOW_ALL_GROUPS, "true")])
+                .unwrap_err()
+                .to_string();
+            assert!(error.starts_with("CLUSTER_NAME="), "{bad}: {error}");
+        }
+        assert!(is_region("us-gov-west-1") && is_region("eu-central-2"));
     }
 
     #[test]

@@ -39,8 +39,9 @@ impl SignInMetrics {
         }
     }
 
-    /// The EMF document for `now`.
-    pub fn emf(&self, now: SystemTime) -> Value {
+    /// The EMF document of the sign-in on `cluster` at `now`: each metric both over every
+    /// cluster (no dimension: the alarm and the dashboard) and per `Cluster`.
+    pub fn emf(&self, cluster: &str, now: SystemTime) -> Value {
         let timestamp = now
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -49,7 +50,7 @@ impl SignInMetrics {
                 "Timestamp": timestamp,
                 "CloudWatchMetrics": [{
                     "Namespace": METRIC_NAMESPACE,
-                    "Dimensions": [[]],
+                    "Dimensions": [[], ["Cluster"]],
                     "Metrics": [
                         {"Name": "DurationMs", "Unit": "Milliseconds"},
                         {"Name": "ApiRequests", "Unit": "Count"},
@@ -62,6 +63,7 @@ impl SignInMetrics {
                     ],
                 }],
             },
+            "Cluster": cluster,
             "DurationMs": self.duration.as_secs_f64() * 1000.0,
             "ApiRequests": self.api_requests,
             "GroupsGranted": self.granted,
@@ -74,8 +76,8 @@ impl SignInMetrics {
     }
 
     /// Prints the EMF line on stdout, where Lambda sends it to CloudWatch Logs.
-    pub fn emit(&self, now: SystemTime) {
-        println!("{}", self.emf(now));
+    pub fn emit(&self, cluster: &str, now: SystemTime) {
+        println!("{}", self.emf(cluster, now));
     }
 }
 
@@ -94,7 +96,10 @@ mod tests {
             ..SyncReport::default()
         };
         let metrics = SignInMetrics::new(Some(&report), Duration::from_millis(42), 4);
-        let doc = metrics.emf(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        let doc = metrics.emf(
+            "us-west-2/kf-dr",
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        );
         assert_eq!(doc["_aws"]["Timestamp"], 1_700_000_000_000u64);
         for declared in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
@@ -103,6 +108,10 @@ mod tests {
             let name = declared["Name"].as_str().unwrap();
             assert!(doc[name].is_number(), "{name} is declared but not set");
         }
+        // Over every cluster, and per cluster: each dimension it names is set.
+        let dimensions = &doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"];
+        assert_eq!(*dimensions, serde_json::json!([[], ["Cluster"]]));
+        assert_eq!(doc["Cluster"], "us-west-2/kf-dr");
         assert_eq!(doc["DurationMs"], 42.0);
         assert_eq!(doc["ApiRequests"], 4);
         assert_eq!(doc["GroupsGranted"], 2);
@@ -110,7 +119,7 @@ mod tests {
         assert_eq!(doc["GroupsWithheld"], 1);
         assert_eq!(doc["ChangesDeferred"], 3);
         assert_eq!(doc["Errors"], 0);
-        let failed = SignInMetrics::new(None, Duration::ZERO, 2).emf(SystemTime::UNIX_EPOCH);
+        let failed = SignInMetrics::new(None, Duration::ZERO, 2).emf("kf", SystemTime::UNIX_EPOCH);
         assert_eq!(failed["Errors"], 1);
     }
 }

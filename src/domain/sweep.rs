@@ -260,8 +260,29 @@ impl SweepSummary {
         self.duration_ms = duration.as_millis() as u64;
     }
 
-    /// The EMF document for `now`: the sweep's counts as metrics in the function's namespace.
-    pub fn emf(&self, now: SystemTime) -> Value {
+    /// Adds another cluster's sweep to this one.
+    pub fn add(&mut self, other: &SweepSummary) {
+        self.users += other.users;
+        self.checked += other.checked;
+        self.stamped += other.stamped;
+        self.kept += other.kept;
+        self.revoked_deleted += other.revoked_deleted;
+        self.revoked_disabled += other.revoked_disabled;
+        self.revoked_replaced += other.revoked_replaced;
+        self.revoked_inactive += other.revoked_inactive;
+        self.bindings_deleted += other.bindings_deleted;
+        self.left_for_next_run += other.left_for_next_run;
+        self.kubernetes_requests += other.kubernetes_requests;
+        self.cognito_requests += other.cognito_requests;
+        self.finished &= other.finished;
+        self.dry_run = other.dry_run;
+        self.inactive_days = other.inactive_days;
+        self.duration_ms = self.duration_ms.max(other.duration_ms);
+    }
+
+    /// The EMF document of the sweep of `cluster` at `now`: its counts as metrics in the
+    /// function's namespace, over every cluster and per `Cluster`.
+    pub fn emf(&self, cluster: &str, now: SystemTime) -> Value {
         let timestamp = now
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -270,7 +291,7 @@ impl SweepSummary {
                 "Timestamp": timestamp,
                 "CloudWatchMetrics": [{
                     "Namespace": METRIC_NAMESPACE,
-                    "Dimensions": [[]],
+                    "Dimensions": [[], ["Cluster"]],
                     "Metrics": [
                         {"Name": "SweepUsers", "Unit": "Count"},
                         {"Name": "SweepRevoked", "Unit": "Count"},
@@ -280,6 +301,7 @@ impl SweepSummary {
                     ],
                 }],
             },
+            "Cluster": cluster,
             "SweepUsers": self.users,
             "SweepRevoked": self.revoked(),
             "SweepStamped": self.stamped,
@@ -287,6 +309,42 @@ impl SweepSummary {
             "SweepDurationMs": self.duration_ms,
         })
     }
+}
+
+/// What a sweep answers: the counts over every cluster, then each cluster's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SweepAnswer {
+    #[serde(flatten)]
+    pub total: SweepSummary,
+    pub clusters: Vec<ClusterSweep>,
+}
+
+impl Default for SweepAnswer {
+    fn default() -> Self {
+        SweepAnswer {
+            total: SweepSummary {
+                finished: true,
+                ..SweepSummary::default()
+            },
+            clusters: Vec::new(),
+        }
+    }
+}
+
+impl SweepAnswer {
+    /// Adds the sweep of `cluster`.
+    pub fn add(&mut self, cluster: String, summary: SweepSummary) {
+        self.total.add(&summary);
+        self.clusters.push(ClusterSweep { cluster, summary });
+    }
+}
+
+/// One cluster's sweep.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterSweep {
+    pub cluster: String,
+    #[serde(flatten)]
+    pub summary: SweepSummary,
 }
 
 #[cfg(test)]
@@ -488,7 +546,8 @@ mod tests {
         let mut summary = SweepSummary::default();
         summary.record_revocation(Reason::Deleted);
         summary.record_revocation(Reason::Inactive);
-        let emf = summary.emf(at(NOW));
+        let emf = summary.emf("kf", at(NOW));
+        assert_eq!(emf["Cluster"], "kf");
         assert_eq!(emf["SweepRevoked"], 2);
         let names: Vec<&str> = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
@@ -499,5 +558,35 @@ mod tests {
         for name in &names {
             assert!(emf.get(*name).is_some(), "{name} has no value");
         }
+    }
+
+    #[test]
+    fn the_answer_adds_the_clusters_up_and_is_finished_only_if_every_one_is() {
+        let mut answer = SweepAnswer::default();
+        let one = SweepSummary {
+            users: 3,
+            revoked_deleted: 1,
+            finished: true,
+            duration_ms: 40,
+            ..SweepSummary::default()
+        };
+        let other = SweepSummary {
+            users: 2,
+            left_for_next_run: 1,
+            finished: false,
+            duration_ms: 70,
+            ..SweepSummary::default()
+        };
+        answer.add("kf".into(), one);
+        assert!(answer.total.finished);
+        answer.add("us-west-2/dr".into(), other);
+        assert_eq!(answer.total.users, 5);
+        assert_eq!(answer.total.revoked(), 1);
+        assert!(!answer.total.finished);
+        assert_eq!(answer.total.duration_ms, 70);
+        let json = serde_json::to_value(&answer).unwrap();
+        assert_eq!(json["users"], 5);
+        assert_eq!(json["clusters"][1]["cluster"], "us-west-2/dr");
+        assert_eq!(json["clusters"][1]["leftForNextRun"], 1);
     }
 }

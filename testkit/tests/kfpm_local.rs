@@ -145,7 +145,7 @@ fn access_report_lists_the_access_a_local_sign_in_got_as_csv() {
     for row in rows {
         assert!(
             row.starts_with(
-                "access,rumesh@corp.example,12ec26be-e8d1-482b-9602-e402c7896cb3,adfs_ad\\rumesh,"
+                "access,kubeflow-test,rumesh@corp.example,12ec26be-e8d1-482b-9602-e402c7896cb3,adfs_ad\\rumesh,"
             ),
             "{row}"
         );

@@ -10,6 +10,7 @@ use kfpm_testkit::ShiftedClock;
 use kfpm_testkit::apiserver::{FakeCluster, FakeClusterConfig, Flavor};
 use kfpm_testkit::eks::FakeEks;
 use kubeflow_profile_manager::domain::config::Config;
+use kubeflow_profile_manager::domain::report::SyncReport;
 use kubeflow_profile_manager::error::SignInFailed;
 use kubeflow_profile_manager::{App, Outcome};
 use serde_json::Value;
@@ -169,24 +170,26 @@ pub async fn app_for(
 
 use kfpm_testkit::events::sign_in_event;
 
-pub fn granted(outcome: &Outcome) -> Vec<String> {
-    match outcome {
-        Outcome::Synchronised(report) => {
-            let mut granted = report.granted.clone();
-            granted.sort();
-            granted
-        }
-        other => panic!("expected a synchronised sign-in, got {other:?}"),
+/// The report of a sign-in provisioned on the harness's one cluster.
+pub fn report(outcome: &Outcome) -> &SyncReport {
+    match outcome.report() {
+        Some(report) => report,
+        None => panic!("expected a synchronised sign-in, got {outcome:?}"),
     }
 }
 
+pub fn granted(outcome: &Outcome) -> Vec<String> {
+    let mut granted = report(outcome).granted.clone();
+    granted.sort();
+    granted
+}
+
 pub fn refused(outcome: &Outcome) -> Vec<String> {
-    match outcome {
-        Outcome::Synchronised(report) => {
-            let mut refused: Vec<String> = report.refused.iter().map(|r| r.group.clone()).collect();
-            refused.sort();
-            refused
-        }
-        other => panic!("expected a synchronised sign-in, got {other:?}"),
-    }
+    let mut refused: Vec<String> = report(outcome)
+        .refused
+        .iter()
+        .map(|r| r.group.clone())
+        .collect();
+    refused.sort();
+    refused
 }
