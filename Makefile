@@ -24,7 +24,7 @@ PEOPLE       ?= 5000
 WATCH_PORT   ?= 9100
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help fmt lint test demo doctor-local bench bench-sweep build invoke validate deploy doctor access-report access-report-local set-trigger e2e-cognito tools clean
+.PHONY: help fmt lint test demo doctor-local bench bench-clusters bench-sweep build invoke validate deploy doctor access-report access-report-local set-trigger e2e-cognito tools clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,10 @@ doctor-local: ## Run the function's doctor against the local fake cluster (DOCTO
 bench: ## Benchmark the release binary against the fake cluster (LATENCY_MS, GROUPS)
 	cargo build --release --workspace --bins
 	$(TARGET_DIR)/release/kfpm-local bench --binary $(TARGET_DIR)/release/$(BINARY) --latency-ms $(LATENCY_MS) --groups $(GROUPS)
+
+bench-clusters: ## Benchmark sign-ins of the release binary on one cluster and on three (LATENCY_MS)
+	cargo build --release --workspace --bins
+	$(TARGET_DIR)/release/kfpm-local bench-clusters --binary $(TARGET_DIR)/release/$(BINARY) --latency-ms $(LATENCY_MS) --groups 10
 
 bench-sweep: ## Benchmark one offboarding sweep of the release binary over PEOPLE managed people (LATENCY_MS)
 	cargo build --release --workspace --bins

@@ -4,13 +4,13 @@
 //! bindings revoked when they left. I/O.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::{Value, json};
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 use tokio::time::Instant;
 
 use crate::App;
@@ -49,8 +49,9 @@ struct SweepRun {
     deadline: Instant,
     /// No person is started after this.
     stop_starting: Instant,
-    /// What the pool said of each user name asked about so far.
-    answers: Mutex<HashMap<String, PoolUser>>,
+    /// What the pool said of each user name asked about so far (empty while being asked, or
+    /// when it did not answer).
+    answers: Mutex<HashMap<String, Arc<OnceCell<PoolUser>>>>,
     cognito_slots: Semaphore,
     cognito_requests: AtomicU32,
 }
@@ -314,28 +315,25 @@ impl App {
         username: &str,
         asked: &AtomicU32,
     ) -> Result<PoolUser, LookupFailed> {
-        if let Some(known) = run
+        // One cell per user name: a second cluster asking about the same person waits for the
+        // first one's answer instead of asking again.
+        let cell = run
             .answers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(username)
-        {
-            return Ok(known.clone());
-        }
-        let asked = async {
+            .entry(username.to_owned())
+            .or_default()
+            .clone();
+        let ask = || async {
             let _slot = run.cognito_slots.acquire().await;
             run.cognito_requests.fetch_add(1, Ordering::Relaxed);
             asked.fetch_add(1, Ordering::Relaxed);
             pool_user(&self.cognito, &run.pool_id, username).await
         };
-        let answer = tokio::time::timeout_at(run.deadline, asked)
+        tokio::time::timeout_at(run.deadline, cell.get_or_try_init(ask))
             .await
-            .unwrap_or_else(|_| Err(LookupFailed::ForNow("no answer in time".into())))?;
-        run.answers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(username.to_owned(), answer.clone());
-        Ok(answer)
+            .unwrap_or_else(|_| Err(LookupFailed::ForNow("no answer in time".into())))
+            .cloned()
     }
 
     /// Removes the resume marks from a person's objects.

@@ -182,11 +182,97 @@ fn the_function_may_describe_only_its_cluster_and_be_invoked_only_by_its_user_po
             "ClusterAccessEntry",
             "SweepFunction",
             "SweepAccessEntry",
+            "Fn::ForEach::MoreClusterPermissions",
+            "Fn::ForEach::OtherRegionPermissions",
+            "Fn::ForEach::MoreClusterAccessEntries",
             "FailedSweepsAlarm",
             "FailedSignInsAlarm",
             "Dashboard"
         ]
     );
+}
+
+#[test]
+fn several_clusters_get_the_permission_and_the_access_entries_each_needs() {
+    let t = template();
+    assert_eq!(
+        serde_norway::to_string(&t["Transform"]).unwrap().trim(),
+        "- AWS::LanguageExtensions\n- AWS::Serverless-2016-10-31"
+    );
+    // CLUSTER_NAME lists them all; the function ignores the empty entries of empty lists.
+    let cluster_name =
+        tagged(&t["Globals"]["Function"]["Environment"]["Variables"]["CLUSTER_NAME"]);
+    for parameter in ["ClusterName", "MoreClusterNames", "OtherRegionClusters"] {
+        assert!(
+            cluster_name.contains(&format!("!Ref {parameter}")),
+            "{cluster_name}"
+        );
+    }
+    for (value, clusters) in [("kf,,", 1), ("kf,kf-two,kf-three,us-west-2/kf-dr", 4)] {
+        let config =
+            Config::from_pairs(&[(config::CLUSTER_NAME, value), (config::GROUP_PREFIX, "KF-")])
+                .unwrap();
+        assert_eq!(config.clusters.len(), clusters, "{value}");
+    }
+    let resources = &t["Resources"];
+    // An access entry for each role on every cluster of MoreClusterNames (in the stack's region).
+    let entries = &resources["Fn::ForEach::MoreClusterAccessEntries"];
+    assert_eq!(entries[0], "Cluster");
+    assert_eq!(tagged(&entries[1]), "!Ref MoreClusterNames");
+    let principals: Vec<String> = entries[2]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .map(|entry| {
+            assert_eq!(entry["Type"], "AWS::EKS::AccessEntry");
+            assert_eq!(entry["Condition"], "CreateMoreAccessEntries");
+            assert_eq!(tagged(&entry["Properties"]["ClusterName"]), "!Ref Cluster");
+            tagged(&entry["Properties"]["PrincipalArn"])
+        })
+        .collect();
+    assert_eq!(
+        principals,
+        [
+            "!GetAtt ProfileManagerFunctionRole.Arn",
+            "!GetAtt SweepFunctionRole.Arn"
+        ]
+    );
+    // DescribeCluster on each cluster's own ARN, for both roles, and nothing else.
+    for (each, list, resource) in [
+        (
+            "Fn::ForEach::MoreClusterPermissions",
+            "!Ref MoreClusterNames",
+            "cluster/${Cluster}",
+        ),
+        (
+            "Fn::ForEach::OtherRegionPermissions",
+            "!Ref OtherRegionClusters",
+            "${Region}:${AWS::AccountId}:cluster/${Name}",
+        ),
+    ] {
+        let each = &resources[each];
+        assert_eq!(tagged(&each[1]), list);
+        let policy = each[2].as_mapping().unwrap().values().next().unwrap();
+        assert_eq!(policy["Type"], "AWS::IAM::Policy");
+        assert_eq!(
+            tagged(&policy["Properties"]["Roles"][0]),
+            "!Ref ProfileManagerFunctionRole"
+        );
+        assert_eq!(
+            tagged(&policy["Properties"]["Roles"][1]),
+            "!Ref SweepFunctionRole"
+        );
+        let statements = policy["Properties"]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .unwrap();
+        assert_eq!(statements.len(), 1);
+        assert_eq!(statements[0]["Action"], "eks:DescribeCluster");
+        assert!(
+            tagged(&statements[0]["Resource"]).contains(resource),
+            "{}",
+            tagged(&statements[0]["Resource"])
+        );
+    }
 }
 
 #[test]
@@ -268,6 +354,11 @@ fn every_setting_is_a_parameter_with_the_codes_default() {
     for (name, value) in variables {
         let name = name.as_str().unwrap().to_owned();
         let reference = tagged(value);
+        if name == config::CLUSTER_NAME {
+            // Every cluster parameter, in order (checked in the several-clusters test).
+            defaults.insert(name, "kf".into());
+            continue;
+        }
         if name == config::USER_POOL_ID {
             // Derived from the pool's ARN, which the permission also needs.
             assert_eq!(

@@ -25,7 +25,8 @@ pub struct DescribedCluster {
 }
 
 struct State {
-    cluster: DescribedCluster,
+    /// The clusters it describes, each in its region.
+    clusters: Vec<DescribedCluster>,
     failures_left: usize,
     calls: usize,
 }
@@ -49,7 +50,7 @@ fn error(status: u16, kind: &str, message: &str) -> Answer {
 impl FakeEks {
     pub async fn start(cluster: DescribedCluster) -> FakeEks {
         let state = Arc::new(Mutex::new(State {
-            cluster,
+            clusters: vec![cluster],
             failures_left: 0,
             calls: 0,
         }));
@@ -78,6 +79,22 @@ impl FakeEks {
     }
 
     /// The value for `AWS_ENDPOINT_URL_EKS`.
+    /// Describes `cluster` too (in its own region), as EKS does every cluster of the account.
+    pub fn add_cluster(&self, cluster: &crate::apiserver::FakeCluster) {
+        self.add(DescribedCluster {
+            name: cluster.config().cluster_name.clone(),
+            endpoint: cluster.endpoint(),
+            ca_base64: cluster.ca_base64(),
+            access_key_id: cluster.config().credentials.access_key_id.clone(),
+            region: cluster.config().region.clone(),
+        });
+    }
+
+    /// Describes `cluster` too.
+    pub fn add(&self, cluster: DescribedCluster) {
+        self.lock().clusters.push(cluster);
+    }
+
     pub fn endpoint_url(&self) -> String {
         format!("http://{}", self.address)
     }
@@ -99,18 +116,20 @@ impl FakeEks {
 fn answer(state: &Mutex<State>, request: Request<Incoming>) -> Answer {
     let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
     state.calls += 1;
-    let cluster = state.cluster.clone();
     let authorization = request
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !signed_for(
-        authorization,
-        &cluster.access_key_id,
-        &cluster.region,
-        "eks",
-    ) {
+    // One endpoint stands for every region's: the request's signing region picks the clusters
+    // it may see, as EKS's regional endpoints each know their own.
+    let in_region: Vec<DescribedCluster> = state
+        .clusters
+        .iter()
+        .filter(|c| signed_for(authorization, &c.access_key_id, &c.region, "eks"))
+        .cloned()
+        .collect();
+    if in_region.is_empty() {
         return error(
             403,
             "UnrecognizedClientException",
@@ -122,8 +141,11 @@ fn answer(state: &Mutex<State>, request: Request<Incoming>) -> Answer {
         return error(403, "AccessDeniedException", "injected failure");
     }
     let path = request.uri().path();
-    match path.strip_prefix("/clusters/") {
-        Some(name) if request.method() == hyper::Method::GET && name == cluster.name => {
+    let found = path
+        .strip_prefix("/clusters/")
+        .and_then(|name| in_region.iter().find(|c| c.name == name));
+    match (path.strip_prefix("/clusters/"), found) {
+        (Some(_), Some(cluster)) if request.method() == hyper::Method::GET => {
             let body = json!({"cluster": {
                 "name": cluster.name,
                 "arn": format!("arn:aws:eks:{}:111122223333:cluster/{}", cluster.region, cluster.name),
@@ -137,11 +159,11 @@ fn answer(state: &Mutex<State>, request: Request<Incoming>) -> Answer {
                 .body(Full::new(Bytes::from(body.to_string())))
                 .expect("static response parts")
         }
-        Some(name) => error(
+        (Some(name), _) => error(
             404,
             "ResourceNotFoundException",
             &format!("No cluster found for name: {name}."),
         ),
-        None => error(404, "UnknownOperationException", "unknown operation"),
+        (None, _) => error(404, "UnknownOperationException", "unknown operation"),
     }
 }

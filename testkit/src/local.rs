@@ -18,6 +18,8 @@ pub const LOCAL_USER_POOL: &str = "us-east-1_kfpmLocal";
 
 pub struct LocalStack {
     pub cluster: FakeCluster,
+    /// More clusters the function provisions too (`CLUSTER_NAME` lists them after `cluster`).
+    pub more_clusters: Vec<FakeCluster>,
     pub eks: FakeEks,
     pub cognito: FakeCognito,
     pub runtime: FakeRuntimeApi,
@@ -45,10 +47,44 @@ impl LocalStack {
         let runtime = FakeRuntimeApi::start().await;
         LocalStack {
             cluster,
+            more_clusters: Vec::new(),
             eks,
             cognito,
             runtime,
         }
+    }
+
+    /// Starts another cluster, `name` in `region`, like the first (same credentials, flavour
+    /// and clock), that EKS describes and the function provisions too.
+    pub async fn add_cluster(&mut self, name: &str, region: &str) -> &FakeCluster {
+        let mut config = self.cluster.config().clone();
+        config.cluster_name = name.to_owned();
+        config.region = region.to_owned();
+        let cluster = FakeCluster::start(config).await;
+        self.eks.add_cluster(&cluster);
+        self.more_clusters.push(cluster);
+        self.more_clusters.last().expect("just pushed")
+    }
+
+    /// Every cluster: the first, then the added ones.
+    pub fn clusters(&self) -> impl Iterator<Item = &FakeCluster> {
+        std::iter::once(&self.cluster).chain(&self.more_clusters)
+    }
+
+    /// `CLUSTER_NAME` for every cluster, `region/name` for those outside the first's region.
+    fn cluster_names(&self) -> String {
+        let home = &self.cluster.config().region;
+        self.clusters()
+            .map(|c| {
+                let config = c.config();
+                if config.region == *home {
+                    config.cluster_name.clone()
+                } else {
+                    format!("{}/{}", config.region, config.cluster_name)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The environment Lambda and the deployment would give the function, pointed at the fakes.
@@ -75,7 +111,7 @@ impl LocalStack {
                 self.cognito.endpoint_url(),
             ),
             ("USER_POOL_ID", LOCAL_USER_POOL.into()),
-            ("CLUSTER_NAME", config.cluster_name.clone()),
+            ("CLUSTER_NAME", self.cluster_names()),
             // The fake cluster has no other tenants' groups to keep out.
             ("ALLOW_ALL_GROUPS", "true".into()),
             // The machine's CA store must play no part: the cluster CA is not in it.

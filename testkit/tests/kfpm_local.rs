@@ -41,6 +41,7 @@ fn help_lists_the_commands_and_mistakes_are_refused() {
         "serve",
         "access-report",
         "bench-sweep",
+        "bench-clusters",
         "--ad-groups",
         "--flavor",
         "--format",
@@ -60,7 +61,7 @@ fn help_lists_the_commands_and_mistakes_are_refused() {
     assert_eq!(code, 1);
     assert!(
         said.contains(
-            "unknown command cure: demo, doctor, bench, access-report, bench-sweep or serve"
+            "unknown command cure: demo, doctor, bench, bench-clusters, access-report, bench-sweep or serve"
         ),
         "{said}"
     );

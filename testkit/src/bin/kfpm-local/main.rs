@@ -13,6 +13,7 @@ use kfpm_testkit::runtime_api::Invocation;
 use serde_json::{Value, json};
 
 mod bench;
+mod clusters;
 mod offboarding;
 
 /// What `kfpm-local --help` prints.
@@ -30,6 +31,8 @@ usage:
       with --email, preview that person's sign-in; exits 1 if any check found a problem
   kfpm-local access-report [--binary PATH] [--flavor F] [--env KEY=VALUE]... [--format json|csv] [EVENT.json...]
       sign each event's person in, then print the function's access report of the cluster
+  kfpm-local bench-clusters [--binary PATH] [--latency-ms 20] [--groups 10]
+      measure the same sign-ins on one cluster and on three (CLUSTER_NAME with three names)
   kfpm-local bench-sweep [--binary PATH] [--latency-ms 20] [--people 5000]
       measure one offboarding sweep over that many managed people (wall time, requests, memory)
   kfpm-local serve --env-file PATH [--flavor F]
@@ -206,11 +209,15 @@ async fn main() -> ExitCode {
             )
             .await
         }
+        "bench-clusters" => {
+            let groups = options.groups.first().copied().unwrap_or(10);
+            clusters::run(&options.binary, options.latency_ms, groups).await
+        }
         "bench-sweep" => {
             offboarding::bench_sweep(&options.binary, options.latency_ms, options.people).await
         }
         other => Err(format!(
-            "unknown command {other}: demo, doctor, bench, access-report, bench-sweep or serve (see --help)"
+            "unknown command {other}: demo, doctor, bench, bench-clusters, access-report, bench-sweep or serve (see --help)"
         )),
     };
     match result {
