@@ -213,12 +213,18 @@ fn to_value<K: Serialize>(object: K) -> Result<Value, kube::Error> {
     serde_json::to_value(object).map_err(kube::Error::SerdeError)
 }
 
-/// A list's items as JSON, and its `continue` token (none when empty or absent).
-fn paged<K: Serialize + Clone>(
+/// A list's items as JSON, without their `managedFields` (the server's bookkeeping of field
+/// owners, often the bulk of an object, which nothing here reads), and its `continue` token
+/// (none when empty or absent).
+fn paged<K: Serialize + Clone + kube::Resource>(
     list: kube::core::ObjectList<K>,
 ) -> Result<(Vec<Value>, Option<String>), kube::Error> {
     let next = list.metadata.continue_.filter(|t| !t.is_empty());
-    Ok((to_values(list.items)?, next))
+    let items = list.items.into_iter().map(|mut item| {
+        item.meta_mut().managed_fields = None;
+        item
+    });
+    Ok((to_values(items.collect())?, next))
 }
 
 fn to_values<K: Serialize>(objects: Vec<K>) -> Result<Vec<Value>, kube::Error> {
