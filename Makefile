@@ -27,7 +27,7 @@ export SAM_CLI_TELEMETRY := 0
 .PHONY: help fmt lint test demo doctor-local bench bench-clusters bench-sweep build invoke validate deploy doctor access-report access-report-local set-trigger e2e-cognito tools clean
 
 help: ## List the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-20s %s\n", $$1, $$2}'
 
 fmt: ## Format the code (rustfmt)
 	cargo fmt --all
