@@ -35,11 +35,7 @@ const PREVIEW_SUB: &str = "doctor-preview";
 
 /// A finding for a failed step: the error's causes, then its fix when one is known.
 fn problem(check: &str, error: &Error) -> Finding {
-    let fix = error
-        .hint()
-        .map(|hint| format!(". Fix: {hint}"))
-        .unwrap_or_default();
-    Finding::problem(check, format!("{}{fix}", error.chain()))
+    Finding::problem(check, error.with_fix())
 }
 
 fn kube_problem(check: &str, action: &'static str, target: &str, source: kube::Error) -> Finding {

@@ -118,6 +118,14 @@ impl Error {
         )
     }
 
+    /// The cause chain, then the fix when one is known (`... . Fix: ...`): what a person reads.
+    pub fn with_fix(&self) -> String {
+        match self.hint() {
+            Some(hint) => format!("{}. Fix: {hint}", self.chain()),
+            None => self.chain(),
+        }
+    }
+
     /// The error and its causes on one line, each message once (the AWS SDK repeats its own).
     pub fn chain(&self) -> String {
         let mut messages: Vec<String> = Vec::new();

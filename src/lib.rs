@@ -422,11 +422,7 @@ fn command_failed(command: &'static str, error: &Error) -> InvocationFailed {
         hint = error.hint().unwrap_or(""),
         "command failed"
     );
-    let fix = error
-        .hint()
-        .map(|hint| format!(". Fix: {hint}"))
-        .unwrap_or_default();
-    InvocationFailed::CommandFailed(format!("{command}: {}{fix}", error.chain()))
+    InvocationFailed::CommandFailed(format!("{command}: {}", error.with_fix()))
 }
 
 /// A sign-in's plan with what it was made from.
