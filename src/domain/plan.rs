@@ -182,15 +182,19 @@ pub fn accepts_group_namespace(existing: &Value, access: &GroupPlan, owner: &str
         )
 }
 
+/// True when `object` is in the namespace of a Profile owned by `group_owner`: the only
+/// places this function ever repairs, deletes or annotates a person's objects.
+fn in_territory(object: &Object, observed: &Observed, group_owner: &str) -> bool {
+    object
+        .namespace
+        .as_ref()
+        .and_then(|ns| observed.profiles.get(ns))
+        .is_some_and(|profile| profile_owner(profile) == Some(group_owner))
+}
+
 /// Compares `desired` with `observed`, given `group_owner` (`GROUP_PROFILE_OWNER`).
 pub fn plan(desired: &DesiredState, observed: &Observed, group_owner: &str) -> Plan {
-    let in_territory = |object: &Object| {
-        object
-            .namespace
-            .as_ref()
-            .and_then(|ns| observed.profiles.get(ns))
-            .is_some_and(|profile| profile_owner(profile) == Some(group_owner))
-    };
+    let in_territory = |object: &Object| in_territory(object, observed, group_owner);
     let persons: Vec<&Object> = observed
         .bindings
         .iter()
@@ -291,13 +295,7 @@ pub fn record_activity(
     now: SystemTime,
     username: &str,
 ) {
-    let in_territory = |object: &Object| {
-        object
-            .namespace
-            .as_ref()
-            .and_then(|ns| observed.profiles.get(ns))
-            .is_some_and(|profile| profile_owner(profile) == Some(group_owner))
-    };
+    let in_territory = |object: &Object| in_territory(object, observed, group_owner);
     let is_theirs = |object: &Object| {
         object.is_managed() && object.meta("labels", USER_LABEL) == Some(desired.user_key.as_str())
     };
