@@ -9,6 +9,37 @@ use crate::domain::report::SyncReport;
 
 pub const METRIC_NAMESPACE: &str = "KubeflowProfileManager";
 
+pub const COUNT: &str = "Count";
+pub const MILLISECONDS: &str = "Milliseconds";
+
+/// The EMF document of `metrics` (name, unit, value) at `now`, in this function's namespace:
+/// each metric over every cluster (no dimension: the alarm and the dashboard) and per
+/// `Cluster`.
+pub fn emf_document(cluster: &str, now: SystemTime, metrics: &[(&str, &str, Value)]) -> Value {
+    let timestamp = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let declared: Vec<Value> = metrics
+        .iter()
+        .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
+        .collect();
+    let mut document = json!({
+        "_aws": {
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{
+                "Namespace": METRIC_NAMESPACE,
+                "Dimensions": [[], ["Cluster"]],
+                "Metrics": declared,
+            }],
+        },
+        "Cluster": cluster,
+    });
+    for (name, _, value) in metrics {
+        document[*name] = value.clone();
+    }
+    document
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignInMetrics {
     pub duration: Duration,
@@ -39,40 +70,26 @@ impl SignInMetrics {
         }
     }
 
-    /// The EMF document of the sign-in on `cluster` at `now`: each metric both over every
-    /// cluster (no dimension: the alarm and the dashboard) and per `Cluster`.
+    /// The EMF document of the sign-in on `cluster` at `now`.
     pub fn emf(&self, cluster: &str, now: SystemTime) -> Value {
-        let timestamp = now
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        json!({
-            "_aws": {
-                "Timestamp": timestamp,
-                "CloudWatchMetrics": [{
-                    "Namespace": METRIC_NAMESPACE,
-                    "Dimensions": [[], ["Cluster"]],
-                    "Metrics": [
-                        {"Name": "DurationMs", "Unit": "Milliseconds"},
-                        {"Name": "ApiRequests", "Unit": "Count"},
-                        {"Name": "GroupsGranted", "Unit": "Count"},
-                        {"Name": "BindingsRevoked", "Unit": "Count"},
-                        {"Name": "GroupsRefused", "Unit": "Count"},
-                        {"Name": "GroupsWithheld", "Unit": "Count"},
-                        {"Name": "ChangesDeferred", "Unit": "Count"},
-                        {"Name": "Errors", "Unit": "Count"},
-                    ],
-                }],
-            },
-            "Cluster": cluster,
-            "DurationMs": self.duration.as_secs_f64() * 1000.0,
-            "ApiRequests": self.api_requests,
-            "GroupsGranted": self.granted,
-            "BindingsRevoked": self.revoked,
-            "GroupsRefused": self.refused,
-            "GroupsWithheld": self.withheld,
-            "ChangesDeferred": self.deferred,
-            "Errors": self.errors,
-        })
+        emf_document(
+            cluster,
+            now,
+            &[
+                (
+                    "DurationMs",
+                    MILLISECONDS,
+                    json!(self.duration.as_secs_f64() * 1000.0),
+                ),
+                ("ApiRequests", COUNT, json!(self.api_requests)),
+                ("GroupsGranted", COUNT, json!(self.granted)),
+                ("BindingsRevoked", COUNT, json!(self.revoked)),
+                ("GroupsRefused", COUNT, json!(self.refused)),
+                ("GroupsWithheld", COUNT, json!(self.withheld)),
+                ("ChangesDeferred", COUNT, json!(self.deferred)),
+                ("Errors", COUNT, json!(self.errors)),
+            ],
+        )
     }
 
     /// Prints the EMF line on stdout, where Lambda sends it to CloudWatch Logs.

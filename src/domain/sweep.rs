@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::domain::activity::{Activity, SWEEP_RESUME_ANNOTATION, latest, parse_rfc3339, user_key};
-use crate::domain::metrics::METRIC_NAMESPACE;
+use crate::domain::metrics::{COUNT, MILLISECONDS, emf_document};
 use crate::domain::objects::{Kind, Object};
 use crate::domain::plan::profile_owner;
 
@@ -283,31 +283,17 @@ impl SweepSummary {
     /// The EMF document of the sweep of `cluster` at `now`: its counts as metrics in the
     /// function's namespace, over every cluster and per `Cluster`.
     pub fn emf(&self, cluster: &str, now: SystemTime) -> Value {
-        let timestamp = now
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        json!({
-            "_aws": {
-                "Timestamp": timestamp,
-                "CloudWatchMetrics": [{
-                    "Namespace": METRIC_NAMESPACE,
-                    "Dimensions": [[], ["Cluster"]],
-                    "Metrics": [
-                        {"Name": "SweepUsers", "Unit": "Count"},
-                        {"Name": "SweepRevoked", "Unit": "Count"},
-                        {"Name": "SweepStamped", "Unit": "Count"},
-                        {"Name": "SweepLeftForNextRun", "Unit": "Count"},
-                        {"Name": "SweepDurationMs", "Unit": "Milliseconds"},
-                    ],
-                }],
-            },
-            "Cluster": cluster,
-            "SweepUsers": self.users,
-            "SweepRevoked": self.revoked(),
-            "SweepStamped": self.stamped,
-            "SweepLeftForNextRun": self.left_for_next_run,
-            "SweepDurationMs": self.duration_ms,
-        })
+        emf_document(
+            cluster,
+            now,
+            &[
+                ("SweepUsers", COUNT, json!(self.users)),
+                ("SweepRevoked", COUNT, json!(self.revoked())),
+                ("SweepStamped", COUNT, json!(self.stamped)),
+                ("SweepLeftForNextRun", COUNT, json!(self.left_for_next_run)),
+                ("SweepDurationMs", MILLISECONDS, json!(self.duration_ms)),
+            ],
+        )
     }
 }
 
