@@ -17,7 +17,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::Clock;
 use crate::rbac::{PolicyRule, allows, may_bind, project_rules};
-use crate::serve::{Answer, Connections, spawn_counted_server};
+use crate::serve::{Answer, Connections, answer, spawn_counted_server};
 use crate::sigv4::{TestCredentials, verify_token};
 use crate::store::{
     AUTHORIZATION_POLICIES, ApiError, CLUSTER_ROLES, NAMESPACES, PROFILES, Page, ROLEBINDINGS,
@@ -179,19 +179,11 @@ pub struct FakeCluster {
 }
 
 fn json_answer(status: u16, body: &Value) -> Answer {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
-        .expect("static response parts")
+    answer(status, "application/json", body.to_string())
 }
 
 fn text_answer(status: u16, text: &str) -> Answer {
-    Response::builder()
-        .status(status)
-        .header("content-type", "text/plain; charset=utf-8")
-        .body(Full::new(Bytes::from(text.to_owned())))
-        .expect("static response parts")
+    answer(status, "text/plain; charset=utf-8", text.to_owned())
 }
 
 /// `time` as the API server writes times (RFC 3339, UTC, to the second).

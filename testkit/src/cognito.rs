@@ -10,12 +10,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::Response;
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
-use crate::serve::{Answer, spawn_server};
+use crate::serve::{self, Answer, aws_error, spawn_server};
 use crate::sigv4::signed_for;
 
 const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
@@ -46,21 +44,19 @@ pub struct FakeCognito {
     address: SocketAddr,
 }
 
+const JSON_1_1: &str = "application/x-amz-json-1.1";
+
 fn answer(status: u16, body: &Value) -> Answer {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/x-amz-json-1.1")
-        .body(Full::new(Bytes::from(body.to_string())))
-        .expect("static response parts")
+    serve::answer(status, JSON_1_1, body.to_string())
 }
 
 fn error(status: u16, kind: &str, message: &str) -> Answer {
-    let mut answer = answer(status, &json!({"__type": kind, "message": message}));
-    answer.headers_mut().insert(
-        "x-amzn-errortype",
-        kind.parse().expect("an error type is a header value"),
-    );
-    answer
+    aws_error(
+        status,
+        JSON_1_1,
+        kind,
+        &json!({"__type": kind, "message": message}),
+    )
 }
 
 impl FakeCognito {

@@ -5,13 +5,11 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-use http_body_util::Full;
+use hyper::Request;
 use hyper::body::Incoming;
-use hyper::{Request, Response};
 use serde_json::json;
 
-use crate::serve::{Answer, spawn_server};
+use crate::serve::{self, Answer, aws_error, spawn_server};
 use crate::sigv4::signed_for;
 
 /// What the endpoint says about its one cluster.
@@ -37,14 +35,12 @@ pub struct FakeEks {
 }
 
 fn error(status: u16, kind: &str, message: &str) -> Answer {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .header("x-amzn-errortype", kind)
-        .body(Full::new(Bytes::from(
-            json!({"message": message}).to_string(),
-        )))
-        .expect("static response parts")
+    aws_error(
+        status,
+        "application/json",
+        kind,
+        &json!({"message": message}),
+    )
 }
 
 impl FakeEks {
@@ -153,11 +149,7 @@ fn answer(state: &Mutex<State>, request: Request<Incoming>) -> Answer {
                 "endpoint": cluster.endpoint,
                 "certificateAuthority": {"data": cluster.ca_base64},
             }});
-            Response::builder()
-                .status(200)
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from(body.to_string())))
-                .expect("static response parts")
+            serve::answer(200, "application/json", body.to_string())
         }
         (Some(name), _) => error(
             404,

@@ -13,7 +13,7 @@ use hyper::{Method, Request, Response};
 use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 
-use crate::serve::{Answer, spawn_server};
+use crate::serve::{Answer, answer, spawn_server};
 
 /// How the runtime answered an invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,11 +46,7 @@ pub struct FakeRuntimeApi {
 }
 
 fn reply(status: u16, body: impl Into<Bytes>) -> Answer {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Full::new(body.into()))
-        .expect("static response parts")
+    answer(status, "application/json", body)
 }
 
 impl FakeRuntimeApi {

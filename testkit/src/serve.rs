@@ -17,6 +17,26 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 pub type Answer = Response<Full<Bytes>>;
+
+/// An answer with `status`, `content_type` and `body`: what every fake sends.
+pub fn answer(status: u16, content_type: &str, body: impl Into<Bytes>) -> Answer {
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Full::new(body.into()))
+        .expect("static response parts")
+}
+
+/// An AWS service's error answer: `body` in `content_type`, and its `kind` in
+/// `x-amzn-errortype`, where the SDKs read it.
+pub fn aws_error(status: u16, content_type: &str, kind: &str, body: &serde_json::Value) -> Answer {
+    let mut error = answer(status, content_type, body.to_string());
+    error.headers_mut().insert(
+        "x-amzn-errortype",
+        kind.parse().expect("an error type is a header value"),
+    );
+    error
+}
 /// Answers one request; an error closes the connection without an answer.
 pub type Handler = Arc<
     dyn Fn(

@@ -264,6 +264,18 @@ fn dotted(path: &[String]) -> String {
     format!(".{}", path.join("."))
 }
 
+/// The 409 a write with a stale `resourceVersion` gets.
+fn modified(resource: &Resource, name: &str) -> ApiError {
+    ApiError::new(
+        409,
+        "Conflict",
+        format!(
+            "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+            qualified(resource)
+        ),
+    )
+}
+
 /// RFC 7386: members of `patch` replace those of `target`, recursively for objects; `null`
 /// removes one.
 fn merge_json(target: &mut Value, patch: &Value) {
@@ -897,14 +909,7 @@ impl Store {
                 return Err(invalid(&target.resource, name, &["metadata.resourceVersion: Invalid value: 0x0: must be specified for an update".into()]));
             }
             Some(rv) if rv != stored.body["metadata"]["resourceVersion"] => {
-                return Err(ApiError::new(
-                    409,
-                    "Conflict",
-                    format!(
-                        "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
-                        qualified(&target.resource)
-                    ),
-                ));
+                return Err(modified(&target.resource, name));
             }
             Some(_) => {}
         }
@@ -951,14 +956,7 @@ impl Store {
         if let Some(rv) = patch.pointer("/metadata/resourceVersion")
             && *rv != stored.body["metadata"]["resourceVersion"]
         {
-            return Err(ApiError::new(
-                409,
-                "Conflict",
-                format!(
-                    "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
-                    qualified(&target.resource)
-                ),
-            ));
+            return Err(modified(&target.resource, name));
         }
         if let Some(uid) = patch.pointer("/metadata/uid")
             && *uid != stored.body["metadata"]["uid"]
