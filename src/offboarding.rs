@@ -37,9 +37,21 @@ const COMMAND_BUDGET: Duration = Duration::from_secs(60);
 /// started later, so that the last ones finish, the resume mark is written and the summary goes
 /// out; requests end a tenth of it before the deadline.
 const SWEEP_MARGIN: Duration = Duration::from_secs(10);
-/// People checked at once: each is at most one `AdminGetUser` (Cognito's "UserRead" category
-/// allows 120 a second per account by default) and, rarely, a few deletes.
+/// People checked at once, over every cluster: each is at most one `AdminGetUser` (it counts
+/// against the account's Cognito request rate quota, shared with everything else in the
+/// region) and, rarely, a few deletes.
 const PEOPLE_AT_ONCE: usize = 4;
+
+/// When a command started at `started`, with `remaining` of Lambda's time (else
+/// [`COMMAND_BUDGET`]), ends its requests, and when it stops starting new work.
+fn command_times(started: Instant, remaining: Option<Duration>) -> (Instant, Instant) {
+    let remaining = remaining.unwrap_or(COMMAND_BUDGET);
+    let margin = SWEEP_MARGIN.min(remaining / 5);
+    (
+        started + remaining - margin / 10,
+        started + remaining - margin,
+    )
+}
 
 /// What one sweep shares across its clusters.
 struct SweepRun {
@@ -75,8 +87,7 @@ impl App {
     /// invocation after the others are done.
     pub async fn sweep(&self, remaining: Option<Duration>) -> Result<SweepAnswer, Error> {
         let started = Instant::now();
-        let remaining = remaining.unwrap_or(COMMAND_BUDGET);
-        let margin = SWEEP_MARGIN.min(remaining / 5);
+        let (deadline, stop_starting) = command_times(started, remaining);
         let run = SweepRun {
             pool_id: self
                 .config
@@ -84,8 +95,8 @@ impl App {
                 .clone()
                 .ok_or(Error::AwsSetup("user pool (set USER_POOL_ID)"))?,
             now: (self.clock)(),
-            deadline: started + remaining - margin / 10,
-            stop_starting: started + remaining - margin,
+            deadline,
+            stop_starting,
             answers: Mutex::new(HashMap::new()),
             cognito_slots: Semaphore::new(PEOPLE_AT_ONCE),
             cognito_requests: AtomicU32::new(0),
@@ -220,8 +231,7 @@ impl App {
         request: &ReportRequest,
         remaining: Option<Duration>,
     ) -> Result<AccessReport, Error> {
-        let remaining = remaining.unwrap_or(COMMAND_BUDGET);
-        let deadline = Instant::now() + remaining - SWEEP_MARGIN.min(remaining / 5) / 10;
+        let (deadline, _) = command_times(Instant::now(), remaining);
         let read = futures::future::join_all(self.clusters.iter().map(|cluster| async move {
             let client = cluster
                 .client(SignInPolicy::for_command(deadline), false)
