@@ -449,6 +449,14 @@ async fn fail_open_lets_the_sign_in_through() {
     );
 }
 
+/// The requests since the last `clear_requests` that were not reads.
+fn writes_of(h: &Harness) -> Vec<String> {
+    h.request_lines()
+        .into_iter()
+        .filter(|l| !l.starts_with("GET "))
+        .collect()
+}
+
 #[tokio::test]
 async fn activity_is_recorded_at_most_once_a_day_on_an_object_the_sign_in_keeps() {
     let h = Harness::start(Flavor::Current, &[]).await;
@@ -475,22 +483,14 @@ async fn activity_is_recorded_at_most_once_a_day_on_an_object_the_sign_in_keeps(
     h.clock.advance(Duration::from_secs(60));
     h.cluster.clear_requests();
     h.sign_in("rumesh", RUMESH, "[ml, nlp]").await.unwrap();
-    let writes: Vec<String> = h
-        .request_lines()
-        .into_iter()
-        .filter(|l| !l.starts_with("GET "))
-        .collect();
+    let writes = writes_of(&h);
     assert!(writes.is_empty(), "{writes:?}");
 
     // The next day: one merge patch, on the same binding, only while it is the version read.
     h.clock.advance(Duration::from_secs(86_400));
     h.cluster.clear_requests();
     h.sign_in("rumesh", RUMESH, "[ml, nlp]").await.unwrap();
-    let writes: Vec<String> = h
-        .request_lines()
-        .into_iter()
-        .filter(|l| !l.starts_with("GET "))
-        .collect();
+    let writes = writes_of(&h);
     assert_eq!(
         writes,
         [format!(
