@@ -348,26 +348,7 @@ fn mapping_request(event: &str) -> Option<Value> {
 
 /// Invokes the running function with a doctor `request` and returns its report.
 async fn ask_doctor(stack: &LocalStack, request: &Value) -> Result<Value, String> {
-    match stack
-        .runtime
-        .invoke(
-            &request.to_string(),
-            Duration::from_secs(6),
-            Duration::from_secs(15),
-        )
-        .await
-    {
-        Some(Invocation::Response(report)) => {
-            serde_json::from_str(&report).map_err(|e| format!("the doctor's report: {e}"))
-        }
-        Some(Invocation::Error(error)) => Err(format!("the doctor failed: {error}")),
-        None => Err(stack
-            .runtime
-            .init_error()
-            .map_or("no answer within 15 s".into(), |e| {
-                format!("the function failed to start: {e}")
-            })),
-    }
+    offboarding::command(stack, request, Duration::from_secs(6)).await
 }
 
 async fn doctor(options: Options) -> Result<(), String> {

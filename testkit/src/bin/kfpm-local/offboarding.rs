@@ -16,7 +16,8 @@ use tokio::time::Instant;
 
 use crate::bench::{cpu_time, peak_rss_kib};
 
-/// Invokes the running function with a command and returns its answer.
+/// Invokes the running function with a command (Lambda's deadline `deadline` from now) and
+/// returns its answer.
 pub async fn command(
     stack: &LocalStack,
     request: &Value,
