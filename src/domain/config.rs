@@ -86,19 +86,24 @@ impl ClusterTarget {
     }
 }
 
-/// `kf-prod, us-west-2/kf-dr`: the clusters, each once, empty entries ignored.
+/// `kf-prod, us-west-2/kf-dr, arn:aws:eks:eu-west-1:111122223333:cluster/kf-eu`: the clusters,
+/// each once, empty entries ignored. An ARN (what the template's `MoreClusterArns` passes) names
+/// the cluster's region and name.
 fn parse_clusters(value: &str) -> Result<Vec<ClusterTarget>, ConfigError> {
     let mut clusters: Vec<ClusterTarget> = Vec::new();
     for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let (region, name) = match entry.split_once('/') {
+        let (region, name) = match cluster_arn(entry) {
             Some((region, name)) => (Some(region.to_owned()), name),
-            None => (None, entry),
+            None => match entry.split_once('/') {
+                Some((region, name)) => (Some(region.to_owned()), name),
+                None => (None, entry),
+            },
         };
         if !is_eks_cluster_name(name) || region.as_deref().is_some_and(|r| !is_region(r)) {
             return Err(invalid(
                 CLUSTER_NAME,
                 value,
-                "a comma list of EKS cluster names (1-100 letters, digits, '-' or '_', starting with a letter or digit), each optionally after its region and a slash: kf-prod,us-west-2/kf-dr",
+                "a comma list of EKS clusters, each a name (1-100 letters, digits, '-' or '_', starting with a letter or digit), region/name, or the cluster's ARN: kf-prod,us-west-2/kf-dr,arn:aws:eks:eu-west-1:111122223333:cluster/kf-eu",
             ));
         }
         let target = ClusterTarget {
@@ -117,6 +122,22 @@ fn parse_clusters(value: &str) -> Result<Vec<ClusterTarget>, ConfigError> {
         });
     }
     Ok(clusters)
+}
+
+/// `arn:<partition>:eks:<region>:<account>:cluster/<name>`: the region and the name (both checked
+/// by the caller), or `None` when `entry` is no EKS cluster ARN.
+fn cluster_arn(entry: &str) -> Option<(&str, &str)> {
+    let mut parts = entry.split(':');
+    let (arn, partition, service) = (parts.next()?, parts.next()?, parts.next()?);
+    let (region, account, resource) = (parts.next()?, parts.next()?, parts.next()?);
+    let well_formed = arn == "arn"
+        && partition.starts_with("aws")
+        && service == "eks"
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && parts.next().is_none();
+    let name = resource.strip_prefix("cluster/")?;
+    well_formed.then_some((region, name))
 }
 
 /// An AWS region name: `us-east-1`, `cn-north-1`, `us-gov-west-1`, `eu-central-2`.
@@ -777,7 +798,32 @@ mod tests {
         assert_eq!(labels, ["kf-prod", "us-west-2/kf-dr", "cn-north-1/kf_cn"]);
         assert_eq!(config.clusters[1].region.as_deref(), Some("us-west-2"));
         assert_eq!(config.clusters[1].name, "kf-dr");
-        for bad in ["kf,kf", "mars/kf", "us-west-2/", "a b", "us-west-2/kf/x"] {
+        let from_arns = Config::from_pairs(&[
+            (
+                CLUSTER_NAME,
+                "kf,arn:aws:eks:us-west-2:111122223333:cluster/kf-dr,arn:aws-cn:eks:cn-north-1:111122223333:cluster/kf_cn",
+            ),
+            (ALLOW_ALL_GROUPS, "true"),
+        ])
+        .unwrap();
+        let labels: Vec<String> = from_arns
+            .clusters
+            .iter()
+            .map(ClusterTarget::label)
+            .collect();
+        assert_eq!(labels, ["kf", "us-west-2/kf-dr", "cn-north-1/kf_cn"]);
+        for bad in [
+            "kf,kf",
+            "mars/kf",
+            "us-west-2/",
+            "a b",
+            "us-west-2/kf/x",
+            "arn:aws:eks:us-west-2:1111:cluster/kf",
+            "arn:aws:iam::111122223333:role/kf",
+            "arn:aws:eks:us-west-2:111122223333:nodegroup/kf",
+            "arn:aws:eks:mars:111122223333:cluster/kf",
+            "arn:aws:eks:us-west-2:111122223333:cluster/kf:x",
+        ] {
             let error = Config::from_pairs(&[(CLUSTER_NAME, bad), (ALLOW_ALL_GROUPS, "true")])
                 .unwrap_err()
                 .to_string();
