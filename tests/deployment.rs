@@ -10,6 +10,7 @@ use kfpm_testkit::rbac::{PolicyRule, project_rules};
 use kubeflow_profile_manager::domain::config::{self, Config};
 use kubeflow_profile_manager::domain::metrics::SignInMetrics;
 use kubeflow_profile_manager::domain::sweep::SweepSummary;
+use serde::Deserialize;
 use serde_norway::Value;
 
 const RUMESH: &str = "rumesh@corp.example";
@@ -139,9 +140,13 @@ fn the_function_may_describe_only_its_cluster_and_be_invoked_only_by_its_user_po
     assert_eq!(statements.len(), 2);
     assert_eq!(statements[0]["Effect"], "Allow");
     assert_eq!(statements[0]["Action"], "eks:DescribeCluster");
+    let one_cluster = Stack {
+        template: &t,
+        given: vec![("ClusterName", Value::from("kf"))],
+    };
     assert_eq!(
-        tagged(&statements[0]["Resource"]),
-        "!Sub arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:cluster/${ClusterName}"
+        one_cluster.evaluate(&statements[0]["Resource"]),
+        "arn:aws:eks:eu-west-1:111122223333:cluster/kf"
     );
     // The doctor reads the app clients of the one pool, nothing else of Cognito.
     assert_eq!(statements[1]["Effect"], "Allow");
@@ -182,9 +187,6 @@ fn the_function_may_describe_only_its_cluster_and_be_invoked_only_by_its_user_po
             "ClusterAccessEntry",
             "SweepFunction",
             "SweepAccessEntry",
-            "Fn::ForEach::MoreClusterPermissions",
-            "Fn::ForEach::OtherRegionPermissions",
-            "Fn::ForEach::MoreClusterAccessEntries",
             "FailedSweepsAlarm",
             "FailedSignInsAlarm",
             "Dashboard"
@@ -192,86 +194,259 @@ fn the_function_may_describe_only_its_cluster_and_be_invoked_only_by_its_user_po
     );
 }
 
+/// A stack's parameter values (a template default where `given` names none) and what
+/// CloudFormation's pseudo parameters are in the tests' account and region.
+struct Stack<'t> {
+    template: &'t Value,
+    given: Vec<(&'static str, Value)>,
+}
+
+impl Stack<'_> {
+    fn parameter(&self, name: &str) -> Value {
+        match name {
+            "AWS::Partition" => return Value::from("aws"),
+            "AWS::Region" => return Value::from("eu-west-1"),
+            "AWS::AccountId" => return Value::from("111122223333"),
+            _ => {}
+        }
+        if let Some((_, value)) = self.given.iter().find(|(n, _)| *n == name) {
+            return value.clone();
+        }
+        let declared = &self.template["Parameters"][name];
+        let default = declared
+            .get("Default")
+            .unwrap_or_else(|| panic!("{name} has no value"));
+        match declared["Type"].as_str() {
+            // CloudFormation splits a list parameter's value on commas: "" is [""].
+            Some("CommaDelimitedList") => Value::Sequence(
+                default
+                    .as_str()
+                    .unwrap()
+                    .split(',')
+                    .map(Value::from)
+                    .collect(),
+            ),
+            _ => default.clone(),
+        }
+    }
+
+    fn condition(&self, name: &str) -> bool {
+        self.evaluate(&self.template["Conditions"][name]) == Value::Bool(true)
+    }
+
+    fn text(&self, value: &Value) -> String {
+        match self.evaluate(value) {
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            other => panic!("not a string: {other:?}"),
+        }
+    }
+
+    fn substitute(&self, template: &str, variables: &Value) -> String {
+        let mut out = String::new();
+        let mut rest = template;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').unwrap() + start;
+            let name = &rest[start + 2..end];
+            out.push_str(&match variables.get(name) {
+                Some(value) => self.text(value),
+                None => self.text(&self.parameter(name)),
+            });
+            rest = &rest[end + 1..];
+        }
+        out + rest
+    }
+
+    /// CloudFormation's intrinsic functions, as far as the template uses them
+    /// (docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference.html):
+    /// a `!GetAtt` stays a placeholder, `!Ref AWS::NoValue` is `Null`.
+    fn evaluate(&self, value: &Value) -> Value {
+        let Value::Tagged(tagged) = value else {
+            return match value {
+                Value::Sequence(items) => Value::Sequence(
+                    items
+                        .iter()
+                        .map(|item| self.evaluate(item))
+                        .filter(|item| !item.is_null())
+                        .collect(),
+                ),
+                other => other.clone(),
+            };
+        };
+        let arguments = &tagged.value;
+        let nth = |i: usize| self.evaluate(&arguments[i]);
+        match tagged.tag.to_string().as_str() {
+            "!Ref" if arguments.as_str() == Some("AWS::NoValue") => Value::Null,
+            "!Ref" => self.parameter(arguments.as_str().unwrap()),
+            "!GetAtt" => Value::from(format!("<{}>", arguments.as_str().unwrap())),
+            "!Join" => {
+                let parts: Vec<String> = nth(1)
+                    .as_sequence()
+                    .unwrap()
+                    .iter()
+                    .map(|part| self.text(part))
+                    .collect();
+                Value::from(parts.join(arguments[0].as_str().unwrap()))
+            }
+            "!Split" => Value::Sequence(
+                self.text(&arguments[1])
+                    .split(arguments[0].as_str().unwrap())
+                    .map(Value::from)
+                    .collect(),
+            ),
+            "!Select" => {
+                let index = self.text(&arguments[0]).parse::<usize>().unwrap();
+                nth(1)[index].clone()
+            }
+            "!Sub" => match arguments {
+                Value::String(template) => Value::from(self.substitute(template, &Value::Null)),
+                _ => Value::from(self.substitute(arguments[0].as_str().unwrap(), &arguments[1])),
+            },
+            "!If" => {
+                if self.condition(arguments[0].as_str().unwrap()) {
+                    nth(1)
+                } else {
+                    nth(2)
+                }
+            }
+            "!Condition" => Value::Bool(self.condition(arguments.as_str().unwrap())),
+            "!Equals" => Value::Bool(
+                nth(0) == nth(1) || self.text(&arguments[0]) == self.text(&arguments[1]),
+            ),
+            "!Not" => Value::Bool(nth(0) != Value::Bool(true)),
+            "!And" => Value::Bool(
+                (0..arguments.as_sequence().unwrap().len()).all(|i| nth(i) == Value::Bool(true)),
+            ),
+            "!Or" => Value::Bool(
+                (0..arguments.as_sequence().unwrap().len()).any(|i| nth(i) == Value::Bool(true)),
+            ),
+            other => panic!("the test's evaluator does not know {other}"),
+        }
+    }
+
+    /// The resources that exist in this stack (their `Condition` holds).
+    fn resources(&self) -> Vec<String> {
+        self.template["Resources"]
+            .as_mapping()
+            .unwrap()
+            .iter()
+            .filter(|(_, resource)| {
+                resource
+                    .get("Condition")
+                    .is_none_or(|c| self.condition(c.as_str().unwrap()))
+            })
+            .map(|(name, _)| name.as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+fn arns(list: &[&str]) -> Value {
+    Value::Sequence(list.iter().map(|a| Value::from(*a)).collect())
+}
+
 #[test]
-fn several_clusters_get_the_permission_and_the_access_entries_each_needs() {
+fn several_clusters_get_the_permission_each_needs_as_plain_lists_sam_build_can_build() {
     let t = template();
-    assert_eq!(
-        serde_norway::to_string(&t["Transform"]).unwrap().trim(),
-        "- AWS::LanguageExtensions\n- AWS::Serverless-2016-10-31"
+    // No language extension: SAM CLI's `sam build` cannot build Fn::ForEach (CI runs it).
+    assert_eq!(t["Transform"], "AWS::Serverless-2016-10-31");
+    assert!(
+        t["Resources"]
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .all(|name| !name.as_str().unwrap().starts_with("Fn::ForEach")),
+        "no Fn::ForEach"
     );
-    // CLUSTER_NAME lists them all; the function ignores the empty entries of empty lists.
-    let cluster_name =
-        tagged(&t["Globals"]["Function"]["Environment"]["Variables"]["CLUSTER_NAME"]);
-    for parameter in ["ClusterName", "MoreClusterNames", "OtherRegionClusters"] {
-        assert!(
-            cluster_name.contains(&format!("!Ref {parameter}")),
-            "{cluster_name}"
-        );
-    }
-    for (value, clusters) in [("kf,,", 1), ("kf,kf-two,kf-three,us-west-2/kf-dr", 4)] {
-        let config =
-            Config::from_pairs(&[(config::CLUSTER_NAME, value), (config::GROUP_PREFIX, "KF-")])
-                .unwrap();
-        assert_eq!(config.clusters.len(), clusters, "{value}");
-    }
-    let resources = &t["Resources"];
-    // An access entry for each role on every cluster of MoreClusterNames (in the stack's region).
-    let entries = &resources["Fn::ForEach::MoreClusterAccessEntries"];
-    assert_eq!(entries[0], "Cluster");
-    assert_eq!(tagged(&entries[1]), "!Ref MoreClusterNames");
-    let principals: Vec<String> = entries[2]
-        .as_mapping()
-        .unwrap()
-        .values()
-        .map(|entry| {
-            assert_eq!(entry["Type"], "AWS::EKS::AccessEntry");
-            assert_eq!(entry["Condition"], "CreateMoreAccessEntries");
-            assert_eq!(tagged(&entry["Properties"]["ClusterName"]), "!Ref Cluster");
-            tagged(&entry["Properties"]["PrincipalArn"])
-        })
-        .collect();
-    assert_eq!(
-        principals,
-        [
-            "!GetAtt ProfileManagerFunctionRole.Arn",
-            "!GetAtt SweepFunctionRole.Arn"
-        ]
-    );
-    // DescribeCluster on each cluster's own ARN, for both roles, and nothing else.
-    for (each, list, resource) in [
+    let dr = "arn:aws:eks:us-west-2:111122223333:cluster/kf-dr";
+    let two = "arn:aws:eks:eu-west-1:111122223333:cluster/kf-two";
+    let here = "arn:aws:eks:eu-west-1:111122223333:cluster/kf";
+    for (more, described, clusters) in [
+        (arns(&[""]), vec![here], vec!["kf"]),
         (
-            "Fn::ForEach::MoreClusterPermissions",
-            "!Ref MoreClusterNames",
-            "cluster/${Cluster}",
-        ),
-        (
-            "Fn::ForEach::OtherRegionPermissions",
-            "!Ref OtherRegionClusters",
-            "${Region}:${AWS::AccountId}:cluster/${Name}",
+            arns(&[two, dr]),
+            vec![here, two, dr],
+            vec!["kf", "eu-west-1/kf-two", "us-west-2/kf-dr"],
         ),
     ] {
-        let each = &resources[each];
-        assert_eq!(tagged(&each[1]), list);
-        let policy = each[2].as_mapping().unwrap().values().next().unwrap();
-        assert_eq!(policy["Type"], "AWS::IAM::Policy");
-        assert_eq!(
-            tagged(&policy["Properties"]["Roles"][0]),
-            "!Ref ProfileManagerFunctionRole"
-        );
-        assert_eq!(
-            tagged(&policy["Properties"]["Roles"][1]),
-            "!Ref SweepFunctionRole"
-        );
-        let statements = policy["Properties"]["PolicyDocument"]["Statement"]
-            .as_sequence()
-            .unwrap();
-        assert_eq!(statements.len(), 1);
-        assert_eq!(statements[0]["Action"], "eks:DescribeCluster");
-        assert!(
-            tagged(&statements[0]["Resource"]).contains(resource),
-            "{}",
-            tagged(&statements[0]["Resource"])
-        );
+        let stack = Stack {
+            template: &t,
+            given: vec![
+                ("ClusterName", Value::from("kf")),
+                ("MoreClusterArns", more),
+            ],
+        };
+        // The function is told every cluster, and reads them as the stack names them.
+        let cluster_name =
+            stack.text(&t["Globals"]["Function"]["Environment"]["Variables"]["CLUSTER_NAME"]);
+        let config = Config::from_pairs(&[
+            (config::CLUSTER_NAME, cluster_name.as_str()),
+            (config::GROUP_PREFIX, "KF-"),
+        ])
+        .unwrap();
+        let labels: Vec<String> = config.clusters.iter().map(|c| c.label()).collect();
+        assert_eq!(labels, clusters, "{cluster_name}");
+        // Both roles may describe exactly those clusters.
+        for function in ["ProfileManagerFunction", "SweepFunction"] {
+            let statement = &t["Resources"][function]["Properties"]["Policies"][0]["Statement"][0];
+            assert_eq!(statement["Action"], "eks:DescribeCluster");
+            let resource = stack.evaluate(&statement["Resource"]);
+            let resource: Vec<&str> = match &resource {
+                Value::String(one) => vec![one.as_str()],
+                list => list
+                    .as_sequence()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap())
+                    .collect(),
+            };
+            assert_eq!(resource, described, "{function}");
+        }
+        // The stack makes the two access entries of ClusterName, and no others (those of more
+        // clusters are made by hand: README, Several clusters).
+        let entries: Vec<String> = stack
+            .resources()
+            .into_iter()
+            .filter(|r| t["Resources"][r.as_str()]["Type"] == "AWS::EKS::AccessEntry")
+            .collect();
+        assert_eq!(entries, ["ClusterAccessEntry", "SweepAccessEntry"]);
+    }
+    let refused = t["Parameters"]["MoreClusterArns"]["AllowedPattern"]
+        .as_str()
+        .unwrap();
+    assert!(refused.starts_with("^$|^arn:aws"), "{refused}");
+}
+
+#[test]
+fn no_reserved_concurrency_unless_asked_so_a_new_account_can_deploy() {
+    // Lambda refuses a reservation that leaves fewer than 10 unreserved executions, and a new
+    // account's limit is 10 (docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
+    let t = template();
+    for (given, trigger, sweep) in [
+        (vec![], Value::Null, Value::Null),
+        (
+            vec![
+                ("ReservedConcurrency", Value::from(50)),
+                ("SweepReservedConcurrency", Value::from(1)),
+            ],
+            Value::from(50),
+            Value::from(1),
+        ),
+    ] {
+        let mut given = given;
+        given.push(("ClusterName", Value::from("kf")));
+        let stack = Stack {
+            template: &t,
+            given,
+        };
+        for (function, expected) in [
+            ("ProfileManagerFunction", &trigger),
+            ("SweepFunction", &sweep),
+        ] {
+            let reserved = stack
+                .evaluate(&t["Resources"][function]["Properties"]["ReservedConcurrentExecutions"]);
+            assert_eq!(&reserved, expected, "{function}");
+        }
     }
 }
 
@@ -285,9 +460,9 @@ fn the_sweep_runs_on_a_schedule_with_its_own_time_and_may_only_ask_the_pool_abou
     );
     let sweep = &sweep["Properties"];
     assert_eq!(sweep["Timeout"], 900, "Lambda's longest");
-    assert_eq!(
-        sweep["ReservedConcurrentExecutions"], 1,
-        "never two at once"
+    assert!(
+        tagged(&sweep["ReservedConcurrentExecutions"]).contains("OneSweepAtATime"),
+        "one at a time when SweepReservedConcurrency=1"
     );
     assert_eq!(sweep["EventInvokeConfig"]["MaximumRetryAttempts"], 0);
     let schedule = &sweep["Events"]["Schedule"];
@@ -767,4 +942,63 @@ fn the_trigger_script_refuses_what_the_pool_cannot_take_and_changes_nothing() {
     );
     assert_eq!(code, 1, "{printed}");
     assert!(printed.contains("ResourceNotFoundException"), "{printed}");
+}
+
+#[test]
+fn make_rbac_binds_the_manifests_to_the_stacks_kubernetes_group_and_changes_nothing_else() {
+    let rendered = |args: &[&str]| {
+        let output = std::process::Command::new("python3")
+            .arg("scripts/rbac.py")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.code().unwrap(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let original = std::fs::read_to_string("deploy/rbac.yaml").unwrap()
+        + "---\n"
+        + &std::fs::read_to_string("deploy/rbac-admin.yaml").unwrap();
+    let (code, text, _) = rendered(&["--group", "kf-pm.prod", "--admin"]);
+    assert_eq!(code, 0);
+    let mut bindings = 0;
+    for document in serde_norway::Deserializer::from_str(&text) {
+        let object = Value::deserialize(document).unwrap();
+        if object["kind"] == "ClusterRoleBinding" {
+            bindings += 1;
+            assert_eq!(object["subjects"][0]["kind"], "Group");
+            assert_eq!(object["subjects"][0]["name"], "kf-pm.prod");
+        }
+    }
+    assert_eq!(bindings, 2);
+    assert_eq!(
+        text.replace("name: kf-pm.prod\n", "name: kubeflow-profile-manager\n"),
+        original,
+        "only the subjects change"
+    );
+    // Without a group, the template's default: the files as they are.
+    assert_eq!(
+        rendered(&[]).1,
+        std::fs::read_to_string("deploy/rbac.yaml").unwrap()
+    );
+    // The template's KubernetesGroup parameter and the script accept the same names.
+    let pattern = kubernetes_group_pattern();
+    assert_eq!(pattern, "^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$");
+    let script = std::fs::read_to_string("scripts/rbac.py").unwrap();
+    assert!(script.contains(&format!("re.compile(r\"{pattern}\")")));
+    let (code, text, error) = rendered(&["--group", "Kubeflow Admins"]);
+    assert_eq!((code, text.as_str()), (2, ""));
+    assert!(
+        error.contains("no Kubernetes group the template accepts"),
+        "{error}"
+    );
+}
+
+fn kubernetes_group_pattern() -> String {
+    template()["Parameters"]["KubernetesGroup"]["AllowedPattern"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
