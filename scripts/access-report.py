@@ -4,7 +4,10 @@ manages (aws lambda invoke) and print it, as JSON or as one CSV table.
 
 Usage: scripts/access-report.py --function NAME [--user EMAIL|SUB|USERNAME] [--namespace NS]
                                 [--format json|csv] [--output FILE]
-The AWS CLI is $AWS_CLI when set, else `aws` on PATH.
+The AWS CLI is $AWS_CLI when set, else `aws` on PATH; it must be version 2 and have a region
+(AWS_REGION, AWS_DEFAULT_REGION or `aws configure`) unless --function is an ARN, whose region is
+used. Exit codes: 0 printed, 1 the function could not make the report, 2 the AWS CLI is missing,
+not version 2 or has no region (nothing invoked); else the AWS CLI's.
 """
 import argparse
 import json
@@ -12,6 +15,8 @@ import os
 import subprocess
 import sys
 import tempfile
+
+import aws_cli
 
 
 def main() -> int:
@@ -22,6 +27,7 @@ def main() -> int:
     parser.add_argument("--format", choices=["json", "csv"], default="json")
     parser.add_argument("--output", help="write the report here instead of standard output")
     args = parser.parse_args()
+    region = aws_cli.require_for_function("access-report", args.function)
 
     request = {"kubeflow-profile-manager": "access-report", "format": args.format}
     if args.user:
@@ -31,7 +37,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         answer_path = os.path.join(scratch, "answer.json")
         invoked = subprocess.run(
-            [os.environ.get("AWS_CLI", "aws"), "lambda", "invoke",
+            [aws_cli.command(), "lambda", "invoke",
+             "--region", region,
              "--function-name", args.function,
              "--cli-binary-format", "raw-in-base64-out",
              "--cli-read-timeout", "900",

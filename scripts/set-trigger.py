@@ -5,7 +5,9 @@ keeping every other setting of the pool.
 UpdateUserPool resets to its default every setting it is not given (other triggers, MFA,
 email and SMS configuration, ...). So this reads the pool (describe-user-pool), carries over
 every setting UpdateUserPool accepts, changes only the pre token generation trigger, and
-writes it back (update-user-pool --cli-input-json). Needs the AWS CLI v2 with credentials.
+writes it back (update-user-pool --cli-input-json). Needs the AWS CLI v2 with credentials;
+checks it is version 2 first (scripts/aws_cli.py). The region is the pool id's
+(eu-west-1_AbC123xyz is in eu-west-1), else AWS_REGION, AWS_DEFAULT_REGION or `aws configure`.
 
   set-trigger.py --user-pool-id ID --function-arn ARN [--version V1_0] [--replace] [--dry-run]
 
@@ -15,7 +17,8 @@ plan to be Essentials or Plus (UserPoolTier); V3_0 also invokes it for machine-t
 tokens, which it skips.
 --replace: the pool already has another pre token generation trigger; replace it.
 --dry-run: print what would be sent, change nothing.
-Exit codes: 0 done (or nothing to do), 1 the AWS CLI failed, 2 refused (nothing changed).
+Exit codes: 0 done (or nothing to do), 1 the AWS CLI failed, 2 refused, or the AWS CLI is
+missing, not version 2 or has no region (nothing changed).
 AWS_CLI names the CLI to run (default: aws).
 """
 
@@ -25,6 +28,8 @@ import os
 import subprocess
 import sys
 import tempfile
+
+import aws_cli
 
 # DescribeUserPool's members that UpdateUserPool accepts under the same name.
 CARRIED_OVER = [
@@ -80,9 +85,10 @@ def update_input(pool, function_arn, version, replace=False):
     return update
 
 
-def aws(*args):
-    cli = os.environ.get("AWS_CLI", "aws")
-    result = subprocess.run([cli, *args, "--output", "json"], capture_output=True, text=True)
+def aws(region, *args):
+    cli = aws_cli.command()
+    result = subprocess.run([cli, *args, "--region", region, "--output", "json"],
+                            capture_output=True, text=True)
     if result.returncode != 0:
         sys.stderr.write(result.stderr)
         raise SystemExit(1)
@@ -98,7 +104,8 @@ def main(argv):
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
 
-    pool = aws("cognito-idp", "describe-user-pool", "--user-pool-id", args.user_pool_id)["UserPool"]
+    region = aws_cli.require("set-trigger", aws_cli.region_of_pool(args.user_pool_id))
+    pool = aws(region, "cognito-idp", "describe-user-pool", "--user-pool-id", args.user_pool_id)["UserPool"]
     before = current_trigger(pool)
     try:
         update = update_input(pool, args.function_arn, args.version, args.replace)
@@ -118,10 +125,11 @@ def main(argv):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
         json.dump(update, file)
     try:
-        aws("cognito-idp", "update-user-pool", "--cli-input-json", f"file://{file.name}")
+        aws(region, "cognito-idp", "update-user-pool", "--cli-input-json", f"file://{file.name}")
     finally:
         os.unlink(file.name)
-    after = current_trigger(aws("cognito-idp", "describe-user-pool", "--user-pool-id", args.user_pool_id)["UserPool"])
+    after = current_trigger(
+        aws(region, "cognito-idp", "describe-user-pool", "--user-pool-id", args.user_pool_id)["UserPool"])
     if after != (args.function_arn, args.version):
         print(f"set-trigger: the pool reports {after} after the update", file=sys.stderr)
         return 1

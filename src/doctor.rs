@@ -410,7 +410,7 @@ fn permission_findings(
             Ok(false) => findings.push(Finding::problem(
                 "permission",
                 format!(
-                    "{} is not granted. Fix: kubectl apply -f deploy/rbac.yaml (it grants exactly what the function needs), and check that the access entry maps the role to the group it binds",
+                    "{} is not granted. Fix: apply deploy/rbac.yaml for the stack's KubernetesGroup (make -s rbac | kubectl apply -f -; it grants exactly what the function needs), and check that the access entry maps the role to that group",
                     permission.describe()
                 ),
             )),

@@ -83,7 +83,7 @@ fn problems(report: &Value) -> Vec<String> {
 async fn on_every_flavour_a_sound_deployment_is_reported_ok_and_nothing_is_written() {
     for flavor in Flavor::ALL {
         let stack = stack_with(|c| c.flavor = flavor).await;
-        let before = stack.cluster.versions();
+        let before = stack.cluster.versions().await;
         let report = doctor(
             &stack,
             &[],
@@ -132,7 +132,7 @@ async fn on_every_flavour_a_sound_deployment_is_reported_ok_and_nothing_is_writt
             "{flavor:?}: {preview:#?}"
         );
         assert_eq!(
-            stack.cluster.versions(),
+            stack.cluster.versions().await,
             before,
             "{flavor:?}: the doctor wrote"
         );
@@ -161,7 +161,7 @@ async fn a_missing_permission_is_named_with_its_fix() {
     assert_eq!(
         lines(&report, "permission"),
         [
-            "PROBLEM delete rolebindings.rbac.authorization.k8s.io is not granted. Fix: kubectl apply -f deploy/rbac.yaml (it grants exactly what the function needs), and check that the access entry maps the role to the group it binds"
+            "PROBLEM delete rolebindings.rbac.authorization.k8s.io is not granted. Fix: apply deploy/rbac.yaml for the stack's KubernetesGroup (make -s rbac | kubectl apply -f -; it grants exactly what the function needs), and check that the access entry maps the role to that group"
         ]
     );
 }
