@@ -47,6 +47,17 @@ pub enum Error {
     TimeBudget { budget_ms: u128 },
     #[error("{failed} of the sign-in's changes failed; first: {first}")]
     Changes { failed: usize, first: String },
+    /// A command failed on more than one cluster: each cluster's error with its fix.
+    #[error("{}", on_clusters(.0))]
+    Clusters(Vec<(String, Error)>),
+}
+
+fn on_clusters(failures: &[(String, Error)]) -> String {
+    failures
+        .iter()
+        .map(|(cluster, error)| format!("on {cluster}: {}", error.with_fix()))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Why DescribeCluster failed, as far as the fix depends on it.
@@ -86,7 +97,7 @@ impl Error {
                 source: kube::Error::Api(status),
                 ..
             } if status.code == 403 => Some(
-                "the role is known but lacks a permission: kubectl apply -f deploy/rbac.yaml, and check that the access entry maps the role to the group that file binds (KubernetesGroup)",
+                "the role is known but lacks a permission: apply deploy/rbac.yaml for the stack's KubernetesGroup (make -s rbac | kubectl apply -f -), and check that the access entry maps the role to that group",
             ),
             Error::Kubernetes {
                 source: kube::Error::HyperError(_) | kube::Error::Service(_),
@@ -126,6 +137,16 @@ impl Error {
         }
     }
 
+    /// The failures of a command on each of `failures`' clusters as one error: the error itself
+    /// when there is one (whose message then needs no cluster name, as one cluster is named).
+    pub fn of_clusters(mut failures: Vec<(String, Error)>) -> Option<Error> {
+        match failures.len() {
+            0 => None,
+            1 => failures.pop().map(|(_, error)| error),
+            _ => Some(Error::Clusters(failures)),
+        }
+    }
+
     /// The error and its causes on one line, each message once (the AWS SDK repeats its own).
     pub fn chain(&self) -> String {
         let mut messages: Vec<String> = Vec::new();
@@ -147,11 +168,18 @@ impl Error {
 #[error("{USER_FACING_MESSAGE}")]
 pub struct SignInFailed;
 
-/// Why an invocation failed, as Lambda reports it.
-#[derive(Debug, thiserror::Error)]
+/// Why an invocation failed, as Lambda reports it. Its `Debug` is its message: the Lambda
+/// runtime prints an error's `Debug`, and a person reads that.
+#[derive(thiserror::Error)]
 pub enum InvocationFailed {
     #[error(transparent)]
     SignIn(#[from] SignInFailed),
+    /// The payload is not JSON at all (Lambda's Invoke API accepts only JSON; a local emulator
+    /// may send anything).
+    #[error(
+        "the event is not JSON ({0}): a Cognito Pre Token Generation event, or a command of this function, is a JSON object (README, The event and the names)"
+    )]
+    MalformedEvent(String),
     /// A command this version does not know, or a malformed one.
     #[error("{0}")]
     BadCommand(String),
@@ -159,6 +187,12 @@ pub enum InvocationFailed {
     /// its fix.
     #[error("{0}")]
     CommandFailed(String),
+}
+
+impl std::fmt::Debug for InvocationFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 #[cfg(test)]

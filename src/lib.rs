@@ -204,8 +204,11 @@ impl App {
             Ok(event) => match admit(&event, &self.config) {
                 Ok(admitted) => admitted,
                 Err(skip) => {
-                    if !matches!(skip, Skip::MachineToMachine | Skip::RefreshNotSynchronised) {
-                        // User-supplied values are logged escaped (`?`), never as raw text.
+                    // User-supplied values are logged escaped (`?`), never as raw text.
+                    if matches!(skip, Skip::MachineToMachine | Skip::RefreshNotSynchronised) {
+                        // Expected: said, not warned about.
+                        tracing::info!(user = ?event.user_name, reason = %skip, "event skipped");
+                    } else {
                         tracing::warn!(user = ?event.user_name, reason = %skip, "nothing provisioned");
                     }
                     return Ok(Outcome::Skipped(skip));
@@ -459,10 +462,16 @@ fn log_report(
             "more changes than one sign-in makes; the rest is done at the next sign-in"
         );
     }
+    let outcome = match (report.changes, config.dry_run) {
+        (0, _) => "nothing to change",
+        (_, true) => "changes logged, none made (dry run)",
+        (_, false) => "changes made",
+    };
     tracing::info!(
         cluster,
         user = ?identity.email,
         sub = identity.sub.as_str(),
+        outcome,
         mode = ?mode,
         granted = ?report.granted,
         revoked = ?report.revoked,

@@ -108,18 +108,16 @@ impl App {
         )
         .await;
         let mut answer = SweepAnswer::default();
-        let mut failure = None;
+        let mut failures = Vec::new();
         for (cluster, result) in self.clusters.iter().zip(results) {
             match result {
                 Ok(summary) => answer.add(cluster.label(), summary),
-                Err(error) => {
-                    tracing::error!(cluster = %cluster.label(), error = error.chain(), hint = error.hint().unwrap_or(""), "the sweep of this cluster failed");
-                    failure.get_or_insert(error);
-                }
+                // Logged once, with the command's failure.
+                Err(error) => failures.push((cluster.label(), error)),
             }
         }
         answer.total.set_duration(started.elapsed());
-        match failure {
+        match Error::of_clusters(failures) {
             Some(error) => Err(error),
             None => Ok(answer),
         }

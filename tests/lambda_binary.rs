@@ -254,3 +254,81 @@ async fn a_failed_sign_in_is_one_line_with_its_causes_once_and_the_fix() {
     );
     assert!(!log.contains("not-the-secret"), "a credential was logged");
 }
+
+#[tokio::test]
+async fn a_payload_that_is_not_json_is_answered_as_a_malformed_event_in_words() {
+    let stack = stack().await;
+    let function = stack.spawn_function_capturing(Path::new(BINARY), &[]);
+    let Some(Invocation::Error(error)) = stack
+        .runtime
+        .invoke("not json", Duration::from_secs(5), TIMEOUT)
+        .await
+    else {
+        panic!("expected an error answer");
+    };
+    let error: serde_json::Value = serde_json::from_str(&error).unwrap();
+    assert_eq!(
+        error["errorType"], "MalformedEvent",
+        "ours, not a Rust type name"
+    );
+    assert_eq!(
+        error["errorMessage"],
+        "the event is not JSON (expected ident at line 1 column 2): a Cognito Pre Token Generation event, or a command of this function, is a JSON object (README, The event and the names)"
+    );
+    let log = kfpm_testkit::local::stop_and_collect_output(function).await;
+    let said: Vec<&str> = log.lines().filter(|l| l.contains("not JSON")).collect();
+    assert_eq!(said.len(), 1, "{log}");
+    assert!(
+        !log.contains("DeserializeError") && !log.contains("LambdaEvent<"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_command_is_one_log_line_in_words() {
+    let stack = stack().await;
+    let function = stack.spawn_function_capturing(Path::new(BINARY), &[("USER_POOL_ID", "")]);
+    let Some(Invocation::Error(error)) = stack
+        .runtime
+        .invoke(
+            r#"{"kubeflow-profile-manager": "sweep"}"#,
+            Duration::from_secs(30),
+            TIMEOUT,
+        )
+        .await
+    else {
+        panic!("expected an error answer");
+    };
+    let error: serde_json::Value = serde_json::from_str(&error).unwrap();
+    assert_eq!(error["errorType"], "CommandFailed");
+    assert_eq!(
+        error["errorMessage"],
+        "sweep: the AWS configuration has no user pool (set USER_POOL_ID)"
+    );
+    let log = kfpm_testkit::local::stop_and_collect_output(function).await;
+    let said: Vec<&str> = log.lines().filter(|l| l.contains("USER_POOL_ID")).collect();
+    assert_eq!(said.len(), 1, "once: {log}");
+    assert!(
+        said[0].contains("ERROR command failed command=\"sweep\""),
+        "{log}"
+    );
+    assert!(!log.contains("CommandFailed("), "no Rust Debug: {log}");
+}
+
+#[tokio::test]
+async fn a_bad_setting_is_one_log_line_and_the_init_error_without_a_debug_dump() {
+    let stack = stack().await;
+    let mut function =
+        stack.spawn_function_capturing(Path::new(BINARY), &[("FAIL_MODE", "sometimes")]);
+    wait_exit(&mut function, TIMEOUT)
+        .await
+        .expect("the runtime exits");
+    let log = kfpm_testkit::local::stop_and_collect_output(function).await;
+    assert_eq!(
+        log.trim_end(),
+        "ERROR invalid configuration error=FAIL_MODE=\"sometimes\" is invalid: expected one of closed, open"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&stack.runtime.init_error().unwrap()).unwrap();
+    assert_eq!(report["errorType"], "Runtime.ConfigError");
+}

@@ -26,6 +26,24 @@ pub fn may_log(target: &str, level: &Level) -> bool {
         || target.starts_with("kubeflow_profile_manager::")
 }
 
+/// False for what the Lambda runtime would say again of what this crate logs already: the
+/// runtime prints every handler error's `Debug` (lambda_runtime 1.5 `layers/panic.rs`,
+/// `error!("{error:?}")`, a message and no other field), and the handler has logged that failure
+/// in its own words. Its panic report (`error!(?error, "user handler panicked")`) stays.
+pub fn is_news(metadata: &tracing::Metadata<'_>) -> bool {
+    !(metadata.target() == "lambda_runtime::layers::panic"
+        && metadata.is_event()
+        && metadata.fields().field("error").is_none())
+}
+
+/// True for spans the text format shows. The runtime's `Lambda runtime invoke` span
+/// (lambda_runtime 1.5 `layers/trace.rs`: request id and X-Ray trace id) is left out: in text,
+/// read by a person running the function locally, it prefixes every line with ~130 characters;
+/// the JSON format, which Lambda's log group holds (template.yaml `LogFormat: JSON`), keeps it.
+fn shown_in_text(metadata: &tracing::Metadata<'_>) -> bool {
+    !(metadata.is_span() && metadata.target().starts_with("lambda_runtime"))
+}
+
 /// Installs the subscriber, writing to stdout.
 pub fn init(lookup: impl Fn(&str) -> Option<String>) {
     let _ = subscriber(lookup, std::io::stdout).try_init();
@@ -49,7 +67,7 @@ where
         .with_default_directive(level.into())
         .parse_lossy(lookup("RUST_LOG").unwrap_or_default())
         .and(filter_fn(|metadata| {
-            may_log(metadata.target(), metadata.level())
+            may_log(metadata.target(), metadata.level()) && is_news(metadata)
         }));
     let format = tracing_subscriber::fmt::layer()
         .with_target(false)
@@ -58,7 +76,9 @@ where
     let layer = if json {
         format.json().with_filter(filter).boxed()
     } else {
-        format.with_filter(filter).boxed()
+        format
+            .with_filter(filter.and(filter_fn(shown_in_text)))
+            .boxed()
     };
     tracing_subscriber::registry().with(layer)
 }
@@ -129,6 +149,32 @@ mod tests {
             output.contains("own info") && !output.contains("own debug"),
             "{output}"
         );
+    }
+
+    fn emit_like_the_runtime() {
+        let span = tracing::info_span!(target: "lambda_runtime::layers::trace", "Lambda runtime invoke", requestId = "req-1");
+        let _entered = span.enter();
+        tracing::info!("own line");
+        tracing::error!(target: "lambda_runtime::layers::panic", "{}", "CommandFailed(\"echo\")");
+        tracing::error!(target: "lambda_runtime::layers::panic", error = "boom", "user handler panicked");
+    }
+
+    #[test]
+    fn the_runtimes_echo_of_an_error_is_dropped_and_its_span_only_in_text() {
+        let text = logged(&[], emit_like_the_runtime);
+        assert!(text.contains("own line"), "{text}");
+        assert!(
+            !text.contains("req-1") && !text.contains("Lambda runtime invoke"),
+            "{text}"
+        );
+        assert!(!text.contains("echo"), "{text}");
+        assert!(text.contains("user handler panicked"), "{text}");
+        let json = logged(&[("AWS_LAMBDA_LOG_FORMAT", "JSON")], emit_like_the_runtime);
+        assert!(
+            json.contains("req-1"),
+            "the request id stays in JSON: {json}"
+        );
+        assert!(!json.contains("echo"), "{json}");
     }
 
     #[test]
