@@ -118,11 +118,11 @@ async fn one_sign_in_grants_on_three_clusters_one_of_them_in_another_region() {
     );
     assert_eq!(c.eks.calls(), 3, "each cluster described once");
     // A repeat sign-in: nothing described or minted again, nothing written anywhere.
-    let before: Vec<_> = c.clusters.iter().map(FakeCluster::versions).collect();
+    let before = futures::future::join_all(c.clusters.iter().map(FakeCluster::versions)).await;
     app.handle(&sign_in_event("jane", JANE, "[ml, nlp]"), None)
         .await
         .unwrap();
-    let after: Vec<_> = c.clusters.iter().map(FakeCluster::versions).collect();
+    let after = futures::future::join_all(c.clusters.iter().map(FakeCluster::versions)).await;
     assert_eq!(before, after);
     assert_eq!((c.eks.calls(), app.token_mints()), (3, 3));
 }

@@ -142,21 +142,20 @@ async fn a_dashboard_made_policy_without_from_counts_as_granted_on_kubeflow_1_3_
     h.cluster.seed(json!({"apiVersion": "security.istio.io/v1beta1", "kind": "AuthorizationPolicy",
         "metadata": {"name": name, "namespace": "ml", "annotations": annotations},
         "spec": {"rules": [{"when": [{"key": "request.headers[kubeflow-userid]", "values": [RUMESH]}]}]}}));
-    let dashboards = |h: &Harness| -> Vec<String> {
-        let versions = h.cluster.versions();
+    let dashboards = |versions: std::collections::BTreeMap<String, String>| -> Vec<String> {
         ["RoleBinding", "AuthorizationPolicy"]
             .iter()
             .map(|kind| versions[&format!("{kind} ml/{name}")].clone())
             .collect()
     };
-    let before = dashboards(&h);
+    let before = dashboards(h.cluster.versions().await);
     for _ in 0..2 {
         let outcome = h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
         assert_eq!(granted(&outcome), ["ml"], "the dashboard's grant counts");
         assert!(common::refused(&outcome).is_empty());
     }
     assert_eq!(
-        dashboards(&h),
+        dashboards(h.cluster.versions().await),
         before,
         "the dashboard's objects are not touched"
     );

@@ -51,7 +51,7 @@ async fn a_group_written_into_the_stored_attribute_is_not_granted_on_a_refresh()
         ]
     );
     h.settle().await;
-    let before = h.cluster.versions();
+    let before = h.cluster.versions().await;
 
     // UpdateUserAttributes on herself, then a token refresh.
     let outcome = handle(
@@ -73,7 +73,7 @@ async fn a_group_written_into_the_stored_attribute_is_not_granted_on_a_refresh()
     for (key, version) in &before {
         if !key.starts_with("RoleBinding old/") && !key.starts_with("AuthorizationPolicy old/") {
             assert_eq!(
-                h.cluster.versions().get(key),
+                h.cluster.versions().await.get(key),
                 Some(version),
                 "{key} changed"
             );
@@ -325,7 +325,7 @@ async fn an_email_with_an_istio_wildcard_is_refused() {
         let outcome = handle(&h, &sign_in_event("mallory", email, "[ml]")).await;
         assert_eq!(outcome, Outcome::Skipped(Skip::Email(problem)), "{email}");
     }
-    assert!(h.cluster.versions().is_empty(), "nothing written");
+    assert!(h.cluster.versions().await.is_empty(), "nothing written");
     assert!(
         h.cluster.requests().is_empty(),
         "the cluster was not even asked"

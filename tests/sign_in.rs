@@ -128,14 +128,18 @@ async fn a_repeat_sign_in_changes_nothing_and_costs_a_constant_number_of_request
             })
             .await;
         tokio::time::sleep(Duration::from_millis(200)).await; // let every controller run settle
-        let before = h.cluster.versions();
+        let before = h.cluster.versions().await;
         h.cluster.clear_requests();
         let outcome = h.sign_in("rumesh", RUMESH, groups).await.unwrap();
         assert!(
             outcome.report().is_some_and(|r| r.changes == 0),
             "{outcome:?}"
         );
-        assert_eq!(h.cluster.versions(), before, "no resourceVersion moved");
+        assert_eq!(
+            h.cluster.versions().await,
+            before,
+            "no resourceVersion moved"
+        );
         let lines = h.request_lines();
         assert!(lines.iter().all(|l| l.starts_with("GET ")), "{lines:#?}");
         costs.push(lines.len());
@@ -528,9 +532,9 @@ async fn a_dry_run_reports_the_changes_and_writes_nothing() {
         "personal Profile, group Profile, namespace, RoleBinding, AuthorizationPolicy"
     );
     assert!(
-        h.cluster.versions().is_empty(),
+        h.cluster.versions().await.is_empty(),
         "{:?}",
-        h.cluster.versions()
+        h.cluster.versions().await
     );
     assert!(h.request_lines().iter().all(|l| l.starts_with("GET ")));
 }
@@ -679,7 +683,7 @@ async fn the_api_server_refuses_a_token_minted_for_another_cluster() {
         !rejected.is_empty() && rejected.iter().all(|r| r.contains("signature")),
         "{rejected:?}"
     );
-    assert!(h.cluster.versions().is_empty(), "nothing written");
+    assert!(h.cluster.versions().await.is_empty(), "nothing written");
 }
 
 #[tokio::test]

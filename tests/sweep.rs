@@ -307,14 +307,18 @@ async fn a_dry_run_writes_nothing() {
     stack.cognito.add_pool(LOCAL_USER_POOL);
     let _function = function(&stack, &[("DRY_RUN", "true")]);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let before = stack.cluster.versions();
+    let before = stack.cluster.versions().await;
 
     let summary = sweep(&stack).await;
     assert_eq!(summary["dryRun"], true);
     assert_eq!(summary["revokedDeleted"], 1, "{summary}");
     assert_eq!(summary["bindingsDeleted"], 2, "would be");
     assert_eq!(summary["stamped"], 1, "would be");
-    assert_eq!(stack.cluster.versions(), before, "no resourceVersion moved");
+    assert_eq!(
+        stack.cluster.versions().await,
+        before,
+        "no resourceVersion moved"
+    );
     assert_eq!(access_of(&stack, "bob").len(), 2);
 }
 

@@ -4,8 +4,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine;
 use bytes::Bytes;
@@ -141,6 +142,9 @@ struct State {
 struct Shared {
     config: FakeClusterConfig,
     state: Mutex<State>,
+    /// Profile controller runs scheduled and not yet done (the real controller reconciles
+    /// asynchronously too; a test that compares the cluster waits for them: `settle`).
+    controller_runs: AtomicUsize,
 }
 
 impl Shared {
@@ -238,6 +242,7 @@ impl FakeCluster {
             seed_kubeflow_roles(&mut store);
         }
         let shared = Arc::new(Shared {
+            controller_runs: AtomicUsize::new(0),
             state: Mutex::new(State {
                 store,
                 requests: Vec::new(),
@@ -411,8 +416,22 @@ impl FakeCluster {
         resource_of(kind).map_or_else(Vec::new, |r| self.shared.lock().store.all(&r))
     }
 
-    /// Every object with its resourceVersion, to tell whether anything changed.
-    pub fn versions(&self) -> BTreeMap<String, String> {
+    /// Waits until the profile controller has done every run scheduled so far (at most 30 s).
+    pub async fn settle(&self) {
+        let started = Instant::now();
+        while self.shared.controller_runs.load(Ordering::SeqCst) > 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the fake profile controller did not settle within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Every object with its resourceVersion, to tell whether anything changed, once the
+    /// profile controller has settled (what it writes later would otherwise count as a change).
+    pub async fn versions(&self) -> BTreeMap<String, String> {
+        self.settle().await;
         let state = self.shared.lock();
         let mut out = BTreeMap::new();
         for resource in [
@@ -1109,9 +1128,11 @@ fn schedule_profile_controller(shared: &Arc<Shared>, profile: &Value) {
     };
     let name = name.to_owned();
     let shared = shared.clone();
+    shared.controller_runs.fetch_add(1, Ordering::SeqCst);
     tokio::spawn(async move {
         tokio::time::sleep(shared.config.controller_delay).await;
         reconcile_profile(&mut shared.lock().store, &name, &shared.config);
+        shared.controller_runs.fetch_sub(1, Ordering::SeqCst);
     });
 }
 

@@ -100,6 +100,98 @@ fn demo_shows_the_groups_and_the_cluster_and_fails_when_the_sign_in_does() {
 }
 
 #[test]
+fn demo_reads_as_a_newcomer_would_want_it() {
+    let binary = function_binary();
+    let binary = binary.to_str().unwrap();
+    let (code, shown) = run(&[
+        "demo",
+        "--binary",
+        binary,
+        "--env",
+        "DRY_RUN=false",
+        "../events/v1-adfs-hosted-auth.json",
+        "../events/v3-client-credentials.json",
+    ]);
+    assert_eq!(code, 0, "{shown}");
+    // Its settings first, before anything ran.
+    let settings = shown.find("== the function's settings").expect(&shown);
+    assert!(settings < shown.find("== invoke").unwrap(), "{shown}");
+    assert!(
+        shown.contains("   ALLOW_ALL_GROUPS=true  (the demo's allow-list: a deployment sets GROUP_PREFIX, or ALLOW_ALL_GROUPS=true)"),
+        "{shown}"
+    );
+    assert!(shown.contains("   DRY_RUN=false  (--env)"), "{shown}");
+    // One readable line per event: no span prefix, no raw EMF document.
+    assert!(!shown.contains("Lambda runtime invoke"), "{shown}");
+    assert!(!shown.contains("requestId"), "{shown}");
+    assert!(!shown.contains("\"_aws\""), "{shown}");
+    assert!(
+        shown.contains(" EMF metrics (for CloudWatch) cluster=kubeflow-test: DurationMs="),
+        "{shown}"
+    );
+    // The sign-in's summary comes before its answer; the skipped event says it was skipped.
+    let summary = shown.find("sign-in synchronised").expect(&shown);
+    let second = shown
+        .find("== invoke with ../events/v3-client-credentials.json")
+        .unwrap();
+    assert!(summary < second, "{shown}");
+    assert!(
+        shown[second..]
+            .contains("event skipped user=\"\" reason=machine-to-machine token: no user"),
+        "{shown}"
+    );
+    // The profile controller's Istio objects say whom they admit.
+    assert!(
+        shown.contains("ns-owner-access-istio                         owner rumesh@corp.example (by request.headers[kubeflow-userid])"),
+        "{shown}"
+    );
+    assert!(!shown.contains("user ?"), "{shown}");
+}
+
+#[test]
+fn demo_says_what_is_wrong_before_starting_anything() {
+    let binary = function_binary();
+    let (code, said) = run(&[
+        "demo",
+        "--binary",
+        binary.to_str().unwrap(),
+        "events/nope.json",
+    ]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        said,
+        "kfpm-local: events/nope.json: no such event file (events/ holds the samples, e.g. events/v1-adfs-hosted-auth.json)\n"
+    );
+    // A bad setting: the function's one line and its init error, in words.
+    let (code, said) = run(&[
+        "demo",
+        "--binary",
+        binary.to_str().unwrap(),
+        "--env",
+        "FAIL_MODE=sometimes",
+        "../events/v1-adfs-hosted-auth.json",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        said.matches("FAIL_MODE=\"sometimes\" is invalid").count(),
+        2,
+        "{said}"
+    );
+    assert!(
+        said.contains("ERROR invalid configuration error=FAIL_MODE=\"sometimes\" is invalid: expected one of closed, open"),
+        "{said}"
+    );
+    assert!(
+        said.contains("kfpm-local: the function did not start (Runtime.ConfigError): FAIL_MODE=\"sometimes\" is invalid: expected one of closed, open"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("Error: ") && !said.contains("ConfigError {"),
+        "{said}"
+    );
+}
+
+#[test]
 fn doctor_exits_one_when_a_check_finds_a_problem() {
     let binary = function_binary();
     let binary = binary.to_str().unwrap();

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 mod bench;
 mod clusters;
 mod offboarding;
+mod relay;
 
 /// What `kfpm-local --help` prints.
 const USAGE: &str = "\
@@ -163,6 +164,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .collect::<Result<_, _>>()?
             }
             other if other.starts_with("--") => return Err(format!("unknown option {other}")),
+            // Checked before anything is built or started.
+            event if !std::path::Path::new(event).is_file() => {
+                return Err(format!(
+                    "{event}: no such event file (events/ holds the samples, e.g. events/v1-adfs-hosted-auth.json)"
+                ));
+            }
             event => options.events.push(PathBuf::from(event)),
         }
     }
@@ -251,6 +258,15 @@ async fn demo(options: Options) -> Result<(), String> {
     if options.events.is_empty() {
         return Err("name at least one event file, e.g. events/v1-adfs-hosted-auth.json".into());
     }
+    let events: Vec<(&PathBuf, String)> = options
+        .events
+        .iter()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .map(|event| (path, event))
+                .map_err(|e| format!("{}: {e}", path.display()))
+        })
+        .collect::<Result<_, _>>()?;
     let stack = seeded_stack(options.flavor).await;
     println!(
         "fake EKS cluster {} at {} (its own CA); DescribeCluster at {}",
@@ -259,17 +275,21 @@ async fn demo(options: Options) -> Result<(), String> {
         stack.eks.endpoint_url()
     );
     let extra = options.extra_env();
-    let _function = stack.spawn_function(&options.binary, &extra, false);
+    print_settings(&stack, &extra);
+    let _function = relay::spawn(&stack, &options.binary, &extra);
     let mut failed = 0;
-    for path in &options.events {
-        let event =
-            std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    for (path, event) in &events {
         println!("\n== invoke with {}", path.display());
-        match stack
+        if let Some(hint) = encoded_groups_hint(event, &extra) {
+            println!("== {hint}");
+        }
+        let answer = stack
             .runtime
-            .invoke(&event, Duration::from_secs(5), Duration::from_secs(15))
-            .await
-        {
+            .invoke(event, Duration::from_secs(5), Duration::from_secs(15))
+            .await;
+        // The function's last lines of this event are relayed by another task: shown first.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        match answer {
             Some(Invocation::Response(answer)) => {
                 let same = answer == event.trim_end();
                 println!(
@@ -290,15 +310,14 @@ async fn demo(options: Options) -> Result<(), String> {
             }
             None => {
                 if let Some(init) = stack.runtime.init_error() {
-                    return Err(format!("the function failed to start: {init}"));
+                    return Err(did_not_start(&init));
                 }
                 return Err("no answer within 15 s".into());
             }
         }
     }
-    for path in &options.events {
-        let event = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-        if let Some(request) = mapping_request(&event) {
+    for (path, event) in &events {
+        if let Some(request) = mapping_request(event) {
             println!(
                 "\n== the groups of {} and their namespaces (asked of the function's doctor):",
                 path.display()
@@ -323,6 +342,52 @@ async fn demo(options: Options) -> Result<(), String> {
             options.events.len()
         )),
     }
+}
+
+/// The init error a function posted, in words: its type and message.
+fn did_not_start(init_error: &str) -> String {
+    let error: Value = serde_json::from_str(init_error).unwrap_or_default();
+    match (error["errorType"].as_str(), error["errorMessage"].as_str()) {
+        (Some(kind), Some(message)) => format!("the function did not start ({kind}): {message}"),
+        _ => format!("the function did not start: {init_error}"),
+    }
+}
+
+/// The settings the function runs with, before anything runs: the demo's own (the fakes'
+/// endpoints and credentials aside), then `--env`'s, which win.
+fn print_settings(stack: &LocalStack, extra: &[(&str, &str)]) {
+    println!("== the function's settings (every other one at its default: README, Configuration)");
+    for (key, value) in allow_list_yields(stack.function_env(), extra) {
+        let why = match key.as_str() {
+            "CLUSTER_NAME" => "the fake cluster",
+            "USER_POOL_ID" => "the fake user pool, which the doctor and the sweep ask",
+            "ALLOW_ALL_GROUPS" => {
+                "the demo's allow-list: a deployment sets GROUP_PREFIX, or ALLOW_ALL_GROUPS=true"
+            }
+            _ => continue,
+        };
+        println!("   {key}={value}  ({why})");
+    }
+    for (key, value) in extra {
+        println!("   {key}={value}  (--env)");
+    }
+}
+
+/// A note for an event whose groups look URL-form-encoded (`%C3%89quipe+Vision`), as Cognito
+/// may store a SAML value, when `DECODE_GROUP_NAMES` is not set: their names are then taken as
+/// they are.
+fn encoded_groups_hint(event: &str, extra: &[(&str, &str)]) -> Option<&'static str> {
+    let decoding = extra
+        .iter()
+        .any(|(k, v)| *k == "DECODE_GROUP_NAMES" && *v == "true");
+    let groups = serde_json::from_str::<Value>(event)
+        .ok()?
+        .pointer("/request/userAttributes/custom:groups")?
+        .as_str()?
+        .to_owned();
+    (!decoding && (groups.contains('%') || groups.contains('+'))).then_some(
+        "its groups look URL-form-encoded (% and +): without DECODE_GROUP_NAMES=true they are taken as written (make demo ENV=DECODE_GROUP_NAMES=true decodes them first)",
+    )
 }
 
 /// A doctor request previewing the sign-in of `event`'s person: their email and the groups of
@@ -441,10 +506,7 @@ fn print_cluster(stack: &LocalStack) {
                     "owner {}",
                     meta["annotations"]["owner"].as_str().unwrap_or("-")
                 ),
-                _ => format!(
-                    "user {}",
-                    meta["annotations"]["user"].as_str().unwrap_or("?")
-                ),
+                _ => admits(&object),
             };
             let why = if managed {
                 String::new()
@@ -456,6 +518,33 @@ fn print_cluster(stack: &LocalStack) {
                 if managed { "*" } else { " " }
             );
         }
+    }
+}
+
+/// Whom an Istio object admits: the KFAM `user` annotation of a contributor's, else the value
+/// its rule requires of the userid header (the profile controller's owner objects carry no
+/// annotation: `ns-owner-access-istio`'s `when`, `owner-binding-istio`'s subject properties).
+fn admits(object: &Value) -> String {
+    if let Some(user) = object["metadata"]["annotations"]["user"].as_str() {
+        return format!("user {user}");
+    }
+    let from_rules = object
+        .pointer("/spec/rules")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|rule| rule["when"].as_array().into_iter().flatten())
+        .find_map(|when| Some((when["key"].as_str()?, when["values"][0].as_str()?)));
+    let from_subjects = || {
+        object
+            .pointer("/spec/subjects/0/properties")
+            .and_then(Value::as_object)?
+            .iter()
+            .find_map(|(key, value)| Some((key.as_str(), value.as_str()?)))
+    };
+    match from_rules.or_else(from_subjects) {
+        Some((header, value)) => format!("owner {value} (by {header})"),
+        None => "whom: no header rule".to_owned(),
     }
 }
 
