@@ -33,8 +33,8 @@ GROUP        ?=
 ADMIN        ?=
 export SAM_CLI_TELEMETRY := 0
 # Said before a step that compiles: a cold build takes minutes, and cargo is quiet until it ends.
-say_build = @echo "== $(1): cargo builds first (a cold debug build takes 5-10 minutes on 2 cores, a warm one seconds)"
-say_release = @echo "== $(1): a release build first (cold: 10-15 minutes on 2 cores; warm: seconds)"
+say_build = @echo "== $(1): cargo builds first (a cold debug build takes about 4 minutes on 2 cores, a warm one seconds)"
+say_release = @echo "== $(1): a release build first (cold: about 8 minutes on 2 cores; warm: seconds)"
 
 .PHONY: help fmt lint test demo doctor-local bench bench-clusters bench-sweep build sam-build invoke validate deploy rbac doctor access-report access-report-local set-trigger e2e-cognito tools clean
 
@@ -121,9 +121,11 @@ e2e-cognito: $(VENV)/bin/cargo-lambda ## Sign a user in through cognito-local, w
 	TOOLS=$(TOOLS) PATH=$(VENV)/bin:$$PATH bash scripts/e2e-cognito.sh $(WATCH_PORT)
 
 deploy: $(VENV)/bin/sam $(VENV)/bin/cargo-lambda ## Check, sam build, sam deploy STACK; PARAMS="Key=Value ..." sets parameters (a first deploy: ClusterName, UserPoolArn, GroupPrefix)
-	python3 scripts/deploy-check.py --stack "$(STACK)" $(PARAMS)
-	@$(MAKE) --no-print-directory sam-build
-	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/sam deploy --stack-name "$(STACK)" $(if $(strip $(PARAMS)),--parameter-overrides $(PARAMS)) $(SAM_FLAGS)
+	@region=$$(python3 scripts/deploy-check.py --stack "$(STACK)" $(PARAMS)) \
+	  && $(MAKE) --no-print-directory sam-build \
+	  && echo "== sam deploy --stack-name $(STACK) --region $$region" \
+	  && PATH=$(VENV)/bin:$$PATH $(VENV)/bin/sam deploy --stack-name "$(STACK)" --region "$$region" \
+	       $(if $(strip $(PARAMS)),--parameter-overrides $(PARAMS)) $(SAM_FLAGS)
 
 rbac: ## Print deploy/rbac.yaml for STACK's KubernetesGroup (or GROUP=...; ADMIN=true adds rbac-admin.yaml): make -s rbac | kubectl apply -f -
 	@python3 scripts/rbac.py $(if $(GROUP),--group "$(GROUP)",--stack "$(STACK)") $(if $(filter true,$(ADMIN)),--admin)

@@ -64,6 +64,10 @@ async fn run_runtime() -> Result<ExitCode, Error> {
             return Ok(ExitCode::FAILURE);
         }
     };
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        "kubeflow-profile-manager started"
+    );
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| async move {
         let remaining = event

@@ -1002,3 +1002,28 @@ fn kubernetes_group_pattern() -> String {
         .unwrap()
         .to_owned()
 }
+
+#[test]
+fn the_crate_is_the_changelogs_newest_release_and_the_upgrade_notes_name_releases() {
+    let changelog = std::fs::read_to_string("CHANGELOG.md").unwrap();
+    let releases: Vec<&str> = changelog
+        .lines()
+        .filter_map(|line| line.strip_prefix("## "))
+        .collect();
+    assert_eq!(releases.first().copied(), Some(env!("CARGO_PKG_VERSION")));
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let named: Vec<&str> = readme
+        .lines()
+        .filter_map(|line| line.strip_prefix("## Upgrading from version "))
+        .map(|rest| rest.split_whitespace().next().unwrap())
+        .collect();
+    assert!(!named.is_empty());
+    for version in named {
+        assert!(
+            releases
+                .iter()
+                .any(|r| r.starts_with(&format!("{version}."))),
+            "the README names {version}, which the changelog does not release"
+        );
+    }
+}
