@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use tokio_rustls::TlsAcceptor;
 
 use crate::Clock;
+use crate::istio::Dataplane;
 use crate::rbac::{PolicyRule, allows, may_bind, project_rules};
 use crate::serve::{Answer, Connections, answer, spawn_counted_server};
 use crate::sigv4::{TestCredentials, verify_token};
@@ -41,14 +42,27 @@ pub enum Flavor {
     /// Upgraded from 1.2 to >= 1.8: both APIs still served (CRDs are not removed on upgrade),
     /// only AuthorizationPolicies enforced (Istio >= 1.6 ignores `rbac.istio.io`).
     UpgradedFrom12,
+    /// Kubeflow 1.11 in Istio ambient mode with a waypoint per Profile namespace: the profile
+    /// controller of kubeflow/dashboard PR #267 (head 5a878ec9) run with
+    /// `-service-mesh-mode=istio-ambient -create-waypoint`: ambient and waypoint labels on every
+    /// Profile namespace, the owner policy attached to the waypoint (`targetRefs`), and an L4
+    /// policy admitting the waypoint.
+    AmbientWithWaypoint,
+    /// Kubeflow 1.11's ambient install without a waypoint: the v1.10.0 profile controller
+    /// (kubeflow/manifests v1.11.0 pins it), and each Profile namespace switched by hand as
+    /// manifests v1.11.0 `.github/workflows/istio_validation.yaml` lines 140-144 do
+    /// (`istio-injection-`, `istio.io/dataplane-mode=ambient`).
+    AmbientWithoutWaypoint,
 }
 
 impl Flavor {
-    pub const ALL: [Flavor; 4] = [
+    pub const ALL: [Flavor; 6] = [
         Flavor::Current,
         Flavor::Kubeflow13To17,
         Flavor::Kubeflow12,
         Flavor::UpgradedFrom12,
+        Flavor::AmbientWithWaypoint,
+        Flavor::AmbientWithoutWaypoint,
     ];
 
     fn serves_istio_rbac(self) -> bool {
@@ -353,6 +367,24 @@ impl FakeCluster {
             .controller_update(&resource, namespace, name, object, "kubectl-annotate");
     }
 
+    /// Sets a namespace's labels as `kubectl label namespace NAME KEY=VALUE ...` does (an update
+    /// by its own field manager).
+    pub fn label_namespace(&self, name: &str, labels: &[(&str, &str)]) {
+        let mut state = self.shared.lock();
+        state.store.set_now(rfc3339((self.shared.config.clock)()));
+        let mut object = state
+            .store
+            .raw(&NAMESPACES, None, name)
+            .cloned()
+            .expect("the namespace exists");
+        for (key, value) in labels {
+            object["metadata"]["labels"][*key] = json!(value);
+        }
+        state
+            .store
+            .controller_update(&NAMESPACES, None, name, object, "kubectl-label");
+    }
+
     /// Starts deleting namespace `name` (it stays Terminating and takes no new content).
     pub fn terminate_namespace(&self, name: &str) {
         let mut state = self.shared.lock();
@@ -369,13 +401,45 @@ impl FakeCluster {
                 .collect()
         };
         let policies = in_namespace("AuthorizationPolicy");
+        let plane = self.dataplane(namespace);
         match self.shared.config.flavor {
-            Flavor::Kubeflow12 if policies.is_empty() => crate::istio::service_role_bindings_allow(
-                &in_namespace("ServiceRoleBinding"),
-                request,
-            ),
-            _ => crate::istio::authorization_policies_allow(&policies, request),
+            Flavor::Kubeflow12 if policies.is_empty() && plane == Dataplane::Sidecar => {
+                crate::istio::service_role_bindings_allow(
+                    &in_namespace("ServiceRoleBinding"),
+                    request,
+                )
+            }
+            _ => crate::istio::workload_admits(&plane, &policies, namespace, request),
         }
+    }
+
+    /// The data plane of `namespace`'s workloads, from its labels (see [`crate::istio`]).
+    pub fn dataplane(&self, namespace: &str) -> Dataplane {
+        let labels = self
+            .get("Namespace", None, namespace)
+            .map(|ns| ns["metadata"]["labels"].clone())
+            .unwrap_or_default();
+        crate::istio::dataplane(&labels, namespace)
+    }
+
+    /// True when a notebook started in `namespace` now would be protected by the mesh: it gets
+    /// a sidecar, or ambient with a waypoint to enforce header rules.
+    pub fn workloads_are_protected(&self, namespace: &str) -> bool {
+        matches!(
+            self.dataplane(namespace),
+            Dataplane::Sidecar | Dataplane::Ambient { waypoint: Some(_) }
+        )
+    }
+
+    /// Would `email`'s request, made by the Pipelines UI on their behalf, get into `namespace`?
+    pub fn admits_through_kfp_ui(&self, namespace: &str, email: &str) -> bool {
+        let config = &self.shared.config;
+        let request = crate::istio::Request::through_gateway(
+            KFP_UI_PRINCIPAL,
+            &config.userid_header,
+            &format!("{}{email}", config.userid_prefix),
+        );
+        self.istio_admits(namespace, &request)
     }
 
     /// Would a person with userid `email` get into `namespace` through the ingress gateway?
@@ -1150,13 +1214,6 @@ pub fn reconcile_profile(store: &mut Store, name: &str, config: &FakeClusterConf
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
-    let kubeflow_labels = json!({
-        "istio-injection": "enabled",
-        "app.kubernetes.io/part-of": "kubeflow-profile",
-        "katib.kubeflow.org/metrics-collector-injection": "enabled",
-        "pipelines.kubeflow.org/enabled": "true",
-        "serving.kubeflow.org/inferenceservice": "enabled",
-    });
     let namespaces = Target {
         resource: NAMESPACES,
         version: "v1",
@@ -1164,13 +1221,24 @@ pub fn reconcile_profile(store: &mut Store, name: &str, config: &FakeClusterConf
     };
     match store.raw(&NAMESPACES, None, name).cloned() {
         None => {
-            // Only a namespace it creates gets the controller's ownerReference.
+            // kubeflow/kubeflow v1.10.0 (= kubeflow/dashboard v2.0.0)
+            // components/profile-controller/controllers/profile_controller.go, Reconcile: a
+            // namespace it creates gets the `owner` annotation and `istio-injection: enabled`
+            // (lines 127-136), the ConfigMap's labels (137) and its controller ownerReference,
+            // `controller` and `blockOwnerDeletion` true (139; controller-runtime v0.12.1
+            // controllerutil.go 74-81). PR #267 starts from no label instead and sets the mesh's.
             let owner_reference = json!([{"apiVersion": "kubeflow.org/v1", "kind": "Profile",
                 "name": name, "uid": profile["metadata"]["uid"], "controller": true,
                 "blockOwnerDeletion": true}]);
-            let namespace = json!({"apiVersion": "v1", "kind": "Namespace",
-                "metadata": {"name": name, "annotations": {"owner": owner}, "labels": kubeflow_labels,
+            let mut labels = match config.flavor {
+                Flavor::AmbientWithWaypoint => json!({}),
+                _ => json!({"istio-injection": "enabled"}),
+            };
+            set_namespace_labels(&mut labels);
+            let mut namespace = json!({"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": name, "annotations": {"owner": owner}, "labels": labels,
                              "ownerReferences": owner_reference}});
+            set_mesh_labels(&mut namespace, name, config.flavor);
             if store.create(&namespaces, namespace, CONTROLLER).is_err() {
                 return;
             }
@@ -1181,11 +1249,18 @@ pub fn reconcile_profile(store: &mut Store, name: &str, config: &FakeClusterConf
                 .and_then(Value::as_str)
                 == Some(&owner) =>
         {
+            // The same file, lines 175-190: an existing namespace whose `owner` matches gets the
+            // ConfigMap's labels only (`setNamespaceLabels`), never `istio-injection` and never
+            // an ownerReference. PR #267 (line 188) also forces its mesh labels there.
             let mut adopted = existing.clone();
-            for (k, v) in kubeflow_labels.as_object().into_iter().flatten() {
-                adopted["metadata"]["labels"][k] = v.clone();
+            if !adopted["metadata"]["labels"].is_object() {
+                adopted["metadata"]["labels"] = json!({});
             }
-            store.controller_update(&NAMESPACES, None, name, adopted, CONTROLLER);
+            set_namespace_labels(&mut adopted["metadata"]["labels"]);
+            set_mesh_labels(&mut adopted, name, config.flavor);
+            if adopted != existing {
+                store.controller_update(&NAMESPACES, None, name, adopted, CONTROLLER);
+            }
         }
         Some(_) => {
             let mut failed = profile.clone();
@@ -1207,6 +1282,61 @@ pub fn reconcile_profile(store: &mut Store, name: &str, config: &FakeClusterConf
     let _ = store.create(&bindings, admin, CONTROLLER);
     let (target, owner_access) = owner_istio_access(name, &owner, config);
     let _ = store.create(&target, owner_access, CONTROLLER);
+    if config.flavor == Flavor::AmbientWithWaypoint {
+        // PR #267 `updateL4AuthorizationPolicy` (lines 947-1006): the waypoint's traffic is let
+        // through ztunnel; its principal is the waypoint's ServiceAccount, named as the Gateway.
+        let l4 = json!({"apiVersion": "security.istio.io/v1beta1", "kind": "AuthorizationPolicy",
+            "metadata": {"name": "waypoint-l4-access", "namespace": name},
+            "spec": {"action": "ALLOW", "rules": [{"from": [{"source": {"principals": [
+                format!("cluster.local/ns/{name}/sa/{WAYPOINT}")]}}]}]}});
+        let _ = store.create(&target, l4, CONTROLLER);
+    }
+}
+
+/// The labels of the profile controller's namespace-labels ConfigMap (kubeflow/manifests v1.10.2
+/// and v1.11.0 `applications/profiles/upstream/base/namespace-labels.yaml`, lines 15-18): no
+/// `istio-injection` among them.
+const CONFIGMAP_LABELS: [(&str, &str); 4] = [
+    ("katib.kubeflow.org/metrics-collector-injection", "enabled"),
+    ("serving.kubeflow.org/inferenceservice", "enabled"),
+    ("pipelines.kubeflow.org/enabled", "true"),
+    ("app.kubernetes.io/part-of", "kubeflow-profile"),
+];
+
+/// The waypoint PR #267 names by default (`-waypoint-name`, main.go line 88).
+pub const WAYPOINT: &str = "waypoint";
+
+/// `setNamespaceLabels` (profile_controller.go v1.10.0 lines 754-773): each ConfigMap label is
+/// added when its key is absent, never overwritten (an empty value would remove the key).
+fn set_namespace_labels(labels: &mut Value) {
+    for (key, value) in CONFIGMAP_LABELS {
+        if labels.get(key).is_none() {
+            labels[key] = json!(value);
+        }
+    }
+}
+
+/// The mesh labels a flavour's controller (or operator) forces on a Profile namespace:
+/// PR #267 `setNamespaceLabelsAndServiceMesh` (lines 833-844) in ambient mode; the manual switch
+/// of manifests v1.11.0's CI for ambient without a waypoint; nothing for the v1.10.0 controller.
+fn set_mesh_labels(namespace: &mut Value, name: &str, flavor: Flavor) {
+    let labels = &mut namespace["metadata"]["labels"];
+    match flavor {
+        Flavor::AmbientWithWaypoint => {
+            labels["istio-injection"] = json!("disabled");
+            labels["istio.io/dataplane-mode"] = json!("ambient");
+            labels["istio.io/use-waypoint"] = json!(WAYPOINT);
+            labels["istio.io/use-waypoint-namespace"] = json!(name);
+            labels["istio.io/ingress-use-waypoint"] = json!("true");
+        }
+        Flavor::AmbientWithoutWaypoint => {
+            if let Some(labels) = labels.as_object_mut() {
+                labels.remove("istio-injection");
+            }
+            labels["istio.io/dataplane-mode"] = json!("ambient");
+        }
+        _ => {}
+    }
 }
 
 /// The owner's Istio access the flavour's profile controller writes in namespace `ns`
@@ -1236,8 +1366,12 @@ fn owner_istio_access<'a>(
         user_rule["from"] =
             json!([{"source": {"principals": [config.gateway_principal, KFP_UI_PRINCIPAL]}}]);
     }
-    let policy = json!({"apiVersion": "security.istio.io/v1beta1", "kind": "AuthorizationPolicy",
-    "metadata": {"name": "ns-owner-access-istio", "namespace": ns},
+    // profile_controller.go v1.10.0 `getAuthorizationPolicy` (lines 432-503), annotations
+    // `user` and `role: admin` (512-519); PR #267 adds `targetRefs` to the waypoint in ambient
+    // mode (547-557), with no selector.
+    let mut policy = json!({"apiVersion": "security.istio.io/v1beta1", "kind": "AuthorizationPolicy",
+    "metadata": {"name": "ns-owner-access-istio", "namespace": ns,
+                 "annotations": {"user": owner, "role": "admin"}},
     "spec": {"action": "ALLOW", "rules": [
         user_rule,
         {"when": [{"key": "source.namespace", "values": [ns]}]},
@@ -1245,6 +1379,10 @@ fn owner_istio_access<'a>(
         {"from": [{"source": {"principals": ["cluster.local/ns/kubeflow/sa/notebook-controller-service-account"]}}],
          "to": [{"operation": {"methods": ["GET"], "paths": ["*/api/kernels"]}}]},
     ]}});
+    if config.flavor == Flavor::AmbientWithWaypoint {
+        policy["spec"]["targetRefs"] = json!([{"kind": "Gateway",
+            "group": "gateway.networking.k8s.io", "name": WAYPOINT}]);
+    }
     let target = Target {
         resource: AUTHORIZATION_POLICIES,
         version: "v1beta1",

@@ -14,7 +14,172 @@
 //!   workload, the v1beta1 version will take precedence"), and Istio 1.6 dropped RBAC (istio.io,
 //!   "Migrate pre-Istio 1.4 Alpha security policy to the current APIs").
 
+//! - Whether a policy applies depends on the namespace's data plane, from its labels:
+//!   - **sidecar** (`istio-injection=enabled`, or a revision `istio.io/rev`): every policy
+//!     without `targetRefs` applies; a policy with `targetRefs` is ignored by sidecars
+//!     (istio/istio 1.30.3 `pilot/pkg/model/policyattachment.go` lines 131-135).
+//!   - **outside the mesh** (neither sidecar nor ambient): no proxy, nothing is enforced:
+//!     every request gets in.
+//!   - **ambient** (`istio.io/dataplane-mode=ambient`): ztunnel enforces the policies without
+//!     `targetRefs` and never the ones with (`pilot/pkg/serviceregistry/ambient/authorization.go`
+//!     lines 419-423); in an ALLOW policy it drops every rule with an HTTP attribute (a `when`
+//!     key other than `source.ip`, `source.namespace`, `source.principal`, `destination.ip`,
+//!     `destination.port`; `to` operations; `from` request principals), so such a rule never
+//!     matches (lines 578-614). A waypoint (`istio.io/use-waypoint=<name>` in the namespace,
+//!     ingress routed through it with `istio.io/ingress-use-waypoint=true`, KEP-2676 lines
+//!     146-157) enforces only the policies whose `targetRefs` name its Gateway in the same
+//!     namespace, never `selector` or namespace-wide ones (policyattachment.go lines 139-147,
+//!     184-197), and sees the client's principal; ztunnel then sees the waypoint's
+//!     (istio.io `docs/ambient/usage/l4-policy/`: "waypoint proxies do not impersonate src
+//!     identity").
+
 use serde_json::Value;
+
+/// How a namespace's workloads are in the mesh, from its labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dataplane {
+    /// Pods get a sidecar (injection on).
+    Sidecar,
+    /// Ambient; ingress through this waypoint (its Gateway's name), or straight to ztunnel.
+    Ambient { waypoint: Option<String> },
+    /// No proxy at the workloads: nothing enforced.
+    Outside,
+}
+
+/// The data plane of a namespace with these `labels`.
+pub fn dataplane(labels: &Value, namespace: &str) -> Dataplane {
+    let label = |key: &str| labels.get(key).and_then(Value::as_str);
+    if label("istio.io/dataplane-mode") == Some("ambient") {
+        let same_namespace =
+            label("istio.io/use-waypoint-namespace").is_none_or(|ns| ns == namespace);
+        let waypoint = label("istio.io/use-waypoint")
+            .filter(|_| same_namespace && label("istio.io/ingress-use-waypoint") == Some("true"))
+            .map(str::to_owned);
+        return Dataplane::Ambient { waypoint };
+    }
+    if label("istio-injection") == Some("enabled") || label("istio.io/rev").is_some() {
+        return Dataplane::Sidecar;
+    }
+    Dataplane::Outside
+}
+
+/// The `when` keys ztunnel can evaluate (authorization.go lines 608-614).
+const L4_KEYS: [&str; 5] = [
+    "source.ip",
+    "source.namespace",
+    "source.principal",
+    "destination.ip",
+    "destination.port",
+];
+
+/// True when ztunnel cannot evaluate `rule` (it needs HTTP attributes).
+fn is_l7(rule: &Value) -> bool {
+    let when_l7 = rule["when"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| !L4_KEYS.contains(&c["key"].as_str().unwrap_or("")));
+    let to_l7 = rule["to"].as_array().is_some_and(|to| !to.is_empty());
+    let from_l7 = rule["from"].as_array().into_iter().flatten().any(|f| {
+        [
+            "requestPrincipals",
+            "notRequestPrincipals",
+            "remoteIpBlocks",
+            "notRemoteIpBlocks",
+        ]
+        .iter()
+        .any(|k| f["source"].get(*k).is_some())
+    });
+    when_l7 || to_l7 || from_l7
+}
+
+fn has_target_refs(policy: &Value) -> bool {
+    policy
+        .pointer("/spec/targetRefs")
+        .and_then(Value::as_array)
+        .is_some_and(|refs| !refs.is_empty())
+}
+
+/// True when `policy` is attached to the waypoint Gateway `waypoint` of its namespace.
+fn targets_waypoint(policy: &Value, waypoint: &str) -> bool {
+    policy
+        .pointer("/spec/targetRefs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|r| {
+            r["kind"] == "Gateway"
+                && r["group"] == "gateway.networking.k8s.io"
+                && r["name"] == waypoint
+                && r.get("namespace")
+                    .is_none_or(|ns| *ns == policy["metadata"]["namespace"])
+        })
+}
+
+/// `policy` as ztunnel holds it: its ALLOW rules that need HTTP attributes left out (a DENY
+/// rule keeps them, and ztunnel treats it as matching).
+fn as_ztunnel_sees_it(policy: &Value) -> Value {
+    let mut seen = policy.clone();
+    let deny = policy.pointer("/spec/action").and_then(Value::as_str) == Some("DENY");
+    if let Some(rules) = seen
+        .pointer_mut("/spec/rules")
+        .and_then(Value::as_array_mut)
+    {
+        if deny {
+            for rule in rules.iter_mut().filter(|r| is_l7(r)) {
+                *rule = serde_json::json!({});
+            }
+        } else {
+            rules.retain(|r| !is_l7(r));
+        }
+    }
+    seen
+}
+
+/// Would `request` reach a workload of `namespace` (data plane `plane`), given the
+/// namespace's AuthorizationPolicies?
+pub fn workload_admits(
+    plane: &Dataplane,
+    policies: &[Value],
+    namespace: &str,
+    request: &Request,
+) -> bool {
+    let ztunnel = |request: &Request| {
+        let seen: Vec<Value> = policies
+            .iter()
+            .filter(|p| !has_target_refs(p))
+            .map(as_ztunnel_sees_it)
+            .collect();
+        authorization_policies_allow(&seen, request)
+    };
+    match plane {
+        Dataplane::Outside => true,
+        Dataplane::Sidecar => {
+            let applied: Vec<Value> = policies
+                .iter()
+                .filter(|p| !has_target_refs(p))
+                .cloned()
+                .collect();
+            authorization_policies_allow(&applied, request)
+        }
+        Dataplane::Ambient { waypoint: None } => ztunnel(request),
+        Dataplane::Ambient {
+            waypoint: Some(waypoint),
+        } => {
+            let attached: Vec<Value> = policies
+                .iter()
+                .filter(|p| targets_waypoint(p, waypoint))
+                .cloned()
+                .collect();
+            let from_waypoint = Request {
+                principal: format!("cluster.local/ns/{namespace}/sa/{waypoint}"),
+                source_namespace: namespace.to_owned(),
+                ..request.clone()
+            };
+            authorization_policies_allow(&attached, request) && ztunnel(&from_waypoint)
+        }
+    }
+}
 
 /// A request at a namespace's workloads, as its sidecar sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

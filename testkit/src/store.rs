@@ -421,6 +421,15 @@ fn validate_kind(resource: &Resource, body: &Value) -> Vec<String> {
             if body.pointer("/spec/rules").is_some_and(|r| !r.is_array()) {
                 causes.push("spec.rules: must be a list".into());
             }
+            // istio/api 1.30.3 security/v1beta1/authorization_policy.proto line 273 (the CRD's
+            // CEL rule): "only one of targetRefs or selector can be set".
+            if body.pointer("/spec/selector").is_some()
+                && body.pointer("/spec/targetRefs").is_some()
+            {
+                causes.push(
+                    "spec: Invalid value: only one of targetRefs or selector can be set".into(),
+                );
+            }
         }
         "ServiceRoleBinding" if text("/spec/roleRef/name").is_empty() => {
             causes.push("spec.roleRef.name: Required value".into());
