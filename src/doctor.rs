@@ -17,6 +17,7 @@ use crate::domain::doctor::{
 use crate::domain::event::TokenEvent;
 use crate::domain::names::KfamNaming;
 use crate::domain::objects::Kind;
+use crate::domain::protected::Refusal;
 use crate::domain::report::{SyncReport, Write, planned_changes};
 use crate::error::Error;
 use crate::kubernetes::inspect::{
@@ -334,18 +335,22 @@ impl App {
             })
             .collect();
         for refused in SyncReport::of_plan(&planned.plan).refused {
-            findings.push(Finding::ok(
-                CHECK,
-                format!(
-                    "would refuse group {:?}{}: {}",
-                    refused.group,
-                    refused
-                        .namespace
-                        .map(|n| format!(" (namespace {n})"))
-                        .unwrap_or_default(),
-                    refused.reason
-                ),
-            ));
+            let detail = format!(
+                "would refuse group {:?}{}: {}",
+                refused.group,
+                refused
+                    .namespace
+                    .map(|n| format!(" (namespace {n})"))
+                    .unwrap_or_default(),
+                refused.reason
+            );
+            // A refused group is the rules at work; refused workloads are a namespace its
+            // people cannot use.
+            findings.push(if refused.reason == Refusal::WorkloadsUnreachable {
+                Finding::problem(CHECK, detail)
+            } else {
+                Finding::ok(CHECK, detail)
+            });
         }
         let changes = planned_changes(&planned.plan);
         if changes.is_empty() {

@@ -38,6 +38,7 @@ use crate::domain::event::TokenEvent;
 use crate::domain::metrics::SignInMetrics;
 use crate::domain::pace::Pace;
 use crate::domain::plan::{Observed, Plan, plan, record_activity};
+use crate::domain::protected::Refusal;
 use crate::domain::report::{SyncReport, Verdict, log_change, planned_changes, verdict};
 use crate::domain::sweep::SweepAnswer;
 use crate::error::{Error, InvocationFailed, SignInFailed};
@@ -409,6 +410,13 @@ impl App {
         let conventions = facts.conventions(twins, &self.config);
         let desired = desired_state(identity, mode, &self.config, &conventions);
         let plan = plan(&desired, &observed, &self.config.group_profile_owner);
+        let unreachable = plan
+            .refused
+            .iter()
+            .filter(|r| r.reason == Refusal::WorkloadsUnreachable && log_refusals);
+        for refused in unreachable {
+            tracing::warn!(cluster = %cluster.label(), group = ?refused.group, namespace = refused.namespace.as_deref(), reason = %refused.reason, "group refused");
+        }
         Ok(Planned {
             desired,
             observed,

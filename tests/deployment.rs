@@ -37,7 +37,12 @@ fn the_rbac_manifest_grants_exactly_the_documented_list() {
                 &["get", "list", "create", "patch"],
                 &[]
             ),
-            rule(&[""], &["namespaces"], &["get", "list", "create"], &[]),
+            rule(
+                &[""],
+                &["namespaces"],
+                &["get", "list", "create", "patch"],
+                &[]
+            ),
             rule(
                 &["rbac.authorization.k8s.io"],
                 &["rolebindings"],
@@ -578,6 +583,8 @@ fn every_setting_is_a_parameter_with_the_codes_default() {
         config::INACTIVE_DAYS,
         config::GROUP_ROLE_SUFFIXES,
         config::ALLOW_ADMIN_ROLE,
+        config::MESH_LABELS,
+        config::VIEWER_ACCESS,
     ];
     let mut names: Vec<&str> = variables.keys().map(|k| k.as_str().unwrap()).collect();
     let mut wanted = expected.clone();

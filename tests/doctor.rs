@@ -81,7 +81,11 @@ fn problems(report: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn on_every_flavour_a_sound_deployment_is_reported_ok_and_nothing_is_written() {
-    for flavor in Flavor::ALL {
+    // Ambient without a waypoint is not sound: its own test below.
+    for flavor in Flavor::ALL
+        .into_iter()
+        .filter(|f| *f != Flavor::AmbientWithoutWaypoint)
+    {
         let stack = stack_with(|c| c.flavor = flavor).await;
         let before = stack.cluster.versions().await;
         let report = doctor(
@@ -297,4 +301,24 @@ async fn an_unknown_command_is_refused_and_a_sign_in_still_answers() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn in_ambient_without_a_waypoint_the_doctor_reports_the_workloads_refused() {
+    let stack = stack_with(|c| c.flavor = Flavor::AmbientWithoutWaypoint).await;
+    let report = doctor(
+        &stack,
+        &[],
+        json!({"email": "rumesh@corp.example", "groups": ["ml-ops"]}),
+    )
+    .await;
+    assert_eq!(report["ok"], false);
+    let problems = problems(&report);
+    assert_eq!(
+        problems,
+        [
+            "sign-in: would refuse group \"ml-ops\" (namespace ml-ops): workloads refused: the namespace is in Istio ambient mode without a waypoint, where no per-person policy admits anyone; the RoleBinding is written (give the namespace a waypoint: istio.io/use-waypoint, istio.io/ingress-use-waypoint=true)"
+        ],
+        "{problems:?}"
+    );
 }

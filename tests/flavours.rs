@@ -1,7 +1,9 @@
 //! The sign-in on every cluster shape found in the field: Kubeflow >= 1.8, 1.3 to 1.7, 1.2,
-//! upgraded from 1.2, and deployments with their own userid header, prefix and gateway. Each
-//! scenario asks the fake's Istio model whether the person can actually get in, and after
-//! revocation whether they are kept out: a RoleBinding the dashboard lists is not access.
+//! upgraded from 1.2, 1.11 in Istio ambient mode with and without waypoints, and deployments
+//! with their own userid header, prefix and gateway. Each scenario asks the fake's Istio model
+//! whether the person can actually reach a notebook the mesh protects (a sidecar, or a
+//! waypoint), and after revocation whether they are kept out: a RoleBinding the dashboard lists
+//! is not access, and a namespace outside the mesh lets everyone in.
 
 mod common;
 
@@ -35,6 +37,11 @@ async fn gets_in_then_out(h: &Harness, label: &str) {
         })
         .await;
     assert!(
+        h.cluster.workloads_are_protected("ml"),
+        "{label}: ml's notebooks would run outside the mesh: {:?}",
+        h.cluster.dataplane("ml")
+    );
+    assert!(
         h.cluster.admits_user("ml", RUMESH),
         "{label}: rumesh cannot get into ml"
     );
@@ -67,7 +74,11 @@ async fn gets_in_then_out(h: &Harness, label: &str) {
 
 #[tokio::test]
 async fn a_contributor_gets_in_and_out_on_every_flavour() {
-    for flavor in Flavor::ALL {
+    // Ambient without a waypoint admits nobody by header: its own test below.
+    for flavor in Flavor::ALL
+        .into_iter()
+        .filter(|f| *f != Flavor::AmbientWithoutWaypoint)
+    {
         let h = in_use(flavor, |_| {}).await;
         gets_in_then_out(&h, &format!("{flavor:?}")).await;
         let twin = match flavor {
@@ -300,4 +311,170 @@ async fn a_configured_istio_kind_the_cluster_does_not_serve_is_skipped_or_fails_
         assert_eq!(outcome.is_ok(), lets_through, "{mode}");
         assert!(h.bindings_of(RUMESH).is_empty(), "{mode}");
     }
+}
+
+#[tokio::test]
+async fn a_namespace_it_creates_is_in_the_mesh_the_profile_controller_would_have_put_it_in() {
+    for (flavor, labels) in [
+        (Flavor::Current, json!({"istio-injection": "enabled"})),
+        (
+            Flavor::AmbientWithWaypoint,
+            json!({"istio-injection": "disabled", "istio.io/dataplane-mode": "ambient",
+                   "istio.io/use-waypoint": "waypoint", "istio.io/use-waypoint-namespace": "ml",
+                   "istio.io/ingress-use-waypoint": "true"}),
+        ),
+    ] {
+        let h = in_use(flavor, |_| {}).await;
+        h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+        h.cluster.settle().await;
+        let namespace = h.cluster.get("Namespace", None, "ml").unwrap();
+        for (key, value) in labels.as_object().unwrap() {
+            assert_eq!(
+                &namespace["metadata"]["labels"][key], value,
+                "{flavor:?}: {key} on {namespace}"
+            );
+        }
+        // The controller adopted it and added its ConfigMap's labels, nothing of the mesh.
+        assert_eq!(
+            namespace["metadata"]["labels"]["app.kubernetes.io/part-of"],
+            "kubeflow-profile"
+        );
+    }
+    // MESH_LABELS overrides what is learnt.
+    let h = Harness::start_with(&[("MESH_LABELS", "istio.io/rev=1-22")], |_| {}).await;
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    let labels = h.cluster.get("Namespace", None, "ml").unwrap()["metadata"]["labels"].clone();
+    assert_eq!(labels["istio.io/rev"], "1-22", "{labels}");
+    assert!(labels.get("istio-injection").is_none(), "{labels}");
+    assert!(h.cluster.workloads_are_protected("ml"));
+}
+
+#[tokio::test]
+async fn a_namespace_an_earlier_version_made_outside_the_mesh_is_brought_into_it() {
+    let h = in_use(Flavor::Current, |_| {}).await;
+    // What 0.1 and 0.2 development builds made: the function's namespace, no mesh label, then
+    // adopted by the controller (ConfigMap labels only).
+    h.cluster.seed(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ml",
+        "annotations": {"owner": OWNER, "kubeflow-profile-manager/group": "ml"},
+        "labels": {"app.kubernetes.io/managed-by": "kubeflow-profile-manager"}}}),
+    );
+    h.cluster.seed_group_profile("ml", OWNER, "ml");
+    assert_eq!(
+        h.cluster.dataplane("ml"),
+        kfpm_testkit::istio::Dataplane::Outside
+    );
+    assert!(
+        h.cluster.admits_user("ml", "eve@corp.example"),
+        "outside the mesh nothing keeps anyone out"
+    );
+    gets_in_then_out(&h, "repaired").await;
+    assert_eq!(
+        h.cluster.get("Namespace", None, "ml").unwrap()["metadata"]["labels"]["istio-injection"],
+        "enabled"
+    );
+    // A namespace whose mode an administrator chose (any mesh label) is left as it is.
+    h.cluster.seed(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "nlp",
+        "annotations": {"owner": OWNER, "kubeflow-profile-manager/group": "nlp"},
+        "labels": {"app.kubernetes.io/managed-by": "kubeflow-profile-manager", "istio-injection": "disabled"}}}));
+    h.cluster.seed_group_profile("nlp", OWNER, "nlp");
+    h.sign_in("rumesh", RUMESH, "[nlp]").await.unwrap();
+    assert_eq!(
+        h.cluster.get("Namespace", None, "nlp").unwrap()["metadata"]["labels"]["istio-injection"],
+        "disabled"
+    );
+}
+
+#[tokio::test]
+async fn a_viewer_reaches_a_namespace_only_through_the_pipelines_ui() {
+    for flavor in [
+        Flavor::Current,
+        Flavor::Kubeflow13To17,
+        Flavor::AmbientWithWaypoint,
+    ] {
+        let h = Harness::start_with(&[("USER_ROLE", "view")], |c| c.flavor = flavor).await;
+        h.cluster.seed_profile("team-a", "alice@corp.example");
+        h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+        h.cluster.settle().await;
+        assert!(h.cluster.workloads_are_protected("ml"), "{flavor:?}");
+        assert!(
+            !h.cluster.admits_user("ml", RUMESH),
+            "{flavor:?}: a viewer reaches ml's notebooks through the gateway"
+        );
+        assert!(
+            h.cluster.admits_through_kfp_ui("ml", RUMESH),
+            "{flavor:?}: the Pipelines UI cannot show a viewer's runs"
+        );
+        h.sign_in("rumesh", RUMESH, "[]").await.unwrap();
+        assert!(!h.cluster.admits_through_kfp_ui("ml", RUMESH), "{flavor:?}");
+        // VIEWER_ACCESS=as-editors: KFAM's policy, the same for every role.
+        let h = Harness::start_with(
+            &[("USER_ROLE", "view"), ("VIEWER_ACCESS", "as-editors")],
+            |c| c.flavor = flavor,
+        )
+        .await;
+        h.cluster.seed_profile("team-a", "alice@corp.example");
+        h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+        h.cluster.settle().await;
+        assert!(h.cluster.admits_user("ml", RUMESH), "{flavor:?}");
+    }
+}
+
+#[tokio::test]
+async fn in_ambient_without_a_waypoint_the_binding_is_written_and_the_workloads_refused() {
+    let h = in_use(Flavor::AmbientWithoutWaypoint, |_| {}).await;
+    let outcome = h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    h.cluster.settle().await;
+    assert_eq!(granted(&outcome), ["ml"]);
+    assert_eq!(
+        common::refused(&outcome).len(),
+        1,
+        "reported: {:?}",
+        common::refused(&outcome)
+    );
+    assert_eq!(h.objects_of("RoleBinding", RUMESH).len(), 1);
+    assert!(
+        h.objects_of("AuthorizationPolicy", RUMESH).is_empty(),
+        "no policy that could not work"
+    );
+    assert_eq!(
+        h.cluster.dataplane("ml"),
+        kfpm_testkit::istio::Dataplane::Ambient { waypoint: None }
+    );
+    assert!(!h.cluster.admits_user("ml", RUMESH));
+    assert!(!h.cluster.admits_user("ml", "eve@corp.example"));
+}
+
+#[tokio::test]
+async fn a_namespace_switched_to_ambient_gets_its_policies_attached_to_the_waypoint() {
+    let h = in_use(Flavor::Current, |_| {}).await;
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    h.cluster.settle().await;
+    assert!(h.cluster.admits_user("ml", RUMESH));
+    // An operator switches ml to ambient with a waypoint (PR #267's labels, by hand).
+    h.cluster.label_namespace(
+        "ml",
+        &[
+            ("istio-injection", "disabled"),
+            ("istio.io/dataplane-mode", "ambient"),
+            ("istio.io/use-waypoint", "waypoint"),
+            ("istio.io/ingress-use-waypoint", "true"),
+        ],
+    );
+    // Nothing is attached to the waypoint yet, so it lets every request on, and ztunnel then
+    // sees them come from the waypoint, in ml, which the owner policy's `source.namespace` rule
+    // admits: the namespace is open to everyone until the policies are attached.
+    assert!(h.cluster.admits_user("ml", "eve@corp.example"));
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    let name = "user-rumesh-corp-example-clusterrole-edit";
+    let policy = h
+        .cluster
+        .get("AuthorizationPolicy", Some("ml"), name)
+        .unwrap();
+    assert_eq!(
+        policy["spec"]["targetRefs"],
+        json!([{"kind": "Gateway", "group": "gateway.networking.k8s.io", "name": "waypoint"}])
+    );
+    assert!(h.cluster.admits_user("ml", RUMESH));
+    assert!(!h.cluster.admits_user("ml", "eve@corp.example"));
 }

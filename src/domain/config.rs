@@ -3,6 +3,7 @@
 //! Every variable has a constant name here. A bad value fails start-up with a message that names
 //! the variable and what it accepts; nothing reads the process environment except `main`.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -33,6 +34,8 @@ pub const USER_POOL_ID: &str = "USER_POOL_ID";
 pub const INACTIVE_DAYS: &str = "INACTIVE_DAYS";
 pub const GROUP_ROLE_SUFFIXES: &str = "GROUP_ROLE_SUFFIXES";
 pub const ALLOW_ADMIN_ROLE: &str = "ALLOW_ADMIN_ROLE";
+pub const MESH_LABELS: &str = "MESH_LABELS";
+pub const VIEWER_ACCESS: &str = "VIEWER_ACCESS";
 
 /// The quota personal Profiles get unless `USER_PROFILE_QUOTA` says otherwise: the personal
 /// Profile exists because the Kubeflow dashboard requires one; work happens in group namespaces.
@@ -257,6 +260,22 @@ pub struct Config {
     pub role_suffixes: Vec<RoleSuffix>,
     /// Whether a suffix may give `admin`.
     pub allow_admin_role: bool,
+    /// The mesh labels of the namespaces this function creates; `None`: learnt from the
+    /// cluster (README, What it learns from the cluster); empty: none (`MESH_LABELS=none`).
+    pub mesh_labels: Option<BTreeMap<String, String>>,
+    /// How far the Istio access of a person whose role is `view` reaches.
+    pub viewer_access: ViewerAccess,
+}
+
+/// What a viewer's Istio policy admits (`VIEWER_ACCESS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewerAccess {
+    /// Only requests the Pipelines UI makes on the viewer's behalf (its runs and artifacts), not
+    /// the ingress gateway: no notebook, TensorBoard or model endpoint, which run as
+    /// `default-editor` and would give a viewer an editor's rights.
+    PipelinesUi,
+    /// KFAM's contributor policy, the same for every role.
+    AsEditors,
 }
 
 impl Config {
@@ -502,6 +521,16 @@ impl Config {
             inactive_days: parse_inactive_days(get(INACTIVE_DAYS))?,
             role_suffixes: parse_role_suffixes(get(GROUP_ROLE_SUFFIXES))?,
             allow_admin_role: parse_bool(ALLOW_ADMIN_ROLE, get(ALLOW_ADMIN_ROLE), false)?,
+            mesh_labels: parse_mesh_labels(get(MESH_LABELS))?,
+            viewer_access: parse_choice(
+                VIEWER_ACCESS,
+                get(VIEWER_ACCESS),
+                &[
+                    ("pipelines-ui", ViewerAccess::PipelinesUi),
+                    ("as-editors", ViewerAccess::AsEditors),
+                ],
+                ViewerAccess::PipelinesUi,
+            )?,
         })
     }
 }
@@ -583,6 +612,37 @@ fn parse_time_budget(value: Option<String>) -> Result<Duration, ConfigError> {
 
 /// `-view=view,-edit=edit,-admin=admin`: suffixes (each at most once) and their roles, longest
 /// first so that `-read-edit` is tried before `-edit`.
+/// `istio-injection=enabled`, `istio.io/dataplane-mode=ambient,istio.io/use-waypoint=waypoint`,
+/// or `none`; empty: learnt.
+fn parse_mesh_labels(
+    value: Option<String>,
+) -> Result<Option<BTreeMap<String, String>>, ConfigError> {
+    let Some(text) = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(Some(BTreeMap::new()));
+    }
+    let expected = "a comma list of KEY=VALUE mesh labels (keys among istio-injection, istio.io/rev, istio.io/dataplane-mode, istio.io/use-waypoint, istio.io/use-waypoint-namespace, istio.io/ingress-use-waypoint; a value of {namespace} is the namespace's own name), or none";
+    let mut labels = BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = pair
+            .split_once('=')
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .ok_or_else(|| invalid(MESH_LABELS, &text, expected))?;
+        let value_ok = value == crate::domain::mesh::OWN_NAMESPACE
+            || (value.len() <= 63
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')));
+        if !crate::domain::mesh::MESH_LABEL_KEYS.contains(&key) || value.is_empty() || !value_ok {
+            return Err(invalid(MESH_LABELS, &text, expected));
+        }
+        labels.insert(key.to_owned(), value.to_owned());
+    }
+    Ok(Some(labels))
+}
+
 fn parse_role_suffixes(value: Option<String>) -> Result<Vec<RoleSuffix>, ConfigError> {
     let Some(value) = value.filter(|v| !v.is_empty()) else {
         return Ok(Vec::new());
@@ -867,6 +927,38 @@ mod tests {
         assert!(!config.sync_on_refresh);
         assert!(config.remove_legacy_bindings);
         assert_eq!(config.inactive_days, 0);
+    }
+
+    #[test]
+    fn mesh_labels_and_viewer_access_are_read() {
+        let config = parse(&[
+            (
+                MESH_LABELS,
+                "istio.io/dataplane-mode=ambient, istio.io/use-waypoint=waypoint,istio.io/use-waypoint-namespace={namespace}",
+            ),
+            (VIEWER_ACCESS, "as-editors"),
+        ])
+        .unwrap();
+        let labels = config.mesh_labels.unwrap();
+        assert_eq!(labels["istio.io/dataplane-mode"], "ambient");
+        assert_eq!(labels["istio.io/use-waypoint-namespace"], "{namespace}");
+        assert_eq!(config.viewer_access, ViewerAccess::AsEditors);
+        let defaults = parse(&[]).unwrap();
+        assert_eq!(defaults.mesh_labels, None, "learnt");
+        assert_eq!(defaults.viewer_access, ViewerAccess::PipelinesUi);
+        assert_eq!(
+            parse(&[(MESH_LABELS, "None")]).unwrap().mesh_labels,
+            Some(BTreeMap::new())
+        );
+        for bad in [
+            "istio-injection",
+            "app=x",
+            "istio-injection=en abled",
+            "istio-injection=",
+        ] {
+            let error = parse(&[(MESH_LABELS, bad)]).unwrap_err().to_string();
+            assert!(error.starts_with("MESH_LABELS="), "{bad}: {error}");
+        }
     }
 
     #[test]

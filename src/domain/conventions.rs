@@ -2,12 +2,13 @@
 //! RoleBinding, how KFAM names them, and the shape of the user rule (userid header and prefix,
 //! trusted principals). Pure.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroupList;
 use serde_json::Value;
 
-use crate::domain::config::{Config, IstioAuthz};
+use crate::domain::config::{Config, IstioAuthz, ViewerAccess};
+use crate::domain::mesh::default_mesh_labels;
 use crate::domain::names::KfamNaming;
 use crate::domain::objects::{Kind, Object};
 
@@ -19,6 +20,9 @@ pub const DEFAULT_PRINCIPALS: [&str; 2] = [
     "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account",
     "cluster.local/ns/kubeflow/sa/ml-pipeline-ui",
 ];
+/// The Pipelines UI's principal in Kubeflow's defaults (`KFP_UI_PRINCIPAL`,
+/// kubeflow/kubeflow v1.10.0 `components/access-management/kfam/bindings.go` lines 84-86).
+pub const KFP_UI_PRINCIPAL: &str = "cluster.local/ns/kubeflow/sa/ml-pipeline-ui";
 
 /// How the cluster represents a contributor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +38,10 @@ pub struct Conventions {
     /// The principals the user rule trusts the header from; `None`: the rule has no `from`
     /// (Kubeflow 1.3 to 1.7).
     pub principals: Option<Vec<String>>,
+    /// The mesh labels of a namespace this function creates ([`crate::domain::mesh`]).
+    pub mesh_labels: BTreeMap<String, String>,
+    /// How far a viewer's Istio access reaches.
+    pub viewer_access: ViewerAccess,
 }
 
 impl Conventions {
@@ -51,7 +59,26 @@ impl Conventions {
             userid_header: DEFAULT_USERID_HEADER.to_owned(),
             userid_prefix: String::new(),
             principals: Some(DEFAULT_PRINCIPALS.iter().map(|p| p.to_string()).collect()),
+            mesh_labels: default_mesh_labels(),
+            viewer_access: ViewerAccess::PipelinesUi,
         }
+    }
+
+    /// The principals a contributor rule of `role` trusts the header from. A viewer's, unless
+    /// `VIEWER_ACCESS=as-editors`: the Pipelines UI's alone (the learnt one, else Kubeflow's
+    /// default `cluster.local/ns/kubeflow/sa/ml-pipeline-ui`), so the ingress gateway does not
+    /// take them to notebooks, which run as `default-editor`.
+    pub fn principals_for(&self, role: &str) -> Option<Vec<String>> {
+        if role != "view" || self.viewer_access == ViewerAccess::AsEditors {
+            return self.principals.clone();
+        }
+        let learnt = self
+            .principals
+            .iter()
+            .flatten()
+            .find(|p| p.ends_with("/sa/ml-pipeline-ui"))
+            .cloned();
+        Some(vec![learnt.unwrap_or_else(|| KFP_UI_PRINCIPAL.to_owned())])
     }
 
     /// The value of the userid header for `email`.
@@ -92,6 +119,8 @@ pub struct ClusterFacts {
     /// The user id of the Profile owner the owner object was written for, once read (from the
     /// Profile of its namespace): the userid prefix is what precedes it.
     pub owner: Option<String>,
+    /// The mesh labels of a namespace the profile controller created, when one was found.
+    pub mesh_labels: Option<BTreeMap<String, String>>,
 }
 
 /// An `ISTIO_AUTHZ` that the cluster cannot honour.
@@ -120,6 +149,7 @@ impl ClusterFacts {
             owner_binding,
             ours,
             owner: None,
+            mesh_labels: None,
         }
     }
 
@@ -248,6 +278,12 @@ impl ClusterFacts {
         if let Some(principals) = &config.istio_principals {
             conventions.principals = principals.clone();
         }
+        conventions.mesh_labels = config
+            .mesh_labels
+            .clone()
+            .or_else(|| self.mesh_labels.clone())
+            .unwrap_or_else(default_mesh_labels);
+        conventions.viewer_access = config.viewer_access;
         conventions
     }
 }

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use crate::domain::admission::{Identity, Mode};
 use crate::domain::config::{Config, Role};
 use crate::domain::conventions::Conventions;
+use crate::domain::mesh;
 use crate::domain::names::{
     MAX_LABEL_LEN, collision_safe, dns_label, kfam_binding_name, legacy_binding_name,
     legacy_user_label_value,
@@ -169,7 +170,7 @@ pub fn desired_state(
                     "metadata": {
                         "name": namespace,
                         "annotations": {"owner": owner, GROUP_ANNOTATION: group},
-                        "labels": {MANAGED_BY_LABEL: MANAGER},
+                        "labels": namespace_labels(&namespace, conventions),
                     },
                 }),
             ),
@@ -195,6 +196,17 @@ pub fn desired_state(
         legacy_binding_name: (grants && config.remove_legacy_bindings)
             .then(|| legacy_binding_name(&identity.user_name, "edit")),
     }
+}
+
+/// The labels of a group namespace this function creates ahead of the profile controller: its
+/// own, and the mesh labels the controller gives the namespaces it creates, which it would not
+/// add to this one when it adopts it ([`crate::domain::mesh`]).
+fn namespace_labels(namespace: &str, conventions: &Conventions) -> Value {
+    let mut labels = json!({MANAGED_BY_LABEL: MANAGER});
+    for (key, value) in mesh::for_namespace(&conventions.mesh_labels, namespace) {
+        labels[key] = json!(value);
+    }
+    labels
 }
 
 /// A Profile named `name` with `spec`, this function's label plus `labels`, and `annotations`.
@@ -260,7 +272,7 @@ pub fn contributor_objects(
         let spec = match kind {
             Kind::AuthorizationPolicy => {
                 let mut rule = json!({"when": [{"key": key, "values": [userid]}]});
-                if let Some(principals) = &conventions.principals {
+                if let Some(principals) = conventions.principals_for(role) {
                     rule["from"] = json!([{"source": {"principals": principals}}]);
                 }
                 json!({"rules": [rule]})
@@ -300,12 +312,9 @@ mod tests {
     }
 
     fn granting(identity: &Identity, config: &Config, twins: &[Kind]) -> DesiredState {
-        desired_state(
-            identity,
-            Mode::Grant,
-            config,
-            &Conventions::defaults(twins.to_vec()),
-        )
+        let mut conventions = Conventions::defaults(twins.to_vec());
+        conventions.viewer_access = config.viewer_access;
+        desired_state(identity, Mode::Grant, config, &conventions)
     }
 
     #[test]
@@ -385,9 +394,10 @@ mod tests {
 
     #[test]
     fn the_istio_twins_have_the_kubeflow_shapes() {
+        // KFAM's shape, the same for every role, as VIEWER_ACCESS=as-editors asks.
         let state = granting(
             &identity(&["ridy-jose"]),
-            &config(&[("USER_ROLE", "view")]),
+            &config(&[("USER_ROLE", "view"), ("VIEWER_ACCESS", "as-editors")]),
             &[Kind::AuthorizationPolicy, Kind::ServiceRoleBinding],
         );
         let [rb, ap, srb] = &state.groups[0].bindings[..] else {
@@ -421,6 +431,34 @@ mod tests {
                 "subjects": [{"properties": {"request.headers[kubeflow-userid]": "rumesh@corp.example"}}],
             })
         );
+    }
+
+    #[test]
+    fn a_viewer_is_admitted_only_from_the_pipelines_ui_and_an_editor_as_kfam_does() {
+        let twins = [Kind::AuthorizationPolicy];
+        let principals = |vars: &[(&str, &str)]| {
+            let state = granting(&identity(&["ridy-jose"]), &config(vars), &twins);
+            state.groups[0].bindings[1].body["spec"]["rules"][0]["from"].clone()
+        };
+        assert_eq!(
+            principals(&[("USER_ROLE", "view")]),
+            json!([{"source": {"principals": ["cluster.local/ns/kubeflow/sa/ml-pipeline-ui"]}}]),
+            "no ingress gateway: no notebook, which runs as default-editor"
+        );
+        assert_eq!(
+            principals(&[("USER_ROLE", "edit")]),
+            json!([{"source": {"principals": [
+                "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account",
+                "cluster.local/ns/kubeflow/sa/ml-pipeline-ui"]}}])
+        );
+    }
+
+    #[test]
+    fn a_namespace_it_creates_carries_the_mesh_labels_of_the_controllers_namespaces() {
+        let state = granting(&identity(&["ridy-jose"]), &config(&[]), &[]);
+        let labels = &state.groups[0].namespace_object.body["metadata"]["labels"];
+        assert_eq!(labels["istio-injection"], "enabled", "{labels}");
+        assert_eq!(labels[MANAGED_BY_LABEL], MANAGER);
     }
 
     #[test]

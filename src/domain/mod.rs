@@ -12,6 +12,7 @@ pub mod desired;
 pub mod doctor;
 pub mod event;
 pub mod groups;
+pub mod mesh;
 pub mod metrics;
 pub mod names;
 pub mod objects;

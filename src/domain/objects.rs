@@ -16,6 +16,11 @@ pub const PROFILE_NAME_LABEL: &str = "kubeflow-profile-manager/profile";
 pub const GROUP_ANNOTATION: &str = "kubeflow-profile-manager/group";
 /// Label the API server puts on every namespace, with the namespace's name.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+/// The label the profile controller's namespace-labels ConfigMap gives every Profile namespace
+/// (kubeflow/manifests v1.10.2 and v1.11.0
+/// `applications/profiles/upstream/base/namespace-labels.yaml`, line 18).
+pub const PART_OF_LABEL: &str = "app.kubernetes.io/part-of";
+pub const PART_OF_PROFILE: &str = "kubeflow-profile";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {

@@ -19,6 +19,7 @@ use crate::domain::activity::{Record, annotate_body, place_record, record_annota
 use crate::domain::admission::Mode;
 use crate::domain::config::Role;
 use crate::domain::desired::{DesiredState, GroupAccess, RefusedGroup};
+use crate::domain::mesh;
 use crate::domain::names::collision_safe;
 use crate::domain::objects::{
     GROUP_ANNOTATION, MANAGED_BY_LABEL, MANAGER, Object, PROFILE_NAME_LABEL, USER_LABEL,
@@ -54,6 +55,13 @@ pub struct GroupPlan {
     pub create_profile: Option<Object>,
     /// Created (never applied) so that an existing namespace is never taken over.
     pub create_namespace: Option<Object>,
+    /// A namespace this function made (an earlier version, or before the mesh labels were
+    /// learnt) that carries no mesh label: the merge patch that adds them, only while it is
+    /// the version read ([`crate::domain::mesh`]).
+    pub repair_namespace: Option<Object>,
+    /// The namespace is in Istio ambient mode without a waypoint: the person gets the
+    /// RoleBinding, and no policy can let them reach its workloads through the gateway.
+    pub workloads_unreachable: bool,
     /// Bindings to create (they do not exist for this user).
     pub create_bindings: Vec<Object>,
     /// This user's managed bindings whose content drifted (or that carry an earlier version's
@@ -74,6 +82,7 @@ impl GroupPlan {
         usize::from(self.create_profile.is_some())
             + usize::from(self.label_profile.is_some())
             + usize::from(self.create_namespace.is_some())
+            + usize::from(self.repair_namespace.is_some())
             + self.create_bindings.len()
             + self.repair_bindings.len()
             + self.remove_before.len()
@@ -212,6 +221,13 @@ pub fn plan(desired: &DesiredState, observed: &Observed, group_owner: &str) -> P
         match plan_group(access, observed, group_owner, &persons, &desired.user_key) {
             Ok(mut group) => match desired.mode {
                 Mode::Grant => {
+                    if group.workloads_unreachable {
+                        refused.push(RefusedGroup::new(
+                            &access.group,
+                            Some(&access.namespace),
+                            Refusal::WorkloadsUnreachable,
+                        ));
+                    }
                     granted_namespaces.push(&access.namespace);
                     groups.push(group);
                 }
@@ -487,9 +503,23 @@ fn plan_group(
             Some(_) => return Err(Refusal::NotAProfile),
         },
     };
+    let repair_namespace = observed
+        .namespaces
+        .get(namespace)
+        .filter(|ns| ns.is_managed() && mesh::lacks_mesh_labels(ns))
+        .and_then(|ns| {
+            let wanted = access.namespace_object.body.pointer("/metadata/labels")?;
+            mesh::repair_patch(ns, wanted)
+        });
+    // The namespace's labels as they are, or will be once this sign-in made or relabelled it.
+    let labels = match observed.namespaces.get(namespace) {
+        Some(ns) if repair_namespace.is_none() => ns.body.pointer("/metadata/labels"),
+        _ => access.namespace_object.body.pointer("/metadata/labels"),
+    };
+    let reach = mesh::reach(labels, namespace);
     let mut create_bindings = Vec::new();
     let mut repair_bindings = Vec::new();
-    for wanted in &access.bindings {
+    for wanted in &mesh::shaped(&access.bindings, &reach) {
         match persons.iter().find(|o| same_place(wanted, o, user_key)) {
             None => create_bindings.push(wanted.clone()),
             Some(existing) => {
@@ -510,6 +540,8 @@ fn plan_group(
         namespace: namespace.to_owned(),
         create_profile,
         create_namespace,
+        repair_namespace,
+        workloads_unreachable: reach == mesh::Reach::NoHeaderRules,
         create_bindings,
         repair_bindings,
         label_profile,

@@ -47,6 +47,9 @@ pub enum Refusal {
     WriteRefused { detail: String },
     /// The group's suffix gives `admin`, and `ALLOW_ADMIN_ROLE` is not set.
     AdminNotAllowed,
+    /// The namespace is in Istio ambient mode without a waypoint: the RoleBinding is written,
+    /// but no per-person policy can let anyone reach its workloads ([`crate::domain::mesh`]).
+    WorkloadsUnreachable,
 }
 
 impl std::fmt::Display for Refusal {
@@ -71,6 +74,9 @@ impl std::fmt::Display for Refusal {
             Refusal::AdminNotAllowed => {
                 f.write_str("its suffix gives admin, and ALLOW_ADMIN_ROLE is not true")
             }
+            Refusal::WorkloadsUnreachable => f.write_str(
+                "workloads refused: the namespace is in Istio ambient mode without a waypoint, where no per-person policy admits anyone; the RoleBinding is written (give the namespace a waypoint: istio.io/use-waypoint, istio.io/ingress-use-waypoint=true)",
+            ),
         }
     }
 }

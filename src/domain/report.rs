@@ -44,6 +44,8 @@ pub enum Write {
     Create,
     Apply,
     Delete,
+    /// A JSON merge patch: the object's body is the patch (a namespace brought into the mesh).
+    Patch,
 }
 
 impl Write {
@@ -53,6 +55,7 @@ impl Write {
             Write::Create => "would-create",
             Write::Apply => "would-apply",
             Write::Delete => "would-delete",
+            Write::Patch => "would-patch",
         }
     }
 
@@ -62,6 +65,7 @@ impl Write {
             Write::Create => "create",
             Write::Apply => "apply",
             Write::Delete => "delete",
+            Write::Patch => "patch",
         }
     }
 }
@@ -245,6 +249,7 @@ pub fn planned_changes(plan: &Plan) -> Vec<(Write, &Object)> {
                 .map(|o| (Write::Create, o))
                 .chain(g.label_profile.iter().map(|o| (Write::Apply, o)))
                 .chain(g.create_namespace.iter().map(|o| (Write::Create, o)))
+                .chain(g.repair_namespace.iter().map(|o| (Write::Patch, o)))
                 .chain(g.create_bindings.iter().map(|o| (Write::Create, o)))
                 .chain(g.remove_before.iter().map(|o| (Write::Delete, o)))
                 .chain(g.repair_bindings.iter().map(|o| (Write::Apply, o)))
@@ -301,6 +306,8 @@ mod tests {
             namespace: namespace.into(),
             create_profile: None,
             create_namespace: None,
+            repair_namespace: None,
+            workloads_unreachable: false,
             create_bindings: Vec::new(),
             repair_bindings: Vec::new(),
             label_profile: None,

@@ -73,7 +73,7 @@ async fn delete(client: &kube::Client, object: &Object) -> Result<WriteOutcome, 
 pub async fn annotate(client: &kube::Client, annotate: &Annotate) -> bool {
     let target = &annotate.target;
     match KindApi::of(client, target)
-        .merge_patch(&target.name, &annotate.patch)
+        .merge_patch(&target.name, &annotate.patch, false)
         .await
     {
         Ok(()) => {
@@ -84,6 +84,30 @@ pub async fn annotate(client: &kube::Client, annotate: &Annotate) -> bool {
             tracing::warn!(object = %target.describe(), %error, "could not annotate; left for a later run");
             false
         }
+    }
+}
+
+/// Gives a namespace this function made its mesh labels (`patch`, which holds only while the
+/// namespace is the version read). A namespace that cannot be patched is logged and left for a
+/// later sign-in: the person's access is there either way, and the doctor reports it.
+async fn bring_into_the_mesh(client: &kube::Client, patch: &Object) {
+    match KindApi::of(client, patch)
+        .merge_patch(&patch.name, &patch.body, false)
+        .await
+    {
+        Ok(()) => {
+            log_change(Write::Patch.verb(), patch);
+            tracing::warn!(
+                namespace = patch.name.as_str(),
+                labels = %patch.body["metadata"]["labels"],
+                "namespace brought into the mesh: pods already running there get their sidecar only when they are restarted (none is restarted by this function)"
+            );
+        }
+        Err(error) => tracing::warn!(
+            namespace = patch.name.as_str(),
+            %error,
+            "could not give the namespace its mesh labels; left for a later sign-in (make -s rbac | kubectl apply -f - grants the patch)"
+        ),
     }
 }
 
@@ -207,7 +231,12 @@ async fn prepare_group(
             None => Ok(WriteOutcome::Done),
         }
     };
-    let (profile, namespace, label) = futures::join!(profile, namespace, label);
+    let relabel = async {
+        if let Some(patch) = &group.repair_namespace {
+            bring_into_the_mesh(client, patch).await;
+        }
+    };
+    let (profile, namespace, label, ()) = futures::join!(profile, namespace, label, relabel);
     // A Profile that could not be labelled is found by name next time: no reason to hold back.
     let _ = label?;
     Ok(match (profile?, namespace?) {

@@ -91,5 +91,6 @@ pub async fn dry_run(
         // As a sign-in applies: with force only the person's own bindings and twins.
         Write::Apply => api.apply(object, object.kind != Kind::Profile, true).await,
         Write::Delete => api.delete(object, true).await,
+        Write::Patch => api.merge_patch(&object.name, &object.body, true).await,
     }
 }

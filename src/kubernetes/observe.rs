@@ -9,8 +9,10 @@ use kube::core::{Expression, Selector};
 
 use crate::domain::conventions::{ClusterFacts, OWNER_BINDING, OWNER_POLICY};
 use crate::domain::desired::DesiredState;
+use crate::domain::mesh;
 use crate::domain::objects::{
-    Kind, MANAGED_BY_LABEL, MANAGER, NAMESPACE_NAME_LABEL, Object, PROFILE_NAME_LABEL, USER_LABEL,
+    Kind, MANAGED_BY_LABEL, MANAGER, NAMESPACE_NAME_LABEL, Object, PART_OF_LABEL, PART_OF_PROFILE,
+    PROFILE_NAME_LABEL, USER_LABEL,
 };
 use crate::domain::plan::Observed;
 use crate::error::Error;
@@ -42,8 +44,9 @@ fn namespaces_selector(desired: &DesiredState) -> Selector {
 
 /// What the cluster says about itself, in one round trip of concurrent requests: the API
 /// groups it serves, one owner AuthorizationPolicy and one owner ServiceRoleBinding written by
-/// the profile controller, and whether this function has Istio objects of either kind. Every
-/// list is by name or label with `limit=1`: its cost does not grow with the cluster.
+/// the profile controller, whether this function has Istio objects of either kind, and the
+/// mesh labels of a namespace the controller created. Every list is by name or label with a
+/// `limit`: its cost does not grow with the cluster.
 pub async fn discover(client: &kube::Client) -> Result<ClusterFacts, Error> {
     let named = |name: &str| {
         ListParams::default()
@@ -56,12 +59,21 @@ pub async fn discover(client: &kube::Client) -> Result<ClusterFacts, Error> {
             MANAGER.into(),
         )))
         .limit(1);
-    let (groups, owner_policy, owner_binding, our_policies, our_bindings) = futures::join!(
+    // Profile namespaces (the ConfigMap label every one gets) this function did not make: one of
+    // them the controller created teaches its mesh labels. At most 20 are read.
+    let profile_namespaces = ListParams::default()
+        .labels_from(&Selector::from_iter([
+            Expression::Equal(PART_OF_LABEL.into(), PART_OF_PROFILE.into()),
+            Expression::NotEqual(MANAGED_BY_LABEL.into(), MANAGER.into()),
+        ]))
+        .limit(20);
+    let (groups, owner_policy, owner_binding, our_policies, our_bindings, namespaces) = futures::join!(
         client.list_api_groups(),
         list_if_served(client, Kind::AuthorizationPolicy, named(OWNER_POLICY)),
         list_if_served(client, Kind::ServiceRoleBinding, named(OWNER_BINDING)),
         list_if_served(client, Kind::AuthorizationPolicy, ours.clone()),
         list_if_served(client, Kind::ServiceRoleBinding, ours),
+        list(client, Kind::Namespace, profile_namespaces),
     );
     let groups = groups.map_err(|source| Error::kubernetes("discover", "API groups", source))?;
     let mut kinds_of_ours = Vec::new();
@@ -71,12 +83,16 @@ pub async fn discover(client: &kube::Client) -> Result<ClusterFacts, Error> {
     if !our_bindings?.is_empty() {
         kinds_of_ours.push(Kind::ServiceRoleBinding);
     }
-    Ok(ClusterFacts::new(
+    let mut facts = ClusterFacts::new(
         &groups,
         owner_policy?.into_iter().next(),
         owner_binding?.into_iter().next(),
         kinds_of_ours,
-    ))
+    );
+    facts.mesh_labels = namespaces?
+        .iter()
+        .find_map(|namespace| mesh::learnt_from(namespace, false));
+    Ok(facts)
 }
 
 /// Lists `kind`; nothing when the cluster does not serve it (404).

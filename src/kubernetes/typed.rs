@@ -149,10 +149,16 @@ impl KindApi {
     }
 
     /// A JSON merge patch (RFC 7386) of `patch` onto the object `name`, as this function's
-    /// field manager; never creates one.
-    pub async fn merge_patch(&self, name: &str, patch: &Value) -> Result<(), kube::Error> {
+    /// field manager; never creates one. `dry_run` stores nothing.
+    pub async fn merge_patch(
+        &self,
+        name: &str,
+        patch: &Value,
+        dry_run: bool,
+    ) -> Result<(), kube::Error> {
         let params = PatchParams {
             field_manager: Some(MANAGER.to_owned()),
+            dry_run,
             ..PatchParams::default()
         };
         let patch = Patch::Merge(patch);

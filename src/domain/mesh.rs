@@ -1,0 +1,319 @@
+//! The service-mesh labels of a Profile namespace: which ones there are, what the cluster's own
+//! profile controller gives the namespaces it creates (learnt from one of them), and whether a
+//! namespace this function made still lacks them. Pure.
+//!
+//! Why the function sets them: Kubeflow's profile controller labels a namespace for the mesh
+//! only when it creates it. kubeflow/kubeflow v1.10.0 (= kubeflow/dashboard v2.0.0)
+//! `components/profile-controller/controllers/profile_controller.go`, `Reconcile`: the namespace
+//! it creates carries `istio-injection: enabled` (lines 127-136); an existing namespace whose
+//! `owner` matches, which is what it finds when this function made the namespace first, only
+//! gets the labels of its namespace-labels ConfigMap (line 181, `setNamespaceLabels`), and that
+//! ConfigMap has no mesh label (kubeflow/manifests v1.10.2 and v1.11.0
+//! `applications/profiles/upstream/base/namespace-labels.yaml`). Without the label the
+//! namespace's pods start without a sidecar, and no AuthorizationPolicy protects them.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::domain::objects::{Kind, Object};
+
+/// The labels that put a namespace's workloads in the mesh, in sidecar or ambient mode: Istio's
+/// injection switch and revision, and the ambient labels of kubeflow/dashboard PR #267
+/// (`setNamespaceLabelsAndServiceMesh`, lines 833-853 of its head 5a878ec9).
+pub const MESH_LABEL_KEYS: [&str; 6] = [
+    "istio-injection",
+    "istio.io/rev",
+    "istio.io/dataplane-mode",
+    "istio.io/use-waypoint",
+    "istio.io/use-waypoint-namespace",
+    "istio.io/ingress-use-waypoint",
+];
+
+/// Stands, in a learnt value, for the namespace the label is on (PR #267 sets
+/// `istio.io/use-waypoint-namespace` to the Profile's own namespace). Not a valid label value,
+/// so it never meets a real one.
+pub const OWN_NAMESPACE: &str = "{namespace}";
+
+/// What the profile controller of Kubeflow >= 1.8 in sidecar mode gives a namespace it creates.
+pub fn default_mesh_labels() -> BTreeMap<String, String> {
+    BTreeMap::from([("istio-injection".to_owned(), "enabled".to_owned())])
+}
+
+/// The mesh labels of a namespace the cluster's profile controller created (it has the
+/// controller ownerReference to a Profile, which the controller sets only on a namespace it
+/// creates: profile_controller.go v1.10.0 line 139) and this function did not: its labels among
+/// [`MESH_LABEL_KEYS`], a value naming the namespace itself written as [`OWN_NAMESPACE`].
+/// `None` for any other namespace.
+pub fn learnt_from(namespace: &Object, managed_by_us: bool) -> Option<BTreeMap<String, String>> {
+    if managed_by_us || !made_by_profile_controller(&namespace.body) {
+        return None;
+    }
+    let labels = namespace.body.pointer("/metadata/labels")?.as_object()?;
+    Some(
+        MESH_LABEL_KEYS
+            .iter()
+            .filter_map(|key| {
+                let value = labels.get(*key)?.as_str()?;
+                let value = if value == namespace.name {
+                    OWN_NAMESPACE
+                } else {
+                    value
+                };
+                Some(((*key).to_owned(), value.to_owned()))
+            })
+            .collect(),
+    )
+}
+
+fn made_by_profile_controller(namespace: &Value) -> bool {
+    namespace
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|r| r["kind"] == "Profile" && r["controller"] == true)
+}
+
+/// `labels` for the namespace `namespace`: [`OWN_NAMESPACE`] becomes its name.
+pub fn for_namespace(
+    labels: &BTreeMap<String, String>,
+    namespace: &str,
+) -> BTreeMap<String, String> {
+    labels
+        .iter()
+        .map(|(k, v)| {
+            let value = if v == OWN_NAMESPACE { namespace } else { v };
+            (k.clone(), value.to_owned())
+        })
+        .collect()
+}
+
+/// True when `namespace` carries none of the mesh labels: outside the mesh, as the namespaces
+/// earlier versions of this function made are. A namespace with any of them is left as it is
+/// (an administrator's choice of mode is not undone).
+pub fn lacks_mesh_labels(namespace: &Object) -> bool {
+    let labels = namespace.body.pointer("/metadata/labels");
+    MESH_LABEL_KEYS
+        .iter()
+        .all(|key| labels.and_then(|l| l.get(*key)).is_none())
+}
+
+/// The merge patch that gives `namespace` the mesh labels among `wanted` (a namespace's desired
+/// labels), only while it is the version read (its `resourceVersion`): an [`Object`] of the
+/// namespace whose body is the patch. `None` when `wanted` has no mesh label.
+pub fn repair_patch(namespace: &Object, wanted: &Value) -> Option<Object> {
+    let labels: serde_json::Map<String, Value> = MESH_LABEL_KEYS
+        .iter()
+        .filter_map(|key| Some(((*key).to_owned(), wanted.get(*key)?.clone())))
+        .collect();
+    if labels.is_empty() {
+        return None;
+    }
+    let mut metadata = serde_json::json!({"labels": labels});
+    if let Some(version) = namespace.body.pointer("/metadata/resourceVersion") {
+        metadata["resourceVersion"] = version.clone();
+    }
+    Some(Object::new(
+        namespace.kind,
+        None,
+        &namespace.name,
+        serde_json::json!({"metadata": metadata}),
+    ))
+}
+
+/// The labels among `wanted` that `namespace` does not carry with that value: what the doctor
+/// reports as a difference.
+pub fn differences(
+    namespace: &Object,
+    wanted: &BTreeMap<String, String>,
+) -> Vec<(String, Option<String>, String)> {
+    let labels = namespace.body.pointer("/metadata/labels");
+    for_namespace(wanted, &namespace.name)
+        .into_iter()
+        .filter_map(|(key, want)| {
+            let have = labels
+                .and_then(|l| l.get(&key))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            (have.as_deref() != Some(want.as_str())).then_some((key, have, want))
+        })
+        .collect()
+}
+
+/// How a namespace's workloads can be reached, as far as a contributor's Istio policy goes,
+/// from its labels (those it has, or will have when this function creates it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// Sidecars (or no mesh at all): the contributor policy as KFAM writes it.
+    Sidecar,
+    /// Ambient, ingress through the namespace's waypoint Gateway of this name: the policy is
+    /// attached to it (`targetRefs`), as kubeflow/dashboard PR #267 attaches the owner's (lines
+    /// 547-557); a waypoint enforces only such policies (istio/istio 1.30.3
+    /// `pilot/pkg/model/policyattachment.go` lines 139-147, 184-197).
+    Waypoint(String),
+    /// Ambient without a waypoint: ztunnel drops every ALLOW rule that reads a header
+    /// (`pilot/pkg/serviceregistry/ambient/authorization.go` lines 578-614), so no per-person
+    /// policy can admit anyone: the RoleBinding is written, no policy.
+    NoHeaderRules,
+}
+
+/// The [`Reach`] of the namespace `namespace` with `labels`. The waypoint counts when the
+/// namespace uses one of its own (`istio.io/use-waypoint`, in this namespace) and routes
+/// ingress through it (`istio.io/ingress-use-waypoint=true`; KEP-2676, kubeflow/community #891,
+/// lines 146-157): a policy can only attach to a Gateway of its own namespace
+/// (authorization_policy.proto, istio/api 1.30.3, lines 291-295).
+pub fn reach(labels: Option<&Value>, namespace: &str) -> Reach {
+    let label = |key: &str| labels.and_then(|l| l.get(key)).and_then(Value::as_str);
+    if label("istio.io/dataplane-mode") != Some("ambient") {
+        return Reach::Sidecar;
+    }
+    let own = label("istio.io/use-waypoint-namespace").is_none_or(|ns| ns == namespace);
+    match label("istio.io/use-waypoint") {
+        Some(waypoint) if own && label("istio.io/ingress-use-waypoint") == Some("true") => {
+            Reach::Waypoint(waypoint.to_owned())
+        }
+        _ => Reach::NoHeaderRules,
+    }
+}
+
+/// A person's contributor objects in a namespace of `reach`: AuthorizationPolicies attached to
+/// the waypoint, or left out where none could work.
+pub fn shaped(objects: &[Object], reach: &Reach) -> Vec<Object> {
+    objects
+        .iter()
+        .filter(|o| !(*reach == Reach::NoHeaderRules && o.kind == Kind::AuthorizationPolicy))
+        .map(|o| match reach {
+            Reach::Waypoint(waypoint) if o.kind == Kind::AuthorizationPolicy => {
+                let mut attached = o.clone();
+                attached.body["spec"]["targetRefs"] = serde_json::json!([{
+                    "kind": "Gateway",
+                    "group": "gateway.networking.k8s.io",
+                    "name": waypoint,
+                }]);
+                attached
+            }
+            _ => o.clone(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn namespace(name: &str, labels: Value, owned: bool) -> Object {
+        let mut body = json!({"metadata": {"name": name, "labels": labels}});
+        if owned {
+            body["metadata"]["ownerReferences"] = json!([{"apiVersion": "kubeflow.org/v1", "kind": "Profile", "name": name, "controller": true}]);
+        }
+        Object::from_body(Kind::Namespace, body).unwrap()
+    }
+
+    #[test]
+    fn the_mesh_labels_are_learnt_only_from_a_namespace_the_controller_created() {
+        let sidecar = namespace(
+            "profile-jo",
+            json!({"istio-injection": "enabled", "app.kubernetes.io/part-of": "kubeflow-profile"}),
+            true,
+        );
+        assert_eq!(learnt_from(&sidecar, false), Some(default_mesh_labels()));
+        assert_eq!(
+            learnt_from(&sidecar, true),
+            None,
+            "one of ours teaches nothing"
+        );
+        let adopted = namespace(
+            "team",
+            json!({"app.kubernetes.io/part-of": "kubeflow-profile"}),
+            false,
+        );
+        assert_eq!(
+            learnt_from(&adopted, false),
+            None,
+            "adopted: not the controller's choice"
+        );
+        let ambient = namespace(
+            "profile-jo",
+            json!({"istio-injection": "disabled", "istio.io/dataplane-mode": "ambient",
+                   "istio.io/use-waypoint": "waypoint", "istio.io/use-waypoint-namespace": "profile-jo",
+                   "istio.io/ingress-use-waypoint": "true"}),
+            true,
+        );
+        let learnt = learnt_from(&ambient, false).unwrap();
+        assert_eq!(learnt["istio.io/use-waypoint-namespace"], OWN_NAMESPACE);
+        assert_eq!(
+            for_namespace(&learnt, "ml")["istio.io/use-waypoint-namespace"],
+            "ml",
+            "the waypoint of each namespace is its own"
+        );
+    }
+
+    #[test]
+    fn only_a_namespace_without_any_mesh_label_is_repaired() {
+        assert!(lacks_mesh_labels(&namespace(
+            "ml",
+            json!({"pipelines.kubeflow.org/enabled": "true"}),
+            false
+        )));
+        assert!(lacks_mesh_labels(&namespace("ml", Value::Null, false)));
+        for chosen in [
+            json!({"istio-injection": "disabled"}),
+            json!({"istio.io/dataplane-mode": "ambient"}),
+        ] {
+            assert!(!lacks_mesh_labels(&namespace("ml", chosen, false)));
+        }
+        let off = namespace("ml", json!({"istio-injection": "disabled"}), false);
+        assert_eq!(
+            differences(&off, &default_mesh_labels()),
+            [(
+                "istio-injection".to_owned(),
+                Some("disabled".to_owned()),
+                "enabled".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn an_ambient_namespace_attaches_the_policy_to_its_waypoint_or_writes_none() {
+        let ambient = json!({"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": "waypoint",
+                             "istio.io/use-waypoint-namespace": "ml", "istio.io/ingress-use-waypoint": "true"});
+        assert_eq!(
+            reach(Some(&ambient), "ml"),
+            Reach::Waypoint("waypoint".into())
+        );
+        assert_eq!(
+            reach(Some(&ambient), "nlp"),
+            Reach::NoHeaderRules,
+            "another namespace's waypoint"
+        );
+        assert_eq!(
+            reach(Some(&json!({"istio.io/dataplane-mode": "ambient"})), "ml"),
+            Reach::NoHeaderRules
+        );
+        assert_eq!(
+            reach(Some(&json!({"istio-injection": "enabled"})), "ml"),
+            Reach::Sidecar
+        );
+        assert_eq!(reach(None, "ml"), Reach::Sidecar);
+        let objects = vec![
+            Object::new(Kind::RoleBinding, Some("ml"), "b", json!({"roleRef": {}})),
+            Object::new(
+                Kind::AuthorizationPolicy,
+                Some("ml"),
+                "b",
+                json!({"spec": {"rules": []}}),
+            ),
+        ];
+        let attached = shaped(&objects, &Reach::Waypoint("waypoint".into()));
+        assert_eq!(
+            attached[1].body["spec"]["targetRefs"],
+            json!([{"kind": "Gateway", "group": "gateway.networking.k8s.io", "name": "waypoint"}])
+        );
+        assert_eq!(attached[0], objects[0]);
+        let without = shaped(&objects, &Reach::NoHeaderRules);
+        assert_eq!(without, objects[..1]);
+        assert_eq!(shaped(&objects, &Reach::Sidecar), objects);
+    }
+}
