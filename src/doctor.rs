@@ -15,13 +15,14 @@ use crate::domain::doctor::{
     DoctorReport, DoctorRequest, Finding, Permission, app_client_finding, required_permissions,
 };
 use crate::domain::event::TokenEvent;
+use crate::domain::mesh;
 use crate::domain::names::KfamNaming;
 use crate::domain::objects::Kind;
 use crate::domain::protected::Refusal;
 use crate::domain::report::{SyncReport, Write, planned_changes};
 use crate::error::Error;
 use crate::kubernetes::inspect::{
-    cluster_role_exists, dry_run, profiles, review_permissions, sub_of,
+    cluster_role_exists, dry_run, our_namespaces, profiles, review_permissions, sub_of,
 };
 use crate::kubernetes::observe::discover;
 use crate::kubernetes::policy::SignInPolicy;
@@ -195,6 +196,7 @@ impl App {
             Err(finding) => return findings.push(finding),
         };
         findings.push(conventions_finding(&facts, &conventions));
+        findings.extend(mesh_findings(&client, &conventions).await);
 
         if request.email.is_some() {
             findings.extend(self.preview(cluster, &client, facts, request).await);
@@ -393,6 +395,38 @@ impl App {
         findings.extend(checked);
         findings
     }
+}
+
+/// The mesh labels of the namespaces this function made (at most 500 read): one line per
+/// namespace outside the mesh, unreachable, or chosen otherwise; one line when all are fine.
+async fn mesh_findings(client: &kube::Client, conventions: &Conventions) -> Vec<Finding> {
+    const CHECK: &str = "mesh";
+    let namespaces = match our_namespaces(client).await {
+        Ok(namespaces) => namespaces,
+        Err(error) => return vec![kube_problem(CHECK, "list", "Namespace list", error)],
+    };
+    let said = mesh::territory_report(&namespaces, &conventions.mesh_labels);
+    if said.iter().all(|(ok, _)| *ok) {
+        let count = namespaces.len();
+        let mut findings = vec![Finding::ok(
+            CHECK,
+            format!("the {count} namespaces this function made are in the mesh"),
+        )];
+        findings.extend(
+            said.into_iter()
+                .map(|(_, detail)| Finding::ok(CHECK, detail)),
+        );
+        return findings;
+    }
+    said.into_iter()
+        .map(|(ok, detail)| {
+            if ok {
+                Finding::ok(CHECK, detail)
+            } else {
+                Finding::problem(CHECK, detail)
+            }
+        })
+        .collect()
 }
 
 /// One line per permission the sign-in needs that is not granted (or could not be asked), or

@@ -322,3 +322,21 @@ async fn in_ambient_without_a_waypoint_the_doctor_reports_the_workloads_refused(
         "{problems:?}"
     );
 }
+
+#[tokio::test]
+async fn the_doctor_names_a_namespace_an_earlier_version_made_outside_the_mesh() {
+    let stack = stack_with(|_| {}).await;
+    stack.cluster.seed(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ml",
+        "annotations": {"owner": "admin@kubeflow.com", "kubeflow-profile-manager/group": "ml"},
+        "labels": {"app.kubernetes.io/managed-by": "kubeflow-profile-manager"}}}),
+    );
+    let report = doctor(&stack, &[], json!({})).await;
+    assert_eq!(report["ok"], false);
+    assert_eq!(
+        problems(&report),
+        [
+            "mesh: namespace ml: no mesh label, so its pods run without a sidecar and no Istio policy protects them; a member's next federated sign-in adds istio-injection=enabled (pods already running there get their sidecar only when restarted)"
+        ]
+    );
+}

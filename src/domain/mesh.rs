@@ -198,6 +198,60 @@ pub fn shaped(objects: &[Object], reach: &Reach) -> Vec<Object> {
         .collect()
 }
 
+/// What the doctor says of the namespaces this function made (`namespaces`), against the mesh
+/// labels a namespace it creates gets now (`wanted`): `(ok, detail)` per namespace that is not
+/// as the profile controller would have it, or whose workloads no contributor can reach.
+pub fn territory_report(
+    namespaces: &[Object],
+    wanted: &BTreeMap<String, String>,
+) -> Vec<(bool, String)> {
+    let mut said = Vec::new();
+    for namespace in namespaces {
+        let name = &namespace.name;
+        if lacks_mesh_labels(namespace) && !wanted.is_empty() {
+            said.push((false, format!(
+                "namespace {name}: no mesh label, so its pods run without a sidecar and no Istio policy protects them; a member's next federated sign-in adds {} (pods already running there get their sidecar only when restarted)",
+                describe(&for_namespace(wanted, name))
+            )));
+            continue;
+        }
+        if reach(namespace.body.pointer("/metadata/labels"), name) == Reach::NoHeaderRules {
+            said.push((false, format!(
+                "namespace {name}: Istio ambient mode without a waypoint: no contributor can reach its workloads through the gateway (give it a waypoint: istio.io/use-waypoint, istio.io/ingress-use-waypoint=true)"
+            )));
+            continue;
+        }
+        let differences = differences(namespace, wanted);
+        if !differences.is_empty() {
+            let shown: Vec<String> = differences
+                .iter()
+                .map(|(key, have, want)| {
+                    format!(
+                        "{key}={} (a new one gets {want})",
+                        have.as_deref().unwrap_or("<none>")
+                    )
+                })
+                .collect();
+            said.push((
+                true,
+                format!(
+                    "namespace {name}: mesh labels chosen otherwise, left as they are: {}",
+                    shown.join(", ")
+                ),
+            ));
+        }
+    }
+    said
+}
+
+fn describe(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,5 +369,39 @@ mod tests {
         let without = shaped(&objects, &Reach::NoHeaderRules);
         assert_eq!(without, objects[..1]);
         assert_eq!(shaped(&objects, &Reach::Sidecar), objects);
+    }
+
+    #[test]
+    fn the_doctor_names_each_namespace_outside_the_mesh_or_unreachable() {
+        let outside = namespace(
+            "ml",
+            json!({"app.kubernetes.io/managed-by": "kubeflow-profile-manager"}),
+            false,
+        );
+        let sidecar = namespace("nlp", json!({"istio-injection": "enabled"}), false);
+        let ambient = namespace("cv", json!({"istio.io/dataplane-mode": "ambient"}), false);
+        let chosen = namespace("ops", json!({"istio-injection": "disabled"}), false);
+        let said = territory_report(&[outside, sidecar, ambient, chosen], &default_mesh_labels());
+        assert_eq!(said.len(), 3, "{said:?}");
+        assert!(
+            !said[0].0 && said[0].1.starts_with("namespace ml: no mesh label"),
+            "{said:?}"
+        );
+        assert!(
+            said[0].1.contains("adds istio-injection=enabled"),
+            "{said:?}"
+        );
+        assert!(
+            !said[1].0
+                && said[1]
+                    .1
+                    .starts_with("namespace cv: Istio ambient mode without a waypoint")
+        );
+        assert!(
+            said[2].0
+                && said[2]
+                    .1
+                    .contains("istio-injection=disabled (a new one gets enabled)")
+        );
     }
 }

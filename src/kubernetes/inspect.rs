@@ -67,6 +67,19 @@ pub async fn sub_of(client: &kube::Client, email: &str) -> Result<Option<String>
         .map(str::to_owned))
 }
 
+/// The namespaces this function made (its managed-by label), at most 500.
+pub async fn our_namespaces(client: &kube::Client) -> Result<Vec<Object>, kube::Error> {
+    let ours = ListParams::default()
+        .labels_from(&Selector::from(Expression::Equal(
+            MANAGED_BY_LABEL.into(),
+            MANAGER.into(),
+        )))
+        .limit(500);
+    KindApi::new(client, Kind::Namespace, None)
+        .list(&ours)
+        .await
+}
+
 /// The Profiles called `names`, those that exist.
 pub async fn profiles(client: &kube::Client, names: &[String]) -> Result<Vec<Object>, kube::Error> {
     let api = KindApi::new(client, Kind::Profile, None);

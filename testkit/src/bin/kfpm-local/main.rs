@@ -43,7 +43,8 @@ usage:
 options:
   --binary PATH      the function binary (default: $CARGO_TARGET_DIR/debug/kubeflow-profile-manager)
   --flavor F         the fake cluster's Kubeflow: current, kubeflow-1.3, kubeflow-1.2,
-                     upgraded-from-1.2 (default: current)
+                     upgraded-from-1.2, ambient-with-waypoint, ambient-without-waypoint
+                     (default: current)
   --env KEY=VALUE    an extra environment variable for the function (repeatable)
   --env-file PATH    where serve writes the function's environment
   --email E          doctor: the person whose sign-in to preview
@@ -118,9 +119,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     "kubeflow-1.3" => Flavor::Kubeflow13To17,
                     "kubeflow-1.2" => Flavor::Kubeflow12,
                     "upgraded-from-1.2" => Flavor::UpgradedFrom12,
+                    "ambient-with-waypoint" => Flavor::AmbientWithWaypoint,
+                    "ambient-without-waypoint" => Flavor::AmbientWithoutWaypoint,
                     other => {
                         return Err(format!(
-                            "--flavor takes current, kubeflow-1.3, kubeflow-1.2 or upgraded-from-1.2, not {other}"
+                            "--flavor takes current, kubeflow-1.3, kubeflow-1.2, upgraded-from-1.2, ambient-with-waypoint or ambient-without-waypoint, not {other}"
                         ));
                     }
                 }
