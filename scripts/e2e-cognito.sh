@@ -33,6 +33,7 @@ sign_in_case() {
   pids+=($!)
   for _ in $(seq 100); do [ -f "$dir/env" ] && break; sleep 0.1; done
 
+  echo "== $case: cargo lambda watch (it compiles the function first: the first time several minutes, later seconds)"
   cargo lambda watch --bin kubeflow-profile-manager -A 127.0.0.1 -P "$port" --env-file "$dir/env" > "$dir/watch.log" 2>&1 &
   pids+=($!)
   wait_port "$port" || { cat "$dir/watch.log"; exit 1; }

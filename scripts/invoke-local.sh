@@ -16,6 +16,7 @@ pids+=($!)
 for _ in $(seq 100); do [ -f "$work/env" ] && break; sleep 0.1; done
 [ -f "$work/env" ] || { cat "$work/cluster.log"; echo "the fake cluster did not start" >&2; exit 1; }
 
+echo "== cargo lambda watch: it compiles the function with its own settings first (the first time several minutes, on 2 cores; later seconds)"
 cargo lambda watch --bin kubeflow-profile-manager -A 127.0.0.1 -P "$port" --env-file "$work/env" > "$work/watch.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
