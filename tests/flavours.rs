@@ -452,6 +452,7 @@ async fn a_namespace_switched_to_ambient_gets_its_policies_attached_to_the_waypo
     h.cluster.settle().await;
     assert!(h.cluster.admits_user("ml", RUMESH));
     // An operator switches ml to ambient with a waypoint (PR #267's labels, by hand).
+    h.cluster.add_waypoint("ml", "waypoint");
     h.cluster.label_namespace(
         "ml",
         &[

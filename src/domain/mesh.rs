@@ -165,7 +165,11 @@ pub enum Reach {
 /// (authorization_policy.proto, istio/api 1.30.3, lines 291-295).
 pub fn reach(labels: Option<&Value>, namespace: &str) -> Reach {
     let label = |key: &str| labels.and_then(|l| l.get(key)).and_then(Value::as_str);
-    if label("istio.io/dataplane-mode") != Some("ambient") {
+    // A sidecar wins over ambient: istio-cni leaves a pod with a sidecar out of ambient
+    // (istio/istio 1.30.3 `cni/pkg/nodeagent/enablement_selector.go` lines 76-80).
+    if label("istio-injection") == Some("enabled")
+        || label("istio.io/dataplane-mode") != Some("ambient")
+    {
         return Reach::Sidecar;
     }
     let own = label("istio.io/use-waypoint-namespace").is_none_or(|ns| ns == namespace);
@@ -349,6 +353,12 @@ mod tests {
         assert_eq!(
             reach(Some(&json!({"istio-injection": "enabled"})), "ml"),
             Reach::Sidecar
+        );
+        let both = json!({"istio-injection": "enabled", "istio.io/dataplane-mode": "ambient"});
+        assert_eq!(
+            reach(Some(&both), "ml"),
+            Reach::Sidecar,
+            "a sidecar wins over ambient"
         );
         assert_eq!(reach(None, "ml"), Reach::Sidecar);
         let objects = vec![

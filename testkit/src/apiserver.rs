@@ -42,8 +42,9 @@ pub enum Flavor {
     /// Upgraded from 1.2 to >= 1.8: both APIs still served (CRDs are not removed on upgrade),
     /// only AuthorizationPolicies enforced (Istio >= 1.6 ignores `rbac.istio.io`).
     UpgradedFrom12,
-    /// Kubeflow 1.11 in Istio ambient mode with a waypoint per Profile namespace: the profile
-    /// controller of kubeflow/dashboard PR #267 (head 5a878ec9) run with
+    /// Istio ambient mode with a waypoint per Profile namespace: the profile controller of
+    /// kubeflow/dashboard PR #267 (head 5a878ec9; open, in no release: manifests v1.11.0 still
+    /// pins the v1.10.0 controller) run with
     /// `-service-mesh-mode=istio-ambient -create-waypoint`: ambient and waypoint labels on every
     /// Profile namespace, the owner policy attached to the waypoint (`targetRefs`), and an L4
     /// policy admitting the waypoint.
@@ -419,7 +420,23 @@ impl FakeCluster {
             .get("Namespace", None, namespace)
             .map(|ns| ns["metadata"]["labels"].clone())
             .unwrap_or_default();
-        crate::istio::dataplane(&labels, namespace)
+        let state = self.shared.lock();
+        crate::istio::dataplane(&labels, namespace, |waypoint| {
+            state
+                .store
+                .waypoints
+                .contains(&(namespace.to_owned(), waypoint.to_owned()))
+        })
+    }
+
+    /// Deploys a ready waypoint Gateway `name` in `namespace`, as an operator would
+    /// (`istioctl waypoint apply`).
+    pub fn add_waypoint(&self, namespace: &str, name: &str) {
+        self.shared
+            .lock()
+            .store
+            .waypoints
+            .insert((namespace.to_owned(), name.to_owned()));
     }
 
     /// True when a notebook started in `namespace` now would be protected by the mesh: it gets
@@ -1239,6 +1256,15 @@ pub fn reconcile_profile(store: &mut Store, name: &str, config: &FakeClusterConf
                 "metadata": {"name": name, "annotations": {"owner": owner}, "labels": labels,
                              "ownerReferences": owner_reference}});
             set_mesh_labels(&mut namespace, name, config.flavor);
+            if config.flavor == Flavor::AmbientWithoutWaypoint {
+                // The manual switch of manifests v1.11.0's CI (istio_validation.yaml lines
+                // 140-144), done once to the namespace the controller made, never to one it
+                // adopts.
+                if let Some(labels) = namespace["metadata"]["labels"].as_object_mut() {
+                    labels.remove("istio-injection");
+                }
+                namespace["metadata"]["labels"]["istio.io/dataplane-mode"] = json!("ambient");
+            }
             if store.create(&namespaces, namespace, CONTROLLER).is_err() {
                 return;
             }
@@ -1283,6 +1309,10 @@ pub fn reconcile_profile(store: &mut Store, name: &str, config: &FakeClusterConf
     let (target, owner_access) = owner_istio_access(name, &owner, config);
     let _ = store.create(&target, owner_access, CONTROLLER);
     if config.flavor == Flavor::AmbientWithWaypoint {
+        // PR #267 `createWaypoint` with `-create-waypoint` (lines 874-944, called at 217).
+        store
+            .waypoints
+            .insert((name.to_owned(), WAYPOINT.to_owned()));
         // PR #267 `updateL4AuthorizationPolicy` (lines 947-1006): the waypoint's traffic is let
         // through ztunnel; its principal is the waypoint's ServiceAccount, named as the Gateway.
         let l4 = json!({"apiVersion": "security.istio.io/v1beta1", "kind": "AuthorizationPolicy",
@@ -1316,26 +1346,17 @@ fn set_namespace_labels(labels: &mut Value) {
     }
 }
 
-/// The mesh labels a flavour's controller (or operator) forces on a Profile namespace:
-/// PR #267 `setNamespaceLabelsAndServiceMesh` (lines 833-844) in ambient mode; the manual switch
-/// of manifests v1.11.0's CI for ambient without a waypoint; nothing for the v1.10.0 controller.
+/// The mesh labels a flavour's controller forces on a Profile namespace, created or adopted:
+/// PR #267 `setNamespaceLabelsAndServiceMesh` (lines 833-844, called at 142 and 188) in ambient
+/// mode; nothing for the v1.10.0 controller.
 fn set_mesh_labels(namespace: &mut Value, name: &str, flavor: Flavor) {
     let labels = &mut namespace["metadata"]["labels"];
-    match flavor {
-        Flavor::AmbientWithWaypoint => {
-            labels["istio-injection"] = json!("disabled");
-            labels["istio.io/dataplane-mode"] = json!("ambient");
-            labels["istio.io/use-waypoint"] = json!(WAYPOINT);
-            labels["istio.io/use-waypoint-namespace"] = json!(name);
-            labels["istio.io/ingress-use-waypoint"] = json!("true");
-        }
-        Flavor::AmbientWithoutWaypoint => {
-            if let Some(labels) = labels.as_object_mut() {
-                labels.remove("istio-injection");
-            }
-            labels["istio.io/dataplane-mode"] = json!("ambient");
-        }
-        _ => {}
+    if flavor == Flavor::AmbientWithWaypoint {
+        labels["istio-injection"] = json!("disabled");
+        labels["istio.io/dataplane-mode"] = json!("ambient");
+        labels["istio.io/use-waypoint"] = json!(WAYPOINT);
+        labels["istio.io/use-waypoint-namespace"] = json!(name);
+        labels["istio.io/ingress-use-waypoint"] = json!("true");
     }
 }
 

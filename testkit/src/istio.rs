@@ -46,19 +46,34 @@ pub enum Dataplane {
     Outside,
 }
 
-/// The data plane of a namespace with these `labels`.
-pub fn dataplane(labels: &Value, namespace: &str) -> Dataplane {
+/// The data plane of a namespace with these `labels`, whose ready waypoints are
+/// `waypoint_exists`. A sidecar wins over ambient: istio-cni leaves a pod with a sidecar out of
+/// ambient (istio/istio 1.30.3 `cni/pkg/nodeagent/enablement_selector.go` lines 76-80).
+/// Injection by revision (`istio.io/rev`) counts only without `istio-injection`.
+pub fn dataplane(
+    labels: &Value,
+    namespace: &str,
+    waypoint_exists: impl Fn(&str) -> bool,
+) -> Dataplane {
     let label = |key: &str| labels.get(key).and_then(Value::as_str);
+    let injected = match label("istio-injection") {
+        Some(value) => value == "enabled",
+        None => label("istio.io/rev").is_some(),
+    };
+    if injected {
+        return Dataplane::Sidecar;
+    }
     if label("istio.io/dataplane-mode") == Some("ambient") {
         let same_namespace =
             label("istio.io/use-waypoint-namespace").is_none_or(|ns| ns == namespace);
         let waypoint = label("istio.io/use-waypoint")
-            .filter(|_| same_namespace && label("istio.io/ingress-use-waypoint") == Some("true"))
+            .filter(|w| {
+                same_namespace
+                    && label("istio.io/ingress-use-waypoint") == Some("true")
+                    && waypoint_exists(w)
+            })
             .map(str::to_owned);
         return Dataplane::Ambient { waypoint };
-    }
-    if label("istio-injection") == Some("enabled") || label("istio.io/rev").is_some() {
-        return Dataplane::Sidecar;
     }
     Dataplane::Outside
 }
@@ -79,7 +94,19 @@ fn is_l7(rule: &Value) -> bool {
         .into_iter()
         .flatten()
         .any(|c| !L4_KEYS.contains(&c["key"].as_str().unwrap_or("")));
-    let to_l7 = rule["to"].as_array().is_some_and(|to| !to.is_empty());
+    // A `to` operation's ports stay L4 (authorization.go lines 491-512, 544-547).
+    let to_l7 = rule["to"].as_array().into_iter().flatten().any(|to| {
+        [
+            "hosts",
+            "notHosts",
+            "methods",
+            "notMethods",
+            "paths",
+            "notPaths",
+        ]
+        .iter()
+        .any(|k| to["operation"].get(*k).is_some())
+    });
     let from_l7 = rule["from"].as_array().into_iter().flatten().any(|f| {
         [
             "requestPrincipals",
@@ -116,22 +143,18 @@ fn targets_waypoint(policy: &Value, waypoint: &str) -> bool {
         })
 }
 
-/// `policy` as ztunnel holds it: its ALLOW rules that need HTTP attributes left out (a DENY
-/// rule keeps them, and ztunnel treats it as matching).
+/// `policy` as ztunnel holds it: its rules that need HTTP attributes left out. In an ALLOW
+/// policy such a rule never matches (authorization.go lines 599-603); in a DENY policy ztunnel
+/// skips the match it cannot evaluate, so the rule never fires either (ztunnel `rbac.rs`, which
+/// skips empty matches). A policy left with no rule still counts: an ALLOW one then admits
+/// nothing.
 fn as_ztunnel_sees_it(policy: &Value) -> Value {
     let mut seen = policy.clone();
-    let deny = policy.pointer("/spec/action").and_then(Value::as_str) == Some("DENY");
     if let Some(rules) = seen
         .pointer_mut("/spec/rules")
         .and_then(Value::as_array_mut)
     {
-        if deny {
-            for rule in rules.iter_mut().filter(|r| is_l7(r)) {
-                *rule = serde_json::json!({});
-            }
-        } else {
-            rules.retain(|r| !is_l7(r));
-        }
+        rules.retain(|r| !is_l7(r));
     }
     seen
 }
@@ -191,6 +214,7 @@ pub struct Request {
     /// The caller's namespace.
     pub source_namespace: String,
     pub path: String,
+    pub method: String,
 }
 
 impl Request {
@@ -207,6 +231,7 @@ impl Request {
             principal: principal.to_owned(),
             source_namespace,
             path: "/".to_owned(),
+            method: "GET".to_owned(),
         }
     }
 
@@ -259,9 +284,44 @@ fn field_matches(field: Option<&Value>, value: &str) -> bool {
     field.is_none() || strings(field).iter().any(|p| matches_value(p, value))
 }
 
+/// Source fields this model does not evaluate: a rule that uses one never matches here
+/// (stricter than Istio for ALLOW, more lenient for DENY, which no Kubeflow policy and no
+/// policy of this function's uses).
+const UNMODELLED_SOURCE: [&str; 10] = [
+    "notPrincipals",
+    "notNamespaces",
+    "ipBlocks",
+    "notIpBlocks",
+    "remoteIpBlocks",
+    "notRemoteIpBlocks",
+    "requestPrincipals",
+    "notRequestPrincipals",
+    "serviceAccounts",
+    "notServiceAccounts",
+];
+
+/// Operation fields this model does not evaluate, likewise.
+const UNMODELLED_OPERATION: [&str; 6] = [
+    "hosts",
+    "notHosts",
+    "ports",
+    "notPorts",
+    "notMethods",
+    "notPaths",
+];
+
 fn source_matches(source: &Value, request: &Request) -> bool {
-    field_matches(source.get("principals"), &request.principal)
+    !UNMODELLED_SOURCE.iter().any(|k| source.get(*k).is_some())
+        && field_matches(source.get("principals"), &request.principal)
         && field_matches(source.get("namespaces"), &request.source_namespace)
+}
+
+fn operation_matches(operation: &Value, request: &Request) -> bool {
+    !UNMODELLED_OPERATION
+        .iter()
+        .any(|k| operation.get(*k).is_some())
+        && field_matches(operation.get("paths"), &request.path)
+        && field_matches(operation.get("methods"), &request.method)
 }
 
 fn rule_matches(rule: &Value, request: &Request) -> bool {
@@ -275,7 +335,7 @@ fn rule_matches(rule: &Value, request: &Request) -> bool {
     let to_ok = to.is_none_or(|to| {
         to.iter().any(|t| {
             t.get("operation")
-                .is_some_and(|op| field_matches(op.get("paths"), &request.path))
+                .is_some_and(|op| operation_matches(op, request))
         })
     });
     let when_ok = when.is_none_or(|when| {
@@ -400,5 +460,54 @@ mod tests {
             !service_role_bindings_allow(&[], &alice),
             "ON_WITH_INCLUSION: denied unless bound"
         );
+    }
+
+    #[test]
+    fn ztunnel_drops_what_reads_http_and_a_waypoint_must_exist() {
+        let labels = json!({"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": "waypoint",
+                            "istio.io/ingress-use-waypoint": "true"});
+        assert_eq!(
+            dataplane(&labels, "ml", |_| false),
+            Dataplane::Ambient { waypoint: None },
+            "a label naming no ready waypoint routes nothing through one"
+        );
+        assert_eq!(
+            dataplane(&labels, "ml", |w| w == "waypoint"),
+            Dataplane::Ambient {
+                waypoint: Some("waypoint".into())
+            }
+        );
+        let mut both = labels.clone();
+        both["istio-injection"] = json!("enabled");
+        assert_eq!(dataplane(&both, "ml", |_| true), Dataplane::Sidecar);
+        let alice = Request::through_gateway(IGW, "kubeflow-userid", "alice@x");
+        let plane = Dataplane::Ambient { waypoint: None };
+        // The header rule is dropped: the ALLOW policy admits nobody.
+        assert!(!workload_admits(
+            &plane,
+            &[user_policy("alice@x", true)],
+            "ml",
+            &alice
+        ));
+        // A DENY rule on a header never fires at ztunnel.
+        let deny = json!({"spec": {"action": "DENY", "rules": [{"when": [
+            {"key": "request.headers[kubeflow-userid]", "values": ["alice@x"]}]}]}});
+        assert!(workload_admits(&plane, &[deny], "ml", &alice));
+        // A port is L4 and stays.
+        let by_port = json!({"spec": {"rules": [{"to": [{"operation": {"ports": ["8888"]}}]}]}});
+        assert!(!is_l7(&by_port["spec"]["rules"][0]));
+    }
+
+    #[test]
+    fn a_rule_on_what_the_model_does_not_evaluate_never_matches() {
+        let alice = Request::through_gateway(IGW, "kubeflow-userid", "alice@x");
+        let post_only =
+            json!({"spec": {"rules": [{"to": [{"operation": {"methods": ["POST"]}}]}]}});
+        assert!(
+            !authorization_policies_allow(&[post_only], &alice),
+            "a GET is not a POST"
+        );
+        let hosts = json!({"spec": {"rules": [{"to": [{"operation": {"hosts": ["x"]}}]}]}});
+        assert!(!authorization_policies_allow(&[hosts], &alice));
     }
 }

@@ -180,6 +180,11 @@ pub struct Store {
     resource_version: u64,
     uids: u64,
     now: String,
+    /// The waypoint Gateways (`gatewayClassName: istio-waypoint`) that exist and are ready, as
+    /// (namespace, name). Not served through the API (the function never reads them); Istio
+    /// routes to a namespace's `istio.io/use-waypoint` only when such a Gateway exists and is
+    /// ready (istio/istio 1.30.3 `pilot/pkg/serviceregistry/ambient/waypoints.go` 113-126).
+    pub waypoints: std::collections::BTreeSet<(String, String)>,
 }
 
 /// Fields the server owns, never a manager.
