@@ -479,3 +479,44 @@ async fn a_namespace_switched_to_ambient_gets_its_policies_attached_to_the_waypo
     assert!(h.cluster.admits_user("ml", RUMESH));
     assert!(!h.cluster.admits_user("ml", "eve@corp.example"));
 }
+
+#[tokio::test]
+async fn deleting_a_team_profile_deletes_the_namespace_the_function_made_for_it() {
+    let h = in_use(Flavor::Current, |_| {}).await;
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    h.cluster.settle().await;
+    let profile_uid = h.cluster.get("Profile", None, "ml").unwrap()["metadata"]["uid"].clone();
+    let namespace = h.cluster.get("Namespace", None, "ml").unwrap();
+    assert_eq!(
+        namespace["metadata"]["ownerReferences"],
+        json!([{"apiVersion": "kubeflow.org/v1", "kind": "Profile", "name": "ml", "uid": profile_uid}])
+    );
+    h.cluster.delete("Profile", None, "ml");
+    assert!(
+        h.cluster.get("Namespace", None, "ml").is_none(),
+        "the namespace outlived its Profile"
+    );
+    assert!(h.objects_of("RoleBinding", RUMESH).is_empty());
+    // One an earlier version made (no owner) gets its Profile as owner at the next sign-in.
+    h.cluster.seed(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "nlp",
+        "annotations": {"owner": OWNER, "kubeflow-profile-manager/group": "nlp"},
+        "labels": {"app.kubernetes.io/managed-by": "kubeflow-profile-manager", "istio-injection": "enabled"}}}));
+    h.cluster.seed_group_profile("nlp", OWNER, "nlp");
+    h.sign_in("rumesh", RUMESH, "[nlp]").await.unwrap();
+    let uid = h.cluster.get("Profile", None, "nlp").unwrap()["metadata"]["uid"].clone();
+    assert_eq!(
+        h.cluster.get("Namespace", None, "nlp").unwrap()["metadata"]["ownerReferences"][0]["uid"],
+        uid
+    );
+    h.cluster.delete("Profile", None, "nlp");
+    assert!(h.cluster.get("Namespace", None, "nlp").is_none());
+    // A namespace someone else made (an administrator's, adopted) is never given an owner.
+    h.cluster.seed(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cv",
+        "annotations": {"owner": OWNER}, "labels": {"istio-injection": "enabled"}}}),
+    );
+    h.cluster.seed_group_profile("cv", OWNER, "cv");
+    h.sign_in("rumesh", RUMESH, "[cv]").await.unwrap();
+    let cv = h.cluster.get("Namespace", None, "cv").unwrap();
+    assert!(cv["metadata"].get("ownerReferences").is_none(), "{cv}");
+}

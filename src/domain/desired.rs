@@ -209,6 +209,24 @@ fn namespace_labels(namespace: &str, conventions: &Conventions) -> Value {
     labels
 }
 
+/// `namespace` owned by its Profile (uid `uid`): the garbage collector deletes it with the
+/// Profile, as it deletes a namespace the profile controller created (profile_controller.go
+/// v1.10.0 line 139 sets that ownerReference only on a namespace it creates). Neither
+/// `controller` nor `blockOwnerDeletion`: the controller owns nothing here, and
+/// `blockOwnerDeletion` only matters to foreground deletion (and would need the Profile's
+/// `finalizers` where OwnerReferencesPermissionEnforcement runs; EKS does not enable that plugin:
+/// awsdocs/amazon-eks-user-guide `latest/ug/clusters/platform-versions.adoc`, 1.29 to 1.31).
+pub fn owned_by_profile(namespace: &Object, uid: &str) -> Object {
+    let mut owned = namespace.clone();
+    owned.body["metadata"]["ownerReferences"] = profile_owner_reference(&namespace.name, uid);
+    owned
+}
+
+/// The ownerReferences that make Profile `name` (uid `uid`) the owner.
+pub fn profile_owner_reference(name: &str, uid: &str) -> Value {
+    json!([{"apiVersion": Kind::Profile.api_version(), "kind": "Profile", "name": name, "uid": uid}])
+}
+
 /// A Profile named `name` with `spec`, this function's label plus `labels`, and `annotations`.
 fn profile(name: &str, spec: Value, labels: Value, annotations: Value) -> Object {
     let mut all_labels = json!({MANAGED_BY_LABEL: MANAGER, PROFILE_NAME_LABEL: name});

@@ -99,18 +99,29 @@ pub fn lacks_mesh_labels(namespace: &Object) -> bool {
         .all(|key| labels.and_then(|l| l.get(*key)).is_none())
 }
 
-/// The merge patch that gives `namespace` the mesh labels among `wanted` (a namespace's desired
-/// labels), only while it is the version read (its `resourceVersion`): an [`Object`] of the
-/// namespace whose body is the patch. `None` when `wanted` has no mesh label.
-pub fn repair_patch(namespace: &Object, wanted: &Value) -> Option<Object> {
+/// The merge patch that repairs a namespace this function made, only while it is the version
+/// read (its `resourceVersion`): the mesh labels among `wanted` (a namespace's desired labels),
+/// and `owner_references` (its Profile) when given. An [`Object`] of the namespace whose body
+/// is the patch; `None` when there is nothing to repair.
+pub fn repair_patch(
+    namespace: &Object,
+    wanted: Option<&Value>,
+    owner_references: Option<Value>,
+) -> Option<Object> {
     let labels: serde_json::Map<String, Value> = MESH_LABEL_KEYS
         .iter()
-        .filter_map(|key| Some(((*key).to_owned(), wanted.get(*key)?.clone())))
+        .filter_map(|key| Some(((*key).to_owned(), wanted?.get(*key)?.clone())))
         .collect();
-    if labels.is_empty() {
+    if labels.is_empty() && owner_references.is_none() {
         return None;
     }
-    let mut metadata = serde_json::json!({"labels": labels});
+    let mut metadata = serde_json::json!({});
+    if !labels.is_empty() {
+        metadata["labels"] = Value::Object(labels);
+    }
+    if let Some(owners) = owner_references {
+        metadata["ownerReferences"] = owners;
+    }
     if let Some(version) = namespace.body.pointer("/metadata/resourceVersion") {
         metadata["resourceVersion"] = version.clone();
     }

@@ -124,6 +124,11 @@ impl Object {
         self.body.get("metadata")?.get(field)?.get(key)?.as_str()
     }
 
+    /// The uid the API server gave the object, once read.
+    pub fn meta_uid(&self) -> Option<&str> {
+        self.body.pointer("/metadata/uid")?.as_str()
+    }
+
     pub fn is_managed(&self) -> bool {
         self.meta("labels", MANAGED_BY_LABEL) == Some(MANAGER)
     }

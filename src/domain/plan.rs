@@ -19,6 +19,7 @@ use crate::domain::activity::{Record, annotate_body, place_record, record_annota
 use crate::domain::admission::Mode;
 use crate::domain::config::Role;
 use crate::domain::desired::{DesiredState, GroupAccess, RefusedGroup};
+use crate::domain::desired::{owned_by_profile, profile_owner_reference};
 use crate::domain::mesh;
 use crate::domain::names::collision_safe;
 use crate::domain::objects::{
@@ -482,8 +483,15 @@ fn plan_group(
             check_group_record(&profile.body, group, namespace)?;
             match observed.namespaces.get(namespace) {
                 // The profile controller creates the namespace asynchronously; creating it now
-                // (annotated with the same owner, which the controller adopts) lets the bindings in.
-                None => (None, Some(access.namespace_object.clone())),
+                // (annotated with the same owner, which the controller adopts, and owned by the
+                // Profile) lets the bindings in.
+                None => (
+                    None,
+                    Some(match profile.meta_uid() {
+                        Some(uid) => owned_by_profile(&access.namespace_object, uid),
+                        None => access.namespace_object.clone(),
+                    }),
+                ),
                 Some(ns) if ns.meta("annotations", "owner") == Some(group_owner) => (None, None),
                 // The controller refuses to adopt a namespace someone else owns; so does this.
                 Some(_) => return Err(Refusal::NotAProfile),
@@ -503,13 +511,26 @@ fn plan_group(
             Some(_) => return Err(Refusal::NotAProfile),
         },
     };
+    let owner_uid = observed
+        .profiles
+        .get(namespace)
+        .filter(|p| profile_owner(p) == Some(group_owner))
+        .and_then(Object::meta_uid);
     let repair_namespace = observed
         .namespaces
         .get(namespace)
-        .filter(|ns| ns.is_managed() && mesh::lacks_mesh_labels(ns))
+        .filter(|ns| ns.is_managed())
         .and_then(|ns| {
-            let wanted = access.namespace_object.body.pointer("/metadata/labels")?;
-            mesh::repair_patch(ns, wanted)
+            let labels = access
+                .namespace_object
+                .body
+                .pointer("/metadata/labels")
+                .filter(|_| mesh::lacks_mesh_labels(ns));
+            let unowned = ns.body.pointer("/metadata/ownerReferences").is_none();
+            let owner = owner_uid
+                .filter(|_| unowned)
+                .map(|uid| profile_owner_reference(namespace, uid));
+            mesh::repair_patch(ns, labels, owner)
         });
     // The namespace's labels as they are, or will be once this sign-in made or relabelled it.
     let labels = match observed.namespaces.get(namespace) {

@@ -8,6 +8,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::domain::activity::{Annotate, Record};
+use crate::domain::desired::owned_by_profile;
 use crate::domain::objects::Object;
 use crate::domain::pace::Pace;
 use crate::domain::plan::{
@@ -97,23 +98,32 @@ async fn bring_into_the_mesh(client: &kube::Client, patch: &Object) {
     {
         Ok(()) => {
             log_change(Write::Patch.verb(), patch);
-            tracing::warn!(
-                namespace = patch.name.as_str(),
-                labels = %patch.body["metadata"]["labels"],
-                "namespace brought into the mesh: pods already running there get their sidecar only when they are restarted (none is restarted by this function)"
-            );
+            if let Some(labels) = patch.body.pointer("/metadata/labels") {
+                tracing::warn!(
+                    namespace = patch.name.as_str(),
+                    %labels,
+                    "namespace brought into the mesh: pods already running there get their sidecar only when they are restarted (none is restarted by this function)"
+                );
+            }
+            if patch.body.pointer("/metadata/ownerReferences").is_some() {
+                tracing::info!(
+                    namespace = patch.name.as_str(),
+                    "namespace now owned by its Profile: deleting the team Profile deletes it"
+                );
+            }
         }
         Err(error) => tracing::warn!(
             namespace = patch.name.as_str(),
             %error,
-            "could not give the namespace its mesh labels; left for a later sign-in (make -s rbac | kubectl apply -f - grants the patch)"
+            "could not repair the namespace (mesh labels, owner); left for a later sign-in (make -s rbac | kubectl apply -f - grants the patch)"
         ),
     }
 }
 
 /// What a create came to.
 enum Created {
-    Made,
+    /// Made, with the uid the API server gave it.
+    Made(Option<String>),
     /// Something of that name exists already, as the API server returned it.
     Exists(Value),
     Not(WriteOutcome),
@@ -123,9 +133,9 @@ enum Created {
 async fn create_or_read(client: &kube::Client, object: &Object) -> Result<Created, Error> {
     let api = KindApi::of(client, object);
     let status = match api.create(object, false).await {
-        Ok(()) => {
+        Ok(uid) => {
             log_change(Write::Create.verb(), object);
-            return Ok(Created::Made);
+            return Ok(Created::Made(uid));
         }
         Err(error) => answer(Write::Create.verb(), object, error)?,
     };
@@ -151,7 +161,7 @@ async fn create_or_read(client: &kube::Client, object: &Object) -> Result<Create
 /// other means).
 fn judged(created: Created, object: &Object, accept: impl Fn(&Value) -> bool) -> WriteOutcome {
     match created {
-        Created::Made => WriteOutcome::Done,
+        Created::Made(_) => WriteOutcome::Done,
         Created::Exists(existing) if accept(&existing) => WriteOutcome::Done,
         Created::Exists(_) => WriteOutcome::Refused(Refusal::WriteRefused {
             detail: format!("{} exists and is not this function's", object.describe()),
@@ -200,31 +210,52 @@ async fn create_binding(
     }
 }
 
-/// [`create`] when the plan wants the object; nothing to do otherwise.
-async fn create_if_wanted(
-    client: &kube::Client,
-    wanted: Option<&Object>,
-    accept: impl Fn(&Value) -> bool,
-) -> Result<WriteOutcome, Error> {
-    match wanted {
-        Some(object) => create(client, object, accept).await,
-        None => Ok(WriteOutcome::Done),
-    }
-}
-
 /// Phase one of a group: its Profile and namespace, both created; an existing one is accepted
-/// only when it is owned by `owner` and belongs to this group.
+/// only when it is owned by `owner` and belongs to this group. A namespace created with its
+/// Profile is created after it, owned by it (the Profile's uid), so that deleting the team
+/// Profile deletes the namespace, as for the namespaces the profile controller creates.
 async fn prepare_group(
     client: &kube::Client,
     group: &GroupPlan,
     owner: &str,
 ) -> Result<WriteOutcome, Error> {
-    let profile = create_if_wanted(client, group.create_profile.as_ref(), |existing| {
-        accepts_group_profile(existing, group, owner)
-    });
-    let namespace = create_if_wanted(client, group.create_namespace.as_ref(), |existing| {
-        accepts_group_namespace(existing, group, owner)
-    });
+    let profile_then_namespace = async {
+        let (profile, uid) = match &group.create_profile {
+            Some(wanted) => {
+                let created = create_or_read(client, wanted).await?;
+                let uid = match &created {
+                    Created::Made(uid) => uid.clone(),
+                    Created::Exists(existing) => existing
+                        .pointer("/metadata/uid")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    Created::Not(_) => None,
+                };
+                let outcome = judged(created, wanted, |existing| {
+                    accepts_group_profile(existing, group, owner)
+                });
+                (outcome, uid)
+            }
+            None => (WriteOutcome::Done, None),
+        };
+        if profile != WriteOutcome::Done {
+            return Ok::<_, Error>((profile, WriteOutcome::Done));
+        }
+        let namespace = match &group.create_namespace {
+            Some(wanted) => {
+                let wanted = match &uid {
+                    Some(uid) => owned_by_profile(wanted, uid),
+                    None => wanted.clone(),
+                };
+                create(client, &wanted, |existing| {
+                    accepts_group_namespace(existing, group, owner)
+                })
+                .await?
+            }
+            None => WriteOutcome::Done,
+        };
+        Ok((profile, namespace))
+    };
     let label = async {
         match &group.label_profile {
             Some(profile) => apply(client, profile, false).await,
@@ -236,10 +267,10 @@ async fn prepare_group(
             bring_into_the_mesh(client, patch).await;
         }
     };
-    let (profile, namespace, label, ()) = futures::join!(profile, namespace, label, relabel);
+    let (created, label, ()) = futures::join!(profile_then_namespace, label, relabel);
     // A Profile that could not be labelled is found by name next time: no reason to hold back.
     let _ = label?;
-    Ok(match (profile?, namespace?) {
+    Ok(match created? {
         (WriteOutcome::Done, WriteOutcome::Done) => WriteOutcome::Done,
         (WriteOutcome::Refused(r), _) | (_, WriteOutcome::Refused(r)) => WriteOutcome::Refused(r),
         (WriteOutcome::Failed(f), _) | (_, WriteOutcome::Failed(f)) => WriteOutcome::Failed(f),

@@ -100,7 +100,7 @@ pub async fn dry_run(
 ) -> Result<(), kube::Error> {
     let api = KindApi::of(client, object);
     match write {
-        Write::Create => api.create(object, true).await,
+        Write::Create => api.create(object, true).await.map(drop),
         // As a sign-in applies: with force only the person's own bindings and twins.
         Write::Apply => api.apply(object, object.kind != Kind::Profile, true).await,
         Write::Delete => api.delete(object, true).await,

@@ -102,17 +102,21 @@ impl KindApi {
 
     /// Creates `object` (this function as its field manager); with `dry_run`, the API server
     /// validates, admits and authorizes it and stores nothing.
-    pub async fn create(&self, object: &Object, dry_run: bool) -> Result<(), kube::Error> {
+    /// Creates `object`; the uid the API server gave it.
+    pub async fn create(
+        &self,
+        object: &Object,
+        dry_run: bool,
+    ) -> Result<Option<String>, kube::Error> {
         let params = PostParams {
             field_manager: Some(MANAGER.to_owned()),
             dry_run,
         };
-        match self {
-            KindApi::Namespaces(api) => drop(api.create(&params, &typed(object)?).await?),
-            KindApi::RoleBindings(api) => drop(api.create(&params, &typed(object)?).await?),
-            KindApi::Custom(_, api) => drop(api.create(&params, &typed(object)?).await?),
-        }
-        Ok(())
+        Ok(match self {
+            KindApi::Namespaces(api) => api.create(&params, &typed(object)?).await?.metadata.uid,
+            KindApi::RoleBindings(api) => api.create(&params, &typed(object)?).await?.metadata.uid,
+            KindApi::Custom(_, api) => api.create(&params, &typed(object)?).await?.metadata.uid,
+        })
     }
 
     /// Server-side apply of `object` as this function's field manager; `force` takes over

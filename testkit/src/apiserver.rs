@@ -386,6 +386,23 @@ impl FakeCluster {
             .controller_update(&NAMESPACES, None, name, object, "kubectl-label");
     }
 
+    /// Deletes an object as `kubectl delete` does (background propagation: the garbage
+    /// collector then deletes what it owned).
+    pub fn delete(&self, kind: &str, namespace: Option<&str>, name: &str) {
+        let resource = resource_of(kind).expect("a served kind");
+        let mut state = self.shared.lock();
+        state.store.set_now(rfc3339((self.shared.config.clock)()));
+        let target = Target {
+            resource,
+            version: resource.versions[0],
+            namespace,
+        };
+        state
+            .store
+            .delete(&target, name, &json!({}))
+            .expect("the object exists");
+    }
+
     /// Starts deleting namespace `name` (it stays Terminating and takes no new content).
     pub fn terminate_namespace(&self, name: &str) {
         let mut state = self.shared.lock();

@@ -1253,12 +1253,58 @@ impl Store {
             }
         }
         let rendered = self.render(stored, target.version);
-        self.objects.remove(&key);
-        if target.resource.kind == "Namespace" {
-            self.objects.retain(|(_, ns, _), _| ns != name);
-        }
+        self.remove(&key);
+        self.collect_garbage();
         self.next_version();
         Ok(rendered)
+    }
+
+    /// Removes the object at `key`; a namespace takes what is in it.
+    fn remove(&mut self, key: &Key) {
+        if let Some(removed) = self.objects.remove(key)
+            && removed.resource.kind == "Namespace"
+        {
+            let name = key.2.clone();
+            self.objects.retain(|(_, ns, _), _| *ns != name);
+        }
+    }
+
+    /// The garbage collector's background cascading deletion, at once: an object whose
+    /// ownerReferences name only owners that no longer exist is deleted (kubernetes.io
+    /// "Garbage Collection" and "Use Cascading Deletion": background is the default
+    /// propagation; kube-controller-manager `pkg/controller/garbagecollector`).
+    fn collect_garbage(&mut self) {
+        loop {
+            let uids: std::collections::BTreeSet<String> = self
+                .objects
+                .values()
+                .filter_map(|s| s.body.pointer("/metadata/uid").and_then(Value::as_str))
+                .map(str::to_owned)
+                .collect();
+            let orphans: Vec<Key> = self
+                .objects
+                .iter()
+                .filter(|(_, stored)| {
+                    let owners = stored
+                        .body
+                        .pointer("/metadata/ownerReferences")
+                        .and_then(Value::as_array);
+                    owners.is_some_and(|owners| {
+                        !owners.is_empty()
+                            && owners
+                                .iter()
+                                .all(|o| o["uid"].as_str().is_none_or(|uid| !uids.contains(uid)))
+                    })
+                })
+                .map(|(key, _)| key.clone())
+                .collect();
+            if orphans.is_empty() {
+                return;
+            }
+            for key in orphans {
+                self.remove(&key);
+            }
+        }
     }
 
     /// Direct access for the simulated controllers and for tests.
