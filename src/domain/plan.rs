@@ -57,8 +57,9 @@ pub struct GroupPlan {
     /// Created (never applied) so that an existing namespace is never taken over.
     pub create_namespace: Option<Object>,
     /// A namespace this function made (an earlier version, or before the mesh labels were
-    /// learnt) that carries no mesh label: the merge patch that adds them, only while it is
-    /// the version read ([`crate::domain::mesh`]).
+    /// learnt) that carries no mesh label or no owner: the merge patch that adds the mesh
+    /// labels and its Profile as owner, only while it is the version read
+    /// ([`crate::domain::mesh::repair_patch`]).
     pub repair_namespace: Option<Object>,
     /// The namespace is in Istio ambient mode without a waypoint: the person gets the
     /// RoleBinding, and no policy can let them reach its workloads through the gateway.

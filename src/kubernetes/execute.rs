@@ -88,10 +88,11 @@ pub async fn annotate(client: &kube::Client, annotate: &Annotate) -> bool {
     }
 }
 
-/// Gives a namespace this function made its mesh labels (`patch`, which holds only while the
-/// namespace is the version read). A namespace that cannot be patched is logged and left for a
-/// later sign-in: the person's access is there either way, and the doctor reports it.
-async fn bring_into_the_mesh(client: &kube::Client, patch: &Object) {
+/// Repairs a namespace this function made: its mesh labels, its Profile as owner (`patch`,
+/// which holds only while the namespace is the version read). A namespace that cannot be
+/// patched is logged and left for a later sign-in: the person's access is there either way,
+/// and the doctor reports it.
+async fn repair_namespace(client: &kube::Client, patch: &Object) {
     match KindApi::of(client, patch)
         .merge_patch(&patch.name, &patch.body, false)
         .await
@@ -264,7 +265,7 @@ async fn prepare_group(
     };
     let relabel = async {
         if let Some(patch) = &group.repair_namespace {
-            bring_into_the_mesh(client, patch).await;
+            repair_namespace(client, patch).await;
         }
     };
     let (created, label, ()) = futures::join!(profile_then_namespace, label, relabel);
