@@ -520,3 +520,37 @@ async fn deleting_a_team_profile_deletes_the_namespace_the_function_made_for_it(
     let cv = h.cluster.get("Namespace", None, "cv").unwrap();
     assert!(cv["metadata"].get("ownerReferences").is_none(), "{cv}");
 }
+
+#[tokio::test]
+async fn an_earlier_namespace_given_its_owner_keeps_the_mesh_mode_it_has() {
+    // One of ours, switched to ambient with a waypoint by an operator, made before namespaces
+    // were owned: the repair adds only the owner, and the policy follows the ambient labels.
+    let h = in_use(Flavor::Current, |_| {}).await;
+    h.cluster.seed(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ml",
+        "annotations": {"owner": OWNER, "kubeflow-profile-manager/group": "ml"},
+        "labels": {"app.kubernetes.io/managed-by": "kubeflow-profile-manager",
+                   "istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": "waypoint",
+                   "istio.io/ingress-use-waypoint": "true"}}}),
+    );
+    h.cluster.add_waypoint("ml", "waypoint");
+    h.cluster.seed_group_profile("ml", OWNER, "ml");
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    let namespace = h.cluster.get("Namespace", None, "ml").unwrap();
+    assert_eq!(
+        namespace["metadata"]["ownerReferences"][0]["kind"],
+        "Profile"
+    );
+    assert!(
+        namespace["metadata"]["labels"]
+            .get("istio-injection")
+            .is_none()
+    );
+    let name = "user-rumesh-corp-example-clusterrole-edit";
+    let policy = h
+        .cluster
+        .get("AuthorizationPolicy", Some("ml"), name)
+        .unwrap();
+    assert_eq!(policy["spec"]["targetRefs"][0]["name"], "waypoint");
+    assert!(h.cluster.admits_user("ml", RUMESH));
+}

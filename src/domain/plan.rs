@@ -533,9 +533,13 @@ fn plan_group(
                 .map(|uid| profile_owner_reference(namespace, uid));
             mesh::repair_patch(ns, labels, owner)
         });
-    // The namespace's labels as they are, or will be once this sign-in made or relabelled it.
+    // The namespace's labels as they are, or will be once this sign-in made or relabelled it
+    // (a repair that only adds the owner leaves them as they are).
+    let relabelled = repair_namespace
+        .as_ref()
+        .is_some_and(|patch| patch.body.pointer("/metadata/labels").is_some());
     let labels = match observed.namespaces.get(namespace) {
-        Some(ns) if repair_namespace.is_none() => ns.body.pointer("/metadata/labels"),
+        Some(ns) if !relabelled => ns.body.pointer("/metadata/labels"),
         _ => access.namespace_object.body.pointer("/metadata/labels"),
     };
     let reach = mesh::reach(labels, namespace);
