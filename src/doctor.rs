@@ -348,10 +348,10 @@ impl App {
             );
             // A refused group is the rules at work; refused workloads are a namespace its
             // people cannot use.
-            findings.push(if refused.reason == Refusal::WorkloadsUnreachable {
-                Finding::problem(CHECK, detail)
-            } else {
-                Finding::ok(CHECK, detail)
+            findings.push(Finding {
+                check: CHECK.into(),
+                ok: refused.reason != Refusal::WorkloadsUnreachable,
+                detail,
             });
         }
         let changes = planned_changes(&planned.plan);
@@ -405,28 +405,20 @@ async fn mesh_findings(client: &kube::Client, conventions: &Conventions) -> Vec<
         Ok(namespaces) => namespaces,
         Err(error) => return vec![kube_problem(CHECK, "list", "Namespace list", error)],
     };
-    let said = mesh::territory_report(&namespaces, &conventions.mesh_labels);
-    if said.iter().all(|(ok, _)| *ok) {
-        let count = namespaces.len();
-        let mut findings = vec![Finding::ok(
-            CHECK,
-            format!("the {count} namespaces this function made are in the mesh"),
-        )];
-        findings.extend(
-            said.into_iter()
-                .map(|(_, detail)| Finding::ok(CHECK, detail)),
-        );
-        return findings;
-    }
-    said.into_iter()
-        .map(|(ok, detail)| {
-            if ok {
-                Finding::ok(CHECK, detail)
-            } else {
-                Finding::problem(CHECK, detail)
-            }
+    let mut findings: Vec<Finding> = mesh::territory_report(&namespaces, &conventions.mesh_labels)
+        .into_iter()
+        .map(|(ok, detail)| Finding {
+            check: CHECK.into(),
+            ok,
+            detail,
         })
-        .collect()
+        .collect();
+    if findings.iter().all(|f| f.ok) {
+        let count = namespaces.len();
+        let all_in = format!("the {count} namespaces this function made are in the mesh");
+        findings.insert(0, Finding::ok(CHECK, all_in));
+    }
+    findings
 }
 
 /// One line per permission the sign-in needs that is not granted (or could not be asked), or

@@ -355,35 +355,41 @@ impl FakeCluster {
         value: &str,
     ) {
         let resource = resource_of(kind).expect("a served kind");
-        let mut state = self.shared.lock();
-        state.store.set_now(rfc3339((self.shared.config.clock)()));
-        let mut object = state
-            .store
-            .raw(&resource, namespace, name)
-            .cloned()
-            .expect("the object exists");
-        object["metadata"]["annotations"][key] = json!(value);
-        state
-            .store
-            .controller_update(&resource, namespace, name, object, "kubectl-annotate");
+        self.update_as("kubectl-annotate", &resource, namespace, name, |object| {
+            object["metadata"]["annotations"][key] = json!(value);
+        });
     }
 
     /// Sets a namespace's labels as `kubectl label namespace NAME KEY=VALUE ...` does (an update
     /// by its own field manager).
     pub fn label_namespace(&self, name: &str, labels: &[(&str, &str)]) {
+        self.update_as("kubectl-label", &NAMESPACES, None, name, |object| {
+            for (key, value) in labels {
+                object["metadata"]["labels"][*key] = json!(value);
+            }
+        });
+    }
+
+    /// Reads the stored object, lets `change` edit it, and stores it as an update by `manager`.
+    fn update_as(
+        &self,
+        manager: &str,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        change: impl FnOnce(&mut Value),
+    ) {
         let mut state = self.shared.lock();
         state.store.set_now(rfc3339((self.shared.config.clock)()));
         let mut object = state
             .store
-            .raw(&NAMESPACES, None, name)
+            .raw(resource, namespace, name)
             .cloned()
-            .expect("the namespace exists");
-        for (key, value) in labels {
-            object["metadata"]["labels"][*key] = json!(value);
-        }
+            .expect("the object exists");
+        change(&mut object);
         state
             .store
-            .controller_update(&NAMESPACES, None, name, object, "kubectl-label");
+            .controller_update(resource, namespace, name, object, manager);
     }
 
     /// Deletes an object as `kubectl delete` does (background propagation: the garbage
