@@ -18,6 +18,7 @@ which prints the region, or the failed check's line and exits 2.
 """
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -100,6 +101,20 @@ def require(prog, region=None, hint=""):
     except Unusable as unusable:
         print(f"{prog}: {unusable}", file=sys.stderr)
         raise SystemExit(2)
+
+
+def describe_stack(stack, region):
+    """The stack's DescribeStacks entry, or None when there is no such stack. Any other failure
+    of the CLI is printed and exits 1."""
+    answer = subprocess.run(
+        [command(), "cloudformation", "describe-stacks", "--stack-name", stack,
+         "--region", region, "--output", "json"], capture_output=True, text=True)
+    if answer.returncode != 0:
+        if "does not exist" in answer.stderr:
+            return None
+        sys.stderr.write(answer.stderr)
+        raise SystemExit(1)
+    return json.loads(answer.stdout)["Stacks"][0]
 
 
 FUNCTION_HINT = " (or give the function as its ARN)"

@@ -16,10 +16,8 @@ It prints the region on stdout (make deploy passes it to sam deploy) and what wi
 stderr. Exit codes: 0 go ahead, 1 the AWS CLI failed, 2 refused (nothing was built or sent).
 """
 
-import json
 import os
 import re
-import subprocess
 import sys
 
 import aws_cli
@@ -128,15 +126,9 @@ def check_allow_list(values):
 
 def deployed_parameters(stack, region):
     """The stack's current parameter values, or None when there is no such stack."""
-    answer = subprocess.run(
-        [aws_cli.command(), "cloudformation", "describe-stacks", "--stack-name", stack,
-         "--region", region, "--output", "json"], capture_output=True, text=True)
-    if answer.returncode != 0:
-        if "does not exist" in answer.stderr:
-            return None
-        sys.stderr.write(answer.stderr)
-        raise SystemExit(1)
-    found = json.loads(answer.stdout)["Stacks"][0]
+    found = aws_cli.describe_stack(stack, region)
+    if found is None:
+        return None
     return {p["ParameterKey"]: p.get("ParameterValue", "") for p in found.get("Parameters") or []}
 
 

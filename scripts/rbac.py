@@ -9,14 +9,12 @@ The manifests in deploy/ bind the template's default group, kubeflow-profile-man
 deployed with another KubernetesGroup needs its ClusterRoleBindings to name that group, or the
 function's requests are refused (403). --stack reads the group from the stack's KubernetesGroup
 output (AWS CLI v2, AWS_CLI names it). Only the subjects' group name changes.
-Exit codes: 0 printed, 1 the AWS CLI failed, 2 refused (bad group, no such output).
+Exit codes: 0 printed, 1 the AWS CLI failed, 2 refused (bad group, no such stack or output).
 """
 
 import argparse
-import json
 import os
 import re
-import subprocess
 import sys
 
 import aws_cli
@@ -39,20 +37,20 @@ def render(manifest, group):
     return manifest.replace(SUBJECT, f"    kind: Group\n    name: {group}\n")
 
 
+def refuse(message):
+    print(f"rbac: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def stack_group(stack):
-    region = aws_cli.require("rbac")
-    answer = subprocess.run(
-        [aws_cli.command(), "cloudformation", "describe-stacks", "--stack-name", stack,
-         "--region", region, "--output", "json"],
-        capture_output=True, text=True)
-    if answer.returncode != 0:
-        sys.stderr.write(answer.stderr)
-        sys.exit(1)
-    outputs = json.loads(answer.stdout)["Stacks"][0].get("Outputs") or []
+    found = aws_cli.describe_stack(stack, aws_cli.require("rbac"))
+    if found is None:
+        refuse(f"there is no stack {stack} in this region (STACK=..., or GROUP=...)")
+    outputs = found.get("Outputs") or []
     for output in outputs:
         if output.get("OutputKey") == "KubernetesGroup":
             return output["OutputValue"]
-    sys.exit(f"stack {stack} has no KubernetesGroup output: is it this project's stack?")
+    refuse(f"stack {stack} has no KubernetesGroup output: is it this project's stack?")
 
 
 def main():
@@ -70,8 +68,7 @@ def main():
             try:
                 documents.append(render(manifest.read(), group))
             except ValueError as refused:
-                print(f"rbac: {refused}", file=sys.stderr)
-                sys.exit(2)
+                refuse(refused)
     sys.stdout.write("---\n".join(documents))
 
 

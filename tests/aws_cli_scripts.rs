@@ -479,3 +479,19 @@ fn make_rbac_takes_the_group_from_the_stack() {
         run.printed
     );
 }
+
+#[test]
+fn make_rbac_without_the_stack_says_so() {
+    let command: Vec<String> = ["python3", "scripts/rbac.py", "--stack", "kfpm"]
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+    let missing = run(&command, |child, _| {
+        child.env("AWS_REGION", "eu-west-1");
+    });
+    assert_eq!(missing.code, 2, "{}", missing.printed);
+    assert_eq!(
+        missing.printed,
+        "rbac: there is no stack kfpm in this region (STACK=..., or GROUP=...)\n"
+    );
+}
