@@ -32,7 +32,7 @@ use crate::domain::access::{AccessReport, ReportFormat};
 use crate::domain::admission::{Identity, Mode, Skip, admit};
 use crate::domain::config::Config;
 use crate::domain::conventions::{ClusterFacts, Conventions};
-use crate::domain::desired::{DesiredState, desired_state};
+use crate::domain::desired::{DesiredState, RefusedGroup, desired_state};
 use crate::domain::doctor::{DoctorReport, Invocation, classify};
 use crate::domain::event::TokenEvent;
 use crate::domain::metrics::SignInMetrics;
@@ -392,9 +392,7 @@ impl App {
             &Conventions::defaults(twins.clone()),
         );
         for refused in lookup.refused.iter().filter(|_| log_refusals) {
-            // The group is untrusted and logged escaped; the namespace is a DNS label this
-            // function derived, and the reason escapes what it quotes.
-            tracing::warn!(group = ?refused.group, namespace = refused.namespace.as_deref(), reason = %refused.reason, "group refused");
+            log_refused(None, refused);
         }
         let observed = observe(
             client,
@@ -415,7 +413,7 @@ impl App {
             .iter()
             .filter(|r| r.reason == Refusal::WorkloadsUnreachable && log_refusals);
         for refused in unreachable {
-            tracing::warn!(cluster = %cluster.label(), group = ?refused.group, namespace = refused.namespace.as_deref(), reason = %refused.reason, "group refused");
+            log_refused(Some(&cluster.label()), refused);
         }
         Ok(Planned {
             desired,
@@ -423,6 +421,13 @@ impl App {
             plan,
         })
     }
+}
+
+/// One refused group's log line; `cluster` when the refusal depends on the cluster (the same
+/// group may be granted on another). The group is untrusted and logged escaped; the namespace
+/// is a DNS label this function derived, and the reason escapes what it quotes.
+fn log_refused(cluster: Option<&str>, refused: &RefusedGroup) {
+    tracing::warn!(cluster, group = ?refused.group, namespace = refused.namespace.as_deref(), reason = %refused.reason, "group refused");
 }
 
 /// A command that failed: logged with its causes and fix, reported to Lambda with them.
