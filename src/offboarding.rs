@@ -3,7 +3,7 @@
 //! against their activity and the user pool, a few at a time, inside the invocation's time; their
 //! bindings revoked when they left. I/O.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,14 +19,15 @@ use crate::domain::access::{AccessReport, ReportRequest, access_report};
 use crate::domain::activity::{
     Annotate, SWEEP_RESUME_ANNOTATION, record_annotations, rfc3339, seconds,
 };
-use crate::domain::objects::Object;
+use crate::domain::mesh;
+use crate::domain::objects::{Kind, Object};
 use crate::domain::sweep::{
     ManagedUser, PoolUser, Reason, SweepAnswer, SweepSummary, Verdict, first_look, judge,
     managed_users, revocation_order, sweep_order,
 };
 use crate::error::Error;
 use crate::kubernetes::execute::annotate;
-use crate::kubernetes::inventory::inventory;
+use crate::kubernetes::inventory::{inventory, mesh_labels};
 use crate::kubernetes::policy::SignInPolicy;
 use crate::kubernetes::typed::KindApi;
 use crate::session::ClusterSession;
@@ -181,6 +182,11 @@ impl App {
                 Fate::NotStarted => drop(not_started.insert(*index)),
             }
         }
+        let kept = fates
+            .iter()
+            .filter(|(_, fate)| matches!(fate, Fate::Kept | Fate::Stamped))
+            .flat_map(|(index, _)| &users[*index].bindings);
+        summary.policies_reshaped = self.reshape_policies(&client, kept).await;
         summary.checked = fates.len() - not_started.len();
         summary.left_for_next_run += not_started.len();
         summary.finished = not_started.is_empty() && summary.left_for_next_run == 0;
@@ -208,6 +214,7 @@ impl App {
             replaced_users = summary.revoked_replaced,
             inactive_users = summary.revoked_inactive,
             bindings_deleted = summary.bindings_deleted,
+            policies_reshaped = summary.policies_reshaped,
             left_for_next_run = summary.left_for_next_run,
             finished = summary.finished,
             dry_run = summary.dry_run,
@@ -342,6 +349,89 @@ impl App {
             .await
             .unwrap_or_else(|_| Err(LookupFailed::ForNow("no answer in time".into())))
             .cloned()
+    }
+
+    /// Brings the contributor policies among `bindings` (of the people kept) to the shape their
+    /// namespace's mesh mode calls for now, as a sign-in would: an operator who switched a
+    /// namespace between sidecar and ambient finds its contributors' access working by the
+    /// next sweep ([`mesh::misshapen`]). Each is re-read and applied only while it is that
+    /// version; one that cannot be is logged and left for the next sweep or sign-in. How many
+    /// were reshaped (or, in a dry run, would be).
+    async fn reshape_policies<'a>(
+        &self,
+        client: &kube::Client,
+        bindings: impl Iterator<Item = &'a Object>,
+    ) -> usize {
+        let policies: Vec<&Object> = bindings
+            .filter(|b| b.kind == Kind::AuthorizationPolicy)
+            .collect();
+        let territory: BTreeSet<&str> = policies
+            .iter()
+            .filter_map(|p| p.namespace.as_deref())
+            .collect();
+        if territory.is_empty() {
+            return 0;
+        }
+        let labels = match mesh_labels(client, &territory).await {
+            Ok(labels) => labels,
+            Err(error) => {
+                tracing::warn!(%error, "could not read the namespaces' mesh modes; contributor policies left in the shape they have until the next sweep");
+                return 0;
+            }
+        };
+        let misshapen = policies.into_iter().filter(|policy| {
+            let namespace = policy.namespace.as_deref().unwrap_or_default();
+            mesh::misshapen(policy, labels.get(namespace))
+        });
+        let reshaped = futures::stream::iter(misshapen)
+            .map(|policy| {
+                let namespace = policy.namespace.as_deref().unwrap_or_default();
+                self.reshape_policy(client, policy, labels.get(namespace))
+            })
+            .buffer_unordered(PEOPLE_AT_ONCE)
+            .collect::<Vec<bool>>()
+            .await;
+        reshaped.into_iter().filter(|done| *done).count()
+    }
+
+    /// Re-reads `policy` and applies it in the shape of a namespace labelled `labels`.
+    async fn reshape_policy(
+        &self,
+        client: &kube::Client,
+        policy: &Object,
+        labels: Option<&Value>,
+    ) -> bool {
+        let describe = policy.describe();
+        if self.config.dry_run {
+            tracing::info!(object = %describe, "would-reshape");
+            return true;
+        }
+        let api = KindApi::of(client, policy);
+        let stored = match api.get_opt(&policy.name).await {
+            Ok(Some(body)) => Object::from_body(policy.kind, body),
+            Ok(None) => return false,
+            Err(error) => {
+                tracing::warn!(object = %describe, %error, "could not read the contributor policy to reshape; left for the next sweep");
+                return false;
+            }
+        };
+        // Re-judged as read: a sign-in since the listing may have reshaped it already.
+        let Some(stored) = stored.filter(|s| mesh::misshapen(s, labels)) else {
+            return false;
+        };
+        match api
+            .apply(&mesh::reshaped(&stored, labels), true, false)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(object = %describe, "contributor policy brought to its namespace's mesh mode (sidecar or waypoint)");
+                true
+            }
+            Err(error) => {
+                tracing::warn!(object = %describe, %error, "could not reshape the contributor policy; left for the next sweep");
+                false
+            }
+        }
     }
 
     /// Removes the resume marks from a person's objects.

@@ -492,3 +492,76 @@ async fn the_access_report_lists_exactly_what_exists_as_json_or_csv() {
         "{refused}"
     );
 }
+
+#[tokio::test]
+async fn a_namespace_switched_between_sidecar_and_ambient_has_its_contributor_policies_reshaped_by_the_sweep()
+ {
+    let stack = stack().await;
+    let _function = function(&stack, &[]);
+    sign_in(&stack, "jane", "[ml]").await;
+    sign_in(&stack, "bob", "[ml]").await;
+    stack.cluster.settle().await;
+    let (jane, bob) = (email_of("jane"), email_of("bob"));
+    assert!(stack.cluster.admits_user("ml", &jane));
+    let waypoint =
+        json!([{"kind": "Gateway", "group": "gateway.networking.k8s.io", "name": "waypoint"}]);
+    let policy = |email: &str| {
+        stack
+            .cluster
+            .all("AuthorizationPolicy")
+            .into_iter()
+            .find(|o| o["metadata"]["annotations"]["user"] == email)
+            .unwrap()
+    };
+
+    // An operator moves ml to ambient with a waypoint; nobody signs in before the sweep.
+    stack.cluster.add_waypoint("ml", "waypoint");
+    stack.cluster.label_namespace(
+        "ml",
+        &[
+            ("istio-injection", "disabled"),
+            ("istio.io/dataplane-mode", "ambient"),
+            ("istio.io/use-waypoint", "waypoint"),
+            ("istio.io/ingress-use-waypoint", "true"),
+        ],
+    );
+    // Nothing is attached to the waypoint yet: it lets everyone on (see flavours.rs).
+    assert!(stack.cluster.admits_user("ml", "eve@corp.example"));
+    let summary = sweep(&stack).await;
+    assert_eq!(summary["policiesReshaped"], 2, "{summary}");
+    assert_eq!(summary["kept"], 2, "{summary}");
+    for email in [&jane, &bob] {
+        assert_eq!(policy(email)["spec"]["targetRefs"], waypoint);
+        assert!(stack.cluster.admits_user("ml", email), "{email}");
+    }
+    assert!(!stack.cluster.admits_user("ml", "eve@corp.example"));
+    let again = sweep(&stack).await;
+    assert_eq!(again["policiesReshaped"], 0, "{again}");
+
+    // And back to sidecars. Jane signs in first: the shape the sweep applied is the function's
+    // own, so her sign-in takes the waypoint off again; Bob's waits for the sweep.
+    stack.cluster.label_namespace(
+        "ml",
+        &[
+            ("istio-injection", "enabled"),
+            ("istio.io/dataplane-mode", "none"),
+        ],
+    );
+    assert!(
+        !stack.cluster.admits_user("ml", &bob),
+        "ignored by sidecars"
+    );
+    sign_in(&stack, "jane", "[ml]").await;
+    assert!(
+        policy(&jane)["spec"].get("targetRefs").is_none(),
+        "{}",
+        policy(&jane)
+    );
+    assert!(stack.cluster.admits_user("ml", &jane));
+    assert!(!stack.cluster.admits_user("ml", &bob));
+    let back = sweep(&stack).await;
+    assert_eq!(back["policiesReshaped"], 1, "{back}");
+    assert!(policy(&bob)["spec"].get("targetRefs").is_none());
+    assert!(stack.cluster.admits_user("ml", &bob));
+    assert!(!stack.cluster.admits_user("ml", "eve@corp.example"));
+}

@@ -250,6 +250,11 @@ fn profile(name: &str, spec: Value, labels: Value, annotations: Value) -> Object
     )
 }
 
+/// The annotations of a contributor object: KFAM's, naming the person and the role.
+pub const CONTRIBUTOR_ANNOTATIONS: [&str; 2] = ["user", "role"];
+/// The labels of a contributor object: this function's, and the person's key.
+pub const CONTRIBUTOR_LABELS: [&str; 2] = [MANAGED_BY_LABEL, USER_LABEL];
+
 /// The RoleBinding of `email` with ClusterRole `kubeflow-<role>` in `namespace`, then one Istio
 /// twin per kind the cluster's `conventions` call for, all named and annotated as KFAM does on
 /// that cluster and labelled with `user_key`. The Istio user rule has the owner rule's shape:
@@ -265,8 +270,8 @@ pub fn contributor_objects(
     let metadata = json!({
         "name": name,
         "namespace": namespace,
-        "annotations": {"user": email, "role": role},
-        "labels": {MANAGED_BY_LABEL: MANAGER, USER_LABEL: user_key},
+        "annotations": {CONTRIBUTOR_ANNOTATIONS[0]: email, CONTRIBUTOR_ANNOTATIONS[1]: role},
+        "labels": {CONTRIBUTOR_LABELS[0]: MANAGER, CONTRIBUTOR_LABELS[1]: user_key},
     });
     let role_binding = json!({
         "apiVersion": Kind::RoleBinding.api_version(),

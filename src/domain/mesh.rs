@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::domain::desired::{CONTRIBUTOR_ANNOTATIONS, CONTRIBUTOR_LABELS};
 use crate::domain::objects::{Kind, Object};
 
 /// The labels that put a namespace's workloads in the mesh, in sidecar or ambient mode: Istio's
@@ -192,25 +193,92 @@ pub fn reach(labels: Option<&Value>, namespace: &str) -> Reach {
     }
 }
 
+/// The `targetRefs` a contributor AuthorizationPolicy carries in a namespace of `reach`: the
+/// waypoint Gateway, or none (a sidecar enforces only policies without them:
+/// `policyattachment.go` lines 139-147). `None` as well where no policy is written.
+fn target_refs(reach: &Reach) -> Option<Value> {
+    match reach {
+        Reach::Waypoint(waypoint) => Some(serde_json::json!([{
+            "kind": "Gateway",
+            "group": "gateway.networking.k8s.io",
+            "name": waypoint,
+        }])),
+        Reach::Sidecar | Reach::NoHeaderRules => None,
+    }
+}
+
 /// A person's contributor objects in a namespace of `reach`: AuthorizationPolicies attached to
 /// the waypoint, or left out where none could work.
 pub fn shaped(objects: &[Object], reach: &Reach) -> Vec<Object> {
     objects
         .iter()
         .filter(|o| !(*reach == Reach::NoHeaderRules && o.kind == Kind::AuthorizationPolicy))
-        .map(|o| match reach {
-            Reach::Waypoint(waypoint) if o.kind == Kind::AuthorizationPolicy => {
+        .map(|o| match target_refs(reach) {
+            Some(refs) if o.kind == Kind::AuthorizationPolicy => {
                 let mut attached = o.clone();
-                attached.body["spec"]["targetRefs"] = serde_json::json!([{
-                    "kind": "Gateway",
-                    "group": "gateway.networking.k8s.io",
-                    "name": waypoint,
-                }]);
+                attached.body["spec"]["targetRefs"] = refs;
                 attached
             }
             _ => o.clone(),
         })
         .collect()
+}
+
+/// True when `existing` is attached where `wanted` is (both to the same waypoint, or neither):
+/// what [`crate::domain::plan::covers`] cannot see, since a policy attached to a waypoint holds
+/// everything the unattached one says, and more.
+pub fn attached_alike(wanted: &Object, existing: &Object) -> bool {
+    let refs = |o: &Object| o.body.pointer("/spec/targetRefs").cloned();
+    wanted.kind != Kind::AuthorizationPolicy || refs(wanted) == refs(existing)
+}
+
+/// True when the contributor AuthorizationPolicy `policy` (as listed: its `spec.targetRefs`, if
+/// any, kept) is not in the shape its namespace, labelled `labels`, calls for: attached to no
+/// waypoint in a sidecar namespace, or not to the namespace's waypoint in an ambient one. What
+/// an operator's switch between sidecar and ambient leaves behind; a namespace where no
+/// per-person policy works ([`Reach::NoHeaderRules`]) calls for none, and is left alone.
+pub fn misshapen(policy: &Object, labels: Option<&Value>) -> bool {
+    let Some(namespace) = policy.namespace.as_deref() else {
+        return false;
+    };
+    let reach = reach(labels, namespace);
+    policy.kind == Kind::AuthorizationPolicy
+        && reach != Reach::NoHeaderRules
+        && policy.body.pointer("/spec/targetRefs") != target_refs(&reach).as_ref()
+}
+
+/// The server-side apply that brings the contributor policy `stored` (as read, whole) to the
+/// shape of its namespace (labelled `labels`), only while it is the version read. It carries
+/// exactly the fields this function applies to a contributor policy (the labels, annotations
+/// and rules of [`crate::domain::desired::contributor_objects`]), so that applying it moves no
+/// other field's ownership: the activity record, written by merge patch, stays as it is.
+pub fn reshaped(stored: &Object, labels: Option<&Value>) -> Object {
+    let namespace = stored.namespace.as_deref().unwrap_or_default();
+    let metadata = &stored.body["metadata"];
+    let pick = |field: &str, keys: &[&str]| -> Value {
+        let kept: serde_json::Map<String, Value> = keys
+            .iter()
+            .filter_map(|key| Some(((*key).to_owned(), metadata.get(field)?.get(*key)?.clone())))
+            .collect();
+        Value::Object(kept)
+    };
+    let mut spec = serde_json::json!({"rules": stored.body["spec"]["rules"].clone()});
+    if let Some(refs) = target_refs(&reach(labels, namespace)) {
+        spec["targetRefs"] = refs;
+    }
+    let body = serde_json::json!({
+        "apiVersion": stored.kind.api_version(),
+        "kind": stored.kind.name(),
+        "metadata": {
+            "name": stored.name,
+            "namespace": namespace,
+            "resourceVersion": metadata["resourceVersion"].clone(),
+            "labels": pick("labels", &CONTRIBUTOR_LABELS),
+            "annotations": pick("annotations", &CONTRIBUTOR_ANNOTATIONS),
+        },
+        "spec": spec,
+    });
+    Object::new(stored.kind, Some(namespace), &stored.name, body)
 }
 
 /// What the doctor says of the namespaces this function made (`namespaces`), against the mesh
@@ -424,5 +492,59 @@ mod tests {
                     .1
                     .contains("istio-injection=disabled (a new one gets enabled)")
         );
+    }
+
+    #[test]
+    fn a_policy_is_reshaped_to_its_namespace_mode_carrying_only_what_the_function_applies() {
+        let sidecar = json!({"istio-injection": "enabled"});
+        let waypoint = json!({
+            "istio.io/dataplane-mode": "ambient",
+            "istio.io/use-waypoint": "wp",
+            "istio.io/ingress-use-waypoint": "true",
+        });
+        let no_waypoint = json!({"istio.io/dataplane-mode": "ambient"});
+        let stored = Object::from_body(
+            Kind::AuthorizationPolicy,
+            json!({"metadata": {
+                "name": "user-jo", "namespace": "ml", "resourceVersion": "7", "uid": "u",
+                "labels": {"app.kubernetes.io/managed-by": "kubeflow-profile-manager", "kubeflow-profile-manager/user": "s", "other": "x"},
+                "annotations": {"user": "jo@x", "role": "edit", "kubeflow-profile-manager/last-activity": "2026-01-01T00:00:00Z"},
+                "managedFields": [{"manager": "m"}],
+            }, "spec": {"rules": [{"when": []}]}}),
+        )
+        .unwrap();
+        assert!(!misshapen(&stored, Some(&sidecar)));
+        assert!(misshapen(&stored, Some(&waypoint)));
+        assert!(
+            !misshapen(&stored, Some(&no_waypoint)),
+            "no shape works there"
+        );
+        let attached = reshaped(&stored, Some(&waypoint));
+        assert!(!misshapen(&attached, Some(&waypoint)));
+        assert!(misshapen(&attached, Some(&sidecar)));
+        assert_eq!(
+            attached.body,
+            json!({
+                "apiVersion": "security.istio.io/v1beta1",
+                "kind": "AuthorizationPolicy",
+                "metadata": {
+                    "name": "user-jo", "namespace": "ml", "resourceVersion": "7",
+                    "labels": {"app.kubernetes.io/managed-by": "kubeflow-profile-manager", "kubeflow-profile-manager/user": "s"},
+                    "annotations": {"user": "jo@x", "role": "edit"},
+                },
+                "spec": {
+                    "rules": [{"when": []}],
+                    "targetRefs": [{"kind": "Gateway", "group": "gateway.networking.k8s.io", "name": "wp"}],
+                },
+            })
+        );
+        assert!(
+            reshaped(&attached, Some(&sidecar))
+                .body
+                .pointer("/spec/targetRefs")
+                .is_none()
+        );
+        assert!(attached_alike(&attached, &attached));
+        assert!(!attached_alike(&stored, &attached));
     }
 }

@@ -555,7 +555,8 @@ fn plan_group(
                 } else {
                     collision_safe_binding(wanted, user_key)
                 };
-                if !covers(&wanted.body, &existing.body) {
+                if !covers(&wanted.body, &existing.body) || !mesh::attached_alike(&wanted, existing)
+                {
                     repair_bindings.push(wanted);
                 }
             }

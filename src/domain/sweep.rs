@@ -229,6 +229,9 @@ pub struct SweepSummary {
     pub revoked_inactive: usize,
     /// Bindings deleted (or, in a dry run, that would be).
     pub bindings_deleted: usize,
+    /// Contributor policies of the people kept brought to their namespace's mesh mode (or, in a
+    /// dry run, that would be): the namespace was switched between sidecar and ambient.
+    pub policies_reshaped: usize,
     /// People left for the next run: the user pool throttled past retries, a write failed, a
     /// sign-in changed their objects meanwhile, or the run's time was up.
     pub left_for_next_run: usize,
@@ -271,6 +274,7 @@ impl SweepSummary {
         self.revoked_replaced += other.revoked_replaced;
         self.revoked_inactive += other.revoked_inactive;
         self.bindings_deleted += other.bindings_deleted;
+        self.policies_reshaped += other.policies_reshaped;
         self.left_for_next_run += other.left_for_next_run;
         self.kubernetes_requests += other.kubernetes_requests;
         self.cognito_requests += other.cognito_requests;

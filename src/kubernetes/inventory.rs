@@ -2,6 +2,8 @@
 //! bindings of every kind the cluster serves and every Profile, each read in pages of 500 and
 //! kept only as far as they are read. I/O.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use kube::api::ListParams;
 use kube::core::{Expression, Selector};
 
@@ -10,6 +12,7 @@ use serde_json::{Map, Value, json};
 use crate::domain::activity::{
     LAST_ACTIVITY_ANNOTATION, SWEEP_RESUME_ANNOTATION, USERNAME_ANNOTATION,
 };
+use crate::domain::mesh::MESH_LABEL_KEYS;
 use crate::domain::objects::{Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL};
 use crate::error::Error;
 use crate::kubernetes::typed::KindApi;
@@ -31,17 +34,28 @@ pub async fn list_all(
     kind: Kind,
     params: ListParams,
 ) -> Result<Vec<Object>, Error> {
+    let mut objects = Vec::new();
+    read_pages(client, kind, params, |object| objects.push(trimmed(object))).await?;
+    Ok(objects)
+}
+
+/// Hands every object of `kind` matching `params` to `keep` as its page arrives.
+async fn read_pages(
+    client: &kube::Client,
+    kind: Kind,
+    params: ListParams,
+    mut keep: impl FnMut(Object),
+) -> Result<(), Error> {
     let api = KindApi::new(client, kind, None);
     let mut params = params.limit(PAGE);
-    let mut objects = Vec::new();
     loop {
         let (page, next) = api.list_page(&params).await.map_err(|source| {
             Error::kubernetes("list", &format!("{} list", kind.name()), source)
         })?;
-        objects.extend(page.into_iter().map(trimmed));
+        page.into_iter().for_each(&mut keep);
         match next {
             Some(token) => params.continue_token = Some(token),
-            None => return Ok(objects),
+            None => return Ok(()),
         }
     }
 }
@@ -57,8 +71,12 @@ const KEPT_ANNOTATIONS: &[&str] = &[
 ];
 const KEPT_LABELS: &[&str] = &[MANAGED_BY_LABEL, USER_LABEL];
 
+/// The longest `targetRefs` kept (serialised): the one this function writes is under 100 bytes.
+const MAX_TARGET_REFS: usize = 1024;
+
 /// `object` with only what the sweep and the report read: its identity and versions, the labels
-/// and annotations above, a RoleBinding's `roleRef` and a Profile's owner.
+/// and annotations above, a RoleBinding's `roleRef`, a Profile's owner, an AuthorizationPolicy's
+/// `targetRefs` and a namespace's mesh labels.
 fn trimmed(object: Object) -> Object {
     let body = &object.body;
     let metadata = &body["metadata"];
@@ -92,6 +110,15 @@ fn trimmed(object: Object) -> Object {
     if let Some(owner) = body.pointer("/spec/owner") {
         slim["spec"] = json!({"owner": owner});
     }
+    // A contributor policy's attachment, which the sweep brings to its namespace's mesh mode;
+    // one longer than any this function writes is kept as a mark that differs from them all.
+    if let Some(refs) = body.pointer("/spec/targetRefs") {
+        let short = refs.to_string().len() <= MAX_TARGET_REFS;
+        slim["spec"] = json!({"targetRefs": if short { refs.clone() } else { json!("oversized") }});
+    }
+    if object.kind == Kind::Namespace {
+        slim["metadata"]["labels"] = pick("labels", &MESH_LABEL_KEYS);
+    }
     Object {
         body: slim,
         ..object
@@ -119,4 +146,26 @@ pub async fn inventory(client: &kube::Client, binding_kinds: &[Kind]) -> Result<
             .concat(),
         profiles: profiles?,
     })
+}
+
+/// The mesh labels of every namespace in `territory` (the others dropped page by page), by
+/// name: what decides the shape of a contributor policy there.
+pub async fn mesh_labels(
+    client: &kube::Client,
+    territory: &BTreeSet<&str>,
+) -> Result<BTreeMap<String, Value>, Error> {
+    let mut labels = BTreeMap::new();
+    read_pages(
+        client,
+        Kind::Namespace,
+        ListParams::default(),
+        |namespace| {
+            if territory.contains(namespace.name.as_str()) {
+                let namespace = trimmed(namespace);
+                labels.insert(namespace.name, namespace.body["metadata"]["labels"].clone());
+            }
+        },
+    )
+    .await?;
+    Ok(labels)
 }
