@@ -666,3 +666,42 @@ async fn access_under_a_sanitised_profile_of_the_previous_version_waits_for_its_
     let outcome = handle(&h, &sign_in_event("mallory", MALLORY, "[Data_Science]")).await;
     assert_eq!(refused(&outcome), ["Data_Science"]);
 }
+
+#[tokio::test]
+async fn a_managed_binding_a_tenant_replaced_with_another_role_is_put_back_and_fails_nothing_else()
+{
+    // Attack 2 of "Nothing a tenant writes steers access": an admin of ml replaces rumesh's
+    // binding there by one of the same name, labels and subject, with roleRef kubeflow-view. A
+    // roleRef is immutable, so an apply of the right one meets 422; with FAIL_MODE=closed that
+    // used to fail rumesh's every sign-in, on every cluster.
+    let h = Harness::start(Flavor::Current, &[]).await;
+    granted(&h.sign_in("rumesh", RUMESH, "[ml, nlp]").await.unwrap());
+    let mut forged = h
+        .cluster
+        .get("RoleBinding", Some("ml"), RUMESH_BINDING)
+        .unwrap();
+    h.cluster.delete("RoleBinding", Some("ml"), RUMESH_BINDING);
+    forged["roleRef"]["name"] = json!("kubeflow-view");
+    for field in [
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+        "managedFields",
+        "generation",
+    ] {
+        forged["metadata"].as_object_mut().unwrap().remove(field);
+    }
+    h.cluster.seed(forged);
+
+    let outcome = h
+        .sign_in("rumesh", RUMESH, "[ml, nlp]")
+        .await
+        .expect("the sign-in succeeds");
+    assert_eq!(granted(&outcome), ["ml", "nlp"]);
+    let binding = h
+        .cluster
+        .get("RoleBinding", Some("ml"), RUMESH_BINDING)
+        .unwrap();
+    assert_eq!(binding["roleRef"]["name"], "kubeflow-edit", "{binding}");
+    assert!(h.cluster.admits_user("ml", RUMESH));
+}

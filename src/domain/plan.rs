@@ -545,6 +545,7 @@ fn plan_group(
     let reach = mesh::reach(labels, namespace);
     let mut create_bindings = Vec::new();
     let mut repair_bindings = Vec::new();
+    let mut replace_bindings = Vec::new();
     for wanted in &mesh::shaped(&access.bindings, &reach) {
         match persons.iter().find(|o| same_place(wanted, o, user_key)) {
             None => create_bindings.push(wanted.clone()),
@@ -555,7 +556,14 @@ fn plan_group(
                 } else {
                     collision_safe_binding(wanted, user_key)
                 };
-                if !covers(&wanted.body, &existing.body) || !mesh::attached_alike(&wanted, existing)
+                if !same_role_ref(&wanted, existing) {
+                    // A roleRef cannot be changed (the API server answers 422): the binding a
+                    // namespace admin rewrote goes, this very one only (its uid), and the right
+                    // one is made.
+                    replace_bindings.push((*existing).clone());
+                    create_bindings.push(wanted);
+                } else if !covers(&wanted.body, &existing.body)
+                    || !mesh::attached_alike(&wanted, existing)
                 {
                     repair_bindings.push(wanted);
                 }
@@ -572,9 +580,17 @@ fn plan_group(
         create_bindings,
         repair_bindings,
         label_profile,
-        remove_before: Vec::new(),
+        remove_before: replace_bindings,
         remove_after: Vec::new(),
     })
+}
+
+/// True unless `wanted` is a RoleBinding and `existing` binds another role: RBAC keeps
+/// `roleRef` immutable (kubernetes/kubernetes, the rbac `validation.go` of pkg/apis,
+/// `ValidateRoleBindingUpdate`), so such a binding can only be replaced.
+fn same_role_ref(wanted: &Object, existing: &Object) -> bool {
+    wanted.kind != crate::domain::objects::Kind::RoleBinding
+        || wanted.body.get("roleRef") == existing.body.get("roleRef")
 }
 
 /// The role a contributor object grants: KFAM's `role` annotation.
