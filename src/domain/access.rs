@@ -156,16 +156,12 @@ pub fn access_report(
     }
 }
 
-/// The role a RoleBinding gives: KFAM's `role` annotation, else its ClusterRole without the
-/// `kubeflow-` prefix.
+/// The role a RoleBinding gives: its ClusterRole (`roleRef`, which RBAC enforces), without the
+/// `kubeflow-` prefix. Never KFAM's `role` annotation: a namespace admin can write that one to
+/// anything (issue "Nothing a tenant writes steers access", item 7).
 fn role_of(binding: &Object) -> Option<String> {
-    binding
-        .meta("annotations", "role")
-        .map(str::to_owned)
-        .or_else(|| {
-            let role = binding.body.pointer("/roleRef/name")?.as_str()?;
-            Some(role.strip_prefix("kubeflow-").unwrap_or(role).to_owned())
-        })
+    let role = binding.body.pointer("/roleRef/name")?.as_str()?;
+    Some(role.strip_prefix("kubeflow-").unwrap_or(role).to_owned())
 }
 
 const CSV_HEADER: &str = "kind,cluster,user,sub,username,namespace,role,istio_twin,granted_since,last_activity,days_inactive";
@@ -251,6 +247,9 @@ mod tests {
         for (key, value) in extra.as_object().unwrap() {
             body["metadata"]["annotations"][key] = value.clone();
         }
+        if kind == Kind::RoleBinding {
+            body["roleRef"] = json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-edit"});
+        }
         Object::new(kind, namespace, name, body)
     }
 
@@ -282,6 +281,17 @@ mod tests {
 
     fn now() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(NOW)
+    }
+
+    #[test]
+    fn the_role_is_the_one_rbac_enforces_not_the_annotation() {
+        let mut user = jane(3);
+        // A namespace admin rewrote the annotation; RBAC still gives admin.
+        user.bindings[0].body["metadata"]["annotations"]["role"] = json!("view");
+        user.bindings[0].body["roleRef"]["name"] = json!("kubeflow-admin");
+        let report = access_report(&one(user), &ReportRequest::default(), now(), 90);
+        assert_eq!(report.accesses[0].role.as_deref(), Some("admin"));
+        assert_eq!(report.accesses[1].role.as_deref(), Some("edit"));
     }
 
     #[test]

@@ -280,15 +280,19 @@ pub enum ViewerAccess {
 
 impl Config {
     /// The team an AD group stands for and the role it gives there: the group without the
-    /// longest suffix it ends with (ASCII letters in any case) and that suffix's role; else the
-    /// group itself with `USER_ROLE`.
+    /// longest suffix it ends with (ASCII letters in any case) and that suffix's role, when the
+    /// team left passes `GROUP_PREFIX` too; else the group itself with `USER_ROLE`. (With
+    /// `GROUP_PREFIX=KF-`, `KF-EDIT` is the team `KF-EDIT`, never `KF`, outside the prefix.)
     pub fn team_and_role<'a>(&self, group: &'a str) -> (&'a str, Role) {
         self.role_suffixes
             .iter()
             .find_map(|s| {
                 let cut = group.len().checked_sub(s.suffix.len())?;
                 let (team, tail) = (group.get(..cut)?, group.get(cut..)?);
-                (!team.is_empty() && tail.eq_ignore_ascii_case(&s.suffix)).then_some((team, s.role))
+                let stripped = !team.is_empty()
+                    && tail.eq_ignore_ascii_case(&s.suffix)
+                    && self.allowed_groups.admits(team);
+                stripped.then_some((team, s.role))
             })
             .unwrap_or((group, self.user_role))
     }
@@ -990,6 +994,17 @@ mod tests {
             ("-edit", Role::Edit),
             "no team left"
         );
+        let prefixed = parse(&[
+            (GROUP_PREFIX, "KF-"),
+            (GROUP_ROLE_SUFFIXES, "-edit=edit,-view=view"),
+        ])
+        .unwrap();
+        assert_eq!(
+            prefixed.team_and_role("KF-EDIT"),
+            ("KF-EDIT", Role::Edit),
+            "KF is outside the prefix"
+        );
+        assert_eq!(prefixed.team_and_role("KF-A-VIEW"), ("KF-A", Role::View));
         assert_eq!(
             config.roles(),
             [Role::View, Role::Edit],
