@@ -183,6 +183,9 @@ pub enum InvocationFailed {
     /// A command this version does not know, or a malformed one.
     #[error("{0}")]
     BadCommand(String),
+    /// An invocation of the other function's job (`FUNCTION_ROLE`).
+    #[error("{0}")]
+    WrongFunction(String),
     /// A command (the sweep, the access report) that could not be carried out: what failed and
     /// its fix.
     #[error("{0}")]

@@ -162,7 +162,12 @@ impl App {
         raw: &str,
         remaining: Option<Duration>,
     ) -> Result<Answer, InvocationFailed> {
-        match classify(raw) {
+        let invocation = classify(raw);
+        if let Some(message) = invocation.refused_by(self.config.function_role) {
+            tracing::warn!(%message, "invocation refused");
+            return Err(InvocationFailed::WrongFunction(message));
+        }
+        match invocation {
             Invocation::SignIn => {
                 self.handle(raw, remaining).await?;
                 Ok(Answer::Unchanged)

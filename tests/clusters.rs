@@ -252,7 +252,8 @@ mod through_the_binary {
         stack
             .cognito
             .add_user(LOCAL_USER_POOL, &username_of("jane"), &sub_of("jane"), true);
-        let _function = stack.spawn_function(Path::new(BINARY), &[], true);
+        let _function =
+            stack.spawn_function(Path::new(BINARY), &[("FUNCTION_ROLE", "sweep")], true);
         let answer = command(&stack, json!({"kubeflow-profile-manager": "sweep"})).await;
         assert_eq!(answer["users"], 4, "{answer}");
         assert_eq!(answer["revokedDeleted"], 2, "{answer}");

@@ -518,15 +518,21 @@ fn the_sweep_runs_on_a_schedule_with_its_own_time_and_may_only_ask_the_pool_abou
 #[test]
 fn every_setting_is_a_parameter_with_the_codes_default() {
     let t = template();
-    // Both functions take the one configuration, from Globals, and set none of their own.
-    for function in ["ProfileManagerFunction", "SweepFunction"] {
-        assert!(
-            t["Resources"][function]["Properties"]
-                .get("Environment")
-                .is_none(),
-            "{function}"
-        );
-    }
+    // Both functions take the one configuration, from Globals; the sweep function adds only
+    // which function it is (SAM merges a function's variables into Globals').
+    assert!(
+        t["Resources"]["ProfileManagerFunction"]["Properties"]
+            .get("Environment")
+            .is_none(),
+        "the trigger is the process told nothing"
+    );
+    let own = &t["Resources"]["SweepFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        own.as_mapping().unwrap().len(),
+        1,
+        "the sweep function's own variables: {own:?}"
+    );
+    assert_eq!(own[config::FUNCTION_ROLE], "sweep");
     let variables = t["Globals"]["Function"]["Environment"]["Variables"]
         .as_mapping()
         .unwrap();

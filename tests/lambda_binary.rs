@@ -287,7 +287,10 @@ async fn a_payload_that_is_not_json_is_answered_as_a_malformed_event_in_words() 
 #[tokio::test]
 async fn a_failed_command_is_one_log_line_in_words() {
     let stack = stack().await;
-    let function = stack.spawn_function_capturing(Path::new(BINARY), &[("USER_POOL_ID", "")]);
+    let function = stack.spawn_function_capturing(
+        Path::new(BINARY),
+        &[("USER_POOL_ID", ""), ("FUNCTION_ROLE", "sweep")],
+    );
     let Some(Invocation::Error(error)) = stack
         .runtime
         .invoke(
@@ -331,4 +334,88 @@ async fn a_bad_setting_is_one_log_line_and_the_init_error_without_a_debug_dump()
     let report: serde_json::Value =
         serde_json::from_str(&stack.runtime.init_error().unwrap()).unwrap();
     assert_eq!(report["errorType"], "Runtime.ConfigError");
+}
+
+/// The error answer of `function` (started on `runtime`) to `payload`.
+async fn refusal(
+    runtime: &kfpm_testkit::runtime_api::FakeRuntimeApi,
+    payload: &str,
+) -> serde_json::Value {
+    let Some(Invocation::Error(error)) = runtime
+        .invoke(payload, Duration::from_secs(30), TIMEOUT)
+        .await
+    else {
+        panic!("expected {payload} refused");
+    };
+    serde_json::from_str(&error).unwrap()
+}
+
+#[tokio::test]
+async fn each_function_does_only_its_own_job_whatever_the_payload_says() {
+    // Issue "Nothing a tenant writes steers access", item 4: permission to invoke the sweep
+    // function (an auditor's, for the access report) must not be a grant right, and the
+    // trigger runs no sweep.
+    let stack = stack().await;
+    let _trigger = stack.spawn_function(Path::new(BINARY), &[], true);
+    let _sweep = stack.spawn_sweep_function(Path::new(BINARY), &[], true);
+    let event = kfpm_testkit::events::sign_in_event("rumesh", "rumesh@corp.example", "[ml]");
+    let before = stack.cluster.versions().await;
+    let bound = || {
+        let binding = "user-rumesh-corp-example-clusterrole-edit";
+        stack
+            .cluster
+            .get("RoleBinding", Some("ml"), binding)
+            .is_some()
+    };
+
+    let refused = refusal(&stack.sweep_runtime, &event).await;
+    assert_eq!(refused["errorType"], "WrongFunction", "{refused}");
+    assert!(
+        refused["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("FUNCTION_ROLE=sweep"),
+        "{refused}"
+    );
+    let doctor = refusal(
+        &stack.sweep_runtime,
+        r#"{"kubeflow-profile-manager": "doctor"}"#,
+    )
+    .await;
+    assert_eq!(doctor["errorType"], "WrongFunction");
+    assert_eq!(stack.cluster.versions().await, before, "nothing granted");
+    assert!(!bound(), "nothing granted");
+
+    for command in ["sweep", "access-report"] {
+        let payload = format!(r#"{{"kubeflow-profile-manager": "{command}"}}"#);
+        let refused = refusal(&stack.runtime, &payload).await;
+        assert_eq!(
+            refused["errorType"], "WrongFunction",
+            "{command}: {refused}"
+        );
+    }
+    // And each still does its own.
+    match stack
+        .runtime
+        .invoke(&event, Duration::from_secs(5), TIMEOUT)
+        .await
+    {
+        Some(Invocation::Response(answer)) => assert_eq!(answer, event.trim_end()),
+        other => panic!("the trigger's sign-in: {other:?}"),
+    }
+    assert!(bound());
+    match stack
+        .sweep_runtime
+        .invoke(
+            r#"{"kubeflow-profile-manager": "access-report"}"#,
+            Duration::from_secs(30),
+            TIMEOUT,
+        )
+        .await
+    {
+        Some(Invocation::Response(answer)) => {
+            assert!(answer.contains("rumesh@corp.example"), "{answer}")
+        }
+        other => panic!("the sweep function's report: {other:?}"),
+    }
 }

@@ -28,8 +28,13 @@ async fn stack() -> LocalStack {
     stack
 }
 
-fn function(stack: &LocalStack, extra: &[(&str, &str)]) -> Child {
-    stack.spawn_function(Path::new(BINARY), extra, true)
+/// The stack's two functions, as template.yaml deploys them: the trigger (sign-ins) and the
+/// sweep function (the sweep and the access report), both with `extra`.
+fn function(stack: &LocalStack, extra: &[(&str, &str)]) -> [Child; 2] {
+    [
+        stack.spawn_function(Path::new(BINARY), extra, true),
+        stack.spawn_sweep_function(Path::new(BINARY), extra, true),
+    ]
 }
 
 /// Signs `user` in with `groups` through the function; the user pool knows them, enabled.
@@ -51,13 +56,16 @@ async fn sign_in(stack: &LocalStack, user: &str, groups: &str) {
 /// Invokes the function with a command; its answer, or its error as `{"error": ...}`.
 async fn command(stack: &LocalStack, request: Value, deadline: Duration) -> Value {
     match stack
-        .runtime
+        .sweep_runtime
         .invoke(&request.to_string(), deadline, TIMEOUT)
         .await
     {
         Some(Invocation::Response(answer)) => serde_json::from_str(&answer).unwrap(),
         Some(Invocation::Error(error)) => json!({"error": error}),
-        None => panic!("no answer; init error {:?}", stack.runtime.init_error()),
+        None => panic!(
+            "no answer; init error {:?}",
+            stack.sweep_runtime.init_error()
+        ),
     }
 }
 

@@ -36,6 +36,7 @@ pub const GROUP_ROLE_SUFFIXES: &str = "GROUP_ROLE_SUFFIXES";
 pub const ALLOW_ADMIN_ROLE: &str = "ALLOW_ADMIN_ROLE";
 pub const MESH_LABELS: &str = "MESH_LABELS";
 pub const VIEWER_ACCESS: &str = "VIEWER_ACCESS";
+pub const FUNCTION_ROLE: &str = "FUNCTION_ROLE";
 
 /// The quota personal Profiles get unless `USER_PROFILE_QUOTA` says otherwise: the personal
 /// Profile exists because the Kubeflow dashboard requires one; work happens in group namespaces.
@@ -265,6 +266,26 @@ pub struct Config {
     pub mesh_labels: Option<BTreeMap<String, String>>,
     /// How far the Istio access of a person whose role is `view` reaches.
     pub viewer_access: ViewerAccess,
+    /// Which function of the stack this process is: set by its deployment, never by a payload.
+    pub function_role: FunctionRole,
+}
+
+/// Which function a process is (`FUNCTION_ROLE`), and so which invocations it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunctionRole {
+    /// The Cognito trigger (unset, the drop-in case): Cognito events and the doctor.
+    Trigger,
+    /// The sweep function: the offboarding sweep and the access report.
+    Sweep,
+}
+
+impl FunctionRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FunctionRole::Trigger => "trigger",
+            FunctionRole::Sweep => "sweep",
+        }
+    }
 }
 
 /// What a viewer's Istio policy admits (`VIEWER_ACCESS`).
@@ -534,6 +555,15 @@ impl Config {
                     ("as-editors", ViewerAccess::AsEditors),
                 ],
                 ViewerAccess::PipelinesUi,
+            )?,
+            function_role: parse_choice(
+                FUNCTION_ROLE,
+                get(FUNCTION_ROLE),
+                &[
+                    ("trigger", FunctionRole::Trigger),
+                    ("sweep", FunctionRole::Sweep),
+                ],
+                FunctionRole::Trigger,
             )?,
         })
     }

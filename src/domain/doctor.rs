@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::domain::access::ReportRequest;
-use crate::domain::config::{Config, Role};
+use crate::domain::config::{Config, FunctionRole, Role};
 use crate::domain::objects::Kind;
 
 /// The member that marks an invocation as a command to this function rather than a Cognito
@@ -88,6 +88,41 @@ pub fn classify(raw: &str) -> Invocation {
         other => Invocation::BadCommand(format!(
             "unknown command {other:?}; this version knows \"doctor\", \"sweep\" and \"access-report\""
         )),
+    }
+}
+
+impl Invocation {
+    /// The function that answers this invocation: Cognito events and the doctor go to the
+    /// trigger, the sweep and the access report to the sweep function. `None` for a refused
+    /// command, which every function refuses alike.
+    pub fn answered_by(&self) -> Option<FunctionRole> {
+        match self {
+            Invocation::SignIn | Invocation::Doctor(_) => Some(FunctionRole::Trigger),
+            Invocation::Sweep | Invocation::AccessReport(_) => Some(FunctionRole::Sweep),
+            Invocation::BadCommand(_) => None,
+        }
+    }
+
+    /// Why a function of `role` refuses this invocation, if it does: permission to invoke one
+    /// function must never be permission to do the other's job (invoking the sweep function
+    /// with a sign-in event would grant access with the sweep's rights).
+    pub fn refused_by(&self, role: FunctionRole) -> Option<String> {
+        let answerer = self.answered_by().filter(|answerer| *answerer != role)?;
+        let (what, other) = match answerer {
+            FunctionRole::Trigger => (
+                "Cognito events and the doctor",
+                "the trigger (the stack's FunctionName)",
+            ),
+            FunctionRole::Sweep => (
+                "the sweep and the access report",
+                "the sweep function (the stack's SweepFunctionName)",
+            ),
+        };
+        Some(format!(
+            "this is the {} function (FUNCTION_ROLE={}): {what} go to {other}",
+            role.as_str(),
+            role.as_str()
+        ))
     }
 }
 

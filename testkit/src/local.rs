@@ -23,6 +23,8 @@ pub struct LocalStack {
     pub eks: FakeEks,
     pub cognito: FakeCognito,
     pub runtime: FakeRuntimeApi,
+    /// The runtime API of the sweep function (`FUNCTION_ROLE=sweep`), a function of its own.
+    pub sweep_runtime: FakeRuntimeApi,
 }
 
 impl LocalStack {
@@ -45,12 +47,14 @@ impl LocalStack {
                 "SupportedIdentityProviders": ["ADFS"]}),
         );
         let runtime = FakeRuntimeApi::start().await;
+        let sweep_runtime = FakeRuntimeApi::start().await;
         LocalStack {
             cluster,
             more_clusters: Vec::new(),
             eks,
             cognito,
             runtime,
+            sweep_runtime,
         }
     }
 
@@ -130,6 +134,24 @@ impl LocalStack {
             command.stdout(Stdio::null()).stderr(Stdio::null());
         }
         command.spawn().expect("start the function binary")
+    }
+
+    /// Starts `binary` as the stack's sweep function: `FUNCTION_ROLE=sweep`, on
+    /// [`LocalStack::sweep_runtime`], as template.yaml deploys it.
+    pub fn spawn_sweep_function(
+        &self,
+        binary: &Path,
+        extra: &[(&str, &str)],
+        quiet: bool,
+    ) -> Child {
+        let address = self.sweep_runtime.address();
+        let mut extra = extra.to_vec();
+        extra.extend([
+            ("FUNCTION_ROLE", "sweep"),
+            ("AWS_LAMBDA_RUNTIME_API", address.as_str()),
+            ("AWS_LAMBDA_FUNCTION_NAME", "kubeflow-profile-manager-sweep"),
+        ]);
+        self.spawn_function(binary, &extra, quiet)
     }
 
     /// [`LocalStack::spawn_function`] with its standard output and error piped to the caller,

@@ -416,7 +416,7 @@ fn mapping_request(event: &str) -> Option<Value> {
 
 /// Invokes the running function with a doctor `request` and returns its report.
 async fn ask_doctor(stack: &LocalStack, request: &Value) -> Result<Value, String> {
-    offboarding::command(stack, request, Duration::from_secs(6)).await
+    offboarding::command(&stack.runtime, request, Duration::from_secs(6)).await
 }
 
 async fn doctor(options: Options) -> Result<(), String> {

@@ -10,21 +10,20 @@ use kfpm_testkit::apiserver::FakeClusterConfig;
 use kfpm_testkit::events::sub_of;
 use kfpm_testkit::local::{LOCAL_USER_POOL, LocalStack};
 use kfpm_testkit::members::{Record, seed_group, seed_member, username_of};
-use kfpm_testkit::runtime_api::Invocation;
+use kfpm_testkit::runtime_api::{FakeRuntimeApi, Invocation};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::bench::{cpu_time, peak_rss_kib};
 
-/// Invokes the running function with a command (Lambda's deadline `deadline` from now) and
-/// returns its answer.
+/// Invokes the function running on `runtime` with a command (Lambda's deadline `deadline`
+/// from now) and returns its answer.
 pub async fn command(
-    stack: &LocalStack,
+    runtime: &FakeRuntimeApi,
     request: &Value,
     deadline: Duration,
 ) -> Result<Value, String> {
-    match stack
-        .runtime
+    match runtime
         .invoke(
             &request.to_string(),
             deadline,
@@ -36,8 +35,7 @@ pub async fn command(
             serde_json::from_str(&answer).map_err(|e| format!("the answer: {e}"))
         }
         Some(Invocation::Error(error)) => Err(format!("the function failed: {error}")),
-        None => Err(stack
-            .runtime
+        None => Err(runtime
             .init_error()
             .map_or("no answer in time".into(), |e| {
                 format!("the function failed to start: {e}")
@@ -54,7 +52,8 @@ pub async fn access_report(
     events: &[std::path::PathBuf],
     format: &str,
 ) -> Result<(), String> {
-    let _function = stack.spawn_function(binary, extra, true);
+    let _trigger = stack.spawn_function(binary, extra, true);
+    let _sweep = stack.spawn_sweep_function(binary, extra, true);
     for path in events {
         let event =
             std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -73,7 +72,7 @@ pub async fn access_report(
         }
     }
     let request = json!({"kubeflow-profile-manager": "access-report", "format": format});
-    let answer = command(stack, &request, Duration::from_secs(30)).await?;
+    let answer = command(&stack.sweep_runtime, &request, Duration::from_secs(30)).await?;
     match answer["csv"].as_str() {
         Some(csv) => print!("{csv}"),
         None => println!(
@@ -128,17 +127,18 @@ pub async fn bench_sweep(binary: &Path, latency_ms: u64, people: usize) -> Resul
     let mut config = FakeClusterConfig::new(ShiftedClock::default().clock());
     config.controller_delay = Duration::from_millis(1);
     let stack = LocalStack::start(config).await;
-    let groups = 50;
-    let (deleted, disabled) = seed_people(&stack, people, groups);
-    let function = stack.spawn_function(binary, &[], true);
+    let function = stack.spawn_sweep_function(binary, &[], true);
     let pid = function.id().ok_or("the function did not start")?;
-    // Warm the container (cold start is measured by `bench`), then measure one sweep.
+    // Warm the container (cold start is measured by `bench`) on the empty cluster, then seed
+    // the people and measure one sweep.
     let _ = command(
-        &stack,
-        &json!({"kubeflow-profile-manager": "doctor"}),
+        &stack.sweep_runtime,
+        &json!({"kubeflow-profile-manager": "access-report"}),
         Duration::from_secs(30),
     )
     .await?;
+    let groups = 50;
+    let (deleted, disabled) = seed_people(&stack, people, groups);
     stack.cluster.clear_requests();
     let cognito_before = stack.cognito.calls().len();
     stack.cluster.set_latency(latency);
@@ -146,7 +146,7 @@ pub async fn bench_sweep(binary: &Path, latency_ms: u64, people: usize) -> Resul
     let cpu_before = cpu_time(pid);
     let started = Instant::now();
     let summary = command(
-        &stack,
+        &stack.sweep_runtime,
         &json!({"kubeflow-profile-manager": "sweep"}),
         Duration::from_secs(900),
     )
