@@ -89,6 +89,12 @@ $(VENV)/bin/cargo-lambda: | $(VENV)/bin/python
 $(VENV)/bin/cfn-lint: | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet 'cfn-lint==1.58.0'
 
+# checkov in a venv of its own: it pins libraries the SAM CLI pins otherwise.
+CHECKOV_VENV := $(TOOLS)/checkov-venv
+$(CHECKOV_VENV)/bin/checkov:
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==3.3.30'
+
 $(VENV)/bin/sam: | $(VENV)/bin/python
 	@echo "== installing the SAM CLI into $(VENV) (about 340 MB, a minute or two)"
 	$(VENV)/bin/pip install --quiet 'aws-sam-cli==1.170.0'
@@ -106,9 +112,11 @@ sam-build: $(VENV)/bin/sam $(VENV)/bin/cargo-lambda ## sam build: what make depl
 	$(call say_release,sam build: cargo lambda build --release --arm64)
 	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/sam build
 
-validate: $(VENV)/bin/cfn-lint $(VENV)/bin/sam ## Lint template.yaml (cfn-lint and sam validate --lint)
+validate: $(VENV)/bin/cfn-lint $(VENV)/bin/sam $(CHECKOV_VENV)/bin/checkov ## Lint template.yaml (cfn-lint, sam validate --lint, checkov's security checks)
 	$(VENV)/bin/cfn-lint template.yaml
 	AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam validate --lint --template template.yaml
+	@# Every check it skips is skipped in template.yaml, with its reason.
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 invoke: $(VENV)/bin/cargo-lambda ## Run the function under cargo lambda watch (fake cluster) and invoke it with EVENT
 	$(call say_build,make invoke)
