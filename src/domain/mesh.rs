@@ -254,14 +254,6 @@ pub fn misshapen(policy: &Object, labels: Option<&Value>) -> bool {
 /// other field's ownership: the activity record, written by merge patch, stays as it is.
 pub fn reshaped(stored: &Object, labels: Option<&Value>) -> Object {
     let namespace = stored.namespace.as_deref().unwrap_or_default();
-    let metadata = &stored.body["metadata"];
-    let pick = |field: &str, keys: &[&str]| -> Value {
-        let kept: serde_json::Map<String, Value> = keys
-            .iter()
-            .filter_map(|key| Some(((*key).to_owned(), metadata.get(field)?.get(*key)?.clone())))
-            .collect();
-        Value::Object(kept)
-    };
     let mut spec = serde_json::json!({"rules": stored.body["spec"]["rules"].clone()});
     if let Some(refs) = target_refs(&reach(labels, namespace)) {
         spec["targetRefs"] = refs;
@@ -272,9 +264,9 @@ pub fn reshaped(stored: &Object, labels: Option<&Value>) -> Object {
         "metadata": {
             "name": stored.name,
             "namespace": namespace,
-            "resourceVersion": metadata["resourceVersion"].clone(),
-            "labels": pick("labels", &CONTRIBUTOR_LABELS),
-            "annotations": pick("annotations", &CONTRIBUTOR_ANNOTATIONS),
+            "resourceVersion": stored.body["metadata"]["resourceVersion"].clone(),
+            "labels": stored.meta_subset("labels", &CONTRIBUTOR_LABELS),
+            "annotations": stored.meta_subset("annotations", &CONTRIBUTOR_ANNOTATIONS),
         },
         "spec": spec,
     });

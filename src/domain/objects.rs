@@ -124,6 +124,17 @@ impl Object {
         self.body.get("metadata")?.get(field)?.get(key)?.as_str()
     }
 
+    /// The entries among `keys` of the object's metadata `field` (`labels` or `annotations`),
+    /// as a JSON object: what is kept of an object, or applied again, field by field.
+    pub fn meta_subset(&self, field: &str, keys: &[&str]) -> Value {
+        let entries = self.body.get("metadata").and_then(|m| m.get(field));
+        Value::Object(
+            keys.iter()
+                .filter_map(|key| Some(((*key).to_owned(), entries?.get(*key)?.clone())))
+                .collect(),
+        )
+    }
+
     /// The uid the API server gave the object, once read.
     pub fn meta_uid(&self) -> Option<&str> {
         self.body.pointer("/metadata/uid")?.as_str()

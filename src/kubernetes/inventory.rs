@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use kube::api::ListParams;
 use kube::core::{Expression, Selector};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::domain::activity::{
     LAST_ACTIVITY_ANNOTATION, SWEEP_RESUME_ANNOTATION, USERNAME_ANNOTATION,
@@ -75,23 +75,14 @@ const KEPT_LABELS: &[&str] = &[MANAGED_BY_LABEL, USER_LABEL];
 const MAX_TARGET_REFS: usize = 1024;
 
 /// `object` with only what the sweep and the report read: its identity and versions, the labels
-/// and annotations above, a RoleBinding's `roleRef`, a Profile's owner, an AuthorizationPolicy's
-/// `targetRefs` and a namespace's mesh labels.
+/// and annotations above, a RoleBinding's `roleRef`, a Profile's owner and an
+/// AuthorizationPolicy's `targetRefs`.
 fn trimmed(object: Object) -> Object {
     let body = &object.body;
     let metadata = &body["metadata"];
-    let pick = |field: &str, keys: &[&str]| -> Value {
-        let mut kept = Map::new();
-        for key in keys {
-            if let Some(value) = metadata.get(field).and_then(|m| m.get(*key)) {
-                kept.insert((*key).to_owned(), value.clone());
-            }
-        }
-        Value::Object(kept)
-    };
     let mut slim = json!({"metadata": {
-        "labels": pick("labels", KEPT_LABELS),
-        "annotations": pick("annotations", KEPT_ANNOTATIONS),
+        "labels": object.meta_subset("labels", KEPT_LABELS),
+        "annotations": object.meta_subset("annotations", KEPT_ANNOTATIONS),
     }});
     for field in [
         "name",
@@ -115,9 +106,6 @@ fn trimmed(object: Object) -> Object {
     if let Some(refs) = body.pointer("/spec/targetRefs") {
         let short = refs.to_string().len() <= MAX_TARGET_REFS;
         slim["spec"] = json!({"targetRefs": if short { refs.clone() } else { json!("oversized") }});
-    }
-    if object.kind == Kind::Namespace {
-        slim["metadata"]["labels"] = pick("labels", &MESH_LABEL_KEYS);
     }
     Object {
         body: slim,
@@ -161,8 +149,8 @@ pub async fn mesh_labels(
         ListParams::default(),
         |namespace| {
             if territory.contains(namespace.name.as_str()) {
-                let namespace = trimmed(namespace);
-                labels.insert(namespace.name, namespace.body["metadata"]["labels"].clone());
+                let mesh = namespace.meta_subset("labels", &MESH_LABEL_KEYS);
+                labels.insert(namespace.name, mesh);
             }
         },
     )
