@@ -379,15 +379,12 @@ impl App {
                 return 0;
             }
         };
-        let misshapen = policies.into_iter().filter(|policy| {
-            let namespace = policy.namespace.as_deref().unwrap_or_default();
-            mesh::misshapen(policy, labels.get(namespace))
+        let misshapen = policies.into_iter().filter_map(|policy| {
+            let namespace_labels = labels.get(policy.namespace.as_deref()?);
+            mesh::misshapen(policy, namespace_labels).then_some((policy, namespace_labels))
         });
         let reshaped = futures::stream::iter(misshapen)
-            .map(|policy| {
-                let namespace = policy.namespace.as_deref().unwrap_or_default();
-                self.reshape_policy(client, policy, labels.get(namespace))
-            })
+            .map(|(policy, namespace_labels)| self.reshape_policy(client, policy, namespace_labels))
             .buffer_unordered(PEOPLE_AT_ONCE)
             .collect::<Vec<bool>>()
             .await;
