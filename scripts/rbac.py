@@ -21,20 +21,26 @@ import aws_cli
 
 DEFAULT_GROUP = "kubeflow-profile-manager"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The subject of each ClusterRoleBinding, exactly as deploy/*.yaml write it.
-SUBJECT = f"    kind: Group\n    name: {DEFAULT_GROUP}\n"
-# What the template's KubernetesGroup parameter accepts (a lower-case DNS-1123 subdomain).
-GROUP = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
+# The subject of each binding, exactly as deploy/*.yaml write it: the trigger's group, and the
+# sweep function's (the same name with "-sweep", as template.yaml maps its role).
+SUBJECT = "    kind: Group\n    name: {}\n"
+SWEEP = "-sweep"
+# What the template's KubernetesGroup parameter accepts (a lower-case DNS-1123 subdomain short
+# enough for its "-sweep").
+GROUP = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,55}[a-z0-9])?$")
 
 
 def render(manifest, group):
-    """`manifest` with every Group subject naming `group`. Pure."""
+    """`manifest` with every Group subject naming `group` (or `group` + "-sweep"). Pure."""
     if not GROUP.match(group):
         raise ValueError(
-            f"{group!r} is no Kubernetes group the template accepts (lower-case letters, digits, '-' and '.')")
-    if SUBJECT not in manifest:
+            f"{group!r} is no Kubernetes group the template accepts (lower-case letters, digits, '-' and '.', at most 57)")
+    trigger = SUBJECT.format(DEFAULT_GROUP)
+    if trigger not in manifest:
         raise ValueError("the manifest has no Group subject to set")
-    return manifest.replace(SUBJECT, f"    kind: Group\n    name: {group}\n")
+    sweep = SUBJECT.format(DEFAULT_GROUP + SWEEP)
+    return (manifest.replace(trigger, SUBJECT.format(group))
+            .replace(sweep, SUBJECT.format(group + SWEEP)))
 
 
 def refuse(message):

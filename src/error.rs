@@ -47,6 +47,12 @@ pub enum Error {
     TimeBudget { budget_ms: u128 },
     #[error("{failed} of the sign-in's changes failed; first: {first}")]
     Changes { failed: usize, first: String },
+    /// The records namespace (deploy/rbac.yaml) is missing.
+    #[error("the records namespace {0:?} does not exist")]
+    RecordsMissing(String),
+    /// A command's request that cannot be carried out as asked.
+    #[error("{0}")]
+    BadRequest(String),
     /// A command failed on more than one cluster: each cluster's error with its fix.
     #[error("{}", on_clusters(.0))]
     Clusters(Vec<(String, Error)>),
@@ -98,6 +104,9 @@ impl Error {
                 ..
             } if status.code == 403 => Some(
                 "the role is known but lacks a permission: apply deploy/rbac.yaml for the stack's KubernetesGroup (make -s rbac | kubectl apply -f -), and check that the access entry maps the role to that group",
+            ),
+            Error::RecordsMissing(_) => Some(
+                "apply deploy/rbac.yaml for the stack's KubernetesGroup (make -s rbac | kubectl apply -f -): it makes the namespace of the function's records",
             ),
             Error::Kubernetes {
                 source: kube::Error::HyperError(_) | kube::Error::Service(_),

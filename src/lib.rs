@@ -11,6 +11,7 @@
 //! (observe, plan, execute) and the `FAIL_MODE` verdict (pure).
 #![forbid(unsafe_code)]
 
+mod access_report;
 pub mod cognito;
 mod doctor;
 pub mod domain;
@@ -99,7 +100,11 @@ pub enum Answer {
 #[serde(untagged)]
 pub enum AccessAnswer {
     Json(AccessReport),
-    Csv { csv: String },
+    /// One CSV table, and where the next page starts.
+    Csv {
+        csv: String,
+        next: Option<String>,
+    },
 }
 
 /// What a warm container keeps between sign-ins.
@@ -189,6 +194,7 @@ impl App {
                     ReportFormat::Json => AccessAnswer::Json(report),
                     ReportFormat::Csv => AccessAnswer::Csv {
                         csv: report.to_csv(),
+                        next: report.next.clone(),
                     },
                 }))
             }
@@ -341,9 +347,7 @@ impl App {
                     &mut planned.plan,
                     &planned.desired,
                     &planned.observed,
-                    &self.config.group_profile_owner,
                     (self.clock)(),
-                    &identity.cognito_user_name,
                 );
                 let round_trip = policy
                     .fastest_answer()

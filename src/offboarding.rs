@@ -1,33 +1,33 @@
-//! The offboarding sweep and the access report (decisions in [`crate::domain::sweep`] and
-//! [`crate::domain::access`]): what this function manages, read in pages; each person checked
-//! against their activity and the user pool, a few at a time, inside the invocation's time; their
-//! bindings revoked when they left. I/O.
+//! The offboarding sweep (decisions in [`crate::domain::sweep`]): each cluster read page by
+//! page into a few dozen bytes per person; the user pool asked once per person over every
+//! cluster, by `sub`, at a steady rate; then each person settled in order, from where the latest
+//! interrupted sweep stopped, inside the invocation's time. I/O.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
 use serde_json::{Value, json};
-use tokio::sync::{OnceCell, Semaphore};
 use tokio::time::Instant;
 
 use crate::App;
-use crate::cognito::users::{LookupFailed, pool_user};
-use crate::domain::access::{AccessReport, ReportRequest, access_report};
+use crate::cognito::users::{LookupFailed, by_sub, estimated_users, pool_page};
 use crate::domain::activity::{
-    Annotate, SWEEP_RESUME_ANNOTATION, record_annotations, rfc3339, seconds,
+    Annotate, RESUME_ANNOTATION, REVOKED_ANNOTATION, SWEEP_STATE_LEASE, micro_time, rfc3339,
+    seconds,
 };
 use crate::domain::mesh;
-use crate::domain::objects::{Kind, Object};
+use crate::domain::objects::{Kind, MANAGED_BY_LABEL, MANAGER, Object};
 use crate::domain::sweep::{
-    ManagedUser, PoolUser, Reason, SweepAnswer, SweepSummary, Verdict, first_look, judge,
-    managed_users, revocation_order, sweep_order,
+    People, PoolAnswer, PoolAnswers, PoolLookup, Reason, SweepAnswer, SweepSummary, Verdict,
+    first_look, judge, pool_lookup, sweep_order,
 };
 use crate::error::Error;
 use crate::kubernetes::execute::annotate;
-use crate::kubernetes::inventory::{inventory, mesh_labels};
+use crate::kubernetes::inventory::{
+    bindings_of, count_bindings, created, mesh_labels, profiles, records,
+};
 use crate::kubernetes::policy::SignInPolicy;
 use crate::kubernetes::typed::KindApi;
 use crate::session::ClusterSession;
@@ -38,14 +38,15 @@ const COMMAND_BUDGET: Duration = Duration::from_secs(60);
 /// started later, so that the last ones finish, the resume mark is written and the summary goes
 /// out; requests end a tenth of it before the deadline.
 const SWEEP_MARGIN: Duration = Duration::from_secs(10);
-/// People checked at once, over every cluster: each is at most one `AdminGetUser` (it counts
-/// against the account's Cognito request rate quota, shared with everything else in the
-/// region) and, rarely, a few deletes.
-const PEOPLE_AT_ONCE: usize = 4;
+/// People settled at once on a cluster (each a few deletes).
+const PEOPLE_AT_ONCE: usize = 8;
+/// Contributor policies brought to their namespace's mesh mode in one run; the rest wait for
+/// the next run (or a sign-in).
+const MAX_RESHAPED: usize = 1000;
 
 /// When a command started at `started`, with `remaining` of Lambda's time (else
 /// [`COMMAND_BUDGET`]), ends its requests, and when it stops starting new work.
-fn command_times(started: Instant, remaining: Option<Duration>) -> (Instant, Instant) {
+pub(crate) fn command_times(started: Instant, remaining: Option<Duration>) -> (Instant, Instant) {
     let remaining = remaining.unwrap_or(COMMAND_BUDGET);
     let margin = SWEEP_MARGIN.min(remaining / 5);
     (
@@ -56,67 +57,138 @@ fn command_times(started: Instant, remaining: Option<Duration>) -> (Instant, Ins
 
 /// What one sweep shares across its clusters.
 struct SweepRun {
-    pool_id: String,
-    now: std::time::SystemTime,
+    now: SystemTime,
     /// Requests end here.
     deadline: Instant,
     /// No person is started after this.
     stop_starting: Instant,
-    /// What the pool said of each user name asked about so far (empty while being asked, or
-    /// when it did not answer).
-    answers: Mutex<HashMap<String, Arc<OnceCell<PoolUser>>>>,
-    cognito_slots: Semaphore,
-    cognito_requests: AtomicU32,
+    /// No question to the user pool is asked after this: two thirds of the run, so that the
+    /// people it answered for are settled in the same run.
+    stop_asking: Instant,
+}
+
+/// What the sweep read of one cluster.
+struct ClusterRead {
+    client: kube::Client,
+    policy: std::sync::Arc<SignInPolicy>,
+    /// The binding kinds the cluster serves.
+    kinds: Vec<Kind>,
+    people: People,
+    territory: BTreeSet<String>,
+    /// When records began (seconds): the sweep's own Lease's creation.
+    since: i64,
+    /// The sweep's own Lease (made now when there was none), and where to resume.
+    state: Option<Object>,
+    resume_at: Option<String>,
 }
 
 /// What became of one person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fate {
-    Stamped,
     Kept,
     Revoked(Reason, usize),
-    /// Checked but not settled: asked again at the next run.
+    Forgotten,
+    /// Not settled: asked again at the next run.
     Left,
-    /// Not reached before the run's time was up.
-    NotStarted,
+}
+
+/// Spaces requests to the user pool `interval` apart, over every cluster.
+struct Pacer {
+    next: tokio::sync::Mutex<Instant>,
+    interval: Duration,
+}
+
+impl Pacer {
+    fn new(per_second: u32) -> Self {
+        Pacer {
+            next: tokio::sync::Mutex::new(Instant::now()),
+            interval: Duration::from_secs(1) / per_second.max(1),
+        }
+    }
+
+    /// Waits for the next slot; false when it comes after `deadline`.
+    async fn wait(&self, deadline: Instant) -> bool {
+        let slot = {
+            let mut next = self.next.lock().await;
+            let slot = (*next).max(Instant::now());
+            *next = slot + self.interval;
+            slot
+        };
+        if slot >= deadline {
+            return false;
+        }
+        tokio::time::sleep_until(slot).await;
+        true
+    }
 }
 
 impl App {
-    /// One sweep: every person whose access this function manages, on every cluster at once,
-    /// each checked once, from where the latest interrupted sweep of that cluster stopped.
-    /// `remaining` is the time Lambda still allows. A cluster that cannot be swept fails the
-    /// invocation after the others are done.
+    /// One sweep of every cluster: each read, the pool asked once about everyone who needs it,
+    /// each person settled. `remaining` is the time Lambda still allows. A cluster that cannot
+    /// be swept fails the invocation after the others are done.
     pub async fn sweep(&self, remaining: Option<Duration>) -> Result<SweepAnswer, Error> {
         let started = Instant::now();
         let (deadline, stop_starting) = command_times(started, remaining);
+        let pool_id = self
+            .config
+            .user_pool_id
+            .clone()
+            .ok_or(Error::AwsSetup("user pool (set USER_POOL_ID)"))?;
         let run = SweepRun {
-            pool_id: self
-                .config
-                .user_pool_id
-                .clone()
-                .ok_or(Error::AwsSetup("user pool (set USER_POOL_ID)"))?,
             now: (self.clock)(),
             deadline,
             stop_starting,
-            answers: Mutex::new(HashMap::new()),
-            cognito_slots: Semaphore::new(PEOPLE_AT_ONCE),
-            cognito_requests: AtomicU32::new(0),
+            stop_asking: started + (stop_starting - started) * 2 / 3,
         };
-        let results = futures::future::join_all(
+        let reads = futures::future::join_all(
             self.clusters
                 .iter()
-                .map(|cluster| self.sweep_cluster(cluster, &run, started)),
+                .map(|cluster| self.read_cluster(cluster, &run)),
         )
+        .await;
+        let days = self.config.inactive_days;
+        let wanted: BTreeSet<String> = reads
+            .iter()
+            .flatten()
+            .flat_map(|read| {
+                read.people
+                    .iter()
+                    .filter(|(_, p)| first_look(p, read.since, run.now, days) == Verdict::AskPool)
+                    .map(|(key, _)| key.clone())
+            })
+            .collect();
+        let resume_at = reads.iter().flatten().find_map(|r| r.resume_at.clone());
+        let asked = self
+            .ask_pool(&pool_id, &wanted, resume_at.as_deref(), &run)
+            .await;
+        let (answers, cognito_requests, lookup) = match asked {
+            Ok(asked) => asked,
+            Err(error) => {
+                tracing::error!(
+                    error = error.chain(),
+                    "the user pool refuses the sweep's questions"
+                );
+                return Err(error);
+            }
+        };
+        let settled = futures::future::join_all(self.clusters.iter().zip(reads).map(
+            |(cluster, read)| async {
+                let read = read?;
+                Ok::<_, Error>(self.settle(cluster, read, &answers, &run, started).await)
+            },
+        ))
         .await;
         let mut answer = SweepAnswer::default();
         let mut failures = Vec::new();
-        for (cluster, result) in self.clusters.iter().zip(results) {
+        for (cluster, result) in self.clusters.iter().zip(settled) {
             match result {
                 Ok(summary) => answer.add(cluster.label(), summary),
                 // Logged once, with the command's failure.
                 Err(error) => failures.push((cluster.label(), error)),
             }
         }
+        answer.total.cognito_requests = cognito_requests;
+        answer.total.pool_lookup = Some(lookup);
         answer.total.set_duration(started.elapsed());
         match Error::of_clusters(failures) {
             Some(error) => Err(error),
@@ -124,96 +196,276 @@ impl App {
         }
     }
 
-    /// The sweep of one cluster: its summary line and its EMF line.
-    async fn sweep_cluster(
+    /// Reads one cluster: its territory, its people (their records and bindings), the sweep's
+    /// own Lease (made now, outside a dry run, when there is none).
+    async fn read_cluster(
         &self,
         cluster: &ClusterSession,
         run: &SweepRun,
-        started: Instant,
-    ) -> Result<SweepSummary, Error> {
-        let label = cluster.label();
+    ) -> Result<ClusterRead, Error> {
         let policy = SignInPolicy::for_command(run.deadline);
         // A fresh token: a sweep may outlast one minted for an earlier invocation.
         let client = cluster.client(policy.clone(), true).await?;
-        let users = self.managed_users(cluster, &client).await?;
-        let order = sweep_order(&users);
-        let fatal: Mutex<Option<Error>> = Mutex::new(None);
-        let asked = AtomicU32::new(0);
-        let fates: Vec<(usize, Fate)> = futures::stream::iter(order.iter().copied())
-            .map(|index| {
-                let (client, users, fatal, asked) = (&client, &users, &fatal, &asked);
-                async move {
-                    let stopped = fatal.lock().unwrap_or_else(|p| p.into_inner()).is_some();
-                    if stopped || Instant::now() >= run.stop_starting {
-                        return (index, Fate::NotStarted);
+        let facts = cluster.facts(&client).await?;
+        let (twins, _) = facts
+            .twins(self.config.istio_authz)
+            .map_err(Error::Conventions)?;
+        let kinds = facts.binding_kinds(&twins);
+        let namespace = self.config.records_namespace.as_str();
+        let (found, read) = futures::join!(
+            profiles(&client, &self.config.group_profile_owner),
+            records(&client, namespace),
+        );
+        let (found, read) = (found?, read?);
+        let mut people: People = BTreeMap::new();
+        for (key, record) in read.people {
+            people.entry(key).or_default().record = Some(record);
+        }
+        for key in found.personal.keys() {
+            people.entry(key.clone()).or_default().personal_profile = true;
+        }
+        let dropped = count_bindings(&client, &kinds, &found.territory, &mut people).await?;
+        if dropped > 0 {
+            tracing::warn!(cluster = %cluster.label(), dropped, "objects with values longer than any this function writes were ignored");
+        }
+        let state = match read.state {
+            Some(state) => Some(state),
+            None => self.start_records(&client, run).await?,
+        };
+        let since = state
+            .as_ref()
+            .and_then(created)
+            .unwrap_or_else(|| seconds(run.now));
+        let resume_at = state
+            .as_ref()
+            .and_then(|s| s.meta("annotations", RESUME_ANNOTATION))
+            .map(str::to_owned);
+        Ok(ClusterRead {
+            client,
+            policy,
+            kinds,
+            people,
+            territory: found.territory,
+            since,
+            state,
+            resume_at,
+        })
+    }
+
+    /// The sweep's own Lease, made on its first run: from its creation on, records are kept.
+    async fn start_records(
+        &self,
+        client: &kube::Client,
+        run: &SweepRun,
+    ) -> Result<Option<Object>, Error> {
+        if self.config.dry_run {
+            return Ok(None);
+        }
+        let namespace = self.config.records_namespace.as_str();
+        let state = Object::new(
+            Kind::Lease,
+            Some(namespace),
+            SWEEP_STATE_LEASE,
+            json!({
+                "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": SWEEP_STATE_LEASE, "namespace": namespace,
+                             "labels": {MANAGED_BY_LABEL: MANAGER}},
+                "spec": {"renewTime": micro_time(seconds(run.now))},
+            }),
+        );
+        let api = KindApi::of(client, &state);
+        match api.create(&state, false).await {
+            Ok(_) | Err(kube::Error::Api(_)) => {}
+            Err(source) => return Err(Error::kubernetes("create", &state.describe(), source)),
+        }
+        // Whoever made it, it is read back with its creation time.
+        let read = api
+            .get_opt(SWEEP_STATE_LEASE)
+            .await
+            .map_err(|source| Error::kubernetes("read", &state.describe(), source))?;
+        match read {
+            Some(body) => Ok(Object::from_body(Kind::Lease, body)),
+            None => Err(Error::RecordsMissing(namespace.to_owned())),
+        }
+    }
+
+    /// Asks the pool about `wanted` (every cluster's people whose verdict it holds), the cheaper
+    /// way ([`pool_lookup`]), at `SWEEP_POOL_RATE`, until the run stops starting work. `Err` only
+    /// when no question can be answered.
+    async fn ask_pool(
+        &self,
+        pool_id: &str,
+        wanted: &BTreeSet<String>,
+        resume_at: Option<&str>,
+        run: &SweepRun,
+    ) -> Result<(PoolAnswers, u32, PoolLookup), Error> {
+        let pacer = Pacer::new(self.config.sweep_pool_rate);
+        let requests = AtomicU32::new(0);
+        let mut answers = PoolAnswers::new();
+        if wanted.is_empty() {
+            return Ok((answers, 0, PoolLookup::None));
+        }
+        let always = |failure: LookupFailed| match failure {
+            LookupFailed::Always(error) => Err(error),
+            LookupFailed::ForNow(why) => Ok(why),
+        };
+        requests.fetch_add(1, Ordering::Relaxed);
+        let estimated = match estimated_users(&self.cognito, pool_id).await {
+            Ok(estimated) => estimated,
+            Err(failure) => {
+                let why = always(failure)?;
+                tracing::warn!(%why, "the user pool did not say its size; everyone it decides is left for the next run");
+                return Ok((answers, 1, PoolLookup::None));
+            }
+        };
+        let lookup = pool_lookup(wanted.len(), estimated);
+        match lookup {
+            PoolLookup::None => {}
+            PoolLookup::EachPerson => {
+                for key in sweep_order(wanted.iter().map(String::as_str), resume_at) {
+                    if !pacer.wait(run.stop_asking).await {
+                        break;
                     }
-                    match self.check_person(client, &users[index], run, asked).await {
-                        Ok(fate) => (index, fate),
-                        Err(error) => {
-                            fatal
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .get_or_insert(error);
-                            (index, Fate::NotStarted)
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    match by_sub(&self.cognito, pool_id, key).await {
+                        Ok(answer) => drop(answers.insert(key.to_owned(), answer)),
+                        Err(failure) => {
+                            let why = always(failure)?;
+                            tracing::warn!(sub = key, %why, "the user pool did not answer; left for the next run");
                         }
                     }
                 }
+            }
+            PoolLookup::Scan => {
+                let mut token = None;
+                loop {
+                    if !pacer.wait(run.stop_asking).await {
+                        tracing::warn!(
+                            "the user pool's scan did not finish in time; the people it did not reach are left for the next run"
+                        );
+                        return Ok((answers, requests.into_inner(), lookup));
+                    }
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    let (users, next) = match pool_page(&self.cognito, pool_id, token).await {
+                        Ok(page) => page,
+                        Err(failure) => {
+                            let why = always(failure)?;
+                            tracing::warn!(%why, "the user pool's scan stopped; the people it did not reach are left for the next run");
+                            return Ok((answers, requests.into_inner(), lookup));
+                        }
+                    };
+                    for (sub, enabled) in users {
+                        if wanted.contains(&sub) {
+                            answers.insert(sub, PoolAnswer::Found { enabled });
+                        }
+                    }
+                    match next {
+                        Some(next) => token = Some(next),
+                        None => break,
+                    }
+                }
+                // The whole pool was read: whoever it did not hold is gone.
+                for key in wanted {
+                    answers.entry(key.clone()).or_insert(PoolAnswer::Missing);
+                }
+            }
+        }
+        Ok((answers, requests.into_inner(), lookup))
+    }
+
+    /// Settles every person of one cluster, in order, from where the latest interrupted sweep
+    /// stopped: revokes, forgets records, reshapes the kept people's policies, marks where the
+    /// next run resumes. Its summary line and its EMF line.
+    async fn settle(
+        &self,
+        cluster: &ClusterSession,
+        read: ClusterRead,
+        answers: &PoolAnswers,
+        run: &SweepRun,
+        started: Instant,
+    ) -> SweepSummary {
+        let label = cluster.label();
+        let days = self.config.inactive_days;
+        let verdict_of = |key: &str| {
+            let person = &read.people[key];
+            match first_look(person, read.since, run.now, days) {
+                Verdict::AskPool => answers.get(key).map(|a| judge(*a)),
+                verdict => Some(verdict),
+            }
+        };
+        let order = sweep_order(
+            read.people.keys().map(String::as_str),
+            read.resume_at.as_deref(),
+        );
+        let revoked: BTreeSet<String> = order
+            .iter()
+            .filter(|key| matches!(verdict_of(key), Some(Verdict::Revoke(_))))
+            .map(|key| (*key).to_owned())
+            .collect();
+        // The revoked people's bindings, and the kept people's policies out of shape.
+        let (mut found, misshapen) = self.second_look(&read, &revoked).await;
+        let fates: Vec<(&str, Fate)> = futures::stream::iter(order.iter().copied())
+            .map(|key| {
+                let bindings = found.remove(key).unwrap_or_default();
+                let read = &read;
+                async move {
+                    if Instant::now() >= run.stop_starting {
+                        return (key, Fate::Left);
+                    }
+                    let fate = match verdict_of(key) {
+                        None => Fate::Left,
+                        Some(Verdict::Keep | Verdict::AskPool) => Fate::Kept,
+                        Some(Verdict::Forget) => self.forget(read, key).await,
+                        Some(Verdict::Revoke(reason)) => {
+                            self.revoke(read, key, &bindings, reason, run).await
+                        }
+                    };
+                    (key, fate)
+                }
             })
-            .buffer_unordered(PEOPLE_AT_ONCE)
+            .buffered(PEOPLE_AT_ONCE)
             .collect()
             .await;
 
         let mut summary = SweepSummary {
-            users: users.len(),
+            users: read.people.values().filter(|p| p.bindings > 0).count(),
             dry_run: self.config.dry_run,
-            inactive_days: self.config.inactive_days,
+            inactive_days: days,
             ..SweepSummary::default()
         };
-        let mut not_started: HashSet<usize> = HashSet::new();
-        for (index, fate) in &fates {
+        for (_, fate) in &fates {
             match *fate {
-                Fate::Stamped => summary.stamped += 1,
                 Fate::Kept => summary.kept += 1,
+                Fate::Forgotten => summary.records_deleted += 1,
                 Fate::Revoked(reason, deleted) => {
                     summary.record_revocation(reason);
                     summary.bindings_deleted += deleted;
                 }
                 Fate::Left => summary.left_for_next_run += 1,
-                Fate::NotStarted => drop(not_started.insert(*index)),
             }
         }
-        let kept = fates
+        summary.checked = fates.len() - summary.left_for_next_run;
+        summary.finished = summary.left_for_next_run == 0;
+        summary.policies_reshaped = self.reshape_policies(&read, misshapen).await;
+        let first_left = fates
             .iter()
-            .filter(|(_, fate)| matches!(fate, Fate::Kept | Fate::Stamped))
-            .flat_map(|(index, _)| &users[*index].bindings);
-        summary.policies_reshaped = self.reshape_policies(&client, kept).await;
-        summary.checked = fates.len() - not_started.len();
-        summary.left_for_next_run += not_started.len();
-        summary.finished = not_started.is_empty() && summary.left_for_next_run == 0;
-        // Resume where this run stopped: the first person, in this run's order, not reached.
-        let first_not_started = order.iter().find(|i| not_started.contains(i));
-        if let Some(person) = first_not_started.and_then(|i| users[*i].anchor())
-            && !self.config.dry_run
-        {
-            let mark = json!({SWEEP_RESUME_ANNOTATION: rfc3339(seconds(run.now))});
-            annotate(&client, &Annotate::new(person, mark)).await;
-        }
-        summary.kubernetes_requests = policy.requests();
-        summary.cognito_requests = asked.load(Ordering::Relaxed);
+            .find(|(_, f)| *f == Fate::Left)
+            .map(|(k, _)| *k);
+        self.mark_resume(&read, first_left).await;
+        summary.kubernetes_requests = read.policy.requests();
         summary.set_duration(started.elapsed());
         println!("{}", summary.emf(&label, (self.clock)()));
         tracing::info!(
             cluster = %label,
             users = summary.users,
             checked = summary.checked,
-            stamped = summary.stamped,
             kept = summary.kept,
             revoked = summary.revoked(),
             deleted_users = summary.revoked_deleted,
             disabled_users = summary.revoked_disabled,
-            replaced_users = summary.revoked_replaced,
             inactive_users = summary.revoked_inactive,
             bindings_deleted = summary.bindings_deleted,
+            records_deleted = summary.records_deleted,
             policies_reshaped = summary.policies_reshaped,
             left_for_next_run = summary.left_for_next_run,
             finished = summary.finished,
@@ -221,170 +473,155 @@ impl App {
             inactive_days = summary.inactive_days,
             duration_ms = summary.duration_ms,
             kubernetes_requests = summary.kubernetes_requests,
-            cognito_requests = summary.cognito_requests,
             "sweep"
         );
-        match fatal.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            Some(error) => Err(error),
-            None => Ok(summary),
-        }
+        summary
     }
 
-    /// The access report `request` asks for, of every cluster.
-    pub async fn access_report(
+    /// The bindings of the people to revoke, and the contributor policies of everyone else
+    /// whose shape their namespace's mesh mode no longer calls for (at most [`MAX_RESHAPED`]),
+    /// with those namespaces' mesh labels. A cluster that cannot be read again leaves both empty
+    /// (logged): the people are then left for the next run.
+    async fn second_look(
         &self,
-        request: &ReportRequest,
-        remaining: Option<Duration>,
-    ) -> Result<AccessReport, Error> {
-        let (deadline, _) = command_times(Instant::now(), remaining);
-        let read = futures::future::join_all(self.clusters.iter().map(|cluster| async move {
-            let client = cluster
-                .client(SignInPolicy::for_command(deadline), false)
-                .await?;
-            let users = self.managed_users(cluster, &client).await?;
-            Ok::<_, Error>((cluster.label(), users))
-        }))
-        .await;
-        let clusters = read.into_iter().collect::<Result<Vec<_>, _>>()?;
-        Ok(access_report(
-            &clusters,
-            request,
-            (self.clock)(),
-            self.config.inactive_days,
-        ))
-    }
-
-    /// Everyone this function manages access for on `cluster`, by key.
-    async fn managed_users(
-        &self,
-        cluster: &ClusterSession,
-        client: &kube::Client,
-    ) -> Result<Vec<ManagedUser>, Error> {
-        let facts = cluster.facts(client).await?;
-        let (twins, _) = facts
-            .twins(self.config.istio_authz)
-            .map_err(Error::Conventions)?;
-        let inventory = inventory(client, &facts.binding_kinds(&twins)).await?;
-        Ok(managed_users(
-            inventory.bindings,
-            &inventory.profiles,
-            &self.config.group_profile_owner,
-        ))
-    }
-
-    /// Checks one person and acts on the verdict. `Err` only for what stops the whole sweep.
-    async fn check_person(
-        &self,
-        client: &kube::Client,
-        person: &ManagedUser,
-        run: &SweepRun,
-        asked: &AtomicU32,
-    ) -> Result<Fate, Error> {
-        let verdict = match first_look(person, run.now, self.config.inactive_days) {
-            Verdict::AskPool(username) => match self.pool_user(run, &username, asked).await {
-                Ok(answer) => judge(person, &answer),
-                Err(LookupFailed::ForNow(why)) => {
-                    tracing::warn!(sub = person.key.as_str(), %why, "the user pool did not answer; left for the next run");
-                    return Ok(Fate::Left);
-                }
-                Err(LookupFailed::Always(error)) => return Err(error),
-            },
-            verdict => verdict,
-        };
-        let marked = person.resume_mark().is_some();
-        let dry_run = self.config.dry_run;
-        Ok(match verdict {
-            Verdict::Stamp => {
-                let Some(anchor) = person.anchor() else {
-                    return Ok(Fate::Kept);
-                };
-                let mut annotations = record_annotations(run.now, None);
-                if marked {
-                    annotations[SWEEP_RESUME_ANNOTATION] = Value::Null;
-                }
-                if dry_run {
-                    tracing::info!(object = %anchor.describe(), "would-stamp");
-                    Fate::Stamped
-                } else if annotate(client, &Annotate::new(anchor, annotations)).await {
-                    Fate::Stamped
-                } else {
-                    Fate::Left
-                }
-            }
-            Verdict::Keep | Verdict::AskPool(_) => {
-                if marked && !dry_run {
-                    self.unmark(client, person).await;
-                }
-                Fate::Kept
-            }
-            Verdict::Revoke(reason) => self.revoke(client, person, reason).await,
-        })
-    }
-
-    /// What the pool says of `username`: asked once per sweep (a person may be on several
-    /// clusters), at most [`PEOPLE_AT_ONCE`] questions in flight over every cluster, and only
-    /// until the run's deadline.
-    async fn pool_user(
-        &self,
-        run: &SweepRun,
-        username: &str,
-        asked: &AtomicU32,
-    ) -> Result<PoolUser, LookupFailed> {
-        // One cell per user name: a second cluster asking about the same person waits for the
-        // first one's answer instead of asking again.
-        let cell = run
-            .answers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(username.to_owned())
-            .or_default()
-            .clone();
-        let ask = || async {
-            let _slot = run.cognito_slots.acquire().await;
-            run.cognito_requests.fetch_add(1, Ordering::Relaxed);
-            asked.fetch_add(1, Ordering::Relaxed);
-            pool_user(&self.cognito, &run.pool_id, username).await
-        };
-        tokio::time::timeout_at(run.deadline, cell.get_or_try_init(ask))
-            .await
-            .unwrap_or_else(|_| Err(LookupFailed::ForNow("no answer in time".into())))
-            .cloned()
-    }
-
-    /// Brings the contributor policies among `bindings` (of the people kept) to the shape their
-    /// namespace's mesh mode calls for now, as a sign-in would: an operator who switched a
-    /// namespace between sidecar and ambient finds its contributors' access working by the
-    /// next sweep ([`mesh::misshapen`]). Each is re-read and applied only while it is that
-    /// version; one that cannot be is logged and left for the next sweep or sign-in. How many
-    /// were reshaped (or, in a dry run, would be).
-    async fn reshape_policies<'a>(
-        &self,
-        client: &kube::Client,
-        bindings: impl Iterator<Item = &'a Object>,
-    ) -> usize {
-        let policies: Vec<&Object> = bindings
-            .filter(|b| b.kind == Kind::AuthorizationPolicy)
-            .collect();
-        let territory: BTreeSet<&str> = policies
-            .iter()
-            .filter_map(|p| p.namespace.as_deref())
-            .collect();
-        if territory.is_empty() {
-            return 0;
-        }
-        let labels = match mesh_labels(client, &territory).await {
+        read: &ClusterRead,
+        revoked: &BTreeSet<String>,
+    ) -> (BTreeMap<String, Vec<Object>>, Vec<(Object, Option<Value>)>) {
+        let labels = match mesh_labels(&read.client, &read.territory).await {
             Ok(labels) => labels,
             Err(error) => {
                 tracing::warn!(%error, "could not read the namespaces' mesh modes; contributor policies left in the shape they have until the next sweep");
-                return 0;
+                BTreeMap::new()
             }
         };
-        let misshapen = policies.into_iter().filter_map(|policy| {
-            let namespace_labels = labels.get(policy.namespace.as_deref()?);
-            mesh::misshapen(policy, namespace_labels).then_some((policy, namespace_labels))
-        });
+        let mut misshapen = Vec::new();
+        let kinds: Vec<Kind> = read
+            .kinds
+            .iter()
+            .copied()
+            .filter(|k| !revoked.is_empty() || *k == Kind::AuthorizationPolicy)
+            .collect();
+        let found = bindings_of(&read.client, &kinds, &read.territory, revoked, |binding| {
+            let namespace_labels = binding.namespace.as_deref().and_then(|ns| labels.get(ns));
+            if misshapen.len() < MAX_RESHAPED && mesh::misshapen(&binding, namespace_labels) {
+                misshapen.push((binding, namespace_labels.cloned()));
+            }
+        })
+        .await;
+        match found {
+            Ok(found) => (found, misshapen),
+            Err(error) => {
+                tracing::warn!(%error, "could not read the bindings again; the people to revoke are left for the next run");
+                (BTreeMap::new(), Vec::new())
+            }
+        }
+    }
+
+    /// The Lease of the person `key` as the sweep read it (to write to it only while unchanged).
+    fn record_of(&self, read: &ClusterRead, key: &str) -> Option<Object> {
+        let (_, version) = read.people.get(key)?.record.as_ref()?;
+        let namespace = self.config.records_namespace.as_str();
+        Some(Object::new(
+            Kind::Lease,
+            Some(namespace),
+            key,
+            json!({"metadata": {"name": key, "namespace": namespace, "resourceVersion": version}}),
+        ))
+    }
+
+    /// Revokes a person's `bindings` (never a Profile or a namespace). Their record is marked
+    /// first, only while it is the version read: a sign-in since (which renews it) stops the
+    /// revocation.
+    async fn revoke(
+        &self,
+        read: &ClusterRead,
+        key: &str,
+        bindings: &[Object],
+        reason: Reason,
+        run: &SweepRun,
+    ) -> Fate {
+        let email = bindings.iter().find_map(subject_user).unwrap_or_default();
+        if self.config.dry_run {
+            for object in bindings {
+                tracing::info!(object = %object.describe(), user = ?email, %reason, "would-delete");
+            }
+            return Fate::Revoked(reason, bindings.len());
+        }
+        if let Some(record) = self.record_of(read, key) {
+            let mark =
+                json!({REVOKED_ANNOTATION: format!("{} {reason}", rfc3339(seconds(run.now)))});
+            if !annotate(&read.client, &Annotate::new(&record, mark)).await {
+                return Fate::Left;
+            }
+        }
+        let deleted = futures::future::join_all(
+            bindings
+                .iter()
+                .map(|o| delete_binding(&read.client, o, email)),
+        )
+        .await;
+        if deleted.iter().any(Result::is_err) {
+            return Fate::Left;
+        }
+        let objects: Vec<String> = bindings.iter().map(Object::describe).collect();
+        tracing::info!(user = ?email, sub = key, %reason, ?objects, "access revoked");
+        Fate::Revoked(
+            reason,
+            deleted.iter().filter(|r| matches!(r, Ok(true))).count(),
+        )
+    }
+
+    /// Deletes the record of a person with nothing left here, only while unchanged.
+    async fn forget(&self, read: &ClusterRead, key: &str) -> Fate {
+        let Some(record) = self.record_of(read, key) else {
+            return Fate::Kept;
+        };
+        if self.config.dry_run {
+            tracing::info!(object = %record.describe(), "would-delete");
+            return Fate::Forgotten;
+        }
+        match KindApi::of(&read.client, &record)
+            .delete_if(&record, false, true)
+            .await
+        {
+            Ok(()) => Fate::Forgotten,
+            Err(kube::Error::Api(status)) if status.code == 404 => Fate::Forgotten,
+            Err(error) => {
+                tracing::warn!(object = %record.describe(), %error, "could not delete the record; left for the next run");
+                Fate::Left
+            }
+        }
+    }
+
+    /// Writes where the next run resumes (`first_left`), or removes the mark when every person
+    /// was settled. Nothing in a dry run.
+    async fn mark_resume(&self, read: &ClusterRead, first_left: Option<&str>) {
+        let Some(state) = read.state.as_ref().filter(|_| !self.config.dry_run) else {
+            return;
+        };
+        if first_left == read.resume_at.as_deref() {
+            return;
+        }
+        let mark = json!({RESUME_ANNOTATION: first_left});
+        annotate(&read.client, &Annotate::new(state, mark)).await;
+    }
+
+    /// Brings each of `misshapen` (contributor policies of the people kept, as listed, and
+    /// their namespace's mesh labels) to the shape their namespace's mesh mode calls for now, as
+    /// a sign-in would: an operator who switched a namespace between sidecar and ambient finds
+    /// its contributors' access working by the next sweep ([`mesh::misshapen`]). Each is re-read
+    /// and applied only while it is that version; one that cannot be is logged and left for the
+    /// next sweep or sign-in. How many were reshaped (or, in a dry run, would be).
+    async fn reshape_policies(
+        &self,
+        read: &ClusterRead,
+        misshapen: Vec<(Object, Option<Value>)>,
+    ) -> usize {
         let reshaped = futures::stream::iter(misshapen)
-            .map(|(policy, namespace_labels)| self.reshape_policy(client, policy, namespace_labels))
+            .map(|(policy, labels)| async move {
+                self.reshape_policy(&read.client, &policy, labels.as_ref())
+                    .await
+            })
             .buffer_unordered(PEOPLE_AT_ONCE)
             .collect::<Vec<bool>>()
             .await;
@@ -430,63 +667,26 @@ impl App {
             }
         }
     }
-
-    /// Removes the resume marks from a person's objects.
-    async fn unmark(&self, client: &kube::Client, person: &ManagedUser) {
-        let marked = person
-            .objects()
-            .filter(|o| o.meta("annotations", SWEEP_RESUME_ANNOTATION).is_some());
-        for object in marked {
-            let unmark = json!({SWEEP_RESUME_ANNOTATION: Value::Null});
-            annotate(client, &Annotate::new(object, unmark)).await;
-        }
-    }
-
-    /// Deletes a person's bindings (never a Profile or a namespace), the activity holder first
-    /// and only while unchanged: a sign-in since the listing stops the revocation.
-    async fn revoke(&self, client: &kube::Client, person: &ManagedUser, reason: Reason) -> Fate {
-        let email = person.email().unwrap_or_default();
-        let order = revocation_order(person);
-        if self.config.dry_run {
-            for object in &order {
-                tracing::info!(object = %object.describe(), user = ?email, %reason, "would-delete");
-            }
-            return Fate::Revoked(reason, order.len());
-        }
-        // The holder first and alone: its refusal (a sign-in since the listing) stops the rest.
-        let Some((first, rest)) = order.split_first() else {
-            return Fate::Revoked(reason, 0);
-        };
-        let Ok(first) = delete_binding(client, first, true, email).await else {
-            return Fate::Left;
-        };
-        let rest =
-            futures::future::join_all(rest.iter().map(|o| delete_binding(client, o, false, email)))
-                .await;
-        if rest.iter().any(Result::is_err) {
-            return Fate::Left;
-        }
-        let deleted = usize::from(first) + rest.iter().filter(|r| matches!(r, Ok(true))).count();
-        let objects: Vec<String> = order.iter().map(|o| o.describe()).collect();
-        tracing::info!(user = ?email, sub = person.key.as_str(), %reason, ?objects, "access revoked");
-        Fate::Revoked(reason, deleted)
-    }
 }
 
-/// Deletes one binding of a person (`unchanged`: only the very version listed): whether it was
-/// there to delete, or `Err` when it could not be deleted (logged).
-async fn delete_binding(
-    client: &kube::Client,
-    object: &Object,
-    unchanged: bool,
-    email: &str,
-) -> Result<bool, ()> {
-    match KindApi::of(client, object)
-        .delete_if(object, false, unchanged)
-        .await
-    {
+/// The person a RoleBinding names (its first `User` subject: what RBAC enforces).
+pub(crate) fn subject_user(binding: &Object) -> Option<&str> {
+    binding
+        .body
+        .get("subjects")?
+        .as_array()?
+        .iter()
+        .find(|s| s["kind"] == "User")?
+        .get("name")?
+        .as_str()
+}
+
+/// Deletes one binding of a person, only if it is still the one listed (its uid): whether it
+/// was there to delete, or `Err` when it could not be deleted (logged).
+async fn delete_binding(client: &kube::Client, object: &Object, email: &str) -> Result<bool, ()> {
+    match KindApi::of(client, object).delete(object, false).await {
         Ok(()) => Ok(true),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(false),
         Err(error) => {
             tracing::warn!(object = %object.describe(), user = ?email, %error, "could not revoke; left for the next run");
             Err(())

@@ -133,7 +133,7 @@ fn add_a_cluster_that_is_down(c: &Clusters) {
         name: "kf-down".into(),
         endpoint: "https://127.0.0.1:9".into(),
         ca_base64: c.clusters[0].ca_base64(),
-        access_key_id: c.clusters[0].config().credentials.access_key_id.clone(),
+        access_key_ids: vec![c.clusters[0].config().credentials.access_key_id.clone()],
         region: "us-east-1".into(),
     });
 }
@@ -225,8 +225,15 @@ mod through_the_binary {
     }
 
     async fn command(stack: &LocalStack, request: Value) -> Value {
-        match stack
-            .runtime
+        command_on(&stack.runtime, request).await
+    }
+
+    /// A command to the function running on `runtime` (the trigger's or the sweep function's).
+    async fn command_on(
+        runtime: &kfpm_testkit::runtime_api::FakeRuntimeApi,
+        request: Value,
+    ) -> Value {
+        match runtime
             .invoke(
                 &request.to_string(),
                 Duration::from_secs(20),
@@ -252,16 +259,19 @@ mod through_the_binary {
         stack
             .cognito
             .add_user(LOCAL_USER_POOL, &username_of("jane"), &sub_of("jane"), true);
-        let _function =
-            stack.spawn_function(Path::new(BINARY), &[("FUNCTION_ROLE", "sweep")], true);
-        let answer = command(&stack, json!({"kubeflow-profile-manager": "sweep"})).await;
+        let _function = stack.spawn_sweep_function(Path::new(BINARY), &[], true);
+        let answer = command_on(
+            &stack.sweep_runtime,
+            json!({"kubeflow-profile-manager": "sweep"}),
+        )
+        .await;
         assert_eq!(answer["users"], 4, "{answer}");
         assert_eq!(answer["revokedDeleted"], 2, "{answer}");
         assert_eq!(answer["kept"], 2, "{answer}");
-        assert_eq!(
-            answer["cognitoRequests"], 2,
-            "one question per person: {answer}"
-        );
+        // The pool is asked once for both clusters' people: its size, then its one page (two
+        // people wanted, one page holds the whole pool).
+        assert_eq!(answer["cognitoRequests"], 2, "{answer}");
+        assert_eq!(answer["poolLookup"], "scan", "{answer}");
         let clusters: Vec<&str> = answer["clusters"]
             .as_array()
             .unwrap()
@@ -285,8 +295,8 @@ mod through_the_binary {
             );
         }
 
-        let report = command(
-            &stack,
+        let report = command_on(
+            &stack.sweep_runtime,
             json!({"kubeflow-profile-manager": "access-report", "format": "csv"}),
         )
         .await;
@@ -294,11 +304,15 @@ mod through_the_binary {
             .as_str()
             .unwrap()
             .lines()
-            .filter(|l| l.starts_with("access,"))
+            .filter(|l| l.starts_with("access,") && l.contains("@corp.example"))
             .collect();
         assert_eq!(rows.len(), 2, "{rows:?}");
-        assert!(rows[0].starts_with("access,kubeflow-test,jane@corp.example,"));
-        assert!(rows[1].starts_with("access,us-west-2/kf-dr,jane@corp.example,"));
+        assert!(rows[0].starts_with(
+            "access,kubeflow-test,ml,user-jane-corp-example-clusterrole-edit,jane@corp.example,"
+        ));
+        assert!(rows[1].starts_with(
+            "access,us-west-2/kf-dr,ml,user-jane-corp-example-clusterrole-edit,jane@corp.example,"
+        ));
     }
 
     #[tokio::test]

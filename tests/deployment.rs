@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::Harness;
-use kfpm_testkit::rbac::{PolicyRule, project_rules};
+use kfpm_testkit::rbac::{PolicyRule, Rbac, UserInfo, allows};
 use kubeflow_profile_manager::domain::config::{self, Config};
 use kubeflow_profile_manager::domain::metrics::SignInMetrics;
 use kubeflow_profile_manager::domain::sweep::SweepSummary;
@@ -28,8 +28,9 @@ fn rule(groups: &[&str], resources: &[&str], verbs: &[&str], names: &[&str]) -> 
 #[test]
 fn the_rbac_manifest_grants_exactly_the_documented_list() {
     let crud = ["get", "list", "create", "patch", "delete"];
+    let rbac = Rbac::project();
     assert_eq!(
-        project_rules(),
+        rbac.cluster_role_rules("kubeflow-profile-manager"),
         vec![
             rule(
                 &["kubeflow.org"],
@@ -64,19 +65,107 @@ fn the_rbac_manifest_grants_exactly_the_documented_list() {
             ),
         ]
     );
+    // The records: the trigger reads, creates and renews a person's Lease, nothing else.
+    assert_eq!(
+        rbac.role_rules("kubeflow-profile-manager", "kubeflow-profile-manager"),
+        vec![rule(
+            &["coordination.k8s.io"],
+            &["leases"],
+            &["get", "create", "patch"],
+            &[]
+        )]
+    );
+    // The sweep function: no create, no bind, no write on namespaces or Profiles.
+    assert_eq!(
+        rbac.cluster_role_rules("kubeflow-profile-manager-sweep"),
+        vec![
+            rule(&["kubeflow.org"], &["profiles"], &["list"], &[]),
+            rule(&[""], &["namespaces"], &["list"], &[]),
+            rule(
+                &["rbac.authorization.k8s.io"],
+                &["rolebindings"],
+                &["list", "delete"],
+                &[]
+            ),
+            rule(
+                &["security.istio.io"],
+                &["authorizationpolicies"],
+                &["get", "list", "patch", "delete"],
+                &[]
+            ),
+            rule(
+                &["rbac.istio.io"],
+                &["servicerolebindings"],
+                &["list", "delete"],
+                &[]
+            ),
+        ]
+    );
+    assert_eq!(
+        rbac.role_rules("kubeflow-profile-manager", "kubeflow-profile-manager-sweep"),
+        vec![rule(&["coordination.k8s.io"], &["leases"], &crud, &[])]
+    );
+    // Each function's group holds its own roles only.
+    let trigger = UserInfo::new("trigger", &["kubeflow-profile-manager"]);
+    let sweep = UserInfo::new("sweep", &["kubeflow-profile-manager-sweep"]);
+    let may = |user: &UserInfo, ns: Option<&str>, group: &str, resource: &str, verb: &str| {
+        allows(&rbac.rules_for(user, ns), group, resource, verb, None)
+    };
+    assert!(may(
+        &trigger,
+        Some("ml"),
+        "rbac.authorization.k8s.io",
+        "rolebindings",
+        "create"
+    ));
+    assert!(!may(
+        &sweep,
+        Some("ml"),
+        "rbac.authorization.k8s.io",
+        "rolebindings",
+        "create"
+    ));
+    assert!(!may(&sweep, None, "", "namespaces", "create"));
+    assert!(!may(
+        &trigger,
+        Some("kubeflow-profile-manager"),
+        "coordination.k8s.io",
+        "leases",
+        "delete"
+    ));
+    assert!(may(
+        &sweep,
+        Some("kubeflow-profile-manager"),
+        "coordination.k8s.io",
+        "leases",
+        "delete"
+    ));
+    assert!(!may(
+        &sweep,
+        Some("ml"),
+        "coordination.k8s.io",
+        "leases",
+        "list"
+    ));
     let manifest = std::fs::read_to_string("deploy/rbac.yaml").unwrap();
     assert!(!manifest.contains('*'), "no wildcards");
     assert!(!manifest.contains("cluster-admin") && !manifest.contains("system:masters"));
-    assert!(manifest.contains("kind: Group\n    name: kubeflow-profile-manager"));
+    assert!(manifest.contains("kind: Group\n    name: kubeflow-profile-manager\n"));
+    assert!(manifest.contains("kind: Group\n    name: kubeflow-profile-manager-sweep\n"));
 }
 
 #[test]
 fn the_admin_variant_adds_bind_on_kubeflow_admin_only() {
-    let with_admin = kfpm_testkit::rbac::project_rules_with_admin();
-    let base = project_rules();
-    assert_eq!(&with_admin[..base.len()], &base[..]);
+    let with_admin = Rbac::project_with_admin();
+    let base = Rbac::project();
+    let trigger = UserInfo::new("trigger", &["kubeflow-profile-manager"]);
+    let (more, less) = (
+        with_admin.rules_for(&trigger, None),
+        base.rules_for(&trigger, None),
+    );
+    assert_eq!(&more[..less.len()], &less[..]);
     assert_eq!(
-        &with_admin[base.len()..],
+        &more[less.len()..],
         [rule(
             &["rbac.authorization.k8s.io"],
             &["clusterroles"],
@@ -93,9 +182,11 @@ fn the_admin_variant_adds_bind_on_kubeflow_admin_only() {
 async fn the_fake_cluster_enforces_the_manifest() {
     // Without `bind` on kubeflow-edit the API server refuses the RoleBinding, as EKS would.
     let h = Harness::start_with(&[], |config| {
-        let mut rules = project_rules();
-        rules.retain(|r| !r.verbs.contains(&"bind".to_string()));
-        config.rbac = Some(rules);
+        config.rbac = Some(
+            Rbac::project().with_role("kubeflow-profile-manager", |rules| {
+                rules.retain(|r| !r.verbs.contains(&"bind".to_string()));
+            }),
+        );
     })
     .await;
     assert!(h.sign_in("rumesh", RUMESH, "[ml]").await.is_err());
@@ -488,7 +579,16 @@ fn the_sweep_runs_on_a_schedule_with_its_own_time_and_may_only_ask_the_pool_abou
     let statements = policies[0]["Statement"].as_sequence().unwrap();
     assert_eq!(statements.len(), 2);
     assert_eq!(statements[0]["Action"], "eks:DescribeCluster");
-    assert_eq!(statements[1]["Action"], "cognito-idp:AdminGetUser");
+    let asks: Vec<&str> = statements[1]["Action"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        asks,
+        kfpm_testkit::local::SWEEP_POOL_ACTIONS.map(|a| format!("cognito-idp:{a}"))
+    );
     assert_eq!(tagged(&statements[1]["Resource"]), "!Ref UserPoolArn");
     assert!(tagged(&policies[1]).starts_with("!If - InVpc\n"));
     // The trigger keeps its 6 s and its grants; the sweep's role gets its own access entry.
@@ -502,7 +602,7 @@ fn the_sweep_runs_on_a_schedule_with_its_own_time_and_may_only_ask_the_pool_abou
     );
     assert_eq!(
         tagged(&entry["Properties"]["KubernetesGroups"][0]),
-        "!Ref KubernetesGroup"
+        "!Sub ${KubernetesGroup}-sweep"
     );
     let alarm = &t["Resources"]["FailedSweepsAlarm"]["Properties"];
     assert_eq!(alarm["Namespace"], "AWS/Lambda");
@@ -662,12 +762,7 @@ fn the_alarm_and_the_dashboard_watch_metrics_the_function_emits() {
         );
     }
     let sweep = SweepSummary::default().emf("kf", std::time::SystemTime::UNIX_EPOCH);
-    for name in [
-        "SweepUsers",
-        "SweepRevoked",
-        "SweepStamped",
-        "SweepLeftForNextRun",
-    ] {
+    for name in ["SweepUsers", "SweepRevoked", "SweepLeftForNextRun"] {
         assert!(sweep.get(name).is_some(), "{name} is not emitted");
         assert!(
             body.contains(&format!("\"{name}\"")),
@@ -791,6 +886,51 @@ fn the_access_report_script_asks_for_the_filters_and_prints_json_or_csv() {
     );
     assert_eq!(code, 1);
     assert!(printed.contains("no cluster"), "{printed}");
+}
+
+#[test]
+fn the_access_report_script_asks_for_every_page_and_prints_them_as_one() {
+    let pages = |answers: serde_json::Value, args: &[&str]| {
+        with_fake_aws(
+            "scripts/access-report.py",
+            args,
+            |dir| std::fs::write(dir.join("answers.json"), answers.to_string()).unwrap(),
+            "payload.json",
+        )
+    };
+    let header = "kind,cluster,namespace,name\r\n";
+    let answers = serde_json::json!([
+        {"csv": format!("{header}access,kf,ml,a\r\n"), "next": "a|0|ml|a"},
+        {"csv": format!("{header}access,kf,ml,b\r\n"), "next": null},
+    ]);
+    let dir_args = ["--function", "kfpm-sweep", "--format", "csv"];
+    let (code, printed, last) = pages(answers, &dir_args);
+    assert_eq!(code, 0, "{printed}");
+    assert_eq!(
+        printed,
+        format!("{header}access,kf,ml,a\r\naccess,kf,ml,b\r\n")
+    );
+    assert_eq!(
+        last.unwrap()["after"],
+        "a|0|ml|a",
+        "the second page starts after the first"
+    );
+    let answers = serde_json::json!([
+        {"accesses": [{"binding": "a"}], "inactivePersonalProfiles": [], "next": "a|0|ml|a"},
+        {"accesses": [{"binding": "b"}], "inactivePersonalProfiles": [{"profile": "p"}], "next": null},
+    ]);
+    let (code, printed, _) = pages(answers, &["--function", "kfpm-sweep"]);
+    assert_eq!(code, 0, "{printed}");
+    let joined: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!(
+        joined["accesses"],
+        serde_json::json!([{"binding": "a"}, {"binding": "b"}])
+    );
+    assert_eq!(
+        joined["inactivePersonalProfiles"],
+        serde_json::json!([{"profile": "p"}])
+    );
+    assert!(joined.get("next").is_none());
 }
 
 const POOL: &str = "eu-west-1_AbC123xyz";
@@ -976,18 +1116,32 @@ fn make_rbac_binds_the_manifests_to_the_stacks_kubernetes_group_and_changes_noth
         + &std::fs::read_to_string("deploy/rbac-admin.yaml").unwrap();
     let (code, text, _) = rendered(&["--group", "kf-pm.prod", "--admin"]);
     assert_eq!(code, 0);
-    let mut bindings = 0;
+    let mut groups = BTreeMap::new();
     for document in serde_norway::Deserializer::from_str(&text) {
         let object = Value::deserialize(document).unwrap();
-        if object["kind"] == "ClusterRoleBinding" {
-            bindings += 1;
+        if matches!(
+            object["kind"].as_str(),
+            Some("ClusterRoleBinding" | "RoleBinding")
+        ) {
             assert_eq!(object["subjects"][0]["kind"], "Group");
-            assert_eq!(object["subjects"][0]["name"], "kf-pm.prod");
+            let group = object["subjects"][0]["name"].as_str().unwrap().to_owned();
+            *groups.entry(group).or_insert(0) += 1;
         }
     }
-    assert_eq!(bindings, 2);
+    // The trigger's bindings (cluster, records, admin variant) and the sweep function's.
     assert_eq!(
-        text.replace("name: kf-pm.prod\n", "name: kubeflow-profile-manager\n"),
+        groups,
+        BTreeMap::from([
+            ("kf-pm.prod".to_owned(), 3),
+            ("kf-pm.prod-sweep".to_owned(), 2)
+        ])
+    );
+    assert_eq!(
+        text.replace(
+            "name: kf-pm.prod-sweep\n",
+            "name: kubeflow-profile-manager-sweep\n"
+        )
+        .replace("name: kf-pm.prod\n", "name: kubeflow-profile-manager\n"),
         original,
         "only the subjects change"
     );
@@ -998,7 +1152,7 @@ fn make_rbac_binds_the_manifests_to_the_stacks_kubernetes_group_and_changes_noth
     );
     // The template's KubernetesGroup parameter and the script accept the same names.
     let pattern = kubernetes_group_pattern();
-    assert_eq!(pattern, "^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$");
+    assert_eq!(pattern, "^[a-z0-9]([-a-z0-9.]{0,55}[a-z0-9])?$");
     let script = std::fs::read_to_string("scripts/rbac.py").unwrap();
     assert!(script.contains(&format!("re.compile(r\"{pattern}\")")));
     let (code, text, error) = rendered(&["--group", "Kubeflow Admins"]);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use kfpm_testkit::ShiftedClock;
 use kfpm_testkit::apiserver::{FakeClusterConfig, Flavor};
 use kfpm_testkit::local::{LOCAL_USER_POOL, LocalStack};
-use kfpm_testkit::rbac::project_rules;
+use kfpm_testkit::rbac::Rbac;
 use kfpm_testkit::runtime_api::Invocation;
 use serde_json::{Value, json};
 
@@ -153,11 +153,13 @@ async fn on_every_flavour_a_sound_deployment_is_reported_ok_and_nothing_is_writt
 #[tokio::test]
 async fn a_missing_permission_is_named_with_its_fix() {
     let stack = stack_with(|c| {
-        let mut rules = project_rules();
-        for rule in rules.iter_mut().filter(|r| r.resources == ["rolebindings"]) {
-            rule.verbs.retain(|v| v != "delete");
-        }
-        c.rbac = Some(rules);
+        c.rbac = Some(
+            Rbac::project().with_role("kubeflow-profile-manager", |rules| {
+                for rule in rules.iter_mut().filter(|r| r.resources == ["rolebindings"]) {
+                    rule.verbs.retain(|v| v != "delete");
+                }
+            }),
+        );
     })
     .await;
     let report = doctor(&stack, &[], json!({})).await;

@@ -7,7 +7,7 @@ mod common;
 
 use common::Harness;
 use kfpm_testkit::apiserver::Flavor;
-use kfpm_testkit::rbac::{project_rules, project_rules_with_admin};
+use kfpm_testkit::rbac::Rbac;
 use serde_json::json;
 
 const JANE: &str = "jane@corp.example";
@@ -146,7 +146,7 @@ async fn admin_is_refused_unless_enabled_and_then_needs_the_admin_rbac() {
 
     // Enabled, under the function's own RBAC with the admin variant applied.
     let h = Harness::start_with(&[SUFFIXES, ("ALLOW_ADMIN_ROLE", "true")], |config| {
-        config.rbac = Some(project_rules_with_admin())
+        config.rbac = Some(Rbac::project_with_admin())
     })
     .await;
     let outcome = h
@@ -158,7 +158,7 @@ async fn admin_is_refused_unless_enabled_and_then_needs_the_admin_rbac() {
 
     // Enabled without the admin variant: the API server refuses the binding, as EKS would.
     let h = Harness::start_with(&[SUFFIXES, ("ALLOW_ADMIN_ROLE", "true")], |config| {
-        config.rbac = Some(project_rules())
+        config.rbac = Some(Rbac::project())
     })
     .await;
     assert!(h.sign_in("jane", JANE, "[KF-TEAM-A-ADMIN]").await.is_err());

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::{Harness, OWNER, granted, refused};
 use kfpm_testkit::apiserver::{Fault, Flavor};
-use kfpm_testkit::events::sign_in_event;
+use kfpm_testkit::events::{sign_in_event, sub_of};
 use kubeflow_profile_manager::Outcome;
 use kubeflow_profile_manager::error::USER_FACING_MESSAGE;
 use serde_json::{Value, json};
@@ -65,28 +65,35 @@ async fn a_first_sign_in_creates_the_profiles_namespaces_and_kfam_shaped_access(
         assert_eq!(ap["spec"]["rules"][0]["when"][0]["values"], json!([RUMESH]));
     }
     assert!(h.cluster.all("ServiceRoleBinding").is_empty());
-    // The sign-in's activity and Cognito user name ride on the first binding it created, and on
-    // no other object: no extra write.
-    let records: Vec<(String, Value)> = h
+    // The sign-in's activity is recorded in the person's Lease, named by their `sub`, in the
+    // function's own namespace; no binding or Profile carries it.
+    let leases = h.cluster.all("Lease");
+    assert_eq!(leases.len(), 1, "{leases:?}");
+    let lease = &leases[0];
+    assert_eq!(lease["metadata"]["namespace"], "kubeflow-profile-manager");
+    assert_eq!(lease["metadata"]["name"], sub_of("rumesh"));
+    assert_eq!(
+        lease["metadata"]["labels"]["kubeflow-profile-manager/user"],
+        sub_of("rumesh")
+    );
+    assert!(
+        lease["spec"]["renewTime"]
+            .as_str()
+            .unwrap()
+            .ends_with(".000000Z")
+    );
+    let annotated = h
         .cluster
         .all("RoleBinding")
         .into_iter()
         .chain(h.cluster.all("Profile"))
-        .filter_map(|o| {
-            let annotations = o["metadata"]["annotations"].clone();
-            let namespace = o["metadata"]["namespace"].as_str().unwrap_or("").to_owned();
-            annotations
+        .filter(|o| {
+            o["metadata"]["annotations"]
                 .get("kubeflow-profile-manager/last-activity")
                 .is_some()
-                .then_some((namespace, annotations))
         })
-        .collect();
-    assert_eq!(records.len(), 1, "{records:?}");
-    assert_eq!(records[0].0, "ridy-rumesh", "the claim's first group");
-    assert_eq!(
-        records[0].1["kubeflow-profile-manager/username"],
-        "adfs_ad\\rumesh"
-    );
+        .count();
+    assert_eq!(annotated, 0);
 
     // The profile controller adopts the namespaces created ahead of it.
     h.cluster
@@ -144,7 +151,8 @@ async fn a_repeat_sign_in_changes_nothing_and_costs_a_constant_number_of_request
         assert!(lines.iter().all(|l| l.starts_with("GET ")), "{lines:#?}");
         costs.push(lines.len());
     }
-    assert!(costs[0] <= 4, "{costs:?}");
+    // Profiles, the person's bindings and twins, the group namespaces, the person's record.
+    assert!(costs[0] <= 5, "{costs:?}");
     assert_eq!(costs[0], costs[1], "independent of the number of groups");
 }
 
@@ -174,7 +182,7 @@ async fn on_a_cluster_without_profiles_discovery_runs_until_the_conventions_show
     h.cluster.clear_requests();
     h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
     assert_eq!(discoveries(&h), 0);
-    assert_eq!(h.request_lines().len(), 4);
+    assert_eq!(h.request_lines().len(), 5);
 }
 
 #[tokio::test]
@@ -462,26 +470,21 @@ fn writes_of(h: &Harness) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn activity_is_recorded_at_most_once_a_day_on_an_object_the_sign_in_keeps() {
+async fn activity_is_recorded_at_most_once_a_day_in_the_persons_own_lease() {
     let h = Harness::start(Flavor::Current, &[]).await;
     h.cluster.seed_profile("team-a", "alice@corp.example");
     h.sign_in("rumesh", RUMESH, "[ml, nlp]").await.unwrap();
     h.settle().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let recorded = |h: &Harness| -> Vec<(String, String)> {
-        h.cluster
-            .all("RoleBinding")
-            .into_iter()
-            .filter_map(|rb| {
-                let at = rb["metadata"]["annotations"]["kubeflow-profile-manager/last-activity"]
-                    .as_str()?
-                    .to_owned();
-                Some((rb["metadata"]["namespace"].as_str().unwrap().to_owned(), at))
-            })
-            .collect()
+    let lease = sub_of("rumesh");
+    let renewed = |h: &Harness| -> String {
+        let lease = h
+            .cluster
+            .get("Lease", Some("kubeflow-profile-manager"), &lease)
+            .expect("the person's record");
+        lease["spec"]["renewTime"].as_str().unwrap().to_owned()
     };
-    let first = recorded(&h);
-    assert_eq!(first.len(), 1, "{first:?}");
+    let first = renewed(&h);
 
     // Later the same day: nothing written.
     h.clock.advance(Duration::from_secs(60));
@@ -490,7 +493,7 @@ async fn activity_is_recorded_at_most_once_a_day_on_an_object_the_sign_in_keeps(
     let writes = writes_of(&h);
     assert!(writes.is_empty(), "{writes:?}");
 
-    // The next day: one merge patch, on the same binding, only while it is the version read.
+    // The next day: one merge patch of the Lease, only while it is the version read.
     h.clock.advance(Duration::from_secs(86_400));
     h.cluster.clear_requests();
     h.sign_in("rumesh", RUMESH, "[ml, nlp]").await.unwrap();
@@ -498,24 +501,17 @@ async fn activity_is_recorded_at_most_once_a_day_on_an_object_the_sign_in_keeps(
     assert_eq!(
         writes,
         [format!(
-            "PATCH /apis/rbac.authorization.k8s.io/v1/namespaces/{}/rolebindings/{NAME} 200",
-            first[0].0
+            "PATCH /apis/coordination.k8s.io/v1/namespaces/kubeflow-profile-manager/leases/{lease} 200"
         )]
     );
-    let next = recorded(&h);
-    assert_eq!(next.len(), 1);
-    assert_eq!(next[0].0, first[0].0);
-    assert!(next[0].1 > first[0].1, "{next:?} after {first:?}");
+    assert!(renewed(&h) > first);
 
-    // Leaving the group whose binding holds the record moves it to a binding that stays.
-    h.clock.advance(Duration::from_secs(86_400));
-    let stays = if first[0].0 == "ml" { "nlp" } else { "ml" };
-    h.sign_in("rumesh", RUMESH, &format!("[{stays}]"))
-        .await
-        .unwrap();
-    let moved = recorded(&h);
-    assert_eq!(moved.len(), 1, "{moved:?}");
-    assert_eq!(moved[0].0, stays);
+    // Without its namespace (deploy/rbac.yaml not applied) nothing is recorded, and the
+    // sign-in still grants.
+    let h = Harness::start_with(&[], |config| config.project_namespaces = false).await;
+    let outcome = h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(granted(&outcome), ["ml"]);
+    assert!(h.cluster.all("Lease").is_empty());
 }
 
 #[tokio::test]
@@ -574,7 +570,7 @@ async fn a_cluster_whose_certificate_is_not_from_the_described_ca_is_never_sent_
         name: h.cluster.config().cluster_name.clone(),
         endpoint: impostor.cluster.endpoint(),
         ca_base64: h.cluster.ca_base64(),
-        access_key_id: h.cluster.config().credentials.access_key_id.clone(),
+        access_key_ids: vec![h.cluster.config().credentials.access_key_id.clone()],
         region: h.cluster.config().region.clone(),
     })
     .await;
@@ -670,7 +666,7 @@ async fn the_api_server_refuses_a_token_minted_for_another_cluster() {
         name: "other".into(),
         endpoint: h.cluster.endpoint(),
         ca_base64: h.cluster.ca_base64(),
-        access_key_id: h.cluster.config().credentials.access_key_id.clone(),
+        access_key_ids: vec![h.cluster.config().credentials.access_key_id.clone()],
         region: h.cluster.config().region.clone(),
     })
     .await;
@@ -762,7 +758,7 @@ async fn a_repeat_sign_in_reads_the_same_bytes_whatever_the_number_of_other_team
         h.cluster.clear_requests();
         h.sign_in("rumesh", RUMESH, "[ml, ops]").await.unwrap();
         let requests = h.cluster.requests();
-        assert_eq!(requests.len(), 4, "{:?}", h.request_lines());
+        assert_eq!(requests.len(), 5, "{:?}", h.request_lines());
         read.push(requests.iter().map(|r| r.response_bytes).sum::<usize>());
     }
     // The same objects; only their resourceVersions and uids have more digits.

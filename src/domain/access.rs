@@ -1,27 +1,51 @@
-//! The access report: every access this function manages (who, where, which role, whether its
-//! Istio twin is there, since when, last activity) and the personal Profiles of people inactive
-//! longer than `INACTIVE_DAYS`, as JSON or CSV. Pure.
+//! The access report: every RoleBinding of the group Profiles' namespaces (who, which role as
+//! RBAC enforces it, whether this function manages it and its Istio twin is there, since when,
+//! last activity), and the personal Profiles of people inactive longer than `INACTIVE_DAYS`, as
+//! JSON or CSV, a page at a time. Pure.
+//!
+//! A page holds at most `limit` rows and [`MAX_ANSWER_BYTES`] of them, whatever the cluster
+//! holds, so the answer stays under Lambda's 6 MB; `next` says where the following page starts.
 
-use std::collections::BTreeMap;
+use std::fmt;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::activity::{rfc3339, seconds};
-use crate::domain::objects::{Kind, Object};
-use crate::domain::plan::profile_owner;
-use crate::domain::sweep::ManagedUser;
+use crate::domain::activity::{Activity, rfc3339, seconds};
+use crate::domain::objects::Object;
 
-/// The access report's request: filters, and the form of the answer.
+/// Rows a page holds unless the request says otherwise, and the most it may ask for.
+pub const DEFAULT_LIMIT: usize = 1000;
+pub const MAX_LIMIT: usize = 5000;
+/// The most a page's rows weigh (as JSON): Lambda answers at most 6 MB.
+pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
+/// The access report's request: filters, the page, and the form of the answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReportRequest {
-    /// Only this person: their email (any case), Cognito `sub` or Cognito user name.
+    /// Only this person: an email (any case) among a binding's subjects, or a Cognito `sub`.
     pub user: Option<String>,
     /// Only this namespace (for the inactive personal Profiles: this Profile).
     pub namespace: Option<String>,
     #[serde(default)]
     pub format: ReportFormat,
+    /// Where this page starts: the `next` of the previous page.
+    pub after: Option<String>,
+    /// Rows per page (at most [`MAX_LIMIT`]).
+    pub limit: Option<usize>,
+}
+
+impl ReportRequest {
+    /// The page size asked for, within bounds.
+    pub fn page_size(&self) -> usize {
+        self.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
+    }
+
+    /// Where the page starts, when the request says (a cursor this report wrote).
+    pub fn start(&self) -> Result<Option<Cursor>, String> {
+        self.after.as_deref().map(Cursor::parse).transpose()
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -32,21 +56,82 @@ pub enum ReportFormat {
     Csv,
 }
 
-/// One person's access to one namespace.
+/// A row's place in the report: accesses before inactive Profiles, clusters in `CLUSTER_NAME`'s
+/// order, then namespace and name (the API server's own list order).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cursor {
+    pub section: Section,
+    pub cluster: usize,
+    pub namespace: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Section {
+    Accesses,
+    InactiveProfiles,
+}
+
+impl Cursor {
+    pub fn parse(text: &str) -> Result<Cursor, String> {
+        let bad = || format!("after: {text:?} is not a page this report gave (its `next`)");
+        let mut parts = text.splitn(4, '|');
+        let section = match parts.next() {
+            Some("a") => Section::Accesses,
+            Some("p") => Section::InactiveProfiles,
+            _ => return Err(bad()),
+        };
+        let cluster = parts.next().and_then(|c| c.parse().ok()).ok_or_else(bad)?;
+        let namespace = parts.next().ok_or_else(bad)?.to_owned();
+        let name = parts.next().ok_or_else(bad)?.to_owned();
+        Ok(Cursor {
+            section,
+            cluster,
+            namespace,
+            name,
+        })
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let section = match self.section {
+            Section::Accesses => "a",
+            Section::InactiveProfiles => "p",
+        };
+        write!(
+            f,
+            "{section}|{}|{}|{}",
+            self.cluster, self.namespace, self.name
+        )
+    }
+}
+
+/// One RoleBinding of a group namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Access {
     /// `name` or `region/name`, as `CLUSTER_NAME` gives it.
     pub cluster: String,
-    pub user: String,
-    pub sub: String,
-    pub username: Option<String>,
     pub namespace: String,
-    /// `edit` or `view` (from the RoleBinding); `None` when only an Istio twin is left.
-    pub role: Option<String>,
-    pub istio_twin: bool,
+    pub binding: String,
+    /// Its subjects: users by name, others as `Group:name` or `ServiceAccount:namespace/name`.
+    pub subjects: Vec<String>,
+    /// Subjects beyond the first ones kept.
+    pub subjects_omitted: usize,
+    /// The role RBAC enforces (its `roleRef`): `edit`, `view`, `admin` for Kubeflow's
+    /// ClusterRoles, else `ClusterRole/<name>` or `Role/<name>`. Never KFAM's `role`
+    /// annotation, which a namespace admin can rewrite.
+    pub role: String,
+    /// Made and managed by this function (revoked when the person leaves).
+    pub managed: bool,
+    /// The person's Cognito `sub` (managed bindings).
+    pub sub: Option<String>,
+    /// Whether its Istio twin is there (managed bindings).
+    pub istio_twin: Option<bool>,
     /// When the RoleBinding was made (its `creationTimestamp`).
     pub granted_since: Option<String>,
+    /// The person's last recorded activity (managed bindings).
     pub last_activity: Option<String>,
 }
 
@@ -59,7 +144,6 @@ pub struct InactiveProfile {
     pub profile: String,
     pub owner: String,
     pub sub: String,
-    pub username: Option<String>,
     pub last_activity: String,
     pub days_inactive: i64,
 }
@@ -71,118 +155,219 @@ pub struct AccessReport {
     pub inactive_days: u32,
     pub accesses: Vec<Access>,
     pub inactive_personal_profiles: Vec<InactiveProfile>,
+    /// Where the next page starts (`after`), when there is more.
+    pub next: Option<String>,
 }
 
-/// The report of each cluster's `users` at `now`, filtered as `request` asks.
-pub fn access_report(
-    clusters: &[(String, Vec<ManagedUser>)],
-    request: &ReportRequest,
+/// The role a RoleBinding gives, from its `roleRef`.
+pub fn role_of(binding: &Object) -> String {
+    let kind = binding
+        .body
+        .pointer("/roleRef/kind")
+        .and_then(|k| k.as_str());
+    let name = binding
+        .body
+        .pointer("/roleRef/name")
+        .and_then(|n| n.as_str())
+        .unwrap_or_default();
+    match (kind, name.strip_prefix("kubeflow-")) {
+        (Some("ClusterRole"), Some(role @ ("admin" | "edit" | "view"))) => role.to_owned(),
+        (kind, _) => format!("{}/{name}", kind.unwrap_or("?")),
+    }
+}
+
+/// A binding's subjects as the report writes them.
+pub fn subjects_of(binding: &Object) -> Vec<String> {
+    let subjects = binding.body.get("subjects").and_then(|s| s.as_array());
+    subjects
+        .into_iter()
+        .flatten()
+        .map(|subject| {
+            let text = |key: &str| subject.get(key).and_then(|v| v.as_str()).unwrap_or("");
+            match text("kind") {
+                "User" => text("name").to_owned(),
+                "ServiceAccount" => {
+                    format!("ServiceAccount:{}/{}", text("namespace"), text("name"))
+                }
+                kind => format!("{kind}:{}", text("name")),
+            }
+        })
+        .collect()
+}
+
+/// The row of `binding` on `cluster`: `managed` with the person's key, whether their twin is
+/// there and their last activity.
+pub fn access_row(
+    cluster: &str,
+    binding: &Object,
+    managed: Option<(&str, bool, Option<Activity>)>,
+) -> Access {
+    Access {
+        cluster: cluster.to_owned(),
+        namespace: binding.namespace.clone().unwrap_or_default(),
+        binding: binding.name.clone(),
+        subjects: subjects_of(binding),
+        subjects_omitted: binding
+            .body
+            .get("subjectsOmitted")
+            .and_then(|n| n.as_u64())
+            .unwrap_or(0) as usize,
+        role: role_of(binding),
+        managed: managed.is_some(),
+        sub: managed.map(|(key, _, _)| key.to_owned()),
+        istio_twin: managed.map(|(_, twin, _)| twin),
+        granted_since: binding
+            .body
+            .pointer("/metadata/creationTimestamp")
+            .and_then(|t| t.as_str())
+            .map(str::to_owned),
+        last_activity: managed.and_then(|(_, _, activity)| activity.map(|a| a.timestamp())),
+    }
+}
+
+/// Whether `request`'s person filter admits a binding with these subjects and key.
+pub fn admits_person(request: &ReportRequest, subjects: &[String], key: Option<&str>) -> bool {
+    match &request.user {
+        None => true,
+        Some(wanted) => {
+            key == Some(wanted.as_str()) || subjects.iter().any(|s| s.eq_ignore_ascii_case(wanted))
+        }
+    }
+}
+
+/// The row of a personal Profile whose owner was last seen `activity`, if that is longer ago
+/// than `inactive_days` (never when 0).
+pub fn inactive_row(
+    cluster: &str,
+    profile: &str,
+    owner: &str,
+    key: &str,
+    activity: Activity,
     now: SystemTime,
     inactive_days: u32,
-) -> AccessReport {
-    let mut accesses = Vec::new();
-    let mut inactive_personal_profiles = Vec::new();
-    for (cluster, user) in clusters
-        .iter()
-        .flat_map(|(cluster, users)| users.iter().map(move |u| (cluster, u)))
-    {
-        let activity = user.activity().map(|(a, _)| a);
-        let username = activity.as_ref().and_then(|a| a.username.clone());
-        let last_activity = activity.as_ref().map(|a| a.timestamp());
-        let email = user.email().unwrap_or_default().to_owned();
-        if let Some(wanted) = &request.user {
-            let matches = email.eq_ignore_ascii_case(wanted)
-                || user.key == *wanted
-                || username.as_deref() == Some(wanted.as_str());
-            if !matches {
-                continue;
-            }
-        }
-        let mut by_namespace: BTreeMap<&str, Vec<&Object>> = BTreeMap::new();
-        for binding in &user.bindings {
-            if let Some(namespace) = binding.namespace.as_deref() {
-                by_namespace.entry(namespace).or_default().push(binding);
-            }
-        }
-        for (namespace, objects) in by_namespace {
-            if request.namespace.as_deref().is_some_and(|n| n != namespace) {
-                continue;
-            }
-            let role_binding = objects.iter().find(|o| o.kind == Kind::RoleBinding);
-            accesses.push(Access {
-                cluster: cluster.clone(),
-                user: email.clone(),
-                sub: user.key.clone(),
-                username: username.clone(),
-                namespace: namespace.to_owned(),
-                role: role_binding.and_then(|rb| role_of(rb)),
-                istio_twin: objects.iter().any(|o| o.kind != Kind::RoleBinding),
-                granted_since: role_binding
-                    .and_then(|rb| rb.body.pointer("/metadata/creationTimestamp"))
-                    .and_then(|t| t.as_str())
-                    .map(str::to_owned),
-                last_activity: last_activity.clone(),
-            });
-        }
-        let Some(activity) = activity
-            .filter(|a| inactive_days > 0 && a.days_before(now) >= i64::from(inactive_days))
-        else {
-            continue;
-        };
-        for profile in &user.profiles {
-            if request
-                .namespace
-                .as_deref()
-                .is_some_and(|n| n != profile.name)
-            {
-                continue;
-            }
-            inactive_personal_profiles.push(InactiveProfile {
-                cluster: cluster.clone(),
-                profile: profile.name.clone(),
-                owner: profile_owner(profile).unwrap_or_default().to_owned(),
-                sub: user.key.clone(),
-                username: username.clone(),
-                last_activity: activity.timestamp(),
-                days_inactive: activity.days_before(now),
-            });
-        }
+) -> Option<InactiveProfile> {
+    let days = activity.days_before(now);
+    (inactive_days > 0 && days >= i64::from(inactive_days)).then(|| InactiveProfile {
+        cluster: cluster.to_owned(),
+        profile: profile.to_owned(),
+        owner: owner.to_owned(),
+        sub: key.to_owned(),
+        last_activity: activity.timestamp(),
+        days_inactive: days,
+    })
+}
+
+/// A page being filled: rows after the request's start, until `limit` rows or
+/// [`MAX_ANSWER_BYTES`]; once a row does not fit, `next` is the place of the last one that did.
+#[derive(Debug)]
+pub struct Page {
+    start: Option<Cursor>,
+    /// The place of the last row added: the next page starts after it.
+    last: Option<Cursor>,
+    limit: usize,
+    bytes: usize,
+    report: AccessReport,
+}
+
+impl Page {
+    pub fn new(
+        request: &ReportRequest,
+        now: SystemTime,
+        inactive_days: u32,
+    ) -> Result<Self, String> {
+        Ok(Page {
+            start: request.start()?,
+            last: None,
+            limit: request.page_size(),
+            bytes: 0,
+            report: AccessReport {
+                generated_at: rfc3339(seconds(now)),
+                inactive_days,
+                accesses: Vec::new(),
+                inactive_personal_profiles: Vec::new(),
+                next: None,
+            },
+        })
     }
-    AccessReport {
-        generated_at: rfc3339(seconds(now)),
-        inactive_days,
-        accesses,
-        inactive_personal_profiles,
+
+    /// Whether rows at `cursor` belong on this page (after its start); false once it is full.
+    pub fn wants(&self, cursor: &Cursor) -> bool {
+        self.report.next.is_none() && self.start.as_ref().is_none_or(|start| cursor > start)
+    }
+
+    /// True once a row did not fit.
+    pub fn is_full(&self) -> bool {
+        self.report.next.is_some()
+    }
+
+    /// Adds an access at `cursor`; false when the page is full.
+    pub fn add_access(&mut self, cursor: &Cursor, row: Access) -> bool {
+        let fits = self.fits(cursor, &row);
+        if fits {
+            self.report.accesses.push(row);
+        }
+        fits
+    }
+
+    /// Adds an inactive personal Profile at `cursor`; false when the page is full.
+    pub fn add_profile(&mut self, cursor: &Cursor, row: InactiveProfile) -> bool {
+        let fits = self.fits(cursor, &row);
+        if fits {
+            self.report.inactive_personal_profiles.push(row);
+        }
+        fits
+    }
+
+    /// Whether `row` at `cursor` fits the page (counted when it does).
+    fn fits(&mut self, cursor: &Cursor, row: &impl Serialize) -> bool {
+        let size = serde_json::to_string(row).map_or(0, |t| t.len());
+        let rows = self.report.accesses.len() + self.report.inactive_personal_profiles.len();
+        if self.is_full() || rows >= self.limit || self.bytes + size > MAX_ANSWER_BYTES {
+            // The next page starts after the last row of this one.
+            let last = self.last.clone().or_else(|| self.start.clone());
+            self.report.next = Some(last.unwrap_or_else(|| cursor.clone()).to_string());
+            return false;
+        }
+        self.bytes += size;
+        self.last = Some(cursor.clone());
+        true
+    }
+
+    /// The accesses added so far, for their twins to be filled in.
+    pub fn accesses_mut(&mut self) -> &mut [Access] {
+        &mut self.report.accesses
+    }
+
+    pub fn finish(self) -> AccessReport {
+        self.report
     }
 }
 
-/// The role a RoleBinding gives: its ClusterRole (`roleRef`, which RBAC enforces), without the
-/// `kubeflow-` prefix. Never KFAM's `role` annotation: a namespace admin can write that one to
-/// anything (issue "Nothing a tenant writes steers access", item 7).
-fn role_of(binding: &Object) -> Option<String> {
-    let role = binding.body.pointer("/roleRef/name")?.as_str()?;
-    Some(role.strip_prefix("kubeflow-").unwrap_or(role).to_owned())
-}
-
-const CSV_HEADER: &str = "kind,cluster,user,sub,username,namespace,role,istio_twin,granted_since,last_activity,days_inactive";
+const CSV_HEADER: &str = "kind,cluster,namespace,name,subjects,role,managed,sub,istio_twin,granted_since,last_activity,days_inactive";
 
 impl AccessReport {
-    /// One CSV table (RFC 4180): an `access` row per access, an `inactive-personal-profile` row
-    /// per such Profile (its owner is its admin). Fields a spreadsheet would read as a formula
-    /// are quoted with a leading apostrophe: the names come from users and the IdP.
+    /// One CSV table (RFC 4180): an `access` row per binding, an `inactive-personal-profile`
+    /// row per such Profile (its owner is its admin). Fields a spreadsheet would read as a
+    /// formula are quoted with a leading apostrophe: the names come from users and the IdP.
     pub fn to_csv(&self) -> String {
         let mut lines = vec![CSV_HEADER.to_owned()];
         let text = |value: &Option<String>| value.clone().unwrap_or_default();
+        let flag = |value: Option<bool>| value.map(|v| v.to_string()).unwrap_or_default();
         for access in &self.accesses {
+            let mut subjects = access.subjects.join(";");
+            if access.subjects_omitted > 0 {
+                subjects.push_str(&format!(";(+{} more)", access.subjects_omitted));
+            }
             lines.push(csv_line(&[
                 "access".into(),
                 access.cluster.clone(),
-                access.user.clone(),
-                access.sub.clone(),
-                text(&access.username),
                 access.namespace.clone(),
-                text(&access.role),
-                access.istio_twin.to_string(),
+                access.binding.clone(),
+                subjects,
+                access.role.clone(),
+                access.managed.to_string(),
+                text(&access.sub),
+                flag(access.istio_twin),
                 text(&access.granted_since),
                 text(&access.last_activity),
                 String::new(),
@@ -192,11 +377,12 @@ impl AccessReport {
             lines.push(csv_line(&[
                 "inactive-personal-profile".into(),
                 profile.cluster.clone(),
-                profile.owner.clone(),
-                profile.sub.clone(),
-                text(&profile.username),
                 profile.profile.clone(),
+                profile.profile.clone(),
+                profile.owner.clone(),
                 "admin".into(),
+                "true".into(),
+                profile.sub.clone(),
                 String::new(),
                 String::new(),
                 profile.last_activity.clone(),
@@ -231,172 +417,255 @@ fn csv_field(field: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::activity::{LAST_ACTIVITY_ANNOTATION, USERNAME_ANNOTATION};
+    use crate::domain::objects::Kind;
     use serde_json::json;
     use std::time::Duration;
 
     const NOW: u64 = 1_795_919_250;
-    const DAY: u64 = 86_400;
-
-    fn object(kind: Kind, namespace: Option<&str>, name: &str, extra: serde_json::Value) -> Object {
-        let mut body = json!({"metadata": {"name": name, "creationTimestamp": "2026-01-02T03:04:05Z",
-            "annotations": {"user": "jane@corp.example", "role": "edit"}}});
-        if let Some(ns) = namespace {
-            body["metadata"]["namespace"] = json!(ns);
-        }
-        for (key, value) in extra.as_object().unwrap() {
-            body["metadata"]["annotations"][key] = value.clone();
-        }
-        if kind == Kind::RoleBinding {
-            body["roleRef"] = json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-edit"});
-        }
-        Object::new(kind, namespace, name, body)
-    }
-
-    fn jane(days_ago: u64) -> ManagedUser {
-        let seen = json!({LAST_ACTIVITY_ANNOTATION: rfc3339((NOW - days_ago * DAY) as i64),
-                          USERNAME_ANNOTATION: "adfs_jane"});
-        let mut profile = object(Kind::Profile, None, "profile-jane", json!({}));
-        profile.body["spec"] = json!({"owner": {"kind": "User", "name": "jane@corp.example"}});
-        ManagedUser {
-            key: "sub-j".into(),
-            bindings: vec![
-                object(Kind::RoleBinding, Some("ml"), "user-jane", seen),
-                object(
-                    Kind::AuthorizationPolicy,
-                    Some("ml"),
-                    "user-jane",
-                    json!({}),
-                ),
-                object(Kind::RoleBinding, Some("nlp"), "user-jane", json!({})),
-            ],
-            profiles: vec![profile],
-        }
-    }
-
-    /// `user` on the one cluster `kf`.
-    fn one(user: ManagedUser) -> Vec<(String, Vec<ManagedUser>)> {
-        vec![("kf".into(), vec![user])]
-    }
+    const DAY: i64 = 86_400;
 
     fn now() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(NOW)
     }
 
+    fn binding(namespace: &str, name: &str, role: &str, subjects: serde_json::Value) -> Object {
+        Object::new(
+            Kind::RoleBinding,
+            Some(namespace),
+            name,
+            json!({"metadata": {"name": name, "namespace": namespace,
+                                "creationTimestamp": "2026-01-02T03:04:05Z",
+                                "annotations": {"role": "view"}},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                   "subjects": subjects}),
+        )
+    }
+
+    fn user(name: &str) -> serde_json::Value {
+        json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": name}])
+    }
+
+    fn cursor(namespace: &str, name: &str) -> Cursor {
+        Cursor {
+            section: Section::Accesses,
+            cluster: 0,
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+
     #[test]
     fn the_role_is_the_one_rbac_enforces_not_the_annotation() {
-        let mut user = jane(3);
-        // A namespace admin rewrote the annotation; RBAC still gives admin.
-        user.bindings[0].body["metadata"]["annotations"]["role"] = json!("view");
-        user.bindings[0].body["roleRef"]["name"] = json!("kubeflow-admin");
-        let report = access_report(&one(user), &ReportRequest::default(), now(), 90);
-        assert_eq!(report.accesses[0].role.as_deref(), Some("admin"));
-        assert_eq!(report.accesses[1].role.as_deref(), Some("edit"));
-    }
-
-    #[test]
-    fn every_access_is_listed_with_its_role_twin_and_dates() {
-        let report = access_report(&one(jane(3)), &ReportRequest::default(), now(), 90);
-        assert_eq!(report.accesses.len(), 2);
-        let ml = &report.accesses[0];
-        assert_eq!(
-            (ml.namespace.as_str(), ml.role.as_deref(), ml.istio_twin),
-            ("ml", Some("edit"), true)
+        let admin = binding(
+            "ml",
+            "user-jane",
+            "kubeflow-admin",
+            user("jane@corp.example"),
         );
-        assert_eq!(ml.granted_since.as_deref(), Some("2026-01-02T03:04:05Z"));
-        assert_eq!(ml.username.as_deref(), Some("adfs_jane"));
-        assert_eq!(ml.last_activity.as_deref(), Some("2026-11-26T02:27:30Z"));
-        assert!(!report.accesses[1].istio_twin);
-        assert!(report.inactive_personal_profiles.is_empty());
+        assert_eq!(role_of(&admin), "admin");
+        let builtin = binding("ml", "x", "edit", user("jane@corp.example"));
+        assert_eq!(role_of(&builtin), "ClusterRole/edit");
     }
 
     #[test]
-    fn the_personal_profiles_of_the_inactive_are_listed_unless_inactivity_is_off() {
-        let report = access_report(&one(jane(120)), &ReportRequest::default(), now(), 90);
-        assert_eq!(report.inactive_personal_profiles.len(), 1);
-        assert_eq!(report.inactive_personal_profiles[0].days_inactive, 120);
-        assert_eq!(
-            report.inactive_personal_profiles[0].owner,
-            "jane@corp.example"
+    fn a_managed_binding_says_whose_it_is_and_a_hand_made_one_who_it_names() {
+        let activity = Activity {
+            at: NOW as i64 - 3 * DAY,
+        };
+        let managed = access_row(
+            "kf",
+            &binding(
+                "ml",
+                "user-jane",
+                "kubeflow-edit",
+                user("jane@corp.example"),
+            ),
+            Some(("sub-j", true, Some(activity))),
         );
-        let off = access_report(&one(jane(120)), &ReportRequest::default(), now(), 0);
-        assert!(off.inactive_personal_profiles.is_empty());
-    }
-
-    #[test]
-    fn every_cluster_is_reported_with_its_name() {
-        let clusters = vec![
-            ("kf".to_owned(), vec![jane(3)]),
-            ("us-west-2/kf-dr".to_owned(), vec![jane(3)]),
-        ];
-        let report = access_report(&clusters, &ReportRequest::default(), now(), 90);
-        let places: Vec<(&str, &str)> = report
-            .accesses
-            .iter()
-            .map(|a| (a.cluster.as_str(), a.namespace.as_str()))
-            .collect();
         assert_eq!(
-            places,
-            [
-                ("kf", "ml"),
-                ("kf", "nlp"),
-                ("us-west-2/kf-dr", "ml"),
-                ("us-west-2/kf-dr", "nlp")
-            ]
+            (
+                managed.role.as_str(),
+                managed.sub.as_deref(),
+                managed.istio_twin
+            ),
+            ("edit", Some("sub-j"), Some(true))
         );
+        assert_eq!(
+            managed.last_activity.as_deref(),
+            Some("2026-11-26T02:27:30Z")
+        );
+        assert_eq!(
+            managed.granted_since.as_deref(),
+            Some("2026-01-02T03:04:05Z")
+        );
+        let by_hand = access_row(
+            "kf",
+            &binding(
+                "ml",
+                "team-viewers",
+                "kubeflow-view",
+                json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "auditors"},
+                       {"kind": "ServiceAccount", "namespace": "ml", "name": "ci"}]),
+            ),
+            None,
+        );
+        assert!(!by_hand.managed);
+        assert_eq!(by_hand.subjects, ["Group:auditors", "ServiceAccount:ml/ci"]);
+        assert_eq!((by_hand.sub, by_hand.istio_twin), (None, None));
     }
 
     #[test]
-    fn filters_pick_a_person_by_email_sub_or_user_name_and_a_namespace() {
-        for who in ["JANE@corp.example", "sub-j", "adfs_jane"] {
-            let request = ReportRequest {
-                user: Some(who.into()),
-                ..ReportRequest::default()
-            };
-            assert_eq!(
-                access_report(&one(jane(1)), &request, now(), 90)
-                    .accesses
-                    .len(),
-                2
-            );
-        }
-        let nobody = ReportRequest {
-            user: Some("bob@corp.example".into()),
+    fn the_person_filter_takes_an_email_in_any_case_or_a_sub() {
+        let subjects = vec!["jane@corp.example".to_owned()];
+        let asking = |who: &str| ReportRequest {
+            user: Some(who.into()),
             ..ReportRequest::default()
         };
+        assert!(admits_person(&asking("JANE@corp.example"), &subjects, None));
+        assert!(admits_person(&asking("sub-j"), &subjects, Some("sub-j")));
+        assert!(!admits_person(
+            &asking("bob@corp.example"),
+            &subjects,
+            Some("sub-j")
+        ));
+        assert!(admits_person(&ReportRequest::default(), &subjects, None));
+    }
+
+    #[test]
+    fn only_the_long_inactive_personal_profiles_are_listed_unless_inactivity_is_off() {
+        let seen = |days: i64| Activity {
+            at: NOW as i64 - days * DAY,
+        };
+        let row = inactive_row(
+            "kf",
+            "profile-jane",
+            "jane@corp.example",
+            "sub-j",
+            seen(120),
+            now(),
+            90,
+        );
+        assert_eq!(row.map(|r| r.days_inactive), Some(120));
+        assert_eq!(inactive_row("kf", "p", "o", "k", seen(10), now(), 90), None);
+        assert_eq!(inactive_row("kf", "p", "o", "k", seen(120), now(), 0), None);
+    }
+
+    #[test]
+    fn a_page_holds_its_limit_and_says_where_the_next_one_starts() {
+        let request = ReportRequest {
+            limit: Some(2),
+            ..ReportRequest::default()
+        };
+        let mut page = Page::new(&request, now(), 90).unwrap();
+        let row = |name: &str| {
+            access_row(
+                "kf",
+                &binding("ml", name, "kubeflow-edit", user("a@b.c")),
+                None,
+            )
+        };
+        assert!(page.add_access(&cursor("ml", "a"), row("a")));
+        assert!(page.add_access(&cursor("ml", "b"), row("b")));
+        assert!(!page.add_access(&cursor("ml", "c"), row("c")));
+        assert!(page.is_full());
+        let first = page.finish();
+        assert_eq!(first.accesses.len(), 2);
+        let next = first.next.clone().unwrap();
+        // The next page starts after the last row of this one.
+        let request = ReportRequest {
+            after: Some(next),
+            limit: Some(2),
+            ..ReportRequest::default()
+        };
+        let page = Page::new(&request, now(), 90).unwrap();
+        assert!(!page.wants(&cursor("ml", "b")));
+        assert!(page.wants(&cursor("ml", "c")));
         assert!(
-            access_report(&one(jane(1)), &nobody, now(), 90)
-                .accesses
-                .is_empty()
+            Page::new(
+                &ReportRequest {
+                    after: Some("bogus".into()),
+                    ..ReportRequest::default()
+                },
+                now(),
+                90
+            )
+            .is_err()
         );
-        let nlp = ReportRequest {
-            namespace: Some("nlp".into()),
+    }
+
+    #[test]
+    fn a_page_never_weighs_more_than_an_answer_may() {
+        let request = ReportRequest {
+            limit: Some(MAX_LIMIT),
             ..ReportRequest::default()
         };
-        let report = access_report(&one(jane(1)), &nlp, now(), 90);
-        assert_eq!(report.accesses.len(), 1);
-        assert_eq!(report.accesses[0].namespace, "nlp");
+        let mut page = Page::new(&request, now(), 90).unwrap();
+        let long = "x".repeat(1000);
+        let subjects: Vec<serde_json::Value> = (0..16)
+            .map(|i| json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": format!("{long}{i}")}))
+            .collect();
+        let heavy = binding("ml", "heavy", "kubeflow-edit", json!(subjects));
+        let mut added = 0;
+        for i in 0..MAX_LIMIT {
+            if !page.add_access(
+                &cursor("ml", &format!("{i:05}")),
+                access_row("kf", &heavy, None),
+            ) {
+                break;
+            }
+            added += 1;
+        }
+        let report = page.finish();
+        assert!(added < MAX_LIMIT && report.next.is_some());
+        assert!(serde_json::to_string(&report).unwrap().len() < 6_000_000);
     }
 
     #[test]
     fn csv_is_one_table_quoted_and_safe_in_a_spreadsheet() {
-        let mut report = access_report(&one(jane(120)), &ReportRequest::default(), now(), 90);
-        report.accesses[1].user = "=HYPERLINK(\"x\"),y".into();
-        let csv = report.to_csv();
+        let mut page = Page::new(&ReportRequest::default(), now(), 90).unwrap();
+        let jane = binding(
+            "ml",
+            "user-jane",
+            "kubeflow-edit",
+            user("jane@corp.example"),
+        );
+        page.add_access(
+            &cursor("ml", "user-jane"),
+            access_row("kf", &jane, Some(("sub-j", true, None))),
+        );
+        let evil = binding("ml", "x", "kubeflow-edit", user("=HYPERLINK(\"x\"),y"));
+        page.add_access(&cursor("ml", "x"), access_row("kf", &evil, None));
+        let activity = Activity {
+            at: NOW as i64 - 120 * DAY,
+        };
+        let profile = inactive_row(
+            "kf",
+            "profile-jane",
+            "jane@corp.example",
+            "sub-j",
+            activity,
+            now(),
+            90,
+        )
+        .unwrap();
+        let mut place = cursor("", "profile-jane");
+        place.section = Section::InactiveProfiles;
+        page.add_profile(&place, profile);
+        let csv = page.finish().to_csv();
         let lines: Vec<&str> = csv.split("\r\n").collect();
         assert_eq!(lines[0], CSV_HEADER);
         assert_eq!(
             lines[1],
-            "access,kf,jane@corp.example,sub-j,adfs_jane,ml,edit,true,2026-01-02T03:04:05Z,2026-08-01T02:27:30Z,"
+            "access,kf,ml,user-jane,jane@corp.example,edit,true,sub-j,true,2026-01-02T03:04:05Z,,"
         );
         assert!(
-            lines[2].starts_with("access,kf,\"'=HYPERLINK(\"\"x\"\"),y\",sub-j,"),
+            lines[2].starts_with("access,kf,ml,x,\"'=HYPERLINK(\"\"x\"\"),y\",edit,false,"),
             "{}",
             lines[2]
         );
         assert_eq!(
             lines[3],
-            "inactive-personal-profile,kf,jane@corp.example,sub-j,adfs_jane,profile-jane,admin,,,2026-08-01T02:27:30Z,120"
+            "inactive-personal-profile,kf,profile-jane,profile-jane,jane@corp.example,admin,true,sub-j,,,2026-08-01T02:27:30Z,120"
         );
         assert_eq!(lines.len(), 5, "a line break ends the last row");
     }

@@ -1,37 +1,44 @@
-//! When a person was last seen, and their Cognito user name, recorded by the function itself on
-//! the objects it already manages for them. Pure.
+//! When a person was last seen, recorded where no tenant can write: one `coordination.k8s.io`
+//! Lease per person, named by their Cognito `sub`, in the function's own records namespace
+//! (`RECORDS_NAMESPACE`, made by deploy/rbac.yaml; no Profile, so no Kubeflow role reaches it).
+//! Pure.
 //!
-//! Cognito keeps no reliable last-sign-in date for federated users, and `AdminGetUser` needs the
-//! user name, which for SAML users is not the email. So a sign-in records both as two
-//! annotations on one of the person's objects, at most once a day: a repeat sign-in the same day
-//! writes nothing. The person's activity is the latest record on any of their objects (the
-//! *holder*). The record goes on the holder again when it is a RoleBinding the sign-in keeps,
-//! else on another of their RoleBindings, else on their personal Profile; on a first sign-in,
-//! into the body of the first RoleBinding it creates (no extra write).
+//! Cognito keeps no reliable last-sign-in date for federated users, so a sign-in renews the
+//! person's Lease (`spec.renewTime`), at most once a day: a repeat sign-in the same day writes
+//! nothing. This is what Kubernetes does for node heartbeats (kube-node-lease: a Lease per node,
+//! renewed by its kubelet). The sweep judges a person by this record only: the annotations
+//! earlier versions wrote on bindings in team namespaces are ignored, since a namespace admin
+//! can write those.
 
 use std::time::SystemTime;
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
-use crate::domain::objects::{Kind, Object, USER_LABEL};
+use crate::domain::names::is_dns_subdomain;
+use crate::domain::objects::{Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL};
 
-/// The time of the person's latest sign-in (or token refresh), RFC 3339, to the second.
-pub const LAST_ACTIVITY_ANNOTATION: &str = "kubeflow-profile-manager/last-activity";
-/// The person's Cognito user name, for `AdminGetUser`.
-pub const USERNAME_ANNOTATION: &str = "kubeflow-profile-manager/username";
-/// Left by a sweep that ran out of time on the first person it did not check: the next sweep
-/// starts there.
-pub const SWEEP_RESUME_ANNOTATION: &str = "kubeflow-profile-manager/sweep-resume";
+/// The namespace of the records unless `RECORDS_NAMESPACE` says otherwise (deploy/rbac.yaml).
+pub const DEFAULT_RECORDS_NAMESPACE: &str = "kubeflow-profile-manager";
+/// The sweep's own Lease in the records namespace: its creation is when records began to be
+/// kept (nobody is judged inactive from before it), and it carries where an interrupted sweep
+/// resumes. Never a person's: a Cognito `sub` is a UUID.
+pub const SWEEP_STATE_LEASE: &str = "kubeflow-profile-manager-sweep";
+/// On the sweep's Lease: the key of the first person an interrupted sweep did not settle.
+pub const RESUME_ANNOTATION: &str = "kubeflow-profile-manager/resume-at";
+/// On a person's Lease: the sweep revoked their access then, for that reason (removed by their
+/// next recorded sign-in).
+pub const REVOKED_ANNOTATION: &str = "kubeflow-profile-manager/revoked";
+/// How far in the future a record may be dated (clock skew between the function's clock and
+/// the record's writer); a later one counts as no record.
+pub const FUTURE_SKEW_SECONDS: i64 = 300;
 
 const SECONDS_PER_DAY: i64 = 86_400;
 
-/// A recorded activity.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A recorded activity: seconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Activity {
-    /// Seconds since the Unix epoch.
     pub at: i64,
-    pub username: Option<String>,
 }
 
 impl Activity {
@@ -66,57 +73,68 @@ pub fn rfc3339(seconds: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Seconds since the epoch of an RFC 3339 time, as the API server writes them.
+/// A `metav1.MicroTime` as the API server parses it: RFC 3339 with exactly six fractional
+/// digits (`2026-11-29T02:07:30.000000Z`; apimachinery `RFC3339Micro`).
+pub fn micro_time(seconds: i64) -> String {
+    let text = rfc3339(seconds);
+    match text.strip_suffix('Z') {
+        Some(to_the_second) => format!("{to_the_second}.000000Z"),
+        None => text,
+    }
+}
+
+/// Seconds since the epoch of an RFC 3339 time, as the API server writes them (fractions of a
+/// second dropped).
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
     text.parse::<Timestamp>().ok().map(|t| t.as_second())
 }
 
-/// The activity recorded on `object`, if any (a malformed record counts as none).
-pub fn recorded(object: &Object) -> Option<Activity> {
-    let at = parse_rfc3339(object.meta("annotations", LAST_ACTIVITY_ANNOTATION)?)?;
-    Some(Activity {
-        at,
-        username: object
-            .meta("annotations", USERNAME_ANNOTATION)
-            .filter(|u| !u.is_empty())
-            .map(str::to_owned),
-    })
+/// The name of the Lease recording the person `sub`, when their `sub` can name one (a DNS
+/// subdomain, as every Cognito `sub`, a UUID, is).
+pub fn record_name(sub: &str) -> Option<&str> {
+    is_dns_subdomain(sub).then_some(sub)
 }
 
-/// The latest activity recorded on `objects`, with the object holding it (the first of equals).
-pub fn latest<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Option<(Activity, &'a Object)> {
-    objects
-        .into_iter()
-        .filter_map(|o| recorded(o).map(|a| (a, o)))
-        .fold(None, |best, (activity, object)| match best {
-            Some((ref kept, _)) if kept.at >= activity.at => best,
-            _ => Some((activity, object)),
-        })
+/// The Lease recording that the person `sub` was seen at `now`, as a sign-in creates it.
+pub fn new_record(records_namespace: &str, sub: &str, now: SystemTime) -> Option<Object> {
+    let name = record_name(sub)?;
+    let at = micro_time(seconds(now));
+    Some(Object::new(
+        Kind::Lease,
+        Some(records_namespace),
+        name,
+        json!({
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {
+                "name": name,
+                "namespace": records_namespace,
+                "labels": {MANAGED_BY_LABEL: MANAGER, USER_LABEL: sub},
+            },
+            "spec": {"acquireTime": at, "renewTime": at},
+        }),
+    ))
 }
 
-/// The annotations of a record of activity at `now` by `username` (none when unknown).
-pub fn record_annotations(now: SystemTime, username: Option<&str>) -> Value {
-    let mut annotations = json!({LAST_ACTIVITY_ANNOTATION: rfc3339(seconds(now))});
-    if let Some(username) = username {
-        annotations[USERNAME_ANNOTATION] = json!(username);
+/// The activity a Lease records (`spec.renewTime`), if it is one of the function's person
+/// records; `None` for anything else, or a time that does not parse.
+pub fn recorded(lease: &Object) -> Option<Activity> {
+    if lease.kind != Kind::Lease || !lease.is_managed() {
+        return None;
     }
-    annotations
+    let at = parse_rfc3339(lease.body.pointer("/spec/renewTime")?.as_str()?)?;
+    Some(Activity { at })
 }
 
-/// Whether a sign-in by `username` at `now` records its activity, given the latest record.
-pub fn record_due(latest: Option<&Activity>, now: SystemTime, username: &str) -> bool {
-    match latest {
-        None => true,
-        Some(activity) => {
-            activity.day() < seconds(now).div_euclid(SECONDS_PER_DAY)
-                || activity.username.as_deref() != Some(username)
-        }
-    }
+/// The activity a record gives when judged at `now`: `None` when it is dated beyond
+/// [`FUTURE_SKEW_SECONDS`] ahead (unusable: the sweep then judges the person as unrecorded).
+pub fn usable(activity: Activity, now: SystemTime) -> Option<Activity> {
+    (activity.at <= seconds(now) + FUTURE_SKEW_SECONDS).then_some(activity)
 }
 
-/// A JSON merge patch (RFC 7386) of `annotations` onto `target`, valid only while `target` is
-/// still the version that was read (its `resourceVersion`): the API server refuses it (409)
-/// when the object changed or was replaced meanwhile, and it never creates one (404).
+/// A JSON merge patch (RFC 7386) of `patch` onto `target`, valid only while `target` is still
+/// the version that was read (its `resourceVersion`): the API server refuses it (409) when the
+/// object changed or was replaced meanwhile, and it never creates one (404).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Annotate {
     pub target: Object,
@@ -126,71 +144,57 @@ pub struct Annotate {
 impl Annotate {
     /// Sets `annotations` (a `null` value removes one) on `target` as read.
     pub fn new(target: &Object, annotations: Value) -> Self {
-        let mut metadata = json!({"annotations": annotations});
+        Self::merge(target, json!({"metadata": {"annotations": annotations}}))
+    }
+
+    /// Merges `patch` into `target` as read.
+    pub fn merge(target: &Object, mut patch: Value) -> Self {
         if let Some(version) = target.body.pointer("/metadata/resourceVersion") {
-            metadata["resourceVersion"] = version.clone();
+            patch["metadata"]["resourceVersion"] = version.clone();
         }
         Annotate {
             target: target.clone(),
-            patch: json!({"metadata": metadata}),
+            patch,
         }
     }
 }
 
-/// Where a sign-in records its activity.
+/// What a sign-in writes to record the person's activity.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Record {
-    /// Recorded today already, or nothing of the person's exists to carry it.
+pub enum RecordWrite {
+    /// Recorded today already, the person's `sub` names no Lease, or a dry run.
     None,
-    /// On an existing object.
-    Annotate(Annotate),
-    /// Into the body of the RoleBinding at `(group, binding)` of the plan, as it is created.
-    OnCreate { group: usize, binding: usize },
+    /// Their first record.
+    Create(Object),
+    /// Their record renewed (and a sweep's revocation mark removed), only while it is the
+    /// version read.
+    Renew(Annotate),
 }
 
-/// Where a sign-in of `username` at `now` records its activity. `persons` are the person's
-/// objects the sign-in read (their managed bindings and personal Profile); `kept` tells those
-/// the sign-in keeps; `created` lists, per planned group, the bindings it creates.
-pub fn place_record(
-    persons: &[&Object],
-    kept: impl Fn(&Object) -> bool,
-    created: &[&[Object]],
+/// What a sign-in at `now` writes given the person's record as read (`existing`) and the one it
+/// would create (`wanted`): nothing when the record is from today; a record dated in the future
+/// is renewed to now.
+pub fn record_write(
+    existing: Option<&Object>,
+    wanted: Option<Object>,
     now: SystemTime,
-    username: &str,
-) -> Record {
-    let latest = latest(persons.iter().copied());
-    if !record_due(latest.as_ref().map(|(a, _)| a), now, username) {
-        return Record::None;
-    }
-    let annotations = record_annotations(now, Some(username));
-    let holder = latest.map(|(_, o)| o).filter(|o| kept(o));
-    let mut role_bindings: Vec<&&Object> = persons
-        .iter()
-        .filter(|o| o.kind == Kind::RoleBinding && kept(o))
-        .collect();
-    role_bindings.sort_by_key(|o| (o.namespace.clone(), o.name.clone()));
-    let profile = persons.iter().find(|o| o.kind == Kind::Profile && kept(o));
-    // A RoleBinding first: it is what the sweep deletes first, and only while unchanged.
-    if let Some(target) = holder
-        .filter(|o| o.kind == Kind::RoleBinding)
-        .or(role_bindings.first().map(|o| **o))
-        .or(holder)
-        .or(profile.copied())
-    {
-        return Record::Annotate(Annotate::new(target, annotations));
-    }
-    for (group, bindings) in created.iter().enumerate() {
-        if let Some(binding) = bindings.iter().position(|b| b.kind == Kind::RoleBinding) {
-            return Record::OnCreate { group, binding };
-        }
-    }
-    Record::None
-}
-
-/// Adds the record's annotations to the body of an object about to be created.
-pub fn annotate_body(body: &mut Value, annotations: &Value) {
-    for (key, value) in annotations.as_object().into_iter().flatten() {
-        body["metadata"]["annotations"][key] = value.clone();
+) -> RecordWrite {
+    let Some(wanted) = wanted else {
+        return RecordWrite::None;
+    };
+    let Some(existing) = existing else {
+        return RecordWrite::Create(wanted);
+    };
+    let today = seconds(now).div_euclid(SECONDS_PER_DAY);
+    match recorded(existing) {
+        Some(activity) if activity.day() == today => RecordWrite::None,
+        _ => RecordWrite::Renew(Annotate::merge(
+            existing,
+            json!({
+                "metadata": {"annotations": {REVOKED_ANNOTATION: Value::Null}},
+                "spec": {"renewTime": micro_time(seconds(now))},
+            }),
+        )),
     }
 }
 
@@ -204,110 +208,99 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    const NOV_29: u64 = 1_795_919_250; // 2026-11-29T02:27:30Z
+    const SUB: &str = "12ec26be-e8d1-482b-9602-e402c7896cb3";
+
     fn at(seconds: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
     }
 
-    fn binding(namespace: &str, annotations: Value) -> Object {
-        Object::new(
-            Kind::RoleBinding,
-            Some(namespace),
-            "user-x",
-            json!({"metadata": {"name": "user-x", "namespace": namespace, "resourceVersion": "7",
-                                "annotations": annotations}}),
-        )
+    fn stored(record: Object) -> Object {
+        let mut body = record.body;
+        body["metadata"]["resourceVersion"] = json!("7");
+        Object { body, ..record }
     }
-
-    const NOV_29: u64 = 1_795_919_250; // 2026-11-29T02:27:30Z
 
     #[test]
     fn times_are_written_and_read_as_the_api_server_writes_them() {
         assert_eq!(rfc3339(NOV_29 as i64), "2026-11-29T02:27:30Z");
+        assert_eq!(micro_time(NOV_29 as i64), "2026-11-29T02:27:30.000000Z");
         assert_eq!(parse_rfc3339("2026-11-29T02:27:30Z"), Some(NOV_29 as i64));
+        assert_eq!(
+            parse_rfc3339("2026-11-29T02:27:30.123456Z"),
+            Some(NOV_29 as i64)
+        );
         assert_eq!(parse_rfc3339("yesterday"), None);
     }
 
     #[test]
-    fn the_latest_record_wins_and_malformed_ones_count_as_none() {
-        let old = binding("a", record_annotations(at(NOV_29 - 86_400 * 3), Some("u")));
-        let new = binding("b", record_annotations(at(NOV_29), Some("u")));
-        let broken = binding("c", json!({LAST_ACTIVITY_ANNOTATION: "soon"}));
-        let (activity, holder) = latest([&old, &broken, &new]).unwrap();
-        assert_eq!(holder.namespace.as_deref(), Some("b"));
-        assert_eq!(activity.username.as_deref(), Some("u"));
-        assert_eq!(activity.days_before(at(NOV_29 + 86_400 * 2 + 5)), 2);
-        assert_eq!(latest([&broken]), None);
+    fn a_person_is_recorded_in_a_lease_named_by_their_sub() {
+        let record = new_record("kubeflow-profile-manager", SUB, at(NOV_29)).unwrap();
+        assert_eq!(
+            record.describe(),
+            format!("Lease kubeflow-profile-manager/{SUB}")
+        );
+        assert_eq!(record.meta("labels", USER_LABEL), Some(SUB));
+        assert!(record.is_managed());
+        assert_eq!(recorded(&record), Some(Activity { at: NOV_29 as i64 }));
+        // A `sub` that names no Lease (not a DNS subdomain) is not recorded.
+        assert_eq!(
+            new_record("kubeflow-profile-manager", "Sub_1", at(NOV_29)),
+            None
+        );
+        // Another Lease, or one without the function's label, records nothing.
+        let mut foreign = record.clone();
+        foreign.body["metadata"]["labels"] = json!({});
+        assert_eq!(recorded(&foreign), None);
     }
 
     #[test]
-    fn a_record_is_due_once_a_day_or_when_the_user_name_is_new() {
-        let today = Activity {
-            at: NOV_29 as i64,
-            username: Some("adfs_jane".into()),
+    fn a_record_is_written_once_a_day_and_a_future_one_is_renewed() {
+        let wanted = || new_record("records", SUB, at(NOV_29));
+        let today = stored(new_record("records", SUB, at(NOV_29 - 3600)).unwrap());
+        assert_eq!(
+            record_write(Some(&today), wanted(), at(NOV_29)),
+            RecordWrite::None
+        );
+        assert!(matches!(
+            record_write(None, wanted(), at(NOV_29)),
+            RecordWrite::Create(_)
+        ));
+        let yesterday = stored(new_record("records", SUB, at(NOV_29 - 86_400)).unwrap());
+        let RecordWrite::Renew(renew) = record_write(Some(&yesterday), wanted(), at(NOV_29)) else {
+            panic!("expected a renewal")
         };
-        assert!(!record_due(Some(&today), at(NOV_29 + 3600), "adfs_jane"));
-        assert!(record_due(Some(&today), at(NOV_29 + 86_400), "adfs_jane"));
-        assert!(record_due(Some(&today), at(NOV_29 + 60), "adfs_other"));
-        assert!(record_due(None, at(NOV_29), "adfs_jane"));
+        assert_eq!(
+            renew.patch,
+            json!({"metadata": {"resourceVersion": "7",
+                                "annotations": {REVOKED_ANNOTATION: null}},
+                   "spec": {"renewTime": "2026-11-29T02:27:30.000000Z"}})
+        );
+        let ahead = stored(new_record("records", SUB, at(NOV_29 + 86_400 * 400)).unwrap());
+        assert!(matches!(
+            record_write(Some(&ahead), wanted(), at(NOV_29)),
+            RecordWrite::Renew(_)
+        ));
+        assert_eq!(record_write(None, None, at(NOV_29)), RecordWrite::None);
     }
 
     #[test]
-    fn the_record_goes_on_the_kept_holder_then_a_role_binding_then_the_profile_then_a_create() {
+    fn a_record_dated_beyond_the_skew_is_unusable() {
         let now = at(NOV_29);
-        let holder = binding("z", record_annotations(at(NOV_29 - 86_400), Some("u")));
-        let plain = binding("a", json!({}));
-        let profile = Object::new(
-            Kind::Profile,
-            None,
-            "profile-u",
-            json!({"metadata": {"name": "profile-u"}}),
-        );
-        let persons = [&plain, &holder, &profile];
-        let Record::Annotate(annotate) = place_record(&persons, |_| true, &[], now, "u") else {
-            panic!("expected a record on the holder")
+        let soon = Activity {
+            at: NOV_29 as i64 + FUTURE_SKEW_SECONDS,
         };
-        assert_eq!(annotate.target.namespace.as_deref(), Some("z"));
+        let later = Activity {
+            at: NOV_29 as i64 + FUTURE_SKEW_SECONDS + 1,
+        };
+        assert_eq!(usable(soon, now), Some(soon));
+        assert_eq!(usable(later, now), None);
         assert_eq!(
-            annotate.patch,
-            json!({"metadata": {"resourceVersion": "7", "annotations": {
-                LAST_ACTIVITY_ANNOTATION: "2026-11-29T02:27:30Z", USERNAME_ANNOTATION: "u"}}})
-        );
-        // A record held by the Profile moves to a RoleBinding once there is one.
-        let on_profile = Object {
-            body: json!({"metadata": {"name": "profile-u", "annotations":
-                record_annotations(at(NOV_29 - 86_400), Some("u"))}}),
-            ..profile.clone()
-        };
-        let Record::Annotate(annotate) =
-            place_record(&[&plain, &on_profile], |_| true, &[], now, "u")
-        else {
-            panic!("expected a record on the binding")
-        };
-        assert_eq!(annotate.target.namespace.as_deref(), Some("a"));
-        let not_z = |o: &Object| o.namespace.as_deref() != Some("z");
-        let Record::Annotate(annotate) = place_record(&persons, not_z, &[], now, "u") else {
-            panic!("expected a record on a kept binding")
-        };
-        assert_eq!(annotate.target.namespace.as_deref(), Some("a"));
-        let only_profile = |o: &Object| o.kind == Kind::Profile;
-        let Record::Annotate(annotate) = place_record(&persons, only_profile, &[], now, "u") else {
-            panic!("expected a record on the Profile")
-        };
-        assert_eq!(annotate.target.name, "profile-u");
-        let created = [vec![], vec![plain.clone()]];
-        let created: Vec<&[Object]> = created.iter().map(Vec::as_slice).collect();
-        assert_eq!(
-            place_record(&[], |_| true, &created, now, "u"),
-            Record::OnCreate {
-                group: 1,
-                binding: 0
+            Activity {
+                at: NOV_29 as i64 - 86_400 * 2 - 5
             }
-        );
-        assert_eq!(place_record(&[], |_| true, &[], now, "u"), Record::None);
-        let today = binding("a", record_annotations(now, Some("u")));
-        assert_eq!(
-            place_record(&[&today], |_| true, &created, now, "u"),
-            Record::None
+            .days_before(now),
+            2
         );
     }
 }

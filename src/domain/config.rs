@@ -37,6 +37,8 @@ pub const ALLOW_ADMIN_ROLE: &str = "ALLOW_ADMIN_ROLE";
 pub const MESH_LABELS: &str = "MESH_LABELS";
 pub const VIEWER_ACCESS: &str = "VIEWER_ACCESS";
 pub const FUNCTION_ROLE: &str = "FUNCTION_ROLE";
+pub const RECORDS_NAMESPACE: &str = "RECORDS_NAMESPACE";
+pub const SWEEP_POOL_RATE: &str = "SWEEP_POOL_RATE";
 
 /// The quota personal Profiles get unless `USER_PROFILE_QUOTA` says otherwise: the personal
 /// Profile exists because the Kubeflow dashboard requires one; work happens in group namespaces.
@@ -256,6 +258,9 @@ pub struct Config {
     /// The sweep revokes the access of people whose last activity is older than this many
     /// days; 0: never for inactivity.
     pub inactive_days: u32,
+    /// Requests per second the sweep makes to the user pool (a share of Cognito's `UserList`
+    /// quota, 30 per second per account and region).
+    pub sweep_pool_rate: u32,
     /// Group-name suffixes that carry a role, longest first (empty: every group gets
     /// `user_role`).
     pub role_suffixes: Vec<RoleSuffix>,
@@ -268,6 +273,8 @@ pub struct Config {
     pub viewer_access: ViewerAccess,
     /// Which function of the stack this process is: set by its deployment, never by a payload.
     pub function_role: FunctionRole,
+    /// The namespace of the function's records (a Lease per person): never a team namespace.
+    pub records_namespace: String,
 }
 
 /// Which function a process is (`FUNCTION_ROLE`), and so which invocations it answers.
@@ -399,6 +406,17 @@ impl Config {
                 USER_PROFILE_PREFIX,
                 &user_profile_prefix,
                 "a non-empty prefix of lowercase letters, digits and '-', starting with a letter or digit, at most 30 characters",
+            ));
+        }
+
+        let records_namespace = get(RECORDS_NAMESPACE)
+            .map(|n| n.trim().to_owned())
+            .unwrap_or_else(|| crate::domain::activity::DEFAULT_RECORDS_NAMESPACE.into());
+        if !crate::domain::names::is_dns_label(&records_namespace) {
+            return Err(invalid(
+                RECORDS_NAMESPACE,
+                &records_namespace,
+                "a namespace name (lowercase letters, digits and '-'), the one deploy/rbac.yaml makes",
             ));
         }
 
@@ -544,6 +562,7 @@ impl Config {
             )?,
             user_pool_id,
             inactive_days: parse_inactive_days(get(INACTIVE_DAYS))?,
+            sweep_pool_rate: parse_pool_rate(get(SWEEP_POOL_RATE))?,
             role_suffixes: parse_role_suffixes(get(GROUP_ROLE_SUFFIXES))?,
             allow_admin_role: parse_bool(ALLOW_ADMIN_ROLE, get(ALLOW_ADMIN_ROLE), false)?,
             mesh_labels: parse_mesh_labels(get(MESH_LABELS))?,
@@ -556,6 +575,7 @@ impl Config {
                 ],
                 ViewerAccess::PipelinesUi,
             )?,
+            records_namespace,
             function_role: parse_choice(
                 FUNCTION_ROLE,
                 get(FUNCTION_ROLE),
@@ -722,6 +742,24 @@ fn parse_inactive_days(value: Option<String>) -> Result<u32, ConfigError> {
                 INACTIVE_DAYS,
                 &value,
                 "whole days from 0 (never revoke for inactivity) to 36500",
+            )
+        })
+}
+
+/// Requests per second to the user pool: 10 unless set, at most Cognito's `UserList` quota (30).
+fn parse_pool_rate(value: Option<String>) -> Result<u32, ConfigError> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(10);
+    };
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|rate| (1..=30).contains(rate))
+        .ok_or_else(|| {
+            invalid(
+                SWEEP_POOL_RATE,
+                &value,
+                "requests per second to the user pool, 1 to 30 (Cognito's ListUsers quota, shared by the account's region)",
             )
         })
 }

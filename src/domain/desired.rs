@@ -71,6 +71,8 @@ pub struct DesiredState {
     pub refused: Vec<RefusedGroup>,
     /// With `REMOVE_LEGACY_BINDINGS`: the name of the Python Lambda's bindings of this user.
     pub legacy_binding_name: Option<String>,
+    /// Where the person's activity record (a Lease named by their `sub`) lives.
+    pub records_namespace: String,
 }
 
 /// Computes what `identity` should have on a cluster with `conventions`.
@@ -195,6 +197,7 @@ pub fn desired_state(
         refused,
         legacy_binding_name: (grants && config.remove_legacy_bindings)
             .then(|| legacy_binding_name(&identity.user_name, "edit")),
+        records_namespace: config.records_namespace.clone(),
     }
 }
 

@@ -81,7 +81,10 @@ pub fn classify(raw: &str) -> Invocation {
         "sweep" => Invocation::BadCommand("sweep takes no other member".to_owned()),
         "access-report" => {
             match serde_json::from_value::<ReportRequest>(Value::Object(command.rest)) {
-                Ok(request) => Invocation::AccessReport(request),
+                Ok(request) => match request.start() {
+                    Ok(_) => Invocation::AccessReport(request),
+                    Err(error) => Invocation::BadCommand(format!("access-report: {error}")),
+                },
                 Err(error) => Invocation::BadCommand(format!("access-report: {error}")),
             }
         }

@@ -20,6 +20,12 @@ pub fn is_dns_label(name: &str) -> bool {
         && bytes[bytes.len() - 1] != b'-'
 }
 
+/// True when `name` is a DNS-1123 subdomain (the names of most namespaced objects): DNS labels
+/// joined by `.`, at most 253 characters.
+pub fn is_dns_subdomain(name: &str) -> bool {
+    name.len() <= 253 && name.split('.').all(is_dns_label)
+}
+
 /// Turns any string into a DNS-1123 label, or `None` when nothing usable is left.
 ///
 /// A valid label is kept as is. Otherwise ASCII letters are lowercased (and nothing else: no

@@ -29,6 +29,8 @@ pub enum Kind {
     RoleBinding,
     AuthorizationPolicy,
     ServiceRoleBinding,
+    /// `coordination.k8s.io` Leases: the function's records of when people were last seen.
+    Lease,
 }
 
 impl Kind {
@@ -40,12 +42,13 @@ impl Kind {
             Kind::RoleBinding => "rbac.authorization.k8s.io",
             Kind::AuthorizationPolicy => "security.istio.io",
             Kind::ServiceRoleBinding => "rbac.istio.io",
+            Kind::Lease => "coordination.k8s.io",
         }
     }
 
     pub fn version(self) -> &'static str {
         match self {
-            Kind::Namespace | Kind::Profile | Kind::RoleBinding => "v1",
+            Kind::Namespace | Kind::Profile | Kind::RoleBinding | Kind::Lease => "v1",
             Kind::AuthorizationPolicy => "v1beta1",
             Kind::ServiceRoleBinding => "v1alpha1",
         }
@@ -65,6 +68,7 @@ impl Kind {
             Kind::RoleBinding => "RoleBinding",
             Kind::AuthorizationPolicy => "AuthorizationPolicy",
             Kind::ServiceRoleBinding => "ServiceRoleBinding",
+            Kind::Lease => "Lease",
         }
     }
 
@@ -75,6 +79,7 @@ impl Kind {
             Kind::RoleBinding => "rolebindings",
             Kind::AuthorizationPolicy => "authorizationpolicies",
             Kind::ServiceRoleBinding => "servicerolebindings",
+            Kind::Lease => "leases",
         }
     }
 }

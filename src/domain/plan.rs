@@ -15,7 +15,7 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use crate::domain::activity::{Record, annotate_body, place_record, record_annotations};
+use crate::domain::activity::{RecordWrite, new_record, record_write};
 use crate::domain::admission::Mode;
 use crate::domain::config::Role;
 use crate::domain::desired::{DesiredState, GroupAccess, RefusedGroup};
@@ -44,6 +44,18 @@ pub struct Observed {
     pub bindings: Vec<Object>,
     /// The Python Lambda's bindings of this user (by name), when asked for.
     pub legacy_bindings: Vec<Object>,
+    /// The person's activity record.
+    pub record: RecordState,
+}
+
+/// The person's activity record as a sign-in found it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum RecordState {
+    /// It could not be read (logged): nothing is written to it this time.
+    #[default]
+    Unread,
+    Missing,
+    Found(Object),
 }
 
 /// The writes a bindable group needs.
@@ -127,8 +139,8 @@ pub struct Plan {
     pub deferred_groups: Vec<String>,
     /// Revocations (and legacy removals) left for the next sign-in by the same bound.
     pub deferred_deletions: usize,
-    /// Where the person's activity is recorded ([`record_activity`]).
-    pub record: Record,
+    /// What records the person's activity ([`record_activity`]).
+    pub record: RecordWrite,
 }
 
 impl Plan {
@@ -294,62 +306,27 @@ pub fn plan(desired: &DesiredState, observed: &Observed, group_owner: &str) -> P
         withheld,
         deferred_groups: Vec::new(),
         deferred_deletions: 0,
-        record: Record::None,
+        record: RecordWrite::None,
     };
     bound_changes(&mut plan, MAX_CHANGES_PER_SIGN_IN);
     plan
 }
 
-/// Decides where this sign-in (by the Cognito user `username`, at `now`) records the person's
-/// activity: on one of their objects it keeps and does not rewrite (a separate write, at most
-/// once a day), or into the first RoleBinding it creates. Only objects the plan counts as the
-/// person's (their `sub`, in group Profiles owned by `group_owner`, or their personal Profile)
-/// ever carry it.
+/// What this sign-in at `now` writes to record the person's activity: their Lease created, or
+/// renewed when its last renewal was before today ([`crate::domain::activity`]); nothing when it
+/// could not be read.
 pub fn record_activity(
     plan: &mut Plan,
     desired: &DesiredState,
     observed: &Observed,
-    group_owner: &str,
     now: SystemTime,
-    username: &str,
 ) {
-    let in_territory = |object: &Object| in_territory(object, observed, group_owner);
-    let is_theirs = |object: &Object| {
-        object.is_managed() && object.meta("labels", USER_LABEL) == Some(desired.user_key.as_str())
+    let wanted = new_record(&desired.records_namespace, &desired.user_key, now);
+    plan.record = match &observed.record {
+        RecordState::Unread => RecordWrite::None,
+        RecordState::Missing => record_write(None, wanted, now),
+        RecordState::Found(record) => record_write(Some(record), wanted, now),
     };
-    let mut persons: Vec<&Object> = observed
-        .bindings
-        .iter()
-        .filter(|o| is_theirs(o) && in_territory(o))
-        .chain(observed.profiles.values().filter(|p| is_theirs(p)))
-        .collect();
-    persons.sort_by_key(|o| (o.kind, o.namespace.clone(), o.name.clone()));
-    let rewritten: Vec<String> = plan
-        .revoke
-        .iter()
-        .chain(plan.groups.iter().flat_map(|g| {
-            g.repair_bindings
-                .iter()
-                .chain(&g.remove_before)
-                .chain(&g.remove_after)
-        }))
-        .chain(&plan.apply_personal_profile)
-        .map(Object::describe)
-        .collect();
-    let kept = |object: &Object| !rewritten.contains(&object.describe());
-    let created: Vec<&[Object]> = plan
-        .groups
-        .iter()
-        .map(|g| g.create_bindings.as_slice())
-        .collect();
-    let record = place_record(&persons, kept, &created, now, username);
-    if let Record::OnCreate { group, binding } = record {
-        annotate_body(
-            &mut plan.groups[group].create_bindings[binding].body,
-            &record_annotations(now, Some(username)),
-        );
-    }
-    plan.record = record;
 }
 
 /// True when `object` carries this person's user label: their `sub`, or (on a sign-in whose

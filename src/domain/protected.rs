@@ -83,7 +83,10 @@ impl std::fmt::Display for Refusal {
 
 /// The reason `namespace` may never be bound from a group, if there is one.
 pub fn name_refusal(namespace: &str, config: &Config) -> Option<Refusal> {
-    if SYSTEM_NAMESPACES.contains(&namespace) || namespace.starts_with("kube-") {
+    if SYSTEM_NAMESPACES.contains(&namespace)
+        || namespace.starts_with("kube-")
+        || namespace == config.records_namespace
+    {
         Some(Refusal::SystemNamespace)
     } else if config.protected_namespaces.iter().any(|p| p == namespace) {
         Some(Refusal::ProtectedByConfig)
@@ -116,6 +119,8 @@ mod tests {
             ("knative-serving", Some(Refusal::SystemNamespace)),
             ("knative-eventing", Some(Refusal::SystemNamespace)),
             ("oauth2-proxy", Some(Refusal::SystemNamespace)),
+            // The function's own records.
+            ("kubeflow-profile-manager", Some(Refusal::SystemNamespace)),
             ("monitoring", Some(Refusal::ProtectedByConfig)),
             ("logging", Some(Refusal::ProtectedByConfig)),
             ("profile-rumesh", Some(Refusal::PersonalProfileName)),

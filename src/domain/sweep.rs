@@ -1,151 +1,76 @@
 //! The offboarding sweep's decisions: who the function manages access for, in which order they
-//! are checked, and what becomes of each. Pure.
+//! are settled, how the user pool is asked about them, and what becomes of each. Pure.
 //!
-//! A person is *managed* when the cluster holds objects this function made for them: contributor
-//! bindings (RoleBindings and their Istio twins) in group Profiles' namespaces, or a personal
-//! Profile. Their access (the bindings, never a Profile or a namespace) is revoked when the user
-//! pool no longer has them, has them disabled, or has another person under their user name; or
-//! when their last recorded activity is older than `INACTIVE_DAYS`. A person with no record yet
-//! is stamped, never revoked, on first sight.
+//! A person is *managed* on a cluster when it holds contributor bindings (RoleBindings and their
+//! Istio twins) this function made for them in group Profiles' namespaces. Their access (the
+//! bindings, never a Profile or a namespace) is revoked when the user pool no longer has their
+//! `sub`, has them disabled, or when their last activity is older than `INACTIVE_DAYS`.
+//!
+//! What decides is out of every tenant's reach: the person's record (a Lease in the function's
+//! records namespace, [`crate::domain::activity`]), the user pool asked by `sub`, and the
+//! creation times the API server gives objects. A person with no usable record (none, or one
+//! dated in the future) is judged by their oldest binding's creation; nobody is judged inactive
+//! from before records began (the sweep's own Lease's creation), so an upgrade takes nobody's
+//! access. Labels and annotations a namespace admin can write only say *whose* binding it is:
+//! a forged one counts as that person's binding, and never changes when they were last seen.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::domain::activity::{Activity, SWEEP_RESUME_ANNOTATION, latest, parse_rfc3339, user_key};
+use crate::domain::activity::{Activity, seconds, usable};
 use crate::domain::metrics::{COUNT, MILLISECONDS, emf_document};
-use crate::domain::objects::{Kind, Object};
-use crate::domain::plan::profile_owner;
 
-/// The objects this function made for one person.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ManagedUser {
-    /// Their user label: the Cognito `sub` (or an earlier version's email hash).
-    pub key: String,
-    /// Their contributor bindings (RoleBindings first, then Istio twins) in group namespaces.
-    pub bindings: Vec<Object>,
-    /// Their personal Profile(s).
-    pub profiles: Vec<Object>,
+const SECONDS_PER_DAY: i64 = 86_400;
+
+/// One person as a sweep reads them on one cluster, page by page: a few dozen bytes, whatever
+/// the cluster or the tenants store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Person {
+    /// What their record says, as read (usable or not), and the version read.
+    pub record: Option<(Activity, String)>,
+    /// Their contributor bindings in group namespaces.
+    pub bindings: u32,
+    /// The creation of the oldest of them (seconds since the epoch).
+    pub oldest_binding: Option<i64>,
+    /// A personal Profile labelled with them exists.
+    pub personal_profile: bool,
 }
 
-impl ManagedUser {
-    pub fn objects(&self) -> impl Iterator<Item = &Object> {
-        self.bindings.iter().chain(&self.profiles)
-    }
-
-    /// The latest recorded activity and the object holding it.
-    pub fn activity(&self) -> Option<(Activity, &Object)> {
-        latest(self.objects())
-    }
-
-    /// The email the person's bindings name (KFAM's `user` annotation), else the owner of their
-    /// personal Profile.
-    pub fn email(&self) -> Option<&str> {
-        self.bindings
-            .iter()
-            .find_map(|b| b.meta("annotations", "user"))
-            .or_else(|| self.profiles.iter().find_map(profile_owner))
-    }
-
-    /// When an interrupted sweep marked this person as where the next one starts.
-    pub fn resume_mark(&self) -> Option<i64> {
-        self.objects()
-            .filter_map(|o| parse_rfc3339(o.meta("annotations", SWEEP_RESUME_ANNOTATION)?))
-            .max()
-    }
-
-    /// The object a sweep annotates for this person: the activity holder, else their first
-    /// RoleBinding, else their first object.
-    pub fn anchor(&self) -> Option<&Object> {
-        self.activity()
-            .map(|(_, o)| o)
-            .or_else(|| self.bindings.iter().find(|b| b.kind == Kind::RoleBinding))
-            .or_else(|| self.objects().next())
-    }
-}
-
-/// Groups the managed objects by person. `bindings` are this function's bindings (any kind,
-/// anywhere): only those labelled with a person, in namespaces of Profiles owned by
-/// `group_owner`, count. `profiles` are every Profile: those labelled with a person are personal
-/// Profiles. People come in the order of their key.
-pub fn managed_users(
-    bindings: Vec<Object>,
-    profiles: &[Object],
-    group_owner: &str,
-) -> Vec<ManagedUser> {
-    let territory: BTreeSet<&str> = profiles
-        .iter()
-        .filter(|p| profile_owner(p) == Some(group_owner))
-        .map(|p| p.name.as_str())
-        .collect();
-    let mut grouped: BTreeMap<String, (Vec<Object>, Vec<Object>)> = BTreeMap::new();
-    for binding in bindings {
-        let in_territory = binding
-            .namespace
-            .as_deref()
-            .is_some_and(|ns| territory.contains(ns));
-        if let (true, true, Some(key)) = (binding.is_managed(), in_territory, user_key(&binding)) {
-            grouped.entry(key.to_owned()).or_default().0.push(binding);
+impl Person {
+    /// Counts a binding of theirs created at `created` (seconds; `None` when it says nothing).
+    pub fn add_binding(&mut self, created: Option<i64>) {
+        self.bindings += 1;
+        if let Some(created) = created {
+            self.oldest_binding = Some(self.oldest_binding.map_or(created, |o| o.min(created)));
         }
     }
-    for profile in profiles.iter().filter(|p| p.is_managed()) {
-        if let Some(key) = user_key(profile) {
-            grouped
-                .entry(key.to_owned())
-                .or_default()
-                .1
-                .push(profile.clone());
-        }
+
+    /// When the person was last seen, as far as the sweep may tell at `now`: their usable
+    /// record, else their oldest binding's creation, never before `since` (records began).
+    pub fn last_seen(&self, since: i64, now: SystemTime) -> i64 {
+        let recorded = self
+            .record
+            .as_ref()
+            .and_then(|(activity, _)| usable(*activity, now));
+        let seen = match recorded {
+            Some(activity) => activity.at,
+            None => self.oldest_binding.unwrap_or_else(|| seconds(now)),
+        };
+        seen.max(since)
     }
-    grouped
-        .into_iter()
-        .map(|(key, (mut bindings, profiles))| {
-            bindings.sort_by_key(|b| (b.kind, b.namespace.clone(), b.name.clone()));
-            ManagedUser {
-                key,
-                bindings,
-                profiles,
-            }
-        })
-        .collect()
-}
-
-/// The order a sweep checks `users` in (indices): by key, starting at the person the latest
-/// interrupted sweep marked, so that every person is checked within a few runs even when no run
-/// gets through them all.
-pub fn sweep_order(users: &[ManagedUser]) -> Vec<usize> {
-    let start = users
-        .iter()
-        .enumerate()
-        .filter_map(|(index, user)| user.resume_mark().map(|mark| (mark, index)))
-        .max()
-        .map_or(0, |(_, index)| index);
-    (start..users.len()).chain(0..start).collect()
-}
-
-/// What the user pool says of a person's user name (`AdminGetUser`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PoolUser {
-    /// No such user (`UserNotFoundException`).
-    Missing,
-    Found {
-        enabled: bool,
-        sub: Option<String>,
-    },
 }
 
 /// Why access is revoked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reason {
-    /// The user no longer exists in the pool.
+    /// The user pool has no user with their `sub` any more.
     Deleted,
     Disabled,
-    /// The user name now belongs to another person (deleted and made again).
-    Replaced,
     /// No activity for longer than `INACTIVE_DAYS`.
     Inactive,
 }
@@ -155,61 +80,97 @@ impl fmt::Display for Reason {
         f.write_str(match self {
             Reason::Deleted => "deleted from the user pool",
             Reason::Disabled => "disabled in the user pool",
-            Reason::Replaced => "their user name belongs to another person now",
             Reason::Inactive => "inactive longer than INACTIVE_DAYS",
         })
     }
 }
 
+/// What the user pool says of a `sub` (`ListUsers` filtered by it, or a scan of the pool).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolAnswer {
+    /// No user has it.
+    Missing,
+    Found {
+        enabled: bool,
+    },
+}
+
 /// What becomes of one person.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// No activity recorded yet: stamped now, never revoked on first sight.
-    Stamp,
-    /// Their user pool record decides: ask it for this user name.
-    AskPool(String),
+    /// Nothing of theirs to revoke here, and a record worth keeping (or none).
     Keep,
+    /// Their user pool record decides.
+    AskPool,
     Revoke(Reason),
+    /// Nothing of theirs is left here and they have been gone longer than `INACTIVE_DAYS`:
+    /// their record goes too, so the records do not grow with everyone who ever left.
+    Forget,
 }
 
-/// The first look at a person, before the user pool is asked: stamp the unrecorded, revoke the
-/// inactive (`inactive_days` > 0), keep those with nothing to revoke or no known user name.
-pub fn first_look(user: &ManagedUser, now: SystemTime, inactive_days: u32) -> Verdict {
-    let Some((activity, _)) = user.activity() else {
-        return Verdict::Stamp;
-    };
-    if user.bindings.is_empty() {
-        return Verdict::Keep;
-    }
-    if inactive_days > 0 && activity.days_before(now) >= i64::from(inactive_days) {
-        return Verdict::Revoke(Reason::Inactive);
-    }
-    match activity.username {
-        Some(username) => Verdict::AskPool(username),
-        None => Verdict::Keep,
+/// The first look at a person, before the user pool is asked: revoke the inactive
+/// (`inactive_days` > 0), forget the records of the long gone, keep those with nothing to
+/// revoke, ask about the rest.
+pub fn first_look(person: &Person, since: i64, now: SystemTime, inactive_days: u32) -> Verdict {
+    let inactive = inactive_days > 0
+        && (seconds(now) - person.last_seen(since, now)).div_euclid(SECONDS_PER_DAY)
+            >= i64::from(inactive_days);
+    match (person.bindings, inactive) {
+        (0, true) if !person.personal_profile && person.record.is_some() => Verdict::Forget,
+        (0, _) => Verdict::Keep,
+        (_, true) => Verdict::Revoke(Reason::Inactive),
+        (_, false) => Verdict::AskPool,
     }
 }
 
-/// The verdict on a person whose user pool record is `answer`.
-pub fn judge(user: &ManagedUser, answer: &PoolUser) -> Verdict {
+/// The verdict on a person whose `sub` the user pool answered `answer` for.
+pub fn judge(answer: PoolAnswer) -> Verdict {
     match answer {
-        PoolUser::Missing => Verdict::Revoke(Reason::Deleted),
-        PoolUser::Found { enabled: false, .. } => Verdict::Revoke(Reason::Disabled),
-        PoolUser::Found { sub: Some(sub), .. } if *sub != user.key => {
-            Verdict::Revoke(Reason::Replaced)
-        }
-        PoolUser::Found { .. } => Verdict::Keep,
+        PoolAnswer::Missing => Verdict::Revoke(Reason::Deleted),
+        PoolAnswer::Found { enabled: false } => Verdict::Revoke(Reason::Disabled),
+        PoolAnswer::Found { enabled: true } => Verdict::Keep,
     }
 }
 
-/// The bindings a revocation deletes, the activity holder first: deleted only while it is the
-/// version read, so a sign-in that lands meanwhile (and records its activity there) stops the
-/// revocation of an inactive person.
-pub fn revocation_order(user: &ManagedUser) -> Vec<&Object> {
-    let holder = user.activity().map(|(_, o)| o.describe());
-    let mut order: Vec<&Object> = user.bindings.iter().collect();
-    order.sort_by_key(|o| Some(o.describe()) != holder);
-    order
+/// The order a sweep settles people in (their keys): by key, starting at `resume_at` (the
+/// first person an interrupted sweep did not settle), so that every person is settled within a
+/// few runs even when no run gets through them all.
+pub fn sweep_order<'a>(
+    keys: impl Iterator<Item = &'a str> + Clone,
+    resume_at: Option<&str>,
+) -> Vec<&'a str> {
+    let start = resume_at.unwrap_or("");
+    keys.clone()
+        .filter(|k| *k >= start)
+        .chain(keys.filter(|k| *k < start))
+        .collect()
+}
+
+/// Users per `ListUsers` page: the most the service returns (its model's `QueryLimitType`, 0 to
+/// 60).
+pub const POOL_PAGE: u64 = 60;
+
+/// How the user pool is asked about the people who need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PoolLookup {
+    /// Nobody needs asking.
+    None,
+    /// One `ListUsers` filtered by `sub` per person.
+    EachPerson,
+    /// Every page of `ListUsers`, once: fewer requests when most of the pool is managed.
+    Scan,
+}
+
+/// The cheaper way to ask about `wanted` people in a pool of about `estimated_users` (both in
+/// Cognito's `UserList` quota category): one request each, or a page per [`POOL_PAGE`] users.
+pub fn pool_lookup(wanted: usize, estimated_users: u64) -> PoolLookup {
+    let scan_pages = estimated_users.div_ceil(POOL_PAGE).max(1);
+    match wanted {
+        0 => PoolLookup::None,
+        wanted if (wanted as u64) <= scan_pages => PoolLookup::EachPerson,
+        _ => PoolLookup::Scan,
+    }
 }
 
 /// What one sweep did.
@@ -218,31 +179,32 @@ pub fn revocation_order(user: &ManagedUser) -> Vec<&Object> {
 pub struct SweepSummary {
     /// People with access managed by this function.
     pub users: usize,
-    /// People checked this run.
+    /// People settled this run.
     pub checked: usize,
-    /// People stamped on first sight.
-    pub stamped: usize,
     pub kept: usize,
     pub revoked_deleted: usize,
     pub revoked_disabled: usize,
-    pub revoked_replaced: usize,
     pub revoked_inactive: usize,
     /// Bindings deleted (or, in a dry run, that would be).
     pub bindings_deleted: usize,
+    /// Records of people with nothing left here, gone longer than `INACTIVE_DAYS`, deleted.
+    pub records_deleted: usize,
     /// Contributor policies of the people kept brought to their namespace's mesh mode (or, in a
     /// dry run, that would be): the namespace was switched between sidecar and ambient.
     pub policies_reshaped: usize,
-    /// People left for the next run: the user pool throttled past retries, a write failed, a
-    /// sign-in changed their objects meanwhile, or the run's time was up.
+    /// People left for the next run: the user pool did not answer for them in time, a write
+    /// failed, a sign-in changed their record meanwhile, or the run's time was up.
     pub left_for_next_run: usize,
-    /// True when every person was checked.
+    /// True when every person was settled.
     pub finished: bool,
     pub dry_run: bool,
     pub inactive_days: u32,
     pub duration_ms: u64,
     pub kubernetes_requests: u32,
-    /// `AdminGetUser` calls (the SDK's retries of a throttled call not counted).
+    /// Requests to the user pool (`DescribeUserPool`, `ListUsers`; the SDK's retries of a
+    /// throttled call not counted), and how it was asked.
     pub cognito_requests: u32,
+    pub pool_lookup: Option<PoolLookup>,
 }
 
 impl SweepSummary {
@@ -250,13 +212,12 @@ impl SweepSummary {
         match reason {
             Reason::Deleted => self.revoked_deleted += 1,
             Reason::Disabled => self.revoked_disabled += 1,
-            Reason::Replaced => self.revoked_replaced += 1,
             Reason::Inactive => self.revoked_inactive += 1,
         }
     }
 
     pub fn revoked(&self) -> usize {
-        self.revoked_deleted + self.revoked_disabled + self.revoked_replaced + self.revoked_inactive
+        self.revoked_deleted + self.revoked_disabled + self.revoked_inactive
     }
 
     pub fn set_duration(&mut self, duration: Duration) {
@@ -267,17 +228,15 @@ impl SweepSummary {
     pub fn add(&mut self, other: &SweepSummary) {
         self.users += other.users;
         self.checked += other.checked;
-        self.stamped += other.stamped;
         self.kept += other.kept;
         self.revoked_deleted += other.revoked_deleted;
         self.revoked_disabled += other.revoked_disabled;
-        self.revoked_replaced += other.revoked_replaced;
         self.revoked_inactive += other.revoked_inactive;
         self.bindings_deleted += other.bindings_deleted;
+        self.records_deleted += other.records_deleted;
         self.policies_reshaped += other.policies_reshaped;
         self.left_for_next_run += other.left_for_next_run;
         self.kubernetes_requests += other.kubernetes_requests;
-        self.cognito_requests += other.cognito_requests;
         self.finished &= other.finished;
         self.dry_run = other.dry_run;
         self.inactive_days = other.inactive_days;
@@ -293,7 +252,6 @@ impl SweepSummary {
             &[
                 ("SweepUsers", COUNT, json!(self.users)),
                 ("SweepRevoked", COUNT, json!(self.revoked())),
-                ("SweepStamped", COUNT, json!(self.stamped)),
                 ("SweepLeftForNextRun", COUNT, json!(self.left_for_next_run)),
                 ("SweepDurationMs", MILLISECONDS, json!(self.duration_ms)),
             ],
@@ -337,198 +295,152 @@ pub struct ClusterSweep {
     pub summary: SweepSummary,
 }
 
+/// The pool's answers for the people asked about, by `sub`.
+pub type PoolAnswers = HashMap<String, PoolAnswer>;
+
+/// Every cluster's people, by key.
+pub type People = BTreeMap<String, Person>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::activity::{LAST_ACTIVITY_ANNOTATION, USERNAME_ANNOTATION, rfc3339};
-    use crate::domain::objects::{MANAGED_BY_LABEL, MANAGER, USER_LABEL};
 
-    const DAY: u64 = 86_400;
-    const NOW: u64 = 1_795_919_250;
+    const DAY: i64 = 86_400;
+    const NOW: i64 = 1_795_919_250;
+    /// Records began long ago.
+    const SINCE: i64 = NOW - 1000 * DAY;
 
-    fn at(seconds: u64) -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
+    fn at(seconds: i64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(seconds as u64)
     }
 
-    fn profile(name: &str, owner: &str, labels: Value) -> Object {
-        Object::new(
-            Kind::Profile,
-            None,
-            name,
-            json!({"metadata": {"name": name, "labels": labels}, "spec": {"owner": {"name": owner}}}),
-        )
-    }
-
-    fn binding(kind: Kind, namespace: &str, key: &str, annotations: Value) -> Object {
-        Object::new(
-            kind,
-            Some(namespace),
-            "user-jane",
-            json!({"metadata": {"name": "user-jane", "namespace": namespace, "resourceVersion": "3",
-                "labels": {MANAGED_BY_LABEL: MANAGER, USER_LABEL: key},
-                "annotations": annotations}}),
-        )
-    }
-
-    fn seen(days_ago: u64, username: &str) -> Value {
-        json!({"user": "jane@corp.example",
-               LAST_ACTIVITY_ANNOTATION: rfc3339((NOW - days_ago * DAY) as i64),
-               USERNAME_ANNOTATION: username})
-    }
-
-    fn cluster_profiles() -> Vec<Object> {
-        vec![
-            profile("ml", "admin@kubeflow.com", json!({})),
-            profile("team-a", "alice@corp.example", json!({})),
-            profile(
-                "profile-jane",
-                "jane@corp.example",
-                json!({MANAGED_BY_LABEL: MANAGER, USER_LABEL: "sub-j"}),
-            ),
-        ]
-    }
-
-    #[test]
-    fn people_are_their_labelled_objects_in_group_namespaces_and_their_personal_profile() {
-        let bindings = vec![
-            binding(Kind::AuthorizationPolicy, "ml", "sub-j", json!({})),
-            binding(Kind::RoleBinding, "ml", "sub-j", seen(1, "adfs_jane")),
-            // Outside group Profiles' namespaces: a look-alike, never the person's.
-            binding(Kind::RoleBinding, "team-a", "sub-j", json!({})),
-            binding(Kind::RoleBinding, "ml", "sub-b", json!({})),
-        ];
-        let users = managed_users(bindings, &cluster_profiles(), "admin@kubeflow.com");
-        let keys: Vec<&str> = users.iter().map(|u| u.key.as_str()).collect();
-        assert_eq!(keys, ["sub-b", "sub-j"]);
-        let jane = &users[1];
-        let described: Vec<String> = jane.objects().map(Object::describe).collect();
-        assert_eq!(
-            described,
-            [
-                "RoleBinding ml/user-jane",
-                "AuthorizationPolicy ml/user-jane",
-                "Profile profile-jane"
-            ]
-        );
-        assert_eq!(jane.email(), Some("jane@corp.example"));
-        assert_eq!(
-            jane.activity().unwrap().0.username.as_deref(),
-            Some("adfs_jane")
-        );
-    }
-
-    #[test]
-    fn the_unrecorded_are_stamped_the_inactive_revoked_the_rest_asked_about() {
-        let user = |annotations: Value| ManagedUser {
-            key: "sub-j".into(),
-            bindings: vec![binding(Kind::RoleBinding, "ml", "sub-j", annotations)],
-            profiles: Vec::new(),
+    fn person(record_days_ago: Option<i64>, oldest_days_ago: Option<i64>) -> Person {
+        let mut person = Person {
+            record: record_days_ago.map(|d| (Activity { at: NOW - d * DAY }, "7".to_owned())),
+            ..Person::default()
         };
+        if let Some(days) = oldest_days_ago {
+            person.add_binding(Some(NOW - days * DAY));
+        }
+        person
+    }
+
+    #[test]
+    fn the_recorded_are_judged_by_their_record_and_asked_about_while_active() {
         let now = at(NOW);
-        assert_eq!(first_look(&user(json!({})), now, 90), Verdict::Stamp);
         assert_eq!(
-            first_look(&user(seen(90, "adfs_jane")), now, 90),
+            first_look(&person(Some(90), Some(400)), SINCE, now, 90),
             Verdict::Revoke(Reason::Inactive)
         );
         assert_eq!(
-            first_look(&user(seen(89, "adfs_jane")), now, 90),
-            Verdict::AskPool("adfs_jane".into())
+            first_look(&person(Some(89), Some(400)), SINCE, now, 90),
+            Verdict::AskPool
         );
         // 0: inactivity never revokes.
         assert_eq!(
-            first_look(&user(seen(900, "adfs_jane")), now, 0),
-            Verdict::AskPool("adfs_jane".into())
+            first_look(&person(Some(900), Some(900)), SINCE, now, 0),
+            Verdict::AskPool
         );
-        let stamped_by_a_sweep = json!({LAST_ACTIVITY_ANNOTATION: rfc3339(NOW as i64)});
-        assert_eq!(
-            first_look(&user(stamped_by_a_sweep), now, 90),
-            Verdict::Keep
-        );
-        let profile_only = ManagedUser {
-            key: "sub-j".into(),
-            bindings: Vec::new(),
-            profiles: vec![profile(
-                "profile-jane",
-                "jane@corp.example",
-                json!({LAST_ACTIVITY_ANNOTATION: rfc3339((NOW - 900 * DAY) as i64)}),
-            )],
-        };
-        assert_eq!(first_look(&profile_only, now, 90), Verdict::Stamp);
     }
 
     #[test]
-    fn the_pool_decides_deleted_disabled_and_replaced_users() {
-        let user = ManagedUser {
-            key: "sub-j".into(),
-            bindings: Vec::new(),
-            profiles: Vec::new(),
-        };
-        let found = |enabled, sub: &str| PoolUser::Found {
-            enabled,
-            sub: Some(sub.into()),
-        };
+    fn the_unrecorded_and_the_future_dated_are_judged_by_their_oldest_binding() {
+        let now = at(NOW);
         assert_eq!(
-            judge(&user, &PoolUser::Missing),
-            Verdict::Revoke(Reason::Deleted)
+            first_look(&person(None, Some(91)), SINCE, now, 90),
+            Verdict::Revoke(Reason::Inactive)
         );
         assert_eq!(
-            judge(&user, &found(false, "sub-j")),
+            first_look(&person(None, Some(10)), SINCE, now, 90),
+            Verdict::AskPool
+        );
+        // Dated in 2099: no usable record, never kept forever.
+        let forged = person(Some(-27_000), Some(120));
+        assert_eq!(
+            first_look(&forged, SINCE, now, 90),
+            Verdict::Revoke(Reason::Inactive)
+        );
+        // Within the clock skew it is still a record.
+        let mut skewed = person(None, Some(120));
+        skewed.record = Some((Activity { at: NOW + 60 }, "7".into()));
+        assert_eq!(first_look(&skewed, SINCE, now, 90), Verdict::AskPool);
+    }
+
+    #[test]
+    fn nobody_is_judged_inactive_from_before_records_began() {
+        let now = at(NOW);
+        let upgraded_ten_days_ago = NOW - 10 * DAY;
+        assert_eq!(
+            first_look(&person(None, Some(400)), upgraded_ten_days_ago, now, 90),
+            Verdict::AskPool
+        );
+        assert_eq!(
+            first_look(
+                &person(Some(400), Some(400)),
+                upgraded_ten_days_ago,
+                now,
+                90
+            ),
+            Verdict::AskPool
+        );
+    }
+
+    #[test]
+    fn the_records_of_the_long_gone_with_nothing_left_are_forgotten() {
+        let now = at(NOW);
+        assert_eq!(
+            first_look(&person(Some(100), None), SINCE, now, 90),
+            Verdict::Forget
+        );
+        assert_eq!(
+            first_look(&person(Some(10), None), SINCE, now, 90),
+            Verdict::Keep
+        );
+        let mut with_profile = person(Some(100), None);
+        with_profile.personal_profile = true;
+        assert_eq!(first_look(&with_profile, SINCE, now, 90), Verdict::Keep);
+        assert_eq!(
+            first_look(&person(Some(100), None), SINCE, now, 0),
+            Verdict::Keep
+        );
+    }
+
+    #[test]
+    fn the_pool_decides_deleted_and_disabled_users() {
+        assert_eq!(judge(PoolAnswer::Missing), Verdict::Revoke(Reason::Deleted));
+        assert_eq!(
+            judge(PoolAnswer::Found { enabled: false }),
             Verdict::Revoke(Reason::Disabled)
         );
-        assert_eq!(
-            judge(&user, &found(true, "sub-other")),
-            Verdict::Revoke(Reason::Replaced)
-        );
-        assert_eq!(judge(&user, &found(true, "sub-j")), Verdict::Keep);
+        assert_eq!(judge(PoolAnswer::Found { enabled: true }), Verdict::Keep);
     }
 
     #[test]
     fn a_sweep_starts_where_the_latest_interrupted_one_stopped() {
-        let marked = |key: &str, mark: Option<u64>| {
-            let annotations = match mark {
-                Some(m) => json!({SWEEP_RESUME_ANNOTATION: rfc3339(m as i64)}),
-                None => json!({}),
-            };
-            ManagedUser {
-                key: key.into(),
-                bindings: vec![binding(Kind::RoleBinding, "ml", key, annotations)],
-                profiles: Vec::new(),
-            }
-        };
-        let users = vec![
-            marked("a", None),
-            marked("b", Some(NOW - DAY)),
-            marked("c", Some(NOW)),
-            marked("d", None),
-        ];
-        assert_eq!(sweep_order(&users), [2, 3, 0, 1]);
-        assert_eq!(sweep_order(&users[..2]), [1, 0]);
-        assert_eq!(sweep_order(&[]), Vec::<usize>::new());
+        let keys = ["a", "b", "c", "d"];
+        assert_eq!(
+            sweep_order(keys.iter().copied(), Some("c")),
+            ["c", "d", "a", "b"]
+        );
+        assert_eq!(
+            sweep_order(keys.iter().copied(), Some("bb")),
+            ["c", "d", "a", "b"]
+        );
+        assert_eq!(sweep_order(keys.iter().copied(), None), keys);
+        assert_eq!(
+            sweep_order([].iter().copied(), Some("a")),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]
-    fn a_revocation_deletes_the_activity_holder_first() {
-        let user = ManagedUser {
-            key: "sub-j".into(),
-            bindings: vec![
-                binding(Kind::RoleBinding, "a", "sub-j", json!({})),
-                binding(Kind::RoleBinding, "b", "sub-j", seen(100, "u")),
-                binding(Kind::AuthorizationPolicy, "a", "sub-j", json!({})),
-            ],
-            profiles: Vec::new(),
-        };
-        let order: Vec<String> = revocation_order(&user)
-            .iter()
-            .map(|o| o.describe())
-            .collect();
-        assert_eq!(
-            order,
-            [
-                "RoleBinding b/user-jane",
-                "RoleBinding a/user-jane",
-                "AuthorizationPolicy a/user-jane"
-            ]
-        );
+    fn the_pool_is_scanned_only_when_that_takes_fewer_requests() {
+        assert_eq!(pool_lookup(0, 1_000_000), PoolLookup::None);
+        assert_eq!(pool_lookup(100, 1_000_000), PoolLookup::EachPerson);
+        // 100,000 people in a pool of 120,000: 2,000 pages instead of 100,000 requests.
+        assert_eq!(pool_lookup(100_000, 120_000), PoolLookup::Scan);
+        assert_eq!(pool_lookup(2, 60), PoolLookup::Scan);
+        assert_eq!(pool_lookup(1, 0), PoolLookup::EachPerson);
     }
 
     #[test]

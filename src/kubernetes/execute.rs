@@ -7,7 +7,7 @@ use futures::future::join_all;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::domain::activity::{Annotate, Record};
+use crate::domain::activity::{Annotate, RecordWrite};
 use crate::domain::desired::owned_by_profile;
 use crate::domain::objects::Object;
 use crate::domain::pace::Pace;
@@ -85,6 +85,36 @@ pub async fn annotate(client: &kube::Client, annotate: &Annotate) -> bool {
             tracing::warn!(object = %target.describe(), %error, "could not annotate; left for a later run");
             false
         }
+    }
+}
+
+/// Records the person's activity as `write` says. A record that cannot be written is logged
+/// and left for a later sign-in; a conflict means another sign-in recorded it meanwhile.
+async fn record_activity(client: &kube::Client, write: &RecordWrite) {
+    let (record, result) = match write {
+        RecordWrite::None => return,
+        RecordWrite::Create(record) => (
+            record,
+            KindApi::of(client, record)
+                .create(record, false)
+                .await
+                .map(drop),
+        ),
+        RecordWrite::Renew(renew) => (
+            &renew.target,
+            KindApi::of(client, &renew.target)
+                .merge_patch(&renew.target.name, &renew.patch, false)
+                .await,
+        ),
+    };
+    match result {
+        Ok(()) => tracing::debug!(object = %record.describe(), "activity recorded"),
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(error) => tracing::warn!(
+            object = %record.describe(),
+            %error,
+            "could not record the person's activity; left for a later sign-in (make -s rbac | kubectl apply -f - makes its namespace and grants it)"
+        ),
     }
 }
 
@@ -389,11 +419,7 @@ pub async fn execute(
             None => Ok(None),
         }
     };
-    let record = async {
-        if let Record::Annotate(record) = &plan.record {
-            annotate(client, record).await;
-        }
-    };
+    let record = record_activity(client, &plan.record);
     let (personal, provisioned, revoked, ()) = futures::join!(
         personal,
         provision_groups(client, plan, owner, user_key, deadline, pace),

@@ -1,89 +1,117 @@
-//! Everything this function manages on the cluster, for the sweep and the access report: its
-//! bindings of every kind the cluster serves and every Profile, each read in pages of 500 and
-//! kept only as far as they are read. I/O.
+//! What the sweep and the access report read of a cluster, page by page, keeping only bounded
+//! fields: the group Profiles' namespaces (the function's territory), the people's records, the
+//! bindings in the territory. An object outside the territory, or with a value longer than any
+//! real one, is dropped as its page arrives, so that neither what tenants store nor the number
+//! of people decides how much is held. I/O.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use kube::api::ListParams;
 use kube::core::{Expression, Selector};
-
 use serde_json::{Value, json};
 
 use crate::domain::activity::{
-    LAST_ACTIVITY_ANNOTATION, SWEEP_RESUME_ANNOTATION, USERNAME_ANNOTATION,
+    Activity, RESUME_ANNOTATION, SWEEP_STATE_LEASE, parse_rfc3339, recorded, user_key,
 };
 use crate::domain::mesh::MESH_LABEL_KEYS;
-use crate::domain::objects::{Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL};
+use crate::domain::objects::{
+    GROUP_ANNOTATION, Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL,
+};
+use crate::domain::plan::profile_owner;
+use crate::domain::sweep::People;
 use crate::error::Error;
 use crate::kubernetes::typed::KindApi;
 
-/// Items per page: kubectl's default chunk size.
-const PAGE: u32 = 500;
+/// Items per page. A page is held whole while it is trimmed: 250 objects at the API server's
+/// 256 KiB annotation limit are 64 MiB, the most a page of tenants' bindings can weigh.
+pub const PAGE: u32 = 250;
 
-/// What the cluster holds of this function's, as read.
-pub struct Inventory {
-    /// This function's RoleBindings and Istio twins, everywhere.
-    pub bindings: Vec<Object>,
-    /// Every Profile.
-    pub profiles: Vec<Object>,
-}
+/// The longest annotation or subject value kept: an email is at most 254 characters (RFC 5321),
+/// an AD group name at most 256; longer ones are nobody's and the object is dropped.
+pub const MAX_VALUE: usize = 1024;
+/// Subjects of a RoleBinding kept for the access report; the rest are counted.
+pub const MAX_SUBJECTS: usize = 16;
+/// The longest `targetRefs` kept (serialised): the one this function writes is under 100 bytes.
+const MAX_TARGET_REFS: usize = 1024;
 
-/// Every object of `kind` (cluster-wide) matching `params`, page by page.
-pub async fn list_all(
+/// Annotations and labels anything here reads; everything else of an object is dropped.
+const KEPT_ANNOTATIONS: &[&str] = &["owner", GROUP_ANNOTATION, RESUME_ANNOTATION];
+const KEPT_LABELS: &[&str] = &[MANAGED_BY_LABEL, USER_LABEL];
+
+/// Hands every object of `kind` matching `params` (cluster-wide, or in `namespace`) to `keep`,
+/// trimmed ([`trimmed`]), as its page arrives; objects with a value longer than any real one are
+/// dropped and counted. How many were dropped.
+pub async fn read_pages(
     client: &kube::Client,
     kind: Kind,
-    params: ListParams,
-) -> Result<Vec<Object>, Error> {
-    let mut objects = Vec::new();
-    read_pages(client, kind, params, |object| objects.push(trimmed(object))).await?;
-    Ok(objects)
-}
-
-/// Hands every object of `kind` matching `params` to `keep` as its page arrives.
-async fn read_pages(
-    client: &kube::Client,
-    kind: Kind,
+    namespace: Option<&str>,
     params: ListParams,
     mut keep: impl FnMut(Object),
-) -> Result<(), Error> {
-    let api = KindApi::new(client, kind, None);
+) -> Result<usize, Error> {
+    read_pages_while(client, kind, namespace, params, |object| {
+        keep(object);
+        true
+    })
+    .await
+}
+
+/// [`read_pages`] until `keep` answers false (no further page is read).
+pub async fn read_pages_while(
+    client: &kube::Client,
+    kind: Kind,
+    namespace: Option<&str>,
+    params: ListParams,
+    mut keep: impl FnMut(Object) -> bool,
+) -> Result<usize, Error> {
+    let api = KindApi::new(client, kind, namespace);
     let mut params = params.limit(PAGE);
+    let mut dropped = 0;
     loop {
         let (page, next) = api.list_page(&params).await.map_err(|source| {
             Error::kubernetes("list", &format!("{} list", kind.name()), source)
         })?;
-        page.into_iter().for_each(&mut keep);
+        for object in page {
+            match trimmed(object) {
+                Some(object) => {
+                    if !keep(object) {
+                        return Ok(dropped);
+                    }
+                }
+                None => dropped += 1,
+            }
+        }
         match next {
             Some(token) => params.continue_token = Some(token),
-            None => return Ok(()),
+            None => return Ok(dropped),
         }
     }
 }
 
-/// Annotations and labels the sweep and the report read; everything else of an object is
-/// dropped as its page arrives, so that thousands of people fit a small function.
-const KEPT_ANNOTATIONS: &[&str] = &[
-    "user",
-    "role",
-    LAST_ACTIVITY_ANNOTATION,
-    USERNAME_ANNOTATION,
-    SWEEP_RESUME_ANNOTATION,
-];
-const KEPT_LABELS: &[&str] = &[MANAGED_BY_LABEL, USER_LABEL];
-
-/// The longest `targetRefs` kept (serialised): the one this function writes is under 100 bytes.
-const MAX_TARGET_REFS: usize = 1024;
-
-/// `object` with only what the sweep and the report read: its identity and versions, the labels
-/// and annotations above, a RoleBinding's `roleRef`, a Profile's owner and an
-/// AuthorizationPolicy's `targetRefs`.
-fn trimmed(object: Object) -> Object {
+/// `object` with only what the sweep and the report read: its identity, versions and creation,
+/// the labels and annotations above, a RoleBinding's `roleRef` and first subjects, a Profile's
+/// owner, an AuthorizationPolicy's `targetRefs`, a Lease's renewal. `None` when one of those is
+/// longer than any real one.
+pub fn trimmed(object: Object) -> Option<Object> {
     let body = &object.body;
     let metadata = &body["metadata"];
-    let mut slim = json!({"metadata": {
-        "labels": object.meta_subset("labels", KEPT_LABELS),
-        "annotations": object.meta_subset("annotations", KEPT_ANNOTATIONS),
-    }});
+    let annotations = object.meta_subset("annotations", KEPT_ANNOTATIONS);
+    let too_long = |value: &Value| value.as_str().is_some_and(|s| s.len() > MAX_VALUE);
+    if annotations
+        .as_object()
+        .is_some_and(|a| a.values().any(too_long))
+    {
+        return None;
+    }
+    let mut labels = object.meta_subset("labels", KEPT_LABELS);
+    if object.kind == Kind::Namespace
+        && let (Some(kept), Value::Object(mesh)) = (
+            labels.as_object_mut(),
+            object.meta_subset("labels", &MESH_LABEL_KEYS),
+        )
+    {
+        kept.extend(mesh);
+    }
+    let mut slim = json!({"metadata": {"labels": labels, "annotations": annotations}});
     for field in [
         "name",
         "namespace",
@@ -96,10 +124,27 @@ fn trimmed(object: Object) -> Object {
         }
     }
     if let Some(role) = body.get("roleRef") {
+        if role.to_string().len() > MAX_VALUE {
+            return None;
+        }
         slim["roleRef"] = role.clone();
     }
-    if let Some(owner) = body.pointer("/spec/owner") {
-        slim["spec"] = json!({"owner": owner});
+    if let Some(subjects) = body.get("subjects").and_then(Value::as_array) {
+        if subjects
+            .iter()
+            .take(MAX_SUBJECTS)
+            .any(|s| s.to_string().len() > MAX_VALUE)
+        {
+            return None;
+        }
+        slim["subjects"] = json!(subjects.iter().take(MAX_SUBJECTS).collect::<Vec<_>>());
+        slim["subjectsOmitted"] = json!(subjects.len().saturating_sub(MAX_SUBJECTS));
+    }
+    if let Some(owner) = body.pointer("/spec/owner/name") {
+        if too_long(owner) {
+            return None;
+        }
+        slim["spec"] = json!({"owner": {"name": owner}});
     }
     // A contributor policy's attachment, which the sweep brings to its namespace's mesh mode;
     // one longer than any this function writes is kept as a mark that differs from them all.
@@ -107,50 +152,192 @@ fn trimmed(object: Object) -> Object {
         let short = refs.to_string().len() <= MAX_TARGET_REFS;
         slim["spec"] = json!({"targetRefs": if short { refs.clone() } else { json!("oversized") }});
     }
-    Object {
+    if let Some(renewed) = body.pointer("/spec/renewTime") {
+        if too_long(renewed) {
+            return None;
+        }
+        slim["spec"] = json!({"renewTime": renewed});
+    }
+    Some(Object {
         body: slim,
         ..object
-    }
+    })
 }
 
-/// This function's bindings of `binding_kinds` and every Profile, read concurrently.
-pub async fn inventory(client: &kube::Client, binding_kinds: &[Kind]) -> Result<Inventory, Error> {
-    let ours = ListParams::default().labels_from(&Selector::from(Expression::Equal(
-        MANAGED_BY_LABEL.into(),
-        MANAGER.into(),
-    )));
-    let (bindings, profiles) = futures::join!(
-        futures::future::join_all(binding_kinds.iter().map(|kind| list_all(
-            client,
-            *kind,
-            ours.clone()
-        ))),
-        list_all(client, Kind::Profile, ListParams::default()),
-    );
-    Ok(Inventory {
-        bindings: bindings
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?
-            .concat(),
-        profiles: profiles?,
+/// The creation time the API server gave an object (seconds since the epoch).
+pub fn created(object: &Object) -> Option<i64> {
+    parse_rfc3339(
+        object
+            .body
+            .pointer("/metadata/creationTimestamp")?
+            .as_str()?,
+    )
+}
+
+/// The function's labels: `managed-by` and, with `person`, a person's key present.
+pub fn ours(person: bool) -> ListParams {
+    let mut expressions = vec![Expression::Equal(MANAGED_BY_LABEL.into(), MANAGER.into())];
+    if person {
+        expressions.push(Expression::Exists(USER_LABEL.into()));
+    }
+    ListParams::default().labels_from(&Selector::from_iter(expressions))
+}
+
+/// What the Profiles say: the namespaces of group Profiles owned by `group_owner` (the only
+/// places the function manages access), and the people with a personal Profile (labelled with
+/// their key by the function).
+#[derive(Debug, Default)]
+pub struct Profiles {
+    pub territory: BTreeSet<String>,
+    pub personal: BTreeMap<String, Vec<PersonalProfile>>,
+}
+
+/// A personal Profile the function made: its name and owner (the access report lists those of
+/// people gone quiet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonalProfile {
+    pub name: String,
+    pub owner: String,
+}
+
+/// Every Profile, page by page: the group Profiles' names, and the personal Profiles by person.
+pub async fn profiles(client: &kube::Client, group_owner: &str) -> Result<Profiles, Error> {
+    let mut found = Profiles::default();
+    read_pages(
+        client,
+        Kind::Profile,
+        None,
+        ListParams::default(),
+        |profile| {
+            let owner = profile_owner(&profile).unwrap_or_default().to_owned();
+            if owner == group_owner {
+                found.territory.insert(profile.name.clone());
+            } else if let (true, Some(key)) = (profile.is_managed(), user_key(&profile)) {
+                let entry = found.personal.entry(key.to_owned()).or_default();
+                entry.push(PersonalProfile {
+                    name: profile.name.clone(),
+                    owner,
+                });
+            }
+        },
+    )
+    .await?;
+    Ok(found)
+}
+
+/// The records namespace as the sweep reads it: the people's records, and its own state Lease.
+#[derive(Debug, Default)]
+pub struct Records {
+    /// Each person's record (usable or not) and its version.
+    pub people: BTreeMap<String, (Activity, String)>,
+    /// The sweep's own Lease, when there is one.
+    pub state: Option<Object>,
+}
+
+/// Every Lease of the records namespace, page by page.
+pub async fn records(client: &kube::Client, namespace: &str) -> Result<Records, Error> {
+    let mut found = Records::default();
+    read_pages(client, Kind::Lease, Some(namespace), ours(false), |lease| {
+        if lease.name == SWEEP_STATE_LEASE {
+            found.state = Some(lease);
+            return;
+        }
+        let version = lease
+            .body
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if let (Some(key), Some(activity)) = (user_key(&lease), recorded(&lease))
+            && lease.name == key
+        {
+            found.people.insert(key.to_owned(), (activity, version));
+        }
     })
+    .await?;
+    Ok(found)
+}
+
+/// Hands every managed binding of `kinds` in `territory`, with its person's key, to `keep`,
+/// page by page. How many objects were dropped as oversized.
+async fn territory_bindings(
+    client: &kube::Client,
+    kinds: &[Kind],
+    territory: &BTreeSet<String>,
+    mut keep: impl FnMut(&str, Object),
+) -> Result<usize, Error> {
+    let mut dropped = 0;
+    for kind in kinds {
+        dropped += read_pages(client, *kind, None, ours(true), |binding| {
+            let in_territory = binding
+                .namespace
+                .as_deref()
+                .is_some_and(|ns| territory.contains(ns));
+            if let (true, Some(key)) = (in_territory, user_key(&binding).map(str::to_owned)) {
+                keep(&key, binding);
+            }
+        })
+        .await?;
+    }
+    Ok(dropped)
+}
+
+/// Counts every person's managed bindings of `kinds` in `territory` into `people`, with the
+/// creation of their oldest. How many objects were dropped as oversized.
+pub async fn count_bindings(
+    client: &kube::Client,
+    kinds: &[Kind],
+    territory: &BTreeSet<String>,
+    people: &mut People,
+) -> Result<usize, Error> {
+    territory_bindings(client, kinds, territory, |key, binding| {
+        people
+            .entry(key.to_owned())
+            .or_default()
+            .add_binding(created(&binding));
+    })
+    .await
+}
+
+/// The managed bindings of `kinds` in `territory` of the people `wanted`, by person, and each
+/// binding of everyone else to `also` (the sweep looks at the kept people's policies).
+pub async fn bindings_of(
+    client: &kube::Client,
+    kinds: &[Kind],
+    territory: &BTreeSet<String>,
+    wanted: &BTreeSet<String>,
+    mut also: impl FnMut(Object),
+) -> Result<BTreeMap<String, Vec<Object>>, Error> {
+    let mut found: BTreeMap<String, Vec<Object>> = BTreeMap::new();
+    territory_bindings(client, kinds, territory, |key, binding| {
+        if wanted.contains(key) {
+            found.entry(key.to_owned()).or_default().push(binding);
+        } else {
+            also(binding);
+        }
+    })
+    .await?;
+    Ok(found)
 }
 
 /// The mesh labels of every namespace in `territory` (the others dropped page by page), by
 /// name: what decides the shape of a contributor policy there.
 pub async fn mesh_labels(
     client: &kube::Client,
-    territory: &BTreeSet<&str>,
+    territory: &BTreeSet<String>,
 ) -> Result<BTreeMap<String, Value>, Error> {
     let mut labels = BTreeMap::new();
     read_pages(
         client,
         Kind::Namespace,
+        None,
         ListParams::default(),
         |namespace| {
-            if territory.contains(namespace.name.as_str()) {
-                let mesh = namespace.meta_subset("labels", &MESH_LABEL_KEYS);
-                labels.insert(namespace.name, mesh);
+            if territory.contains(&namespace.name) {
+                labels.insert(
+                    namespace.name.clone(),
+                    namespace.meta_subset("labels", &MESH_LABEL_KEYS),
+                );
             }
         },
     )

@@ -7,6 +7,7 @@ use futures::future::join_all;
 use kube::api::ListParams;
 use kube::core::{Expression, Selector};
 
+use crate::domain::activity::record_name;
 use crate::domain::conventions::{ClusterFacts, OWNER_BINDING, OWNER_POLICY};
 use crate::domain::desired::DesiredState;
 use crate::domain::mesh;
@@ -14,7 +15,7 @@ use crate::domain::objects::{
     Kind, MANAGED_BY_LABEL, MANAGER, NAMESPACE_NAME_LABEL, Object, PART_OF_LABEL, PART_OF_PROFILE,
     PROFILE_NAME_LABEL, USER_LABEL,
 };
-use crate::domain::plan::Observed;
+use crate::domain::plan::{Observed, RecordState};
 use crate::error::Error;
 use crate::kubernetes::typed::KindApi;
 
@@ -151,7 +152,7 @@ pub async fn observe(
         PROFILE_NAME_LABEL.into(),
         wanted.clone(),
     )));
-    let (profiles, namespaces, bindings, legacy) = futures::join!(
+    let (profiles, namespaces, bindings, legacy, record) = futures::join!(
         list(client, Kind::Profile, labelled),
         async {
             if desired.groups.is_empty() && desired.personal_profile.is_none() {
@@ -171,6 +172,7 @@ pub async fn observe(
                 .iter()
                 .map(move |kind| list(client, *kind, by_name.clone()))
         })),
+        read_record(client, desired),
     );
     let by_name = |objects: Vec<Object>| -> HashMap<String, Object> {
         objects.into_iter().map(|o| (o.name.clone(), o)).collect()
@@ -211,7 +213,31 @@ pub async fn observe(
         namespaces,
         bindings,
         legacy_bindings,
+        record,
     })
+}
+
+/// The person's activity record, read in the same round trip as the rest. A record that cannot
+/// be read never fails the sign-in: it is logged and left alone this time.
+async fn read_record(client: &kube::Client, desired: &DesiredState) -> RecordState {
+    let Some(name) = record_name(&desired.user_key) else {
+        return RecordState::Unread;
+    };
+    let api = KindApi::new(client, Kind::Lease, Some(&desired.records_namespace));
+    match api.get_opt(name).await {
+        Ok(Some(body)) => {
+            Object::from_body(Kind::Lease, body).map_or(RecordState::Unread, RecordState::Found)
+        }
+        Ok(None) => RecordState::Missing,
+        Err(error) => {
+            tracing::warn!(
+                namespace = desired.records_namespace.as_str(),
+                %error,
+                "could not read the person's activity record; not recorded this time (make -s rbac | kubectl apply -f - makes its namespace and grants it)"
+            );
+            RecordState::Unread
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! `Api<RoleBinding>` over k8s-openapi types, `Api<DynamicObject>` with an `ApiResource` for
 //! Profiles and the Istio kinds. Converts between the domain's [`Object`] and those types. I/O.
 
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{
@@ -29,6 +30,7 @@ pub fn api_resource(kind: Kind) -> ApiResource {
 pub enum KindApi {
     Namespaces(Api<Namespace>),
     RoleBindings(Api<RoleBinding>),
+    Leases(Api<Lease>),
     Custom(Kind, Api<DynamicObject>),
 }
 
@@ -41,6 +43,8 @@ impl KindApi {
             (Kind::Namespace, _) => KindApi::Namespaces(Api::all(client)),
             (Kind::RoleBinding, Some(ns)) => KindApi::RoleBindings(Api::namespaced(client, ns)),
             (Kind::RoleBinding, None) => KindApi::RoleBindings(Api::all(client)),
+            (Kind::Lease, Some(ns)) => KindApi::Leases(Api::namespaced(client, ns)),
+            (Kind::Lease, None) => KindApi::Leases(Api::all(client)),
             (_, Some(ns)) => {
                 KindApi::Custom(kind, Api::namespaced_with(client, ns, &api_resource(kind)))
             }
@@ -57,6 +61,7 @@ impl KindApi {
         match self {
             KindApi::Namespaces(_) => Kind::Namespace,
             KindApi::RoleBindings(_) => Kind::RoleBinding,
+            KindApi::Leases(_) => Kind::Lease,
             KindApi::Custom(kind, _) => *kind,
         }
     }
@@ -75,6 +80,7 @@ impl KindApi {
         let (values, next) = match self {
             KindApi::Namespaces(api) => paged(api.list(params).await?)?,
             KindApi::RoleBindings(api) => paged(api.list(params).await?)?,
+            KindApi::Leases(api) => paged(api.list(params).await?)?,
             KindApi::Custom(_, api) => paged(api.list(params).await?)?,
         };
         let objects = values
@@ -96,6 +102,7 @@ impl KindApi {
         match self {
             KindApi::Namespaces(api) => to_value(api.get(name).await?),
             KindApi::RoleBindings(api) => to_value(api.get(name).await?),
+            KindApi::Leases(api) => to_value(api.get(name).await?),
             KindApi::Custom(_, api) => to_value(api.get(name).await?),
         }
     }
@@ -115,6 +122,7 @@ impl KindApi {
         Ok(match self {
             KindApi::Namespaces(api) => api.create(&params, &typed(object)?).await?.metadata.uid,
             KindApi::RoleBindings(api) => api.create(&params, &typed(object)?).await?.metadata.uid,
+            KindApi::Leases(api) => api.create(&params, &typed(object)?).await?.metadata.uid,
             KindApi::Custom(_, api) => api.create(&params, &typed(object)?).await?.metadata.uid,
         })
     }
@@ -138,6 +146,10 @@ impl KindApi {
             ),
             KindApi::RoleBindings(api) => drop(
                 api.patch(name, &params, &Patch::Apply(typed::<RoleBinding>(object)?))
+                    .await?,
+            ),
+            KindApi::Leases(api) => drop(
+                api.patch(name, &params, &Patch::Apply(typed::<Lease>(object)?))
                     .await?,
             ),
             KindApi::Custom(_, api) => drop(
@@ -169,6 +181,7 @@ impl KindApi {
         match self {
             KindApi::Namespaces(api) => drop(api.patch(name, &params, &patch).await?),
             KindApi::RoleBindings(api) => drop(api.patch(name, &params, &patch).await?),
+            KindApi::Leases(api) => drop(api.patch(name, &params, &patch).await?),
             KindApi::Custom(_, api) => drop(api.patch(name, &params, &patch).await?),
         }
         Ok(())
@@ -196,8 +209,8 @@ impl KindApi {
         let params = DeleteParams {
             dry_run,
             propagation_policy: Some(PropagationPolicy::Background),
-            preconditions: object.uid().map(|uid| Preconditions {
-                uid: Some(uid.to_owned()),
+            preconditions: (object.uid().is_some() || version.is_some()).then(|| Preconditions {
+                uid: object.uid().map(str::to_owned),
                 resource_version: version.map(str::to_owned),
             }),
             ..DeleteParams::default()
@@ -206,6 +219,7 @@ impl KindApi {
         match self {
             KindApi::Namespaces(api) => drop(api.delete(name, &params).await?),
             KindApi::RoleBindings(api) => drop(api.delete(name, &params).await?),
+            KindApi::Leases(api) => drop(api.delete(name, &params).await?),
             KindApi::Custom(_, api) => drop(api.delete(name, &params).await?),
         }
         Ok(())

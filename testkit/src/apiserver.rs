@@ -18,12 +18,12 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::Clock;
 use crate::istio::Dataplane;
-use crate::rbac::{PolicyRule, allows, may_bind, project_rules};
+use crate::rbac::{PolicyRule, Rbac, UserInfo, allows, may_bind};
 use crate::serve::{Answer, Connections, answer, spawn_counted_server};
 use crate::sigv4::{TestCredentials, verify_token};
 use crate::store::{
-    AUTHORIZATION_POLICIES, ApiError, CLUSTER_ROLES, NAMESPACES, PROFILES, Page, ROLEBINDINGS,
-    Resource, SERVICE_ROLE_BINDINGS, Store, Target,
+    AUTHORIZATION_POLICIES, ApiError, CLUSTER_ROLES, LEASES, NAMESPACES, PROFILES, Page,
+    ROLEBINDINGS, Resource, SERVICE_ROLE_BINDINGS, Store, Target,
 };
 use crate::tls::cluster_tls;
 
@@ -103,15 +103,18 @@ pub struct RecordedRequest {
 pub struct FakeClusterConfig {
     pub cluster_name: String,
     pub region: String,
+    /// The trigger's AWS credentials: its EKS access entry maps them to [`TRIGGER_GROUP`].
     pub credentials: TestCredentials,
+    /// The sweep function's: its access entry maps them to [`SWEEP_GROUP`].
+    pub sweep_credentials: TestCredentials,
     pub flavor: Flavor,
     /// How long the simulated profile controller takes to react to a new Profile.
     pub controller_delay: Duration,
     /// Added to every answer.
     pub latency: Duration,
     pub clock: Clock,
-    /// What the authenticated caller may do; `None` is cluster-admin.
-    pub rbac: Option<Vec<PolicyRule>>,
+    /// What the authenticated callers may do; `None`: cluster-admin, whoever they are.
+    pub rbac: Option<Rbac>,
     /// The deployment's `userid-header`, `userid-prefix` and ingress gateway principal, as the
     /// profile controller uses them for owners.
     pub userid_header: String,
@@ -121,6 +124,8 @@ pub struct FakeClusterConfig {
     pub http2: bool,
     /// The ClusterRoles Kubeflow installs (`kubeflow-admin`, `-edit`, `-view`) exist.
     pub kubeflow_roles: bool,
+    /// The namespaces of deploy/rbac.yaml exist (the operator applied it).
+    pub project_namespaces: bool,
 }
 
 impl FakeClusterConfig {
@@ -129,17 +134,61 @@ impl FakeClusterConfig {
             cluster_name: "kubeflow-test".into(),
             region: "us-east-1".into(),
             credentials: TestCredentials::example(),
+            sweep_credentials: TestCredentials::sweep_example(),
             flavor: Flavor::Current,
             controller_delay: Duration::from_millis(300),
             latency: Duration::ZERO,
             clock,
-            rbac: Some(project_rules()),
+            rbac: Some(Rbac::project()),
             userid_header: "kubeflow-userid".into(),
             userid_prefix: String::new(),
             gateway_principal: GATEWAY_PRINCIPAL.into(),
             http2: true,
             kubeflow_roles: true,
+            project_namespaces: true,
         }
+    }
+}
+
+/// The Kubernetes group the stack's access entry gives the trigger's role (template.yaml
+/// `KubernetesGroup`, bound by deploy/rbac.yaml).
+pub const TRIGGER_GROUP: &str = "kubeflow-profile-manager";
+/// The group of the sweep function's role (template.yaml: `KubernetesGroup` + `-sweep`).
+pub const SWEEP_GROUP: &str = "kubeflow-profile-manager-sweep";
+
+impl FakeClusterConfig {
+    /// Who a bearer token stands for, as EKS maps an IAM role through its access entry
+    /// (docs.aws.amazon.com/eks/latest/userguide/access-entries.html: the user name of an IAM
+    /// role's entry defaults to `arn:aws:sts::<account>:assumed-role/<role>/{{SessionName}}`,
+    /// its groups are the entry's `kubernetesGroups`): the trigger's credentials or the sweep
+    /// function's, else the first reason the token is refused.
+    pub fn authenticate(&self, token: &str, now: SystemTime) -> Result<UserInfo, String> {
+        let identities = [
+            (
+                &self.credentials,
+                "kubeflow-profile-manager-FunctionRole",
+                TRIGGER_GROUP,
+            ),
+            (
+                &self.sweep_credentials,
+                "kubeflow-profile-manager-SweepRole",
+                SWEEP_GROUP,
+            ),
+        ];
+        let mut refusals = Vec::new();
+        for (credentials, role, group) in identities {
+            match verify_token(token, credentials, &self.region, &self.cluster_name, now) {
+                Ok(()) => {
+                    let username = format!("arn:aws:sts::111122223333:assumed-role/{role}/session");
+                    return Ok(UserInfo::new(&username, &[group, "system:authenticated"]));
+                }
+                Err(reason) => refusals.push(reason),
+            }
+        }
+        // The refusal of the identity the token names, when it names one.
+        let unknown = |r: &String| r.starts_with("unknown access key");
+        let named = refusals.iter().position(|r| !unknown(r)).unwrap_or(0);
+        Err(refusals.swap_remove(named))
     }
 }
 
@@ -172,6 +221,7 @@ impl Shared {
             NAMESPACES,
             ROLEBINDINGS,
             CLUSTER_ROLES,
+            LEASES,
             PROFILES,
             AUTHORIZATION_POLICIES,
         ];
@@ -256,6 +306,9 @@ impl FakeCluster {
         if config.kubeflow_roles {
             seed_kubeflow_roles(&mut store);
         }
+        if config.project_namespaces {
+            seed_project_namespaces(&mut store);
+        }
         let shared = Arc::new(Shared {
             controller_runs: AtomicUsize::new(0),
             state: Mutex::new(State {
@@ -304,6 +357,12 @@ impl FakeCluster {
 
     /// Creates an object as an administrator would (`kubectl create`), validation included.
     pub fn seed(&self, body: Value) {
+        self.seed_at(body, (self.shared.config.clock)());
+    }
+
+    /// [`FakeCluster::seed`] at the time `created` (its `creationTimestamp`): an object made
+    /// long ago.
+    pub fn seed_at(&self, body: Value, created: SystemTime) {
         let resource = resource_of(body["kind"].as_str().unwrap_or("")).expect("a served kind");
         let api_version = body["apiVersion"].as_str().unwrap_or("");
         let version = api_version.rsplit('/').next().unwrap_or("v1");
@@ -318,7 +377,7 @@ impl FakeCluster {
             .and_then(Value::as_str)
             .map(str::to_owned);
         let mut state = self.shared.lock();
-        state.store.set_now(rfc3339((self.shared.config.clock)()));
+        state.store.set_now(rfc3339(created));
         let target = Target {
             resource,
             version,
@@ -328,6 +387,25 @@ impl FakeCluster {
             .store
             .create(&target, body, "kubectl-create")
             .expect("seed object is valid");
+        state.store.set_now(rfc3339((self.shared.config.clock)()));
+    }
+
+    /// Replaces (or creates) an object as `kubectl replace --force` would: what was there goes.
+    pub fn replace(&self, body: Value) {
+        let kind = body["kind"].as_str().unwrap_or("").to_owned();
+        let namespace = body
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let name = body
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        if self.get(&kind, namespace.as_deref(), &name).is_some() {
+            self.delete(&kind, namespace.as_deref(), &name);
+        }
+        self.seed(body);
     }
 
     /// Seeds a Profile and lets the profile controller react at once.
@@ -541,11 +619,18 @@ impl FakeCluster {
         for resource in [
             NAMESPACES,
             ROLEBINDINGS,
+            LEASES,
             PROFILES,
             AUTHORIZATION_POLICIES,
             SERVICE_ROLE_BINDINGS,
         ] {
-            for object in state.store.all(&resource) {
+            // What the deployment made (deploy/rbac.yaml's namespace) is not the cluster's use.
+            let deployed = |object: &Value| {
+                resource.kind == "Namespace"
+                    && object.pointer("/metadata/labels/app.kubernetes.io~1name")
+                        == Some(&json!("kubeflow-profile-manager"))
+            };
+            for object in state.store.all(&resource).iter().filter(|o| !deployed(o)) {
                 let key = format!(
                     "{} {}/{}",
                     resource.kind,
@@ -638,11 +723,31 @@ fn seed_kubeflow_roles(store: &mut Store) {
     }
 }
 
+/// The namespaces `kubectl apply -f deploy/rbac.yaml` creates (the function's records).
+fn seed_project_namespaces(store: &mut Store) {
+    let target = Target {
+        resource: NAMESPACES,
+        version: "v1",
+        namespace: None,
+    };
+    for document in serde_norway::Deserializer::from_str(include_str!("../../deploy/rbac.yaml")) {
+        let Ok(body) = <Value as serde::Deserialize>::deserialize(document) else {
+            continue;
+        };
+        if body["kind"] == "Namespace" {
+            store
+                .create(&target, body, "kubectl-client-side-apply")
+                .expect("deploy/rbac.yaml's namespace is valid");
+        }
+    }
+}
+
 pub fn resource_of(kind: &str) -> Option<Resource> {
     [
         NAMESPACES,
         ROLEBINDINGS,
         CLUSTER_ROLES,
+        LEASES,
         PROFILES,
         AUTHORIZATION_POLICIES,
         SERVICE_ROLE_BINDINGS,
@@ -745,29 +850,35 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
         .and_then(|v| v.strip_prefix("Bearer "));
     let verdict = match token {
         None => Err("no bearer token".to_owned()),
-        Some(token) => verify_token(
-            token,
-            &shared.config.credentials,
-            &shared.config.region,
-            &shared.config.cluster_name,
-            now,
-        ),
+        Some(token) => shared.config.authenticate(token, now),
     };
-    if let Err(reason) = verdict {
-        record(401);
-        shared.lock().rejected_tokens.push(reason);
-        return Ok(json_answer(
-            401,
-            &ApiError::new(401, "Unauthorized", "Unauthorized").to_status(),
-        ));
-    }
+    let user = match verdict {
+        Ok(user) => user,
+        Err(reason) => {
+            record(401);
+            shared.lock().rejected_tokens.push(reason);
+            return Ok(json_answer(
+                401,
+                &ApiError::new(401, "Unauthorized", "Unauthorized").to_status(),
+            ));
+        }
+    };
 
     let content_type = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let answer = route(&shared, &method, &path, &query, &content_type, &body, now);
+    let answer = route(
+        &shared,
+        &user,
+        &method,
+        &path,
+        &query,
+        &content_type,
+        &body,
+        now,
+    );
     let (status, answer) = match answer {
         Ok((status, value)) => (status, json_answer(status, &value)),
         Err(Reply::Api(error)) => (error.code, json_answer(error.code, &error.to_status())),
@@ -895,8 +1006,10 @@ fn resolve(shared: &Shared, segments: &[&str]) -> Option<Route> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn route(
     shared: &Arc<Shared>,
+    user: &UserInfo,
     method: &Method,
     path: &str,
     query: &str,
@@ -918,10 +1031,11 @@ fn route(
             "selfsubjectaccessreviews",
         ]
     {
-        return self_subject_access_review(shared.config.rbac.as_deref(), method, body);
+        return self_subject_access_review(shared.config.rbac.as_ref(), user, method, body);
     }
     let route = resolve(shared, &segments).ok_or(Reply::NotFoundPage)?;
-    if let Some(rules) = &shared.config.rbac {
+    if let Some(rbac) = &shared.config.rbac {
+        let rules = rbac.rules_for(user, route.namespace.as_deref());
         // The escalation check judges the binding as it would be after the write: a patch
         // that leaves roleRef out keeps the stored one.
         let stored_role_ref = route.name.as_deref().and_then(|name| {
@@ -931,7 +1045,7 @@ fn route(
                 .raw(&route.resource, route.namespace.as_deref(), name)
                 .map(|stored| stored["roleRef"].clone())
         });
-        authorize(rules, method, &route, body, stored_role_ref)?;
+        authorize(&rules, user, method, &route, body, stored_role_ref)?;
     }
     let dry_run = match query_param(query, "dryRun").as_deref() {
         None => false,
@@ -1090,12 +1204,10 @@ fn paged_list(store: &Store, target: &Target, query: &str) -> Result<Value, ApiE
 /// The fake's continue tokens: this, then the key of the last item returned.
 const CONTINUE_PREFIX: &str = "fake-continue-after:";
 
-/// The caller's user name in RBAC refusals.
-const CALLER: &str = "kubeflow-profile-manager";
-
 /// RBAC: the verb on the resource, and `bind` on the role a RoleBinding write references.
 fn authorize(
     rules: &[PolicyRule],
+    user: &UserInfo,
     method: &Method,
     route: &Route,
     body: &[u8],
@@ -1127,8 +1239,8 @@ fn authorize(
     };
     if !allows(rules, group, resource.plural, verb, route.name.as_deref()) {
         return Err(forbidden(format!(
-            "User \"{CALLER}\" cannot {verb} resource \"{}\" in API group \"{group}\"{place}",
-            resource.plural
+            "User \"{}\" cannot {verb} resource \"{}\" in API group \"{group}\"{place}",
+            user.username, resource.plural
         )));
     }
     if resource.kind == "RoleBinding" && matches!(verb, "create" | "update" | "patch") {
@@ -1141,7 +1253,8 @@ fn authorize(
         }
         if !may_bind(rules, &binding) {
             return Err(forbidden(format!(
-                "User \"{CALLER}\" is attempting to grant RBAC permissions not currently held (no bind on {})",
+                "User \"{}\" is attempting to grant RBAC permissions not currently held (no bind on {})",
+                user.username,
                 binding.pointer("/roleRef/name").unwrap_or(&Value::Null)
             )));
         }
@@ -1154,7 +1267,8 @@ fn authorize(
 /// attributes asked about? Validated as the real server does: exactly one of
 /// `resourceAttributes` and `nonResourceAttributes`, and a verb.
 fn self_subject_access_review(
-    rules: Option<&[PolicyRule]>,
+    rbac: Option<&Rbac>,
+    user: &UserInfo,
     method: &Method,
     body: &[u8],
 ) -> Result<(u16, Value), Reply> {
@@ -1208,9 +1322,11 @@ fn self_subject_access_review(
         .into());
     }
     let name = text("name");
-    let allowed = rules.is_none_or(|rules| {
+    let namespace = text("namespace");
+    let allowed = rbac.is_none_or(|rbac| {
+        let rules = rbac.rules_for(user, (!namespace.is_empty()).then_some(namespace.as_str()));
         allows(
-            rules,
+            &rules,
             &text("group"),
             &text("resource"),
             &text("verb"),
@@ -1218,7 +1334,7 @@ fn self_subject_access_review(
         )
     });
     review["status"] = if allowed {
-        json!({"allowed": true, "reason": format!("RBAC: allowed by ClusterRoleBinding \"{CALLER}\"")})
+        json!({"allowed": true, "reason": "RBAC: allowed by the caller's bindings"})
     } else {
         json!({"allowed": false})
     };

@@ -1,14 +1,19 @@
 //! A loopback Cognito user pools endpoint (`cognito-idp`, AWS JSON 1.1: `POST /` with
 //! `X-Amz-Target: AWSCognitoIdentityProviderService.<Operation>`), answering the operations this
-//! project calls: `ListUserPoolClients` (paginated), `DescribeUserPoolClient` and
-//! `AdminGetUser` (users present, deleted, disabled; throttling on demand). It checks the
-//! SigV4 credential scope, validates the input as the service does, and answers errors in the
-//! service's shape (`__type`, `message`, `x-amzn-errortype`).
+//! project calls: `ListUserPoolClients` (paginated), `DescribeUserPoolClient`, `DescribeUserPool`
+//! and `ListUsers` (filtered by an attribute, or paginated over the pool). It checks the SigV4
+//! credential scope and which operations each caller's IAM policy allows, validates the input as
+//! the service's model does (aws/api-models-aws `cognito-identity-provider-2016-04-18.json`:
+//! `ListUsersRequest` `Limit` 0-60, `Filter` at most 256 characters, the searchable
+//! attributes), throttles each quota category past its default rate ("Quotas in Amazon
+//! Cognito": `UserList` 30, `UserPoolRead` 15, `UserPoolClientRead` 15 requests per second per
+//! account and region) and answers errors in the service's shape (`__type`, `message`,
+//! `x-amzn-errortype`, HTTP 400 as the service sends them, whatever the model declares).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -18,6 +23,15 @@ use crate::sigv4::signed_for;
 
 const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
 
+/// A caller of the fake: its access key and the operations its IAM policy allows.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub access_key_id: String,
+    /// The role name the caller's session is of (in `AccessDeniedException` messages).
+    pub role: String,
+    pub allowed: Vec<&'static str>,
+}
+
 #[derive(Default)]
 struct State {
     /// App clients by pool id, each the `UserPoolClient` document DescribeUserPoolClient returns.
@@ -26,13 +40,17 @@ struct State {
     users: BTreeMap<String, BTreeMap<String, FakeUser>>,
     /// Operations called, in order.
     calls: Vec<String>,
-    /// `AdminGetUser` calls still to refuse with `TooManyRequestsException`.
+    /// `ListUsers` calls still to refuse with `TooManyRequestsException`.
     throttled: usize,
+    /// The recent requests of each quota category (their arrival), for its rate.
+    recent: BTreeMap<&'static str, VecDeque<Instant>>,
+    /// Requests refused for going over a category's rate.
+    over_quota: usize,
     /// Added to every answer.
     latency: Duration,
 }
 
-/// A user of a pool, as `AdminGetUser` describes it.
+/// A user of a pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeUser {
     pub sub: String,
@@ -59,17 +77,29 @@ fn error(status: u16, kind: &str, message: &str) -> Answer {
     )
 }
 
+/// The quota category of an operation and its default rate, per second ("Quotas in Amazon
+/// Cognito", docs.aws.amazon.com/cognito/latest/developerguide/quotas.html, the category table).
+fn quota(operation: &str) -> Option<(&'static str, usize)> {
+    match operation {
+        "ListUsers" => Some(("UserList", 30)),
+        "DescribeUserPool" => Some(("UserPoolRead", 15)),
+        "ListUserPoolClients" | "DescribeUserPoolClient" => Some(("UserPoolClientRead", 15)),
+        _ => None,
+    }
+}
+
 impl FakeCognito {
-    /// Serves the region's endpoint for callers signing with `access_key_id`.
-    pub async fn start(region: &str, access_key_id: &str) -> FakeCognito {
+    /// Serves the region's endpoint for `callers` (each signing with its access key).
+    pub async fn start(region: &str, callers: Vec<Caller>) -> FakeCognito {
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
-        let (region, access_key_id) = (region.to_owned(), access_key_id.to_owned());
+        let region = region.to_owned();
+        let callers = Arc::new(callers);
         let address = spawn_server(
             None,
             Arc::new(move |request| {
                 let state = shared.clone();
-                let (region, access_key_id) = (region.clone(), access_key_id.clone());
+                let (region, callers) = (region.clone(), callers.clone());
                 Box::pin(async move {
                     let authorization = request
                         .headers()
@@ -91,14 +121,17 @@ impl FakeCognito {
                         .unwrap_or_default();
                     let latency = state.lock().unwrap_or_else(|p| p.into_inner()).latency;
                     tokio::time::sleep(latency).await;
-                    if !signed_for(&authorization, &access_key_id, &region, "cognito-idp") {
+                    let caller = callers.iter().find(|c| {
+                        signed_for(&authorization, &c.access_key_id, &region, "cognito-idp")
+                    });
+                    let Some(caller) = caller else {
                         return Ok(error(
                             400,
                             "UnrecognizedClientException",
                             "The security token included in the request is invalid.",
                         ));
-                    }
-                    Ok(handle(&state, &target, &body))
+                    };
+                    Ok(handle(&state, caller, &region, &target, &body))
                 })
             }),
         )
@@ -149,7 +182,7 @@ impl FakeCognito {
         }
     }
 
-    /// Refuses the next `times` `AdminGetUser` calls as over the request rate quota.
+    /// Refuses the next `times` `ListUsers` calls as over the request rate quota.
     pub fn throttle(&self, times: usize) {
         self.lock().throttled = times;
     }
@@ -164,12 +197,23 @@ impl FakeCognito {
         self.lock().calls.clone()
     }
 
+    /// Requests refused so far for going over their category's default rate.
+    pub fn over_quota(&self) -> usize {
+        self.lock().over_quota
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-fn handle(state: &Mutex<State>, target: &str, body: &[u8]) -> Answer {
+fn handle(
+    state: &Mutex<State>,
+    caller: &Caller,
+    region: &str,
+    target: &str,
+    body: &[u8],
+) -> Answer {
     let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
     let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
         return error(400, "UnknownOperationException", "");
@@ -186,10 +230,34 @@ fn handle(state: &Mutex<State>, target: &str, body: &[u8]) -> Answer {
             "1 validation error detected: Value at 'userPoolId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w-]+_[0-9a-zA-Z]+",
         );
     }
-    if operation == "AdminGetUser" {
-        return admin_get_user(&mut state, pool_id, &input);
+    // IAM: the caller's policy names the operation (docs.aws.amazon.com/service-authorization
+    // "Actions, resources, and condition keys for Amazon Cognito User Pools").
+    if !caller.allowed.contains(&operation) {
+        return error(
+            400,
+            "AccessDeniedException",
+            &format!(
+                "User: arn:aws:sts::111122223333:assumed-role/{}/session is not authorized to perform: cognito-idp:{operation} on resource: arn:aws:cognito-idp:{region}:111122223333:userpool/{pool_id} because no identity-based policy allows the cognito-idp:{operation} action",
+                caller.role
+            ),
+        );
     }
-    let Some(clients) = state.pools.get(pool_id) else {
+    if let Some((category, per_second)) = quota(operation) {
+        let now = Instant::now();
+        let recent = state.recent.entry(category).or_default();
+        while recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            recent.pop_front();
+        }
+        if recent.len() >= per_second {
+            state.over_quota += 1;
+            return error(400, "TooManyRequestsException", "Too many requests");
+        }
+        recent.push_back(now);
+    }
+    let Some(clients) = state.pools.get(pool_id).cloned() else {
         return error(
             400,
             "ResourceNotFoundException",
@@ -197,6 +265,15 @@ fn handle(state: &Mutex<State>, target: &str, body: &[u8]) -> Answer {
         );
     };
     match operation {
+        "ListUsers" => list_users(&mut state, pool_id, &input),
+        "DescribeUserPool" => {
+            let users = state.users.get(pool_id).map_or(0, BTreeMap::len);
+            answer(
+                200,
+                &json!({"UserPool": {"Id": pool_id, "Name": "kubeflow",
+                                     "EstimatedNumberOfUsers": users}}),
+            )
+        }
         "ListUserPoolClients" => {
             let page = input["MaxResults"].as_u64().unwrap_or(60);
             if !(1..=60).contains(&page) {
@@ -246,45 +323,140 @@ fn handle(state: &Mutex<State>, target: &str, body: &[u8]) -> Answer {
     }
 }
 
-/// `AdminGetUser`: the user's attributes (their `sub` among them) and whether they are enabled.
-fn admin_get_user(state: &mut State, pool_id: &str, input: &Value) -> Answer {
-    let username = input["Username"].as_str().unwrap_or("");
-    if username.is_empty() || username.chars().count() > 128 {
+/// The attributes `ListUsers` can filter on (the model's `ListUsersRequest.Filter`
+/// documentation; custom attributes are not searchable).
+const SEARCHABLE: [&str; 10] = [
+    "username",
+    "email",
+    "phone_number",
+    "name",
+    "given_name",
+    "family_name",
+    "preferred_username",
+    "cognito:user_status",
+    "status",
+    "sub",
+];
+
+/// `attribute = "value"` or `attribute ^= "value"` (the attribute may be quoted too).
+fn parse_filter(filter: &str) -> Option<(String, bool, String)> {
+    let (attribute, rest, prefix) = match filter.split_once("^=") {
+        Some((a, r)) => (a, r, true),
+        None => {
+            let (a, r) = filter.split_once('=')?;
+            (a, r, false)
+        }
+    };
+    let attribute = attribute.trim().trim_matches('"').to_owned();
+    let value = rest.trim().strip_prefix('"')?.strip_suffix('"')?.to_owned();
+    (SEARCHABLE.contains(&attribute.as_str()) && !value.contains('"'))
+        .then_some((attribute, prefix, value))
+}
+
+/// `ListUsers`: a page of the pool's users (by user name), those matching the filter.
+fn list_users(state: &mut State, pool_id: &str, input: &Value) -> Answer {
+    let limit = match input.get("Limit") {
+        None => 60,
+        Some(limit) => match limit.as_u64() {
+            Some(n) if n <= 60 => n as usize,
+            _ => {
+                return error(
+                    400,
+                    "InvalidParameterException",
+                    "1 validation error detected: Value at 'limit' failed to satisfy constraint: Member must have value less than or equal to 60",
+                );
+            }
+        },
+    };
+    let filter = input["Filter"].as_str().unwrap_or("");
+    if filter.chars().count() > 256 {
         return error(
             400,
             "InvalidParameterException",
-            "1 validation error detected: Value at 'username' failed to satisfy constraint: Member must have length between 1 and 128",
+            "1 validation error detected: Value at 'filter' failed to satisfy constraint: Member must have length less than or equal to 256",
         );
     }
+    let wanted = if filter.is_empty() {
+        None
+    } else {
+        match parse_filter(filter) {
+            Some(parsed) => Some(parsed),
+            None => {
+                return error(
+                    400,
+                    "InvalidParameterException",
+                    "Error while parsing filter.",
+                );
+            }
+        }
+    };
     if state.throttled > 0 {
         state.throttled -= 1;
         return error(400, "TooManyRequestsException", "Too many requests");
     }
-    let Some(users) = state
-        .users
-        .get(pool_id)
-        .or(state.pools.get(pool_id).map(|_| &EMPTY))
-    else {
-        return error(
-            400,
-            "ResourceNotFoundException",
-            &format!("User pool {pool_id} does not exist."),
-        );
+    let after = match input.get("PaginationToken") {
+        None => None,
+        Some(token) => match token.as_str().and_then(|t| t.strip_prefix("after:")) {
+            Some(name) => Some(name.to_owned()),
+            None => {
+                return error(400, "InvalidParameterException", "Invalid pagination token");
+            }
+        },
     };
-    match users.get(username) {
-        Some(user) => answer(
-            200,
-            &json!({
-                "Username": username,
-                "UserAttributes": [{"Name": "sub", "Value": user.sub}],
-                "Enabled": user.enabled,
-                "UserStatus": "EXTERNAL_PROVIDER",
-                "UserCreateDate": 1.7e9,
-                "UserLastModifiedDate": 1.7e9,
-            }),
-        ),
-        None => error(400, "UserNotFoundException", "User does not exist."),
+    let users = state.users.get(pool_id).unwrap_or(&EMPTY);
+    let matches = |username: &str, user: &FakeUser| match &wanted {
+        None => true,
+        Some((attribute, prefix, value)) => {
+            let actual = match attribute.as_str() {
+                "sub" => user.sub.as_str(),
+                "username" => username,
+                "status" => {
+                    if user.enabled {
+                        "Enabled"
+                    } else {
+                        "Disabled"
+                    }
+                }
+                _ => return false,
+            };
+            if *prefix {
+                actual.starts_with(value.as_str())
+            } else {
+                actual == value
+            }
+        }
+    };
+    let mut page: Vec<Value> = Vec::new();
+    let mut last = None;
+    let mut more = false;
+    for (username, user) in users
+        .range::<str, _>((
+            after
+                .as_deref()
+                .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
+            std::ops::Bound::Unbounded,
+        ))
+        .filter(|(username, user)| matches(username, user))
+    {
+        if page.len() == limit.max(1) {
+            more = true;
+            break;
+        }
+        page.push(json!({
+            "Username": username,
+            "Attributes": [{"Name": "sub", "Value": user.sub}],
+            "Enabled": user.enabled,
+            "UserStatus": "EXTERNAL_PROVIDER",
+            "UserCreateDate": 1.7e9,
+            "UserLastModifiedDate": 1.7e9,
+        }));
+        last = Some(username.clone());
     }
+    let mut output = json!({"Users": page});
+    if let (true, Some(last)) = (more, last) {
+        output["PaginationToken"] = json!(format!("after:{last}"));
+    }
+    answer(200, &output)
 }
 
 static EMPTY: BTreeMap<String, FakeUser> = BTreeMap::new();

@@ -18,7 +18,8 @@ pub struct DescribedCluster {
     pub name: String,
     pub endpoint: String,
     pub ca_base64: String,
-    pub access_key_id: String,
+    /// The roles allowed to describe it (their access keys): the trigger's and the sweep's.
+    pub access_key_ids: Vec<String>,
     pub region: String,
 }
 
@@ -68,7 +69,7 @@ impl FakeEks {
             name: cluster.config().cluster_name.clone(),
             endpoint: cluster.endpoint(),
             ca_base64: cluster.ca_base64(),
-            access_key_id: cluster.config().credentials.access_key_id.clone(),
+            access_key_ids: both_roles(cluster),
             region: cluster.config().region.clone(),
         })
         .await
@@ -81,7 +82,7 @@ impl FakeEks {
             name: cluster.config().cluster_name.clone(),
             endpoint: cluster.endpoint(),
             ca_base64: cluster.ca_base64(),
-            access_key_id: cluster.config().credentials.access_key_id.clone(),
+            access_key_ids: both_roles(cluster),
             region: cluster.config().region.clone(),
         });
     }
@@ -109,6 +110,15 @@ impl FakeEks {
     }
 }
 
+/// The access keys of both of the stack's roles, which template.yaml lets describe the cluster.
+fn both_roles(cluster: &crate::apiserver::FakeCluster) -> Vec<String> {
+    let config = cluster.config();
+    vec![
+        config.credentials.access_key_id.clone(),
+        config.sweep_credentials.access_key_id.clone(),
+    ]
+}
+
 fn answer(state: &Mutex<State>, request: Request<Incoming>) -> Answer {
     let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
     state.calls += 1;
@@ -122,7 +132,11 @@ fn answer(state: &Mutex<State>, request: Request<Incoming>) -> Answer {
     let in_region: Vec<DescribedCluster> = state
         .clusters
         .iter()
-        .filter(|c| signed_for(authorization, &c.access_key_id, &c.region, "eks"))
+        .filter(|c| {
+            c.access_key_ids
+                .iter()
+                .any(|key| signed_for(authorization, key, &c.region, "eks"))
+        })
         .cloned()
         .collect();
     if in_region.is_empty() {

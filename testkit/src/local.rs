@@ -9,12 +9,17 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 use crate::apiserver::{FakeCluster, FakeClusterConfig};
-use crate::cognito::FakeCognito;
+use crate::cognito::{Caller, FakeCognito};
 use crate::eks::FakeEks;
 use crate::runtime_api::FakeRuntimeApi;
 
 /// The user pool the local stack's function belongs to (`USER_POOL_ID`).
 pub const LOCAL_USER_POOL: &str = "us-east-1_kfpmLocal";
+/// What template.yaml lets the trigger's role do on the user pool (the doctor reads the app
+/// clients).
+pub const TRIGGER_POOL_ACTIONS: [&str; 2] = ["ListUserPoolClients", "DescribeUserPoolClient"];
+/// What template.yaml lets the sweep function's role do on the user pool.
+pub const SWEEP_POOL_ACTIONS: [&str; 2] = ["ListUsers", "DescribeUserPool"];
 
 pub struct LocalStack {
     pub cluster: FakeCluster,
@@ -31,9 +36,21 @@ impl LocalStack {
     pub async fn start(config: FakeClusterConfig) -> LocalStack {
         let cluster = FakeCluster::start(config).await;
         let eks = FakeEks::for_cluster(&cluster).await;
+        let config = cluster.config();
         let cognito = FakeCognito::start(
-            &cluster.config().region,
-            &cluster.config().credentials.access_key_id,
+            &config.region,
+            vec![
+                Caller {
+                    access_key_id: config.credentials.access_key_id.clone(),
+                    role: "kubeflow-profile-manager-FunctionRole".into(),
+                    allowed: TRIGGER_POOL_ACTIONS.to_vec(),
+                },
+                Caller {
+                    access_key_id: config.sweep_credentials.access_key_id.clone(),
+                    role: "kubeflow-profile-manager-SweepRole".into(),
+                    allowed: SWEEP_POOL_ACTIONS.to_vec(),
+                },
+            ],
         )
         .await;
         // The app client Kubeflow's hosted UI signs federated users in through, set up safely:
@@ -141,16 +158,25 @@ impl LocalStack {
     pub fn spawn_sweep_function(
         &self,
         binary: &Path,
-        extra: &[(&str, &str)],
+        given: &[(&str, &str)],
         quiet: bool,
     ) -> Child {
         let address = self.sweep_runtime.address();
-        let mut extra = extra.to_vec();
-        extra.extend([
+        let credentials = &self.cluster.config().sweep_credentials;
+        let token = credentials.session_token.clone().unwrap_or_default();
+        // Its own role: its own credentials, its own access entry and Kubernetes group.
+        let mut extra = vec![
             ("FUNCTION_ROLE", "sweep"),
             ("AWS_LAMBDA_RUNTIME_API", address.as_str()),
             ("AWS_LAMBDA_FUNCTION_NAME", "kubeflow-profile-manager-sweep"),
-        ]);
+            ("AWS_ACCESS_KEY_ID", credentials.access_key_id.as_str()),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                credentials.secret_access_key.as_str(),
+            ),
+            ("AWS_SESSION_TOKEN", token.as_str()),
+        ];
+        extra.extend_from_slice(given);
         self.spawn_function(binary, &extra, quiet)
     }
 

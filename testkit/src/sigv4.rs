@@ -43,6 +43,15 @@ impl TestCredentials {
             session_token: Some("FwoGZXIvYXdzEFAKESESSIONTOKENfortests//+==".into()),
         }
     }
+
+    /// The sweep function's credentials (its own IAM role, its own access entry).
+    pub fn sweep_example() -> Self {
+        TestCredentials {
+            access_key_id: "AKIAFAKESWEEPTEST001".into(),
+            secret_access_key: "fake/secret/key/for/the/sweep/function/0001".into(),
+            session_token: Some("FwoGZXIvYXdzEFAKESWEEPSESSIONTOKEN//+==".into()),
+        }
+    }
 }
 
 /// The STS host aws-iam-authenticator accepts for `region`: its partition's DNS suffix (the

@@ -92,6 +92,19 @@ pub const SERVICE_ROLE_BINDINGS: Resource = Resource {
     builtin: false,
 };
 
+/// `coordination.k8s.io/v1` Leases (kubernetes/api v0.33 `coordination/v1/types.go`): where the
+/// function records when each person was last seen, in a namespace of its own.
+pub const LEASES: Resource = Resource {
+    group: "coordination.k8s.io",
+    versions: &["v1"],
+    plural: "leases",
+    singular: "lease",
+    kind: "Lease",
+    namespaced: true,
+    names: NameRule::Subdomain,
+    builtin: true,
+};
+
 /// A Kubernetes `Status` failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -436,12 +449,74 @@ fn validate_kind(resource: &Resource, body: &Value) -> Vec<String> {
                 );
             }
         }
+        "Lease" => causes.extend(lease_causes(body)),
         "ServiceRoleBinding" if text("/spec/roleRef/name").is_empty() => {
             causes.push("spec.roleRef.name: Required value".into());
         }
         _ => {}
     }
     causes
+}
+
+/// What kube-apiserver refuses in a Lease's spec: `metav1.MicroTime` fields that do not parse
+/// as `RFC3339Micro` ("2006-01-02T15:04:05.000000Z07:00", exactly six fractional digits:
+/// kubernetes/apimachinery v0.33 `pkg/apis/meta/v1/micro_time.go` UnmarshalJSON), and the checks
+/// of kubernetes/kubernetes v1.33 `pkg/apis/coordination/validation/validation.go`
+/// `ValidateLeaseSpec` (a positive `leaseDurationSeconds`, non-negative `leaseTransitions`).
+fn lease_causes(body: &Value) -> Vec<String> {
+    let mut causes = Vec::new();
+    for field in ["acquireTime", "renewTime"] {
+        if let Some(value) = body.pointer(&format!("/spec/{field}"))
+            && !value.as_str().is_some_and(is_micro_time)
+        {
+            causes.push(format!(
+                "spec.{field}: Invalid value: {value}: parsing time as \"2006-01-02T15:04:05.000000Z07:00\""
+            ));
+        }
+    }
+    if let Some(duration) = body.pointer("/spec/leaseDurationSeconds")
+        && duration.as_i64().is_none_or(|d| d <= 0)
+    {
+        causes.push("spec.leaseDurationSeconds: Invalid value: must be greater than 0".into());
+    }
+    if let Some(transitions) = body.pointer("/spec/leaseTransitions")
+        && transitions.as_i64().is_none_or(|t| t < 0)
+    {
+        causes.push(
+            "spec.leaseTransitions: Invalid value: must be greater than or equal to 0".into(),
+        );
+    }
+    causes
+}
+
+/// `2026-12-06T21:34:37.000000Z` (or with a `+hh:mm` offset): RFC 3339 with exactly six
+/// fractional digits.
+fn is_micro_time(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        bytes
+            .get(range)
+            .is_some_and(|b| b.iter().all(u8::is_ascii_digit))
+    };
+    let zone = &text.get(26..).unwrap_or("");
+    bytes.len() >= 27
+        && digits(0..4)
+        && bytes[4] == b'-'
+        && digits(5..7)
+        && bytes[7] == b'-'
+        && digits(8..10)
+        && bytes[10] == b'T'
+        && digits(11..13)
+        && bytes[13] == b':'
+        && digits(14..16)
+        && bytes[16] == b':'
+        && digits(17..19)
+        && bytes[19] == b'.'
+        && digits(20..26)
+        && (*zone == "Z"
+            || (zone.len() == 6
+                && matches!(zone.as_bytes()[0], b'+' | b'-')
+                && zone.as_bytes()[3] == b':'))
 }
 
 /// One requirement of a label selector.

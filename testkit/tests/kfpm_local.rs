@@ -233,15 +233,25 @@ fn access_report_lists_the_access_a_local_sign_in_got_as_csv() {
         event,
     ]);
     assert_eq!(code, 0, "{said}");
-    let rows: Vec<&str> = said.lines().filter(|l| l.starts_with("access,")).collect();
-    assert_eq!(rows.len(), 3, "{said}");
-    for row in rows {
-        assert!(
-            row.starts_with(
-                "access,kubeflow-test,rumesh@corp.example,12ec26be-e8d1-482b-9602-e402c7896cb3,adfs_ad\\rumesh,"
-            ),
-            "{row}"
+    let rows: Vec<Vec<&str>> = said
+        .lines()
+        .filter(|l| l.starts_with("access,"))
+        .map(|l| l.split(',').collect())
+        .collect();
+    // kind,cluster,namespace,name,subjects,role,managed,sub,istio_twin,...
+    let managed: Vec<&Vec<&str>> = rows.iter().filter(|r| r[6] == "true").collect();
+    assert_eq!(managed.len(), 3, "{said}");
+    for row in managed {
+        assert_eq!(row[1], "kubeflow-test", "{row:?}");
+        assert_eq!(
+            row[3], "user-rumesh-corp-example-clusterrole-edit",
+            "{row:?}"
         );
-        assert!(row.contains(",edit,true,"), "{row}");
+        assert_eq!(row[4], "rumesh@corp.example", "{row:?}");
+        assert_eq!(
+            (row[5], row[7], row[8]),
+            ("edit", "12ec26be-e8d1-482b-9602-e402c7896cb3", "true"),
+            "{row:?}"
+        );
     }
 }

@@ -1,0 +1,197 @@
+//! The access report (rows and pages in [`crate::domain::access`]): each cluster's group
+//! Profiles, people's records and every RoleBinding of the group namespaces, read page by page
+//! and kept only as far as this page of the report needs them. I/O.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use kube::api::ListParams;
+use tokio::time::Instant;
+
+use crate::App;
+use crate::domain::access::{
+    AccessReport, Cursor, Page, ReportRequest, Section, access_row, admits_person, inactive_row,
+    subjects_of,
+};
+use crate::domain::activity::{Activity, usable, user_key};
+use crate::domain::objects::Kind;
+use crate::error::Error;
+use crate::kubernetes::inventory::{
+    PersonalProfile, ours, profiles, read_pages, read_pages_while, records,
+};
+use crate::kubernetes::policy::SignInPolicy;
+use crate::offboarding::command_times;
+use crate::session::ClusterSession;
+
+/// What a cluster's personal Profiles and records say, kept for the report's second section.
+struct PeopleRead {
+    personal: BTreeMap<String, Vec<PersonalProfile>>,
+    activity: BTreeMap<String, Activity>,
+}
+
+impl App {
+    /// The page of the access report `request` asks for, over every cluster.
+    pub async fn access_report(
+        &self,
+        request: &ReportRequest,
+        remaining: Option<Duration>,
+    ) -> Result<AccessReport, Error> {
+        let (deadline, _) = command_times(Instant::now(), remaining);
+        let now = (self.clock)();
+        let mut page =
+            Page::new(request, now, self.config.inactive_days).map_err(Error::BadRequest)?;
+        let mut people = Vec::new();
+        for (index, cluster) in self.clusters.iter().enumerate() {
+            people.push(
+                self.report_accesses(cluster, index, request, &mut page, deadline)
+                    .await?,
+            );
+        }
+        for (index, (cluster, read)) in self.clusters.iter().zip(&people).enumerate() {
+            let mut personal: Vec<(&str, &PersonalProfile)> = read
+                .personal
+                .iter()
+                .flat_map(|(key, profiles)| profiles.iter().map(move |p| (key.as_str(), p)))
+                .collect();
+            personal.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+            for (key, profile) in personal {
+                let cursor = Cursor {
+                    section: Section::InactiveProfiles,
+                    cluster: index,
+                    namespace: String::new(),
+                    name: profile.name.clone(),
+                };
+                if request
+                    .namespace
+                    .as_deref()
+                    .is_some_and(|n| n != profile.name)
+                    || !admits_person(request, std::slice::from_ref(&profile.owner), Some(key))
+                    || !page.wants(&cursor)
+                {
+                    continue;
+                }
+                let Some(activity) = read.activity.get(key) else {
+                    continue;
+                };
+                let row = inactive_row(
+                    &cluster.label(),
+                    &profile.name,
+                    &profile.owner,
+                    key,
+                    *activity,
+                    now,
+                    self.config.inactive_days,
+                );
+                if let Some(row) = row
+                    && !page.add_profile(&cursor, row)
+                {
+                    break;
+                }
+            }
+        }
+        Ok(page.finish())
+    }
+
+    /// Adds the RoleBindings of `cluster`'s group namespaces that belong on `page`; what its
+    /// personal Profiles and records say, for the second section.
+    async fn report_accesses(
+        &self,
+        cluster: &ClusterSession,
+        index: usize,
+        request: &ReportRequest,
+        page: &mut Page,
+        deadline: Instant,
+    ) -> Result<PeopleRead, Error> {
+        let client = cluster
+            .client(SignInPolicy::for_command(deadline), false)
+            .await?;
+        let facts = cluster.facts(&client).await?;
+        let (twins, _) = facts
+            .twins(self.config.istio_authz)
+            .map_err(Error::Conventions)?;
+        let namespace = self.config.records_namespace.as_str();
+        let (found, read) = futures::join!(
+            profiles(&client, &self.config.group_profile_owner),
+            records(&client, namespace),
+        );
+        let (found, read) = (found?, read?);
+        let now = (self.clock)();
+        let activity: BTreeMap<String, Activity> = read
+            .people
+            .into_iter()
+            .filter_map(|(key, (activity, _))| Some((key, usable(activity, now)?)))
+            .collect();
+        let label = cluster.label();
+        let first = page.accesses_mut().len();
+        // A page that starts on a later cluster, or is full, reads none of this one's.
+        let started_later = request
+            .start()
+            .ok()
+            .flatten()
+            .is_some_and(|start| (start.section, start.cluster) > (Section::Accesses, index));
+        if !started_later && !page.is_full() {
+            read_pages_while(
+                &client,
+                Kind::RoleBinding,
+                None,
+                ListParams::default(),
+                |binding| {
+                    let Some(namespace) = binding.namespace.clone() else {
+                        return true;
+                    };
+                    if !found.territory.contains(&namespace)
+                        || request.namespace.as_deref().is_some_and(|n| n != namespace)
+                    {
+                        return true;
+                    }
+                    let cursor = Cursor {
+                        section: Section::Accesses,
+                        cluster: index,
+                        namespace,
+                        name: binding.name.clone(),
+                    };
+                    if !page.wants(&cursor) {
+                        return !page.is_full();
+                    }
+                    let key = user_key(&binding).filter(|_| binding.is_managed());
+                    if !admits_person(request, &subjects_of(&binding), key) {
+                        return true;
+                    }
+                    let managed = key.map(|key| (key, false, activity.get(key).copied()));
+                    page.add_access(&cursor, access_row(&label, &binding, managed))
+                },
+            )
+            .await?;
+        }
+        // The Istio twins of this cluster's managed rows on the page.
+        let wanted: BTreeSet<(String, String)> = page.accesses_mut()[first..]
+            .iter()
+            .filter(|a| a.managed)
+            .map(|a| (a.namespace.clone(), a.binding.clone()))
+            .collect();
+        let mut present = BTreeSet::new();
+        for kind in twins.iter().filter(|_| !wanted.is_empty()) {
+            read_pages(&client, *kind, None, ours(true), |twin| {
+                let place = (
+                    twin.namespace.clone().unwrap_or_default(),
+                    twin.name.clone(),
+                );
+                if wanted.contains(&place) {
+                    present.insert(place);
+                }
+            })
+            .await?;
+        }
+        for access in page.accesses_mut()[first..]
+            .iter_mut()
+            .filter(|a| a.managed)
+        {
+            let place = (access.namespace.clone(), access.binding.clone());
+            access.istio_twin = Some(present.contains(&place));
+        }
+        Ok(PeopleRead {
+            personal: found.personal,
+            activity,
+        })
+    }
+}
