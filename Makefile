@@ -36,7 +36,7 @@ export SAM_CLI_TELEMETRY := 0
 say_build = @echo "== $(1): cargo builds first (a cold debug build takes about 4 minutes on 2 cores, a warm one seconds)"
 say_release = @echo "== $(1): a release build first (cold: about 8 minutes on 2 cores; warm: seconds)"
 
-.PHONY: help fmt lint test demo doctor-local bench bench-clusters bench-sweep build sam-build invoke validate deploy rbac doctor access-report access-report-local set-trigger e2e-cognito tools clean
+.PHONY: help fmt lint test demo doctor-local bench bench-clusters bench-sweep build sam-build invoke validate deploy rbac doctor pool-check access-report access-report-local set-trigger e2e-cognito tools clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-20s %s\n", $$1, $$2}'
@@ -138,9 +138,15 @@ deploy: $(VENV)/bin/sam $(VENV)/bin/cargo-lambda ## Check, sam build, sam deploy
 rbac: ## Print deploy/rbac.yaml for STACK's KubernetesGroup (or GROUP=...; ADMIN=true adds rbac-admin.yaml): make -s rbac | kubectl apply -f -
 	@python3 scripts/rbac.py $(if $(GROUP),--group "$(GROUP)",--stack "$(STACK)") $(if $(filter true,$(ADMIN)),--admin)
 
-doctor: ## Ask the deployed FUNCTION's doctor (AWS CLI): cluster, token, permissions, app clients; preview DOCTOR_EMAIL's sign-in with DOCTOR_GROUPS
+doctor: ## Ask the deployed FUNCTION's doctor (AWS CLI): cluster, token, permissions; preview DOCTOR_EMAIL's sign-in with DOCTOR_GROUPS; then make pool-check
 	@test -n "$(FUNCTION)" || { echo "make doctor FUNCTION=<deployed function name> [DOCTOR_EMAIL=you@corp.example DOCTOR_GROUPS=KF-A,KF-B]"; exit 2; }
-	bash scripts/doctor.sh "$(FUNCTION)" "$(DOCTOR_EMAIL)" "$(DOCTOR_GROUPS)"
+	@status=0; bash scripts/doctor.sh "$(FUNCTION)" "$(DOCTOR_EMAIL)" "$(DOCTOR_GROUPS)" || status=$$?; \
+	  python3 scripts/pool-check.py --function "$(FUNCTION)" || { code=$$?; [ $$status -ne 0 ] || status=$$code; }; \
+	  exit $$status
+
+pool-check: ## With your own AWS credentials: can the users of any app client of FUNCTION's pool (or USER_POOL_ID's) rewrite their groups or email?
+	@test -n "$(FUNCTION)$(USER_POOL_ID)" || { echo "make pool-check FUNCTION=<deployed function name> (or USER_POOL_ID=<pool id>)"; exit 2; }
+	python3 scripts/pool-check.py $(if $(FUNCTION),--function "$(FUNCTION)",--user-pool-id "$(USER_POOL_ID)")
 
 access-report: ## Every access the deployed FUNCTION manages (JSON, or FORMAT=csv); filter with REPORT_USER, REPORT_NAMESPACE; OUTPUT=file
 	@test -n "$(FUNCTION)" || { echo "make access-report FUNCTION=<the stack's SweepFunctionName> [FORMAT=csv] [REPORT_USER=jane@corp.example] [REPORT_NAMESPACE=team-a] [OUTPUT=access.csv]"; exit 2; }

@@ -7,12 +7,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::App;
-use crate::cognito::app_clients::app_clients;
 use crate::domain::admission::admit;
 use crate::domain::config::{AllowedGroups, Role};
 use crate::domain::conventions::{ClusterFacts, Conventions};
 use crate::domain::doctor::{
-    DoctorReport, DoctorRequest, Finding, Permission, app_client_finding, required_permissions,
+    DoctorReport, DoctorRequest, Finding, Permission, required_permissions,
 };
 use crate::domain::event::TokenEvent;
 use crate::domain::mesh;
@@ -81,10 +80,6 @@ impl App {
         .await;
         let mut findings = vec![self.configuration_finding()];
         findings.extend(per_cluster.into_iter().flatten());
-        match tokio::time::timeout_at(deadline, self.app_client_findings(request)).await {
-            Ok(found) => findings.extend(found),
-            Err(_) => findings.push(out_of_time()),
-        }
         let report = DoctorReport::new(findings);
         tracing::info!(
             ok = report.ok(),
@@ -117,7 +112,7 @@ impl App {
                 self.region,
                 config.user_role.as_str(),
                 suffixes.join(""),
-                config.fail_mode.as_str(),
+                config.fail_mode.describe(),
                 config.dry_run,
                 config.trust_stored_groups
             ),
@@ -251,38 +246,6 @@ impl App {
             .map_err(|e| kube_problem("conventions", "read", "the owner's Profile", e))?;
         facts.learn_owner(&found.into_iter().map(|p| (p.name.clone(), p)).collect());
         Ok(facts.conventions(twins, &self.config))
-    }
-
-    async fn app_client_findings(&self, request: &DoctorRequest) -> Vec<Finding> {
-        let Some(pool) = request
-            .user_pool_id
-            .as_deref()
-            .or(self.config.user_pool_id.as_deref())
-        else {
-            return vec![Finding::ok(
-                "app clients",
-                "not checked: give userPoolId in the request or set USER_POOL_ID (the stack sets it)",
-            )];
-        };
-        match app_clients(&self.cognito, pool).await {
-            Ok(clients) if clients.is_empty() => {
-                vec![Finding::ok(
-                    "app clients",
-                    format!("user pool {pool} has none"),
-                )]
-            }
-            Ok(clients) => clients
-                .iter()
-                .map(|c| app_client_finding(c, &self.config))
-                .collect(),
-            Err(error) => {
-                let fix = "Fix: the function's role needs cognito-idp:ListUserPoolClients and cognito-idp:DescribeUserPoolClient on the pool (template.yaml grants both on UserPoolArn), and the pool must be in the function's region";
-                vec![Finding::problem(
-                    "app clients",
-                    format!("{}. {fix}", error.chain()),
-                )]
-            }
-        }
     }
 
     /// What a federated sign-in of the request's person would do: each group's namespace, each

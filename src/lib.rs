@@ -243,8 +243,13 @@ impl App {
                 .map(|cluster| self.sign_in_on(cluster, &identity, mode, started, budget)),
         )
         .await;
-        let all_ok = results.iter().all(Result::is_ok);
-        match verdict(all_ok, self.config.fail_mode) {
+        let failed_modes = self
+            .clusters
+            .iter()
+            .zip(&results)
+            .filter(|(_, result)| result.is_err())
+            .map(|(cluster, _)| self.config.fail_mode.of(&cluster.target));
+        match verdict(failed_modes) {
             Verdict::Synchronised => Ok(Outcome::Synchronised(
                 results.into_iter().filter_map(Result::ok).collect(),
             )),
@@ -309,7 +314,7 @@ impl App {
                     hint = error.hint().unwrap_or(""),
                     duration_ms = elapsed.as_millis() as u64,
                     api_requests = requests,
-                    fail_mode = self.config.fail_mode.as_str(),
+                    fail_mode = self.config.fail_mode.of(&cluster.target).as_str(),
                     "sign-in provisioning failed"
                 );
                 Err(())

@@ -147,14 +147,14 @@ impl App {
         )
         .await;
         let days = self.config.inactive_days;
-        let wanted: BTreeSet<String> = reads
+        let wanted: BTreeSet<&str> = reads
             .iter()
             .flatten()
             .flat_map(|read| {
                 read.people
                     .iter()
                     .filter(|(_, p)| first_look(p, read.since, run.now, days) == Verdict::AskPool)
-                    .map(|(key, _)| key.clone())
+                    .map(|(key, _)| key.as_str())
             })
             .collect();
         let resume_at = reads.iter().flatten().find_map(|r| r.resume_at.clone());
@@ -171,18 +171,20 @@ impl App {
                 return Err(error);
             }
         };
-        let settled = futures::future::join_all(self.clusters.iter().zip(reads).map(
-            |(cluster, read)| async {
-                let read = read?;
-                Ok::<_, Error>(self.settle(cluster, read, &answers, &run, started).await)
-            },
-        ))
+        let settled = futures::future::join_all(
+            self.clusters
+                .iter()
+                .zip(&reads)
+                .filter_map(|(cluster, read)| read.as_ref().ok().map(|read| (cluster, read)))
+                .map(|(cluster, read)| self.settle(cluster, read, &answers, &run, started)),
+        )
         .await;
         let mut answer = SweepAnswer::default();
+        let mut settled = settled.into_iter();
         let mut failures = Vec::new();
-        for (cluster, result) in self.clusters.iter().zip(settled) {
-            match result {
-                Ok(summary) => answer.add(cluster.label(), summary),
+        for (cluster, read) in self.clusters.iter().zip(reads) {
+            match read {
+                Ok(_) => answer.add(cluster.label(), settled.next().unwrap_or_default()),
                 // Logged once, with the command's failure.
                 Err(error) => failures.push((cluster.label(), error)),
             }
@@ -292,13 +294,13 @@ impl App {
     /// Asks the pool about `wanted` (every cluster's people whose verdict it holds), the cheaper
     /// way ([`pool_lookup`]), at `SWEEP_POOL_RATE`, until the run stops starting work. `Err` only
     /// when no question can be answered.
-    async fn ask_pool(
+    async fn ask_pool<'a>(
         &self,
         pool_id: &str,
-        wanted: &BTreeSet<String>,
+        wanted: &BTreeSet<&'a str>,
         resume_at: Option<&str>,
         run: &SweepRun,
-    ) -> Result<(PoolAnswers, u32, PoolLookup), Error> {
+    ) -> Result<(PoolAnswers<'a>, u32, PoolLookup), Error> {
         let pacer = Pacer::new(self.config.sweep_pool_rate);
         let requests = AtomicU32::new(0);
         let mut answers = PoolAnswers::new();
@@ -322,13 +324,13 @@ impl App {
         match lookup {
             PoolLookup::None => {}
             PoolLookup::EachPerson => {
-                for key in sweep_order(wanted.iter().map(String::as_str), resume_at) {
+                for key in sweep_order(wanted.iter().copied(), resume_at) {
                     if !pacer.wait(run.stop_asking).await {
                         break;
                     }
                     requests.fetch_add(1, Ordering::Relaxed);
                     match by_sub(&self.cognito, pool_id, key).await {
-                        Ok(answer) => drop(answers.insert(key.to_owned(), answer)),
+                        Ok(answer) => drop(answers.insert(key, answer)),
                         Err(failure) => {
                             let why = always(failure)?;
                             tracing::warn!(sub = key, %why, "the user pool did not answer; left for the next run");
@@ -355,8 +357,8 @@ impl App {
                         }
                     };
                     for (sub, enabled) in users {
-                        if wanted.contains(&sub) {
-                            answers.insert(sub, PoolAnswer::Found { enabled });
+                        if let Some(key) = wanted.get(sub.as_str()) {
+                            answers.insert(*key, PoolAnswer::Found { enabled });
                         }
                     }
                     match next {
@@ -366,7 +368,7 @@ impl App {
                 }
                 // The whole pool was read: whoever it did not hold is gone.
                 for key in wanted {
-                    answers.entry(key.clone()).or_insert(PoolAnswer::Missing);
+                    answers.entry(*key).or_insert(PoolAnswer::Missing);
                 }
             }
         }
@@ -379,8 +381,8 @@ impl App {
     async fn settle(
         &self,
         cluster: &ClusterSession,
-        read: ClusterRead,
-        answers: &PoolAnswers,
+        read: &ClusterRead,
+        answers: &PoolAnswers<'_>,
         run: &SweepRun,
         started: Instant,
     ) -> SweepSummary {
@@ -397,17 +399,16 @@ impl App {
             read.people.keys().map(String::as_str),
             read.resume_at.as_deref(),
         );
-        let revoked: BTreeSet<String> = order
+        let revoked: BTreeSet<&str> = order
             .iter()
+            .copied()
             .filter(|key| matches!(verdict_of(key), Some(Verdict::Revoke(_))))
-            .map(|key| (*key).to_owned())
             .collect();
         // The revoked people's bindings, and the kept people's policies out of shape.
-        let (mut found, misshapen) = self.second_look(&read, &revoked).await;
+        let (mut found, misshapen) = self.second_look(read, &revoked).await;
         let fates: Vec<(&str, Fate)> = futures::stream::iter(order.iter().copied())
             .map(|key| {
                 let bindings = found.remove(key).unwrap_or_default();
-                let read = &read;
                 async move {
                     if Instant::now() >= run.stop_starting {
                         return (key, Fate::Left);
@@ -446,12 +447,12 @@ impl App {
         }
         summary.checked = fates.len() - summary.left_for_next_run;
         summary.finished = summary.left_for_next_run == 0;
-        summary.policies_reshaped = self.reshape_policies(&read, misshapen).await;
+        summary.policies_reshaped = self.reshape_policies(read, misshapen).await;
         let first_left = fates
             .iter()
             .find(|(_, f)| *f == Fate::Left)
             .map(|(k, _)| *k);
-        self.mark_resume(&read, first_left).await;
+        self.mark_resume(read, first_left).await;
         summary.kubernetes_requests = read.policy.requests();
         summary.set_duration(started.elapsed());
         println!("{}", summary.emf(&label, (self.clock)()));
@@ -485,7 +486,7 @@ impl App {
     async fn second_look(
         &self,
         read: &ClusterRead,
-        revoked: &BTreeSet<String>,
+        revoked: &BTreeSet<&str>,
     ) -> (BTreeMap<String, Vec<Object>>, Vec<(Object, Option<Value>)>) {
         let labels = match mesh_labels(&read.client, &read.territory).await {
             Ok(labels) => labels,

@@ -49,6 +49,14 @@ fn scripts(function: &str, pool: &str) -> Vec<(&'static str, Vec<String>)> {
     ]
 }
 
+/// `scripts/pool-check.py` for the deployed trigger `function`.
+fn pool_check(function: &str) -> Vec<String> {
+    ["python3", "scripts/pool-check.py", "--function", function]
+        .iter()
+        .map(|word| word.to_string())
+        .collect()
+}
+
 /// [`scripts`], and the two that read the stack (`make deploy`'s check, `make rbac`): every
 /// script that checks the AWS CLI before it runs it.
 fn every_script(function: &str, pool: &str) -> Vec<(&'static str, Vec<String>)> {
@@ -62,6 +70,7 @@ fn every_script(function: &str, pool: &str) -> Vec<(&'static str, Vec<String>)> 
         "rbac",
         line(&["python3", "scripts/rbac.py", "--stack", "kfpm"]),
     ));
+    all.push(("pool-check", pool_check(function)));
     all
 }
 
@@ -494,4 +503,102 @@ fn make_rbac_without_the_stack_says_so() {
         missing.printed,
         "rbac: there is no stack kfpm in this region (STACK=..., or GROUP=...)\n"
     );
+}
+
+/// The trigger's configuration as `lambda get-function-configuration` answers it, and the pool's
+/// app clients: the hosted UI's, set up safely, and a single-page app whose users get the
+/// self-service scope and may write the groups.
+fn pool_with_clients(dir: &Path, variables: serde_json::Value) {
+    let function =
+        serde_json::json!({"FunctionName": "kfpm", "Environment": {"Variables": variables}});
+    std::fs::write(dir.join("function.json"), function.to_string()).unwrap();
+    let clients = serde_json::json!([
+        {"ClientId": "kubeflowhostedui0001", "ClientName": "kubeflow",
+         "WriteAttributes": ["custom:groups", "email"],
+         "AllowedOAuthScopes": ["openid", "email", "profile"],
+         "ExplicitAuthFlows": ["ALLOW_REFRESH_TOKEN_AUTH"]},
+        {"ClientId": "spa0000000000000000001", "ClientName": "notebook-spa",
+         "WriteAttributes": ["custom:groups", "email", "name"],
+         "AllowedOAuthScopes": ["openid", "aws.cognito.signin.user.admin"],
+         "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]},
+        {"ClientId": "cli00000000000000001", "ClientName": "cli",
+         "WriteAttributes": [], "AllowedOAuthScopes": [],
+         "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH"]},
+    ]);
+    std::fs::write(dir.join("clients.json"), clients.to_string()).unwrap();
+}
+
+#[test]
+fn the_pool_check_names_each_client_whose_users_can_rewrite_their_groups_or_email() {
+    let run = run(&pool_check(FUNCTION_ARN), |_, dir| {
+        pool_with_clients(
+            dir,
+            serde_json::json!({"USER_POOL_ID": POOL, "GROUPS_CLAIM": "custom:groups"}),
+        );
+    });
+    assert_eq!(run.code, 1, "{}", run.printed);
+    let lines: Vec<&str> = run.printed.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", run.printed);
+    assert!(
+        lines[0].starts_with(
+            "ok       app client kubeflow (kubeflowhostedui0001): its users cannot rewrite"
+        ),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("PROBLEM  app client notebook-spa (spa0000000000000000001): its users can rewrite custom:groups and email with UpdateUserAttributes"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[1].contains("Fix: remove aws.cognito.signin.user.admin"));
+    // An empty WriteAttributes is every standard attribute: the email, not the custom groups.
+    assert!(
+        lines[2].starts_with(
+            "PROBLEM  app client cli (cli00000000000000001): its users can rewrite email "
+        ),
+        "{}",
+        lines[2]
+    );
+    // The pool and the settings come from the trigger's configuration, in the ARN's region.
+    let invoked = invoked(&run);
+    assert_eq!(invoked[0][..2], ["lambda", "get-function-configuration"]);
+    assert!(invoked.iter().all(|call| region(call) == Some("us-east-2")));
+    assert_eq!(
+        invoked
+            .iter()
+            .filter(|call| call[1] == "list-user-pool-clients")
+            .count(),
+        2,
+        "every page"
+    );
+}
+
+#[test]
+fn the_pool_check_without_a_pool_says_so_and_asks_nothing_of_cognito() {
+    let run = run(&pool_check("kfpm"), |child, dir| {
+        child.env("AWS_REGION", "eu-west-1");
+        pool_with_clients(dir, serde_json::json!({"CLUSTER_NAME": "kf"}));
+    });
+    assert_eq!(run.code, 2, "{}", run.printed);
+    assert!(
+        run.printed.contains("has no USER_POOL_ID"),
+        "{}",
+        run.printed
+    );
+    assert!(invoked(&run).iter().all(|call| call[0] != "cognito-idp"));
+    // With a safe pool it exits 0.
+    let run = run_safe();
+    assert_eq!(run.code, 0, "{}", run.printed);
+}
+
+fn run_safe() -> Run {
+    run(&pool_check("kfpm"), |child, dir| {
+        child.env("AWS_REGION", "eu-west-1");
+        pool_with_clients(dir, serde_json::json!({"USER_POOL_ID": POOL}));
+        let safe = serde_json::json!([{"ClientId": "kubeflowhostedui0001", "ClientName": "kubeflow",
+            "WriteAttributes": ["custom:groups", "email"], "AllowedOAuthScopes": ["openid"],
+            "ExplicitAuthFlows": ["ALLOW_REFRESH_TOKEN_AUTH"]}]);
+        std::fs::write(dir.join("clients.json"), safe.to_string()).unwrap();
+    })
 }

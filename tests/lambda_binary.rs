@@ -329,7 +329,7 @@ async fn a_bad_setting_is_one_log_line_and_the_init_error_without_a_debug_dump()
     let log = kfpm_testkit::local::stop_and_collect_output(function).await;
     assert_eq!(
         log.trim_end(),
-        "ERROR invalid configuration error=FAIL_MODE=\"sometimes\" is invalid: expected one of closed, open"
+        "ERROR invalid configuration error=FAIL_MODE=\"sometimes\" is invalid: expected one of closed, open, optionally followed by CLUSTER=closed|open for the clusters of CLUSTER_NAME whose mode differs (closed,kf-dev=open)"
     );
     let report: serde_json::Value =
         serde_json::from_str(&stack.runtime.init_error().unwrap()).unwrap();

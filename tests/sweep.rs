@@ -586,6 +586,174 @@ async fn the_access_report_lists_every_binding_of_group_namespaces_as_json_or_cs
     );
 }
 
+/// Two teams, `ml` and `ops`, and their people: jane (active), bob (left the pool), carol
+/// (quiet 200 days), dave (no record, bindings from before records began long ago), mallory
+/// (ops only, the attacker: an admin of ops).
+fn two_teams(stack: &LocalStack) {
+    let now = SystemTime::now();
+    seed_records_began(&stack.cluster, now - 1000 * DAY);
+    for team in ["ml", "ops"] {
+        seed_group(&stack.cluster, team);
+    }
+    for (user, teams, record) in [
+        ("jane", &["ml", "ops"][..], Record::Seen(now - DAY)),
+        ("bob", &["ml", "ops"][..], Record::Seen(now - DAY)),
+        ("carol", &["ml", "ops"][..], Record::Seen(now - 200 * DAY)),
+        ("mallory", &["ops"][..], Record::Seen(now - DAY)),
+    ] {
+        for team in teams {
+            seed_member(&stack.cluster, user, team, record);
+        }
+        if user != "bob" {
+            stack
+                .cognito
+                .add_user(LOCAL_USER_POOL, &username_of(user), &sub_of(user), true);
+        }
+    }
+    seed_member_made(
+        &stack.cluster,
+        "dave",
+        "ml",
+        Record::None,
+        Some(now - 30 * DAY),
+    );
+    stack
+        .cognito
+        .add_user(LOCAL_USER_POOL, &username_of("dave"), &sub_of("dave"), true);
+}
+
+/// A RoleBinding a namespace admin of `ops` writes there with the function's labels.
+fn forged(name: &str, sub: &str, annotations: Value) -> Value {
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": name, "namespace": "ops",
+            "labels": {"app.kubernetes.io/managed-by": "kubeflow-profile-manager",
+                       "kubeflow-profile-manager/user": sub},
+            "annotations": annotations},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-edit"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "mallory@corp.example"}],
+    })
+}
+
+/// The bindings outside `ops`, as `namespace/name`.
+fn outside_ops(stack: &LocalStack) -> Vec<String> {
+    let mut left: Vec<String> = ["RoleBinding", "AuthorizationPolicy"]
+        .iter()
+        .flat_map(|kind| stack.cluster.all(kind))
+        .filter(|o| o["metadata"]["namespace"] != "ops")
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["metadata"]["namespace"].as_str().unwrap_or(""),
+                o["metadata"]["name"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    left.sort();
+    left
+}
+
+#[tokio::test]
+async fn whatever_a_namespace_admin_writes_there_changes_no_verdict_anywhere_else() {
+    // The same cluster twice: once as it is, once after mallory, an admin of ops (kubeflow-admin
+    // there may write RoleBindings), wrote there everything that once steered the sweep.
+    let honest = stack().await;
+    two_teams(&honest);
+    let attacked = stack().await;
+    two_teams(&attacked);
+    let tomorrow = kfpm_testkit::apiserver::rfc3339(SystemTime::now() + DAY);
+    let cluster = &attacked.cluster;
+    // Records of the old kind: jane "seen tomorrow" under a user name nobody has, bob (who left)
+    // "seen in 2099".
+    cluster.seed(forged(
+        "jane-record",
+        &sub_of("jane"),
+        json!({"kubeflow-profile-manager/last-activity": tomorrow,
+               "kubeflow-profile-manager/username": "nobody-at-all"}),
+    ));
+    cluster.seed(forged(
+        "bob-record",
+        &sub_of("bob"),
+        json!({"kubeflow-profile-manager/last-activity": "2099-01-01T00:00:00Z"}),
+    ));
+    // Carol's binding in ops deleted (it once held her record: the clock restarted).
+    cluster.delete(
+        "RoleBinding",
+        Some("ops"),
+        "user-carol-corp-example-clusterrole-edit",
+    );
+    // A sweep resume mark, and hundreds of labelled bindings with 200 KiB annotations.
+    cluster.seed(forged(
+        "resume-here",
+        &sub_of("jane"),
+        json!({"kubeflow-profile-manager/sweep-resume": tomorrow}),
+    ));
+    let ballast = "x".repeat(200 * 1024);
+    for i in 0..200 {
+        cluster.seed(forged(
+            &format!("ballast-{i:03}"),
+            &format!("00000000-0000-0000-0000-{i:012}"),
+            json!({"ballast": ballast}),
+        ));
+    }
+    // Her own admin binding stripped of its labels, so no revocation would find it.
+    cluster.seed(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "mallory-forever", "namespace": "ops"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-admin"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "mallory@corp.example"}],
+    }));
+
+    let mut summaries = Vec::new();
+    for stack in [&honest, &attacked] {
+        let _function = function(stack, &[("INACTIVE_DAYS", "90")]);
+        summaries.push(sweep(stack).await);
+    }
+    assert_eq!(
+        outside_ops(&attacked),
+        outside_ops(&honest),
+        "the same access outside ops: {summaries:?}"
+    );
+    // And that verdict is the right one: bob (left) and carol (quiet) lose ml, jane and dave
+    // keep it.
+    let ml: Vec<String> = outside_ops(&honest)
+        .into_iter()
+        .filter(|b| b.starts_with("ml/user-"))
+        .collect();
+    assert_eq!(
+        ml,
+        [
+            "ml/user-dave-corp-example-clusterrole-edit",
+            "ml/user-dave-corp-example-clusterrole-edit",
+            "ml/user-jane-corp-example-clusterrole-edit",
+            "ml/user-jane-corp-example-clusterrole-edit",
+        ]
+    );
+    for summary in &summaries {
+        assert_eq!(summary["finished"], true, "{summary}");
+    }
+    // The access report shows mallory's unlabelled admin binding for what it is.
+    let _function = function(&attacked, &[]);
+    let report = command(
+        &attacked,
+        json!({"kubeflow-profile-manager": "access-report", "namespace": "ops", "user": "mallory@corp.example"}),
+        Duration::from_secs(20),
+    )
+    .await;
+    let forever = report["accesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["binding"] == "mallory-forever")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (forever["role"].as_str(), forever["managed"].as_bool()),
+        (Some("admin"), Some(false)),
+        "{report}"
+    );
+}
+
 #[tokio::test]
 async fn a_namespace_switched_between_sidecar_and_ambient_has_its_contributor_policies_reshaped_by_the_sweep()
  {

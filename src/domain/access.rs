@@ -157,6 +157,9 @@ pub struct AccessReport {
     pub inactive_personal_profiles: Vec<InactiveProfile>,
     /// Where the next page starts (`after`), when there is more.
     pub next: Option<String>,
+    /// Objects read for this page but left out of it: a value longer than any real one
+    /// (a subject or annotation of more than 1,024 characters).
+    pub omitted_oversized: usize,
 }
 
 /// The role a RoleBinding gives, from its `roleRef`.
@@ -286,6 +289,7 @@ impl Page {
                 accesses: Vec::new(),
                 inactive_personal_profiles: Vec::new(),
                 next: None,
+                omitted_oversized: 0,
             },
         })
     }
@@ -331,6 +335,11 @@ impl Page {
         self.bytes += size;
         self.last = Some(cursor.clone());
         true
+    }
+
+    /// Counts objects left out as oversized.
+    pub fn omit_oversized(&mut self, count: usize) {
+        self.report.omitted_oversized += count;
     }
 
     /// The accesses added so far, for their twins to be filled in.

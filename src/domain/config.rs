@@ -92,32 +92,45 @@ impl ClusterTarget {
     }
 }
 
+/// One entry of `CLUSTER_NAME`: `name`, `region/name` or the cluster's ARN, its region left out
+/// when it is `home`, the function's (so that `kf` and `<home>/kf` are one cluster); `None` when
+/// it is none of those.
+fn parse_cluster(entry: &str, home: Option<&str>) -> Option<ClusterTarget> {
+    let (region, name) = match cluster_arn(entry) {
+        Some((region, name)) => (Some(region), name),
+        None => match entry.split_once('/') {
+            Some((region, name)) => (Some(region), name),
+            None => (None, entry),
+        },
+    };
+    if !is_eks_cluster_name(name) || region.is_some_and(|r| !is_region(r)) {
+        return None;
+    }
+    Some(ClusterTarget {
+        region: region.filter(|r| Some(*r) != home).map(str::to_owned),
+        name: name.to_owned(),
+    })
+}
+
 /// `kf-prod, us-west-2/kf-dr, arn:aws:eks:eu-west-1:111122223333:cluster/kf-eu`: the clusters,
-/// each once, empty entries ignored. An ARN (what the template's `MoreClusterArns` passes) names
-/// the cluster's region and name.
-fn parse_clusters(value: &str) -> Result<Vec<ClusterTarget>, ConfigError> {
+/// each once (`kf` and `<home>/kf` are the same cluster), empty entries ignored. An ARN (what
+/// the template's `MoreClusterArns` passes) names the cluster's region and name.
+fn parse_clusters(value: &str, home: Option<&str>) -> Result<Vec<ClusterTarget>, ConfigError> {
     let mut clusters: Vec<ClusterTarget> = Vec::new();
     for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let (region, name) = match cluster_arn(entry) {
-            Some((region, name)) => (Some(region.to_owned()), name),
-            None => match entry.split_once('/') {
-                Some((region, name)) => (Some(region.to_owned()), name),
-                None => (None, entry),
-            },
-        };
-        if !is_eks_cluster_name(name) || region.as_deref().is_some_and(|r| !is_region(r)) {
-            return Err(invalid(
+        let target = parse_cluster(entry, home).ok_or_else(|| {
+            invalid(
                 CLUSTER_NAME,
                 value,
                 "a comma list of EKS clusters, each a name (1-100 letters, digits, '-' or '_', starting with a letter or digit), region/name, or the cluster's ARN: kf-prod,us-west-2/kf-dr,arn:aws:eks:eu-west-1:111122223333:cluster/kf-eu",
-            ));
-        }
-        let target = ClusterTarget {
-            region,
-            name: name.to_owned(),
-        };
+            )
+        })?;
         if clusters.contains(&target) {
-            return Err(invalid(CLUSTER_NAME, value, "each cluster once"));
+            return Err(invalid(
+                CLUSTER_NAME,
+                value,
+                "each cluster once (a cluster of the function's own region is the same with or without its region, or as its ARN)",
+            ));
         }
         clusters.push(target);
     }
@@ -128,6 +141,70 @@ fn parse_clusters(value: &str) -> Result<Vec<ClusterTarget>, ConfigError> {
         });
     }
     Ok(clusters)
+}
+
+/// `FAIL_MODE`: the mode of every cluster, and the clusters whose mode differs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailModes {
+    pub default: FailMode,
+    pub by_cluster: Vec<(ClusterTarget, FailMode)>,
+}
+
+impl FailModes {
+    /// The mode of the cluster `target`.
+    pub fn of(&self, target: &ClusterTarget) -> FailMode {
+        self.by_cluster
+            .iter()
+            .find(|(t, _)| t == target)
+            .map_or(self.default, |(_, mode)| *mode)
+    }
+
+    /// `closed`, or `closed,kf-dev=open`, as `FAIL_MODE` writes it.
+    pub fn describe(&self) -> String {
+        std::iter::once(self.default.as_str().to_owned())
+            .chain(
+                self.by_cluster
+                    .iter()
+                    .map(|(t, mode)| format!("{}={}", t.label(), mode.as_str())),
+            )
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// `closed`, `open`, or that with exceptions per cluster: `closed,kf-dev=open` (each cluster
+/// written as `CLUSTER_NAME` may write it, and one of its clusters).
+fn parse_fail_modes(
+    value: Option<String>,
+    clusters: &[ClusterTarget],
+    home: Option<&str>,
+) -> Result<FailModes, ConfigError> {
+    const EXPECTED: &str = "one of closed, open, optionally followed by CLUSTER=closed|open for the clusters of CLUSTER_NAME whose mode differs (closed,kf-dev=open)";
+    let text = value.unwrap_or_default();
+    let mode = |word: &str| match word.trim() {
+        "closed" => Some(FailMode::Closed),
+        "open" => Some(FailMode::Open),
+        _ => None,
+    };
+    let mut default = None;
+    let mut by_cluster: Vec<(ClusterTarget, FailMode)> = Vec::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let bad = || invalid(FAIL_MODE, &text, EXPECTED);
+        match entry.rsplit_once('=') {
+            None if default.is_none() => default = Some(mode(entry).ok_or_else(bad)?),
+            None => return Err(bad()),
+            Some((cluster, word)) => {
+                let target = parse_cluster(cluster.trim(), home)
+                    .filter(|t| clusters.contains(t) && !by_cluster.iter().any(|(b, _)| b == t))
+                    .ok_or_else(bad)?;
+                by_cluster.push((target, mode(word).ok_or_else(bad)?));
+            }
+        }
+    }
+    Ok(FailModes {
+        default: default.unwrap_or(FailMode::Closed),
+        by_cluster,
+    })
 }
 
 /// `arn:<partition>:eks:<region>:<account>:cluster/<name>`: the region and the name (both checked
@@ -238,7 +315,8 @@ pub struct Config {
     pub istio_authz: IstioAuthz,
     /// Lowercased, in addition to the built-in list.
     pub protected_namespaces: Vec<String>,
-    pub fail_mode: FailMode,
+    /// What a failed provisioning does to the sign-in, per cluster.
+    pub fail_mode: FailModes,
     pub time_budget: Duration,
     pub dry_run: bool,
     pub sync_on_refresh: bool,
@@ -395,8 +473,13 @@ impl Config {
             (None, None) => Ok(None),
         };
 
-        let clusters =
-            parse_clusters(&with_legacy(CLUSTER_NAME, LEGACY_CLUSTER_NAME)?.unwrap_or_default())?;
+        // Lambda sets AWS_REGION: the function's own region.
+        let home = get("AWS_REGION");
+        let clusters = parse_clusters(
+            &with_legacy(CLUSTER_NAME, LEGACY_CLUSTER_NAME)?.unwrap_or_default(),
+            home.as_deref(),
+        )?;
+        let fail_mode = parse_fail_modes(get(FAIL_MODE), &clusters, home.as_deref())?;
         let groups_claim = with_legacy(GROUPS_CLAIM, LEGACY_GROUPS_CLAIM)?
             .unwrap_or_else(|| "custom:groups".to_owned());
 
@@ -543,12 +626,7 @@ impl Config {
                 .map(|n| n.trim().to_lowercase())
                 .filter(|n| !n.is_empty())
                 .collect(),
-            fail_mode: parse_choice(
-                FAIL_MODE,
-                get(FAIL_MODE),
-                &[("closed", FailMode::Closed), ("open", FailMode::Open)],
-                FailMode::Closed,
-            )?,
+            fail_mode,
             time_budget: parse_time_budget(get(TIME_BUDGET_MS))?,
             dry_run: parse_bool(DRY_RUN, get(DRY_RUN), false)?,
             sync_on_refresh: parse_bool(SYNC_ON_REFRESH, get(SYNC_ON_REFRESH), true)?,
@@ -842,7 +920,7 @@ mod tests {
         );
         assert_eq!(config.istio_authz, IstioAuthz::Auto);
         assert!(config.protected_namespaces.is_empty());
-        assert_eq!(config.fail_mode, FailMode::Closed);
+        assert_eq!(config.fail_mode.default, FailMode::Closed);
         assert_eq!(config.time_budget, Duration::from_millis(4000));
         assert!(!config.dry_run);
         assert!(config.sync_on_refresh);
@@ -965,6 +1043,73 @@ mod tests {
     }
 
     #[test]
+    fn a_cluster_named_with_and_without_the_functions_region_is_one_cluster() {
+        let home = ("AWS_REGION", "eu-west-1");
+        for twice in [
+            "kf,eu-west-1/kf",
+            "eu-west-1/kf,kf",
+            "kf,arn:aws:eks:eu-west-1:111122223333:cluster/kf",
+        ] {
+            let error =
+                Config::from_pairs(&[(CLUSTER_NAME, twice), (ALLOW_ALL_GROUPS, "true"), home])
+                    .unwrap_err()
+                    .to_string();
+            assert!(error.contains("each cluster once"), "{twice}: {error}");
+        }
+        let config = Config::from_pairs(&[
+            (CLUSTER_NAME, "eu-west-1/kf,us-west-2/kf"),
+            (ALLOW_ALL_GROUPS, "true"),
+            home,
+        ])
+        .unwrap();
+        let labels: Vec<String> = config.clusters.iter().map(ClusterTarget::label).collect();
+        assert_eq!(
+            labels,
+            ["kf", "us-west-2/kf"],
+            "the home region is left out"
+        );
+    }
+
+    #[test]
+    fn the_fail_mode_is_set_for_every_cluster_and_per_cluster() {
+        let clusters = (CLUSTER_NAME, "kf-prod,us-west-2/kf-dr,kf-dev");
+        let with = |mode: &str| {
+            Config::from_pairs(&[
+                clusters,
+                (ALLOW_ALL_GROUPS, "true"),
+                (FAIL_MODE, mode),
+                ("AWS_REGION", "eu-west-1"),
+            ])
+        };
+        let config = with("closed,kf-dev=open,us-west-2/kf-dr=open").unwrap();
+        let modes: Vec<FailMode> = config
+            .clusters
+            .iter()
+            .map(|c| config.fail_mode.of(c))
+            .collect();
+        assert_eq!(modes, [FailMode::Closed, FailMode::Open, FailMode::Open]);
+        assert_eq!(
+            config.fail_mode.describe(),
+            "closed,kf-dev=open,us-west-2/kf-dr=open"
+        );
+        // The home region may be written or not; the default may come anywhere, or not at all.
+        let config = with("eu-west-1/kf-prod=open").unwrap();
+        assert_eq!(config.fail_mode.of(&config.clusters[0]), FailMode::Open);
+        assert_eq!(config.fail_mode.default, FailMode::Closed);
+        assert_eq!(with("open").unwrap().fail_mode.default, FailMode::Open);
+        for bad in [
+            "shut",
+            "closed,open",
+            "kf-other=open",
+            "kf-dev=maybe",
+            "kf-dev=open,kf-dev=closed",
+        ] {
+            let error = with(bad).unwrap_err().to_string();
+            assert!(error.starts_with("FAIL_MODE="), "{bad}: {error}");
+        }
+    }
+
+    #[test]
     fn every_setting_is_read() {
         let config = parse(&[
             (GROUP_PREFIX, "RIDY-"),
@@ -993,7 +1138,7 @@ mod tests {
         assert_eq!(config.user_profile_quota, None);
         assert_eq!(config.istio_authz, IstioAuthz::ServiceRoleBinding);
         assert_eq!(config.protected_namespaces, vec!["monitoring", "logging"]);
-        assert_eq!(config.fail_mode, FailMode::Open);
+        assert_eq!(config.fail_mode.default, FailMode::Open);
         assert_eq!(config.time_budget, Duration::from_millis(2500));
         assert!(config.dry_run);
         assert!(!config.sync_on_refresh);

@@ -1,6 +1,8 @@
 //! The doctor: an invocation that checks a deployed function before its first real sign-in
 //! and changes nothing. Its request (shape below), the permissions it asks the API server
-//! about, the judgement of a user pool's app clients, and the report it answers with. Pure.
+//! about, and the report it answers with. Pure. (The user pool's app clients are checked by
+//! `make pool-check`, with the operator's credentials: describing a client returns its secret,
+//! which no function that parses Cognito events may read.)
 //!
 //! The request is a JSON object whose `kubeflow-profile-manager` member names the command;
 //! Cognito's events never carry that member:
@@ -8,17 +10,16 @@
 //! ```json
 //! {"kubeflow-profile-manager": "doctor",
 //!  "email": "jane@corp.example", "groups": ["KF-TEAM-A"], "userName": "jane",
-//!  "sub": "…", "userPoolId": "eu-west-1_AbCdEf"}
+//!  "sub": "…"}
 //! ```
 //!
-//! Every member but the command is optional: without `email` no sign-in is previewed, without
-//! `userPoolId` (or `USER_POOL_ID`) no app client is checked.
+//! Every member but the command is optional: without `email` no sign-in is previewed.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::domain::access::ReportRequest;
-use crate::domain::config::{Config, FunctionRole, Role};
+use crate::domain::config::{FunctionRole, Role};
 use crate::domain::objects::Kind;
 
 /// The member that marks an invocation as a command to this function rather than a Cognito
@@ -51,8 +52,6 @@ pub struct DoctorRequest {
     pub user_name: Option<String>,
     /// Their Cognito `sub`; looked up from their existing access when absent.
     pub sub: Option<String>,
-    /// The user pool whose app clients to check (else `USER_POOL_ID`).
-    pub user_pool_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -289,82 +288,6 @@ pub fn required_permissions(twins: &[Kind], roles: &[Role]) -> Vec<Permission> {
     permissions
 }
 
-/// What matters of a user pool app client.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AppClient {
-    pub id: String,
-    pub name: String,
-    /// Empty: Cognito's default, every standard attribute (`email` among them) and no custom one.
-    pub write_attributes: Vec<String>,
-    pub oauth_scopes: Vec<String>,
-    pub explicit_auth_flows: Vec<String>,
-}
-
-/// The scope a user's access token needs to call `UpdateUserAttributes` on themselves.
-pub const SELF_SERVICE_SCOPE: &str = "aws.cognito.signin.user.admin";
-
-/// Whether users signing in through `client` can rewrite their own groups or email, and so
-/// choose their own Kubeflow access.
-///
-/// Users rewrite their attributes with `UpdateUserAttributes`, authorised by an access token
-/// with the `aws.cognito.signin.user.admin` scope: hosted UI tokens carry it when the client
-/// allows that OAuth scope, and tokens from the SDK's sign-in flows (any explicit auth flow but
-/// refresh) always do. An attribute is writable through the client when its `WriteAttributes`
-/// lists it, or when that list is empty and the attribute is standard (`email`). A client used
-/// for federation must keep the mapped attributes writable, so the scope is what to remove.
-/// Sources: the Cognito API reference, `UserPoolClientType.WriteAttributes` (the empty-list
-/// default and the mapped-attribute rule) and `UpdateUserAttributes` (the scope).
-pub fn app_client_finding(client: &AppClient, config: &Config) -> Finding {
-    let check = format!("app client {} ({})", client.name, client.id);
-    let writable = |attribute: &str| {
-        if client.write_attributes.is_empty() {
-            !attribute.starts_with("custom:")
-        } else {
-            client.write_attributes.iter().any(|a| a == attribute)
-        }
-    };
-    let rewritable: Vec<&str> = [config.groups_claim.as_str(), "email"]
-        .into_iter()
-        .filter(|a| writable(a))
-        .collect();
-    let scope = client.oauth_scopes.iter().any(|s| s == SELF_SERVICE_SCOPE);
-    let flows: Vec<&str> = client
-        .explicit_auth_flows
-        .iter()
-        .map(String::as_str)
-        .filter(|f| *f != "ALLOW_REFRESH_TOKEN_AUTH")
-        .collect();
-    if rewritable.is_empty() || (!scope && flows.is_empty()) {
-        return Finding::ok(
-            check,
-            "its users cannot rewrite their groups or email attribute",
-        );
-    }
-    let mut how = Vec::new();
-    if scope {
-        how.push(format!("its OAuth scopes include {SELF_SERVICE_SCOPE}"));
-    }
-    if !flows.is_empty() {
-        how.push(format!(
-            "its auth flows {} give every token that scope",
-            flows.join(", ")
-        ));
-    }
-    let stakes = if config.trust_stored_groups {
-        "with TRUST_STORED_GROUPS=true that lets a user grant themselves any team's namespace"
-    } else {
-        "TRUST_STORED_GROUPS=false keeps the rewritten groups from granting, but a rewritten email still changes the Kubeflow user id of the next sign-in"
-    };
-    Finding::problem(
-        check,
-        format!(
-            "its users can rewrite {} with UpdateUserAttributes ({}); {stakes}. Fix: remove {SELF_SERVICE_SCOPE} from its allowed OAuth scopes and keep only ALLOW_REFRESH_TOKEN_AUTH in its explicit auth flows (aws cognito-idp update-user-pool-client resets what it is not given: pass its current settings)",
-            rewritable.join(" and "),
-            how.join("; ")
-        ),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,12 +311,11 @@ mod tests {
             Invocation::Doctor(DoctorRequest::default())
         );
         let Invocation::Doctor(request) = classify(
-            r#"{"kubeflow-profile-manager":"doctor","email":"j@corp.example","groups":["A"],"userPoolId":"eu-west-1_Ab1"}"#,
+            r#"{"kubeflow-profile-manager":"doctor","email":"j@corp.example","groups":["A"]}"#,
         ) else {
             panic!("a doctor request")
         };
         assert_eq!(request.groups, ["A"]);
-        assert_eq!(request.user_pool_id.as_deref(), Some("eu-west-1_Ab1"));
         assert!(matches!(
             classify(r#"{"kubeflow-profile-manager":"doctor","emial":"x"}"#),
             Invocation::BadCommand(m) if m.contains("emial")
@@ -465,91 +387,6 @@ mod tests {
         assert!(
             old.iter()
                 .any(|p| p.name.as_deref() == Some("kubeflow-view"))
-        );
-    }
-
-    fn client(write: &[&str], scopes: &[&str], flows: &[&str]) -> AppClient {
-        let list = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
-        AppClient {
-            id: "1abc".into(),
-            name: "kubeflow".into(),
-            write_attributes: list(write),
-            oauth_scopes: list(scopes),
-            explicit_auth_flows: list(flows),
-        }
-    }
-
-    #[test]
-    fn a_client_is_risky_when_its_users_get_the_scope_and_may_write_groups_or_email() {
-        let config = test_config(&[("ALLOW_ALL_GROUPS", "true")]);
-        let federation = ["custom:groups", "email"];
-        // Hosted UI with the self-service scope: the mapped attributes are writable.
-        let risky = app_client_finding(
-            &client(
-                &federation,
-                &["openid", "email", SELF_SERVICE_SCOPE],
-                &["ALLOW_REFRESH_TOKEN_AUTH"],
-            ),
-            &config,
-        );
-        assert!(!risky.ok);
-        assert!(
-            risky.detail.contains("custom:groups and email"),
-            "{}",
-            risky.detail
-        );
-        assert!(
-            risky
-                .detail
-                .contains("Fix: remove aws.cognito.signin.user.admin")
-        );
-        // The same client without the scope: safe.
-        assert!(
-            app_client_finding(
-                &client(
-                    &federation,
-                    &["openid", "email"],
-                    &["ALLOW_REFRESH_TOKEN_AUTH"]
-                ),
-                &config
-            )
-            .ok
-        );
-        // An SRP flow gives every token the scope.
-        let srp = app_client_finding(
-            &client(&federation, &["openid"], &["ALLOW_USER_SRP_AUTH"]),
-            &config,
-        );
-        assert!(
-            !srp.ok && srp.detail.contains("ALLOW_USER_SRP_AUTH"),
-            "{}",
-            srp.detail
-        );
-        // An empty WriteAttributes means every standard attribute: email, not custom:groups.
-        let default = app_client_finding(&client(&[], &[SELF_SERVICE_SCOPE], &[]), &config);
-        assert!(
-            !default.ok && default.detail.contains("rewrite email with"),
-            "{}",
-            default.detail
-        );
-        // Nothing that matters writable.
-        assert!(
-            app_client_finding(
-                &client(&["name"], &[SELF_SERVICE_SCOPE], &["ALLOW_USER_SRP_AUTH"]),
-                &config
-            )
-            .ok
-        );
-        let trusting = test_config(&[
-            ("ALLOW_ALL_GROUPS", "true"),
-            ("TRUST_STORED_GROUPS", "true"),
-        ]);
-        let stakes =
-            app_client_finding(&client(&federation, &[SELF_SERVICE_SCOPE], &[]), &trusting);
-        assert!(
-            stakes.detail.contains("any team's namespace"),
-            "{}",
-            stakes.detail
         );
     }
 

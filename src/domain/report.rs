@@ -275,13 +275,17 @@ pub enum Verdict {
     FailedClosed,
 }
 
-/// `FAIL_MODE`'s word on a sign-in whose provisioning `succeeded` or not.
-pub fn verdict(succeeded: bool, fail_mode: FailMode) -> Verdict {
-    match (succeeded, fail_mode) {
-        (true, _) => Verdict::Synchronised,
-        (false, FailMode::Open) => Verdict::FailedOpen,
-        (false, FailMode::Closed) => Verdict::FailedClosed,
-    }
+/// `FAIL_MODE`'s word on a sign-in, given the mode of each cluster where provisioning failed:
+/// it fails when one of them is `closed`; a failure where it is `open` is let through.
+pub fn verdict(failed: impl IntoIterator<Item = FailMode>) -> Verdict {
+    failed
+        .into_iter()
+        .fold(Verdict::Synchronised, |verdict, mode| {
+            match (verdict, mode) {
+                (Verdict::FailedClosed, _) | (_, FailMode::Closed) => Verdict::FailedClosed,
+                _ => Verdict::FailedOpen,
+            }
+        })
 }
 
 #[cfg(test)]
@@ -434,10 +438,17 @@ mod tests {
     }
 
     #[test]
-    fn fail_mode_decides_only_failed_sign_ins() {
-        assert_eq!(verdict(true, FailMode::Closed), Verdict::Synchronised);
-        assert_eq!(verdict(true, FailMode::Open), Verdict::Synchronised);
-        assert_eq!(verdict(false, FailMode::Open), Verdict::FailedOpen);
-        assert_eq!(verdict(false, FailMode::Closed), Verdict::FailedClosed);
+    fn fail_mode_decides_only_failed_sign_ins_by_the_mode_of_the_clusters_that_failed() {
+        assert_eq!(verdict([]), Verdict::Synchronised);
+        assert_eq!(verdict([FailMode::Open]), Verdict::FailedOpen);
+        assert_eq!(verdict([FailMode::Closed]), Verdict::FailedClosed);
+        assert_eq!(
+            verdict([FailMode::Open, FailMode::Closed]),
+            Verdict::FailedClosed
+        );
+        assert_eq!(
+            verdict([FailMode::Closed, FailMode::Open]),
+            Verdict::FailedClosed
+        );
     }
 }

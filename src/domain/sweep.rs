@@ -296,7 +296,7 @@ pub struct ClusterSweep {
 }
 
 /// The pool's answers for the people asked about, by `sub`.
-pub type PoolAnswers = HashMap<String, PoolAnswer>;
+pub type PoolAnswers<'a> = HashMap<&'a str, PoolAnswer>;
 
 /// Every cluster's people, by key.
 pub type People = BTreeMap<String, Person>;

@@ -299,25 +299,44 @@ pub async fn count_bindings(
     .await
 }
 
-/// The managed bindings of `kinds` in `territory` of the people `wanted`, by person, and each
-/// binding of everyone else to `also` (the sweep looks at the kept people's policies).
+/// The managed bindings of `kinds` in `territory` of the people `wanted`, by person, each kept
+/// as a revocation needs it (its place, its uid, the user it names), and each binding of
+/// everyone else to `also` (the sweep looks at the kept people's policies).
 pub async fn bindings_of(
     client: &kube::Client,
     kinds: &[Kind],
     territory: &BTreeSet<String>,
-    wanted: &BTreeSet<String>,
+    wanted: &BTreeSet<&str>,
     mut also: impl FnMut(Object),
 ) -> Result<BTreeMap<String, Vec<Object>>, Error> {
     let mut found: BTreeMap<String, Vec<Object>> = BTreeMap::new();
     territory_bindings(client, kinds, territory, |key, binding| {
         if wanted.contains(key) {
-            found.entry(key.to_owned()).or_default().push(binding);
+            found
+                .entry(key.to_owned())
+                .or_default()
+                .push(to_revoke(binding));
         } else {
             also(binding);
         }
     })
     .await?;
     Ok(found)
+}
+
+/// `binding` with only what its revocation needs: its place, its uid, and the user its first
+/// `User` subject names (for the log).
+fn to_revoke(binding: Object) -> Object {
+    let user = binding
+        .body
+        .get("subjects")
+        .and_then(Value::as_array)
+        .and_then(|subjects| subjects.iter().find(|s| s["kind"] == "User").cloned());
+    let body = json!({
+        "metadata": {"uid": binding.body.pointer("/metadata/uid").cloned().unwrap_or(Value::Null)},
+        "subjects": user.into_iter().collect::<Vec<_>>(),
+    });
+    Object { body, ..binding }
 }
 
 /// The mesh labels of every namespace in `territory` (the others dropped page by page), by

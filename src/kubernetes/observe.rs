@@ -116,6 +116,60 @@ async fn list(client: &kube::Client, kind: Kind, params: ListParams) -> Result<V
         .map_err(|source| Error::kubernetes("list", &format!("{} list", kind.name()), source))
 }
 
+/// Items per page of what a namespace admin can write (the person's labelled bindings).
+const PERSON_PAGE: u32 = 50;
+/// Pages of those read at most: a person has one binding and one twin per group, and a sign-in
+/// makes at most [`crate::domain::plan::MAX_CHANGES_PER_SIGN_IN`] changes.
+const PERSON_PAGES: usize = 20;
+/// The largest such object kept, serialised (without `managedFields`): the function's are
+/// under 2 KiB; a bigger one is nobody's this function made, and is dropped.
+pub const MAX_PERSON_OBJECT: usize = 16 * 1024;
+
+/// Every object of `kind` matching `params`, page by page, dropping those larger than any this
+/// function writes: what a namespace admin stores under a person's label neither fills the
+/// function's memory nor fails the sign-in. At most [`PERSON_PAGES`] pages are read (logged).
+async fn list_bounded(
+    client: &kube::Client,
+    kind: Kind,
+    params: ListParams,
+) -> Result<Vec<Object>, Error> {
+    let api = KindApi::new(client, kind, None);
+    let mut params = params.limit(PERSON_PAGE);
+    let mut kept = Vec::new();
+    let mut dropped = 0;
+    for _ in 0..PERSON_PAGES {
+        let (page, next) = api.list_page(&params).await.map_err(|source| {
+            Error::kubernetes("list", &format!("{} list", kind.name()), source)
+        })?;
+        for object in page {
+            if object.body.to_string().len() <= MAX_PERSON_OBJECT {
+                kept.push(object);
+            } else {
+                dropped += 1;
+            }
+        }
+        match next {
+            Some(token) => params.continue_token = Some(token),
+            None => {
+                if dropped > 0 {
+                    tracing::warn!(
+                        kind = kind.name(),
+                        dropped,
+                        "objects labelled with the person, larger than any this function writes, were ignored"
+                    );
+                }
+                return Ok(kept);
+            }
+        }
+    }
+    tracing::warn!(
+        kind = kind.name(),
+        read = kept.len(),
+        "more objects labelled with the person than one sign-in reads; the rest are left for a later sign-in"
+    );
+    Ok(kept)
+}
+
 /// The Profiles a sign-in needs: its groups' namespaces, the personal Profile (and its
 /// variant), and `extra` (the namespace the cluster's conventions are learnt from).
 pub fn profile_names(desired: &DesiredState, extra: &[String]) -> BTreeSet<String> {
@@ -164,7 +218,7 @@ pub async fn observe(
         join_all(
             binding_kinds
                 .iter()
-                .map(|kind| list(client, *kind, persons.clone()))
+                .map(|kind| list_bounded(client, *kind, persons.clone()))
         ),
         join_all(desired.legacy_binding_name.iter().flat_map(|name| {
             let by_name = ListParams::default().fields(&format!("metadata.name={name}"));

@@ -15,9 +15,9 @@ use crate::runtime_api::FakeRuntimeApi;
 
 /// The user pool the local stack's function belongs to (`USER_POOL_ID`).
 pub const LOCAL_USER_POOL: &str = "us-east-1_kfpmLocal";
-/// What template.yaml lets the trigger's role do on the user pool (the doctor reads the app
-/// clients).
-pub const TRIGGER_POOL_ACTIONS: [&str; 2] = ["ListUserPoolClients", "DescribeUserPoolClient"];
+/// What template.yaml lets the trigger's role do on the user pool: nothing (it parses Cognito
+/// events, so it may not read app clients and their secrets).
+pub const TRIGGER_POOL_ACTIONS: [&str; 0] = [];
 /// What template.yaml lets the sweep function's role do on the user pool.
 pub const SWEEP_POOL_ACTIONS: [&str; 2] = ["ListUsers", "DescribeUserPool"];
 

@@ -105,6 +105,14 @@ pub const LEASES: Resource = Resource {
     builtin: true,
 };
 
+/// The namespaced resources the fake serves (a namespaced owner's dependents are among them).
+const NAMESPACED: [Resource; 4] = [
+    ROLEBINDINGS,
+    AUTHORIZATION_POLICIES,
+    SERVICE_ROLE_BINDINGS,
+    LEASES,
+];
+
 /// A Kubernetes `Status` failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -1328,8 +1336,11 @@ impl Store {
             }
         }
         let rendered = self.render(stored, target.version);
+        let uid = stored.body["metadata"]["uid"].as_str().map(str::to_owned);
         self.remove(&key);
-        self.collect_garbage();
+        if let Some(uid) = uid {
+            self.collect_garbage(target.namespace, uid);
+        }
         self.next_version();
         Ok(rendered)
     }
@@ -1345,39 +1356,57 @@ impl Store {
     }
 
     /// The garbage collector's background cascading deletion, at once: an object whose
-    /// ownerReferences name only owners that no longer exist is deleted (kubernetes.io
+    /// ownerReferences name only owners that are gone is deleted, and so on down (kubernetes.io
     /// "Garbage Collection" and "Use Cascading Deletion": background is the default
-    /// propagation; kube-controller-manager `pkg/controller/garbagecollector`).
-    fn collect_garbage(&mut self) {
-        loop {
-            let uids: std::collections::BTreeSet<String> = self
-                .objects
-                .values()
-                .filter_map(|s| s.body.pointer("/metadata/uid").and_then(Value::as_str))
-                .map(str::to_owned)
-                .collect();
-            let orphans: Vec<Key> = self
-                .objects
-                .iter()
-                .filter(|(_, stored)| {
-                    let owners = stored
-                        .body
-                        .pointer("/metadata/ownerReferences")
-                        .and_then(Value::as_array);
-                    owners.is_some_and(|owners| {
-                        !owners.is_empty()
-                            && owners
-                                .iter()
-                                .all(|o| o["uid"].as_str().is_none_or(|uid| !uids.contains(uid)))
-                    })
+    /// propagation; kube-controller-manager `pkg/controller/garbagecollector`). `uid` was just
+    /// deleted, from `namespace`: a namespaced owner's dependents are in its own namespace, a
+    /// cluster-scoped owner's anywhere ("Owners and Dependents": cross-namespace owner
+    /// references are disallowed by design).
+    fn collect_garbage(&mut self, namespace: Option<&str>, uid: String) {
+        let mut gone_uids: BTreeSet<String> = BTreeSet::new();
+        let mut pending = vec![(namespace.map(str::to_owned), uid)];
+        while let Some((scope, uid)) = pending.pop() {
+            gone_uids.insert(uid.clone());
+            let orphaned = |stored: &Stored| {
+                let owners = stored
+                    .body
+                    .pointer("/metadata/ownerReferences")
+                    .and_then(Value::as_array);
+                owners.is_some_and(|owners| {
+                    owners.iter().any(|o| o["uid"] == uid.as_str())
+                        && owners
+                            .iter()
+                            .all(|o| o["uid"].as_str().is_none_or(|u| gone_uids.contains(u)))
                 })
-                .map(|(key, _)| key.clone())
-                .collect();
-            if orphans.is_empty() {
-                return;
-            }
-            for key in orphans {
+            };
+            let dependents: Vec<Key> = match &scope {
+                Some(ns) => NAMESPACED
+                    .map(|r| r.plural)
+                    .into_iter()
+                    .flat_map(|plural| {
+                        self.objects
+                            .range((plural, ns.clone(), String::new())..)
+                            .take_while(move |((p, n, _), _)| *p == plural && n == ns)
+                    })
+                    .filter(|(_, stored)| orphaned(stored))
+                    .map(|(key, _)| key.clone())
+                    .collect(),
+                None => self
+                    .objects
+                    .iter()
+                    .filter(|(_, stored)| orphaned(stored))
+                    .map(|(key, _)| key.clone())
+                    .collect(),
+            };
+            for key in dependents {
+                let scope = (!key.1.is_empty()).then(|| key.1.clone());
+                let uid = self.objects[&key].body["metadata"]["uid"]
+                    .as_str()
+                    .map(str::to_owned);
                 self.remove(&key);
+                if let Some(uid) = uid {
+                    pending.push((scope, uid));
+                }
             }
         }
     }

@@ -9,7 +9,7 @@ use kfpm_testkit::ShiftedClock;
 use kfpm_testkit::apiserver::FakeClusterConfig;
 use kfpm_testkit::events::sub_of;
 use kfpm_testkit::local::{LOCAL_USER_POOL, LocalStack};
-use kfpm_testkit::members::{Record, seed_group, seed_member, username_of};
+use kfpm_testkit::members::{Record, seed_group, seed_member, seed_record, username_of};
 use kfpm_testkit::runtime_api::{FakeRuntimeApi, Invocation};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -84,7 +84,7 @@ pub async fn access_report(
 }
 
 /// Who the benchmark's people are: members of two of `groups` teams (never the same one twice:
-/// `groups` is 50), most seen yesterday and still in the pool, one in twenty deleted from it,
+/// `groups` is 50), all seen yesterday, most still in the pool, one in twenty deleted from it,
 /// one in twenty disabled.
 fn seed_people(stack: &LocalStack, people: usize, groups: usize) -> (usize, usize) {
     for group in 0..groups {
@@ -94,16 +94,17 @@ fn seed_people(stack: &LocalStack, people: usize, groups: usize) -> (usize, usiz
     let yesterday = SystemTime::now() - Duration::from_secs(86_400);
     let (mut deleted, mut disabled) = (0, 0);
     for person in 0..people {
-        let user = format!("person-{person:05}");
+        let user = format!("person-{person:06}");
         // Two teams each.
         for team in [person % groups, (person * 7 + 3) % groups] {
             seed_member(
                 &stack.cluster,
                 &user,
                 &format!("team-{team:03}"),
-                Record::Seen(yesterday),
+                Record::None,
             );
         }
+        seed_record(&stack.cluster, &user, yesterday);
         match person % 20 {
             0 => deleted += 1,
             1 => {
@@ -138,12 +139,17 @@ pub async fn bench_sweep(binary: &Path, latency_ms: u64, people: usize) -> Resul
     )
     .await?;
     let groups = 50;
+    eprintln!(
+        "seeding {people} people ({} bindings, {people} records)...",
+        people * 4
+    );
     let (deleted, disabled) = seed_people(&stack, people, groups);
     stack.cluster.clear_requests();
     let cognito_before = stack.cognito.calls().len();
     stack.cluster.set_latency(latency);
     stack.cognito.set_latency(latency);
     let cpu_before = cpu_time(pid);
+    let rss_before = peak_rss_kib(pid);
     let started = Instant::now();
     let summary = command(
         &stack.sweep_runtime,
@@ -157,23 +163,25 @@ pub async fn bench_sweep(binary: &Path, latency_ms: u64, people: usize) -> Resul
     let cognito = stack.cognito.calls().len() - cognito_before;
     let per = |n: usize| n as f64 / people.max(1) as f64;
     println!(
-        "Sweep of {people} managed people ({} bindings), {latency_ms} ms per request, one invocation:\n",
+        "Sweep of {people} managed people ({} bindings), {latency_ms} ms per request, one invocation (15 minutes at most):\n",
         people * 4
     );
     println!(
-        "| people | wall time | Kubernetes requests (per person) | AdminGetUser calls (per person) | revoked (deleted + disabled) | finished | CPU | peak RSS |"
+        "| people | wall time | Kubernetes requests (per person) | pool requests ({}) | over the pool's quotas | revoked (deleted + disabled) | finished | CPU | peak RSS (before the sweep) |",
+        summary["poolLookup"].as_str().unwrap_or("?")
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {people} | {:.1} s | {kubernetes} ({:.3}) | {cognito} ({:.2}) | {} ({deleted} + {disabled}) | {} | {:.2} s | {} MiB |",
+        "| {people} | {:.1} s | {kubernetes} ({:.3}) | {cognito} | {} | {} ({deleted} + {disabled}) | {} | {:.2} s | {} MiB ({} MiB) |",
         wall.as_secs_f64(),
         per(kubernetes),
-        per(cognito),
+        stack.cognito.over_quota(),
         summary["revokedDeleted"].as_u64().unwrap_or(0)
             + summary["revokedDisabled"].as_u64().unwrap_or(0),
         summary["finished"],
         cpu.as_secs_f64(),
-        peak_rss_kib(pid) / 1024
+        peak_rss_kib(pid) / 1024,
+        rss_before / 1024,
     );
     if summary["finished"] != true {
         return Err(format!("the sweep did not finish: {summary}"));
