@@ -176,6 +176,78 @@ async fn a_cluster_that_is_down_is_logged_and_let_through_when_open() {
 }
 
 #[tokio::test]
+async fn the_fail_mode_of_the_cluster_that_failed_decides() {
+    let c = clusters(&THREE, |_, _| {}).await;
+    add_a_cluster_that_is_down(&c);
+    // The development cluster is down: open there, the sign-in goes through.
+    let app = c
+        .app(
+            "kf-a,kf-down,kf-b,us-west-2/kf-c",
+            &[("TIME_BUDGET_MS", "1500"), ("FAIL_MODE", "closed,kf-down=open")],
+        )
+        .await;
+    let outcome = app
+        .handle(&sign_in_event("jane", JANE, "[ml]"), None)
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::FailedOpen);
+    for index in 0..3 {
+        assert_eq!(c.access_on(index), ["ml"], "cluster {index}");
+    }
+    // Closed there, open everywhere else: it fails.
+    let app = c
+        .app(
+            "kf-a,kf-down,kf-b,us-west-2/kf-c",
+            &[("TIME_BUDGET_MS", "1500"), ("FAIL_MODE", "open,kf-down=closed")],
+        )
+        .await;
+    assert!(app.handle(&sign_in_event("jane", JANE, "[ml]"), None).await.is_err());
+}
+
+#[tokio::test]
+async fn what_one_namespace_holds_refuses_that_group_on_that_cluster_only_and_fails_nothing() {
+    let c = clusters(&THREE, |_, _| {}).await;
+    // On kf-b, an admin of ops made, under Jane's KFAM name, a binding for someone else.
+    common::seed_team(&c.clusters[1], "ops");
+    c.clusters[1].seed(serde_json::json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "user-jane-corp-example-clusterrole-edit", "namespace": "ops"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-view"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "mallory@corp.example"}],
+    }));
+    let app = c
+        .app("kf-a,kf-b,us-west-2/kf-c", &[("FAIL_MODE", "closed")])
+        .await;
+    let outcome = app
+        .handle(&sign_in_event("jane", JANE, "[ml, ops]"), None)
+        .await
+        .expect("a refusal fails no sign-in, even closed");
+    let Outcome::Synchronised(reports) = outcome else {
+        panic!("{outcome:?}")
+    };
+    let refused: Vec<(String, Vec<String>)> = reports
+        .iter()
+        .map(|r| {
+            (
+                r.cluster.clone(),
+                r.report.refused.iter().map(|g| g.group.clone()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            ("kf-a".to_owned(), vec![]),
+            ("kf-b".to_owned(), vec!["ops".to_owned()]),
+            ("us-west-2/kf-c".to_owned(), vec![]),
+        ]
+    );
+    assert_eq!(c.access_on(0), ["ml", "ops"]);
+    assert_eq!(c.access_on(1), ["ml"]);
+    assert_eq!(c.access_on(2), ["ml", "ops"]);
+}
+
+#[tokio::test]
 async fn a_token_refused_by_one_cluster_only_fails_that_cluster_alone() {
     // kf-b trusts another key pair: it refuses the function's signature, the others accept it.
     let c = clusters(&THREE, |name, config| {

@@ -88,7 +88,8 @@ pub fn is_namespace_terminating(status: &Status) -> bool {
 
 /// What the API server's refusal `status` of `write` on `object` means (a create's 409 is read
 /// and judged by the caller). A create or apply in a namespace being deleted is refused, not
-/// failed. An apply that conflicts (409) met a field someone else set: refused. A delete that
+/// failed. An apply that conflicts (409) met a field someone else set, and a create or apply
+/// found invalid (422) met what that namespace holds: refused. A delete that
 /// finds the object gone (404) or replaced since it was listed (409, the uid precondition) has
 /// nothing left to do. Anything else failed.
 pub fn refusal_outcome(write: Write, status: &Status, object: &Object) -> WriteOutcome {
@@ -96,9 +97,14 @@ pub fn refusal_outcome(write: Write, status: &Status, object: &Object) -> WriteO
         (Write::Create | Write::Apply, _) if is_namespace_terminating(status) => {
             WriteOutcome::Refused(Refusal::NamespaceTerminating)
         }
-        (Write::Apply, 409) => WriteOutcome::Refused(Refusal::WriteRefused {
-            detail: status_text(status),
-        }),
+        // What the namespace holds refuses this write (another manager's field, an immutable
+        // field, a validating admission policy or webhook of that namespace): that group is
+        // refused, on this cluster only, never the whole sign-in.
+        (Write::Apply, 409) | (Write::Create | Write::Apply, 422) => {
+            WriteOutcome::Refused(Refusal::WriteRefused {
+                detail: status_text(status),
+            })
+        }
         (Write::Delete, 404 | 409) => WriteOutcome::Done,
         _ => WriteOutcome::Failed(format!(
             "{} {}: {}",
@@ -340,7 +346,26 @@ mod tests {
                     "apply RoleBinding ml/user-x: 403 Forbidden: went wrong".into(),
                 ),
             ),
+            (
+                Write::Create,
+                status(422, "Invalid"),
+                refused("422 Invalid: went wrong"),
+            ),
+            (
+                Write::Create,
+                status(500, "InternalError"),
+                WriteOutcome::Failed(
+                    "create RoleBinding ml/user-x: 500 InternalError: went wrong".into(),
+                ),
+            ),
             (Write::Delete, status(404, "NotFound"), WriteOutcome::Done),
+            (
+                Write::Delete,
+                status(422, "Invalid"),
+                WriteOutcome::Failed(
+                    "delete RoleBinding ml/user-x: 422 Invalid: went wrong".into(),
+                ),
+            ),
             (Write::Delete, status(409, "Conflict"), WriteOutcome::Done),
             (
                 Write::Delete,

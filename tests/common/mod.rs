@@ -193,3 +193,9 @@ pub fn refused(outcome: &Outcome) -> Vec<String> {
     refused.sort();
     refused
 }
+
+/// A team's group Profile, as the function makes it for the AD group of the same name, and its
+/// namespace (the profile controller reconciled at once).
+pub fn seed_team(cluster: &kfpm_testkit::apiserver::FakeCluster, team: &str) {
+    kfpm_testkit::members::seed_group(cluster, team);
+}
