@@ -31,12 +31,14 @@ SAM_FLAGS    ?=
 # make rbac: the stack whose KubernetesGroup the manifests bind (or GROUP=...); ADMIN=true adds rbac-admin.yaml.
 GROUP        ?=
 ADMIN        ?=
+# make admission: the group that may write the function's objects besides the functions.
+BREAK_GLASS  ?=
 export SAM_CLI_TELEMETRY := 0
 # Said before a step that compiles: a cold build takes minutes, and cargo is quiet until it ends.
 say_build = @echo "== $(1): cargo builds first (a cold debug build takes about 4 minutes on 2 cores, a warm one seconds)"
 say_release = @echo "== $(1): a release build first (cold: about 8 minutes on 2 cores; warm: seconds)"
 
-.PHONY: help fmt lint test demo doctor-local bench bench-clusters bench-sweep build sam-build invoke validate deploy rbac doctor pool-check access-report access-report-local set-trigger e2e-cognito tools clean
+.PHONY: help fmt lint test demo doctor-local bench bench-clusters bench-sweep build sam-build invoke validate deploy rbac admission doctor pool-check access-report access-report-local set-trigger e2e-cognito tools clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-20s %s\n", $$1, $$2}'
@@ -137,6 +139,9 @@ deploy: $(VENV)/bin/sam $(VENV)/bin/cargo-lambda ## Check, sam build, sam deploy
 
 rbac: ## Print deploy/rbac.yaml for STACK's KubernetesGroup (or GROUP=...; ADMIN=true adds rbac-admin.yaml): make -s rbac | kubectl apply -f -
 	@python3 scripts/rbac.py $(if $(GROUP),--group "$(GROUP)",--stack "$(STACK)") $(if $(filter true,$(ADMIN)),--admin)
+
+admission: ## Print deploy/admission.yaml (Kubernetes 1.30+) with STACK's settings (or GROUP=...; BREAK_GLASS=group): make -s admission | kubectl apply -f -
+	@python3 scripts/rbac.py --admission $(if $(GROUP),--group "$(GROUP)",--stack "$(STACK)") $(if $(filter true,$(ADMIN)),--admin) $(if $(BREAK_GLASS),--break-glass "$(BREAK_GLASS)")
 
 doctor: ## Ask the deployed FUNCTION's doctor (AWS CLI): cluster, token, permissions; preview DOCTOR_EMAIL's sign-in with DOCTOR_GROUPS; then make pool-check
 	@test -n "$(FUNCTION)" || { echo "make doctor FUNCTION=<deployed function name> [DOCTOR_EMAIL=you@corp.example DOCTOR_GROUPS=KF-A,KF-B]"; exit 2; }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Print the function's Kubernetes RBAC (deploy/rbac.yaml, and deploy/rbac-admin.yaml with
---admin) bound to the Kubernetes group the stack maps its roles to, ready for kubectl:
+--admin) bound to the Kubernetes group the stack maps its roles to, ready for kubectl, or with
+--admission its admission policies (deploy/admission.yaml) with the stack's settings:
 
   rbac.py --group my-group [--admin] | kubectl apply -f -
   rbac.py --stack kubeflow-profile-manager [--admin] | kubectl apply -f -
@@ -43,6 +44,61 @@ def render(manifest, group):
             .replace(sweep, SUBJECT.format(group + SWEEP)))
 
 
+# deploy/admission.yaml's values as it writes them (the template's defaults), each replaced by
+# render_admission.
+ADMISSION_DEFAULTS = {
+    "trusted": "\"['kubeflow-profile-manager', 'kubeflow-profile-manager-sweep', 'kubeflow-profile-manager-break-glass']\"",
+    "functions": "g in ['kubeflow-profile-manager', 'kubeflow-profile-manager-sweep']",
+    "owner": "\"'admin@kubeflow.com'\"",
+    "roles": "\"['kubeflow-edit', 'kubeflow-view']\"",
+    "protected": "\"['default', 'kubeflow', 'istio-system', 'auth', 'cert-manager', 'knative-serving', 'knative-eventing', 'oauth2-proxy']\"",
+    "sweep": "\"'kubeflow-profile-manager-sweep'\"",
+}
+BUILT_IN_PROTECTED = ["default", "kubeflow", "istio-system", "auth", "cert-manager",
+                      "knative-serving", "knative-eventing", "oauth2-proxy"]
+DEFAULT_BREAK_GLASS = "kubeflow-profile-manager-break-glass"
+# What a CEL string literal may hold here: no quote, no backslash, no control character.
+PLAIN = re.compile(r"^[^'\"\\\x00-\x1f]+$")
+
+
+def cel_list(items):
+    return "[" + ", ".join(f"'{item}'" for item in items) + "]"
+
+
+def render_admission(manifest, group, owner, admin, protected, break_glass):
+    """deploy/admission.yaml with the stack's values in its policies' expressions. Pure."""
+    if not GROUP.match(group):
+        raise ValueError(
+            f"{group!r} is no Kubernetes group the template accepts (lower-case letters, digits, '-' and '.', at most 57)")
+    for value, what in [(owner, "GroupProfileOwner"), (break_glass, "the break-glass group")] + [
+            (name, "a protected namespace") for name in protected]:
+        if not PLAIN.match(value):
+            raise ValueError(f"{what} {value!r} cannot be written into the policies")
+    sweep = group + SWEEP
+    roles = ["kubeflow-edit", "kubeflow-view"] + (["kubeflow-admin"] if admin else [])
+    rendered = {
+        "trusted": f'"{cel_list([group, sweep, break_glass])}"',
+        "functions": f"g in {cel_list([group, sweep])}",
+        "owner": f"\"'{owner}'\"",
+        "roles": f'"{cel_list(roles)}"',
+        "protected": f'"{cel_list(BUILT_IN_PROTECTED + [p for p in protected if p not in BUILT_IN_PROTECTED])}"',
+        "sweep": f"\"'{sweep}'\"",
+    }
+    for key, default in ADMISSION_DEFAULTS.items():
+        if default not in manifest:
+            raise ValueError(f"deploy/admission.yaml no longer writes its {key} as expected")
+        manifest = manifest.replace(default, rendered[key])
+    return manifest
+
+
+def stack_parameters(stack):
+    """The stack's parameters, as a dict."""
+    found = aws_cli.describe_stack(stack, aws_cli.require("rbac"))
+    if found is None:
+        refuse(f"there is no stack {stack} in this region (STACK=..., or GROUP=...)")
+    return {p["ParameterKey"]: p.get("ParameterValue", "") for p in found.get("Parameters") or []}
+
+
 def refuse(message):
     print(f"rbac: {message}", file=sys.stderr)
     sys.exit(2)
@@ -65,8 +121,24 @@ def main():
     source.add_argument("--group", help=f"the Kubernetes group (default {DEFAULT_GROUP})")
     source.add_argument("--stack", help="read the group from this stack's KubernetesGroup output")
     parser.add_argument("--admin", action="store_true", help="add deploy/rbac-admin.yaml (ALLOW_ADMIN_ROLE)")
+    parser.add_argument("--admission", action="store_true",
+                        help="print deploy/admission.yaml instead, with the stack's settings")
+    parser.add_argument("--break-glass", default=DEFAULT_BREAK_GLASS,
+                        help=f"with --admission: the group that may write the function's objects (default {DEFAULT_BREAK_GLASS})")
     args = parser.parse_args()
     group = stack_group(args.stack) if args.stack else (args.group or DEFAULT_GROUP)
+    if args.admission:
+        parameters = stack_parameters(args.stack) if args.stack else {}
+        owner = parameters.get("GroupProfileOwner") or "admin@kubeflow.com"
+        admin = args.admin or parameters.get("AllowAdminRole") == "true"
+        protected = [n.strip().lower() for n in parameters.get("ProtectedNamespaces", "").split(",") if n.strip()]
+        with open(os.path.join(ROOT, "deploy/admission.yaml"), encoding="utf-8") as manifest:
+            try:
+                sys.stdout.write(render_admission(manifest.read(), group, owner, admin, protected,
+                                                  args.break_glass))
+            except ValueError as refused:
+                refuse(refused)
+        return
     files = ["deploy/rbac.yaml"] + (["deploy/rbac-admin.yaml"] if args.admin else [])
     documents = []
     for name in files:

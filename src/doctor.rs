@@ -21,7 +21,8 @@ use crate::domain::protected::Refusal;
 use crate::domain::report::{SyncReport, Write, planned_changes};
 use crate::error::Error;
 use crate::kubernetes::inspect::{
-    cluster_role_exists, dry_run, our_namespaces, profiles, review_permissions, sub_of,
+    ADMISSION_POLICIES, admission_policy_enforced, cluster_role_exists, dry_run, our_namespaces,
+    profiles, review_permissions, sub_of,
 };
 use crate::kubernetes::observe::discover;
 use crate::kubernetes::policy::SignInPolicy;
@@ -184,6 +185,7 @@ impl App {
         };
         findings.extend(permission_findings(&permissions, answers, &used));
         findings.extend(self.cluster_role_findings(&client).await);
+        findings.push(admission_finding(&client).await);
 
         let Some(mut facts) = facts else { return };
         let conventions = match self.learn_conventions(&client, &mut facts).await {
@@ -428,6 +430,44 @@ fn permission_findings(
 }
 
 /// What the cluster showed of its conventions, and where they come from.
+/// Whether deploy/admission.yaml's policies are enforced. The function is safe without them;
+/// with them, the API server itself refuses what a tenant or a stolen function token could
+/// write (README, Security).
+async fn admission_finding(client: &kube::Client) -> Finding {
+    let check = "admission policies";
+    let found = futures::future::join_all(
+        ADMISSION_POLICIES
+            .iter()
+            .map(|name| admission_policy_enforced(client, name)),
+    )
+    .await;
+    let mut missing = Vec::new();
+    for (name, enforced) in ADMISSION_POLICIES.iter().zip(found) {
+        match enforced {
+            Ok(true) => {}
+            Ok(false) => missing.push(*name),
+            Err(kube::Error::Api(status)) if status.code == 404 => missing.push(*name),
+            Err(error) => {
+                return kube_problem(check, "read", "the ValidatingAdmissionPolicies", error);
+            }
+        }
+    }
+    if missing.is_empty() {
+        Finding::ok(
+            check,
+            format!("{} enforced (Deny)", ADMISSION_POLICIES.join(", ")),
+        )
+    } else {
+        Finding::problem(
+            check,
+            format!(
+                "{} not enforced: namespace admins can forge or change what this function writes, which it then ignores or repairs. Fix: make -s admission | kubectl apply -f - (Kubernetes 1.30 and later)",
+                missing.join(", ")
+            ),
+        )
+    }
+}
+
 fn conventions_finding(facts: &ClusterFacts, conventions: &Conventions) -> Finding {
     let source = if facts.has_shown_its_conventions() {
         "learnt from the profile controller's owner objects"

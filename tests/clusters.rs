@@ -183,7 +183,10 @@ async fn the_fail_mode_of_the_cluster_that_failed_decides() {
     let app = c
         .app(
             "kf-a,kf-down,kf-b,us-west-2/kf-c",
-            &[("TIME_BUDGET_MS", "1500"), ("FAIL_MODE", "closed,kf-down=open")],
+            &[
+                ("TIME_BUDGET_MS", "1500"),
+                ("FAIL_MODE", "closed,kf-down=open"),
+            ],
         )
         .await;
     let outcome = app
@@ -198,10 +201,17 @@ async fn the_fail_mode_of_the_cluster_that_failed_decides() {
     let app = c
         .app(
             "kf-a,kf-down,kf-b,us-west-2/kf-c",
-            &[("TIME_BUDGET_MS", "1500"), ("FAIL_MODE", "open,kf-down=closed")],
+            &[
+                ("TIME_BUDGET_MS", "1500"),
+                ("FAIL_MODE", "open,kf-down=closed"),
+            ],
         )
         .await;
-    assert!(app.handle(&sign_in_event("jane", JANE, "[ml]"), None).await.is_err());
+    assert!(
+        app.handle(&sign_in_event("jane", JANE, "[ml]"), None)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]

@@ -63,6 +63,18 @@ fn the_rbac_manifest_grants_exactly_the_documented_list() {
                 &["bind", "get"],
                 &["kubeflow-edit", "kubeflow-view"]
             ),
+            rule(
+                &["admissionregistration.k8s.io"],
+                &[
+                    "validatingadmissionpolicies",
+                    "validatingadmissionpolicybindings"
+                ],
+                &["get"],
+                &[
+                    "kubeflow-profile-manager-marks",
+                    "kubeflow-profile-manager-own-writes"
+                ]
+            ),
         ]
     );
     // The records: the trigger reads, creates and renews a person's Lease, nothing else.
@@ -1187,4 +1199,62 @@ fn the_crate_is_the_changelogs_newest_release_and_the_upgrade_notes_name_release
             "the README names {version}, which the changelog does not release"
         );
     }
+}
+
+#[test]
+fn make_admission_renders_the_stacks_settings_into_policies_the_fake_enforces() {
+    let rendered = |args: &[&str]| {
+        let output = std::process::Command::new("python3")
+            .args(["scripts/rbac.py", "--admission"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    // As the files are, the defaults; with ADMIN=true, what the test kit enforces for it.
+    let manifest = std::fs::read_to_string("deploy/admission.yaml").unwrap();
+    assert_eq!(rendered(&[]), manifest);
+    let (default, admin) = kfpm_testkit::admission::ADMIN_ROLES;
+    assert_eq!(rendered(&["--admin"]), manifest.replace(default, admin));
+    // Another stack's groups: the policies trust those, and no longer the default ones.
+    let text = rendered(&["--group", "kf-pm", "--break-glass", "platform-admins"]);
+    assert!(
+        text.contains("['kf-pm', 'kf-pm-sweep', 'platform-admins']"),
+        "{text}"
+    );
+    assert!(!text.contains("'kubeflow-profile-manager-sweep'"), "{text}");
+    let policies = kfpm_testkit::admission::Admission::from_manifest(&text).unwrap();
+    let resource = kfpm_testkit::store::ROLEBINDINGS;
+    let forged = serde_json::json!({"metadata": {"name": "x", "namespace": "ml",
+        "labels": {"app.kubernetes.io/managed-by": "kubeflow-profile-manager"}}});
+    let review = |user: &kfpm_testkit::rbac::UserInfo| {
+        policies.review(&kfpm_testkit::admission::Review {
+            operation: "DELETE",
+            user,
+            resource: &resource,
+            version: "v1",
+            namespace: Some("ml"),
+            name: "x",
+            object: None,
+            old_object: Some(&forged),
+            namespace_object: None,
+            dry_run: false,
+        })
+    };
+    let break_glass = kfpm_testkit::rbac::UserInfo::new("ops", &["platform-admins"]);
+    assert!(review(&break_glass).is_ok());
+    let default_group = kfpm_testkit::rbac::UserInfo::new("old", &["kubeflow-profile-manager"]);
+    assert!(review(&default_group).is_err());
+    // A value that cannot be written into a CEL literal is refused, nothing printed.
+    let output = std::process::Command::new("python3")
+        .args(["scripts/rbac.py", "--admission", "--break-glass", "x'y"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
 }

@@ -304,3 +304,20 @@ async fn the_doctor_names_a_namespace_an_earlier_version_made_outside_the_mesh()
         ]
     );
 }
+
+#[tokio::test]
+async fn the_doctor_says_whether_the_admission_policies_are_enforced() {
+    let stack = stack_with(|_| {}).await;
+    let report = doctor(&stack, &[], json!({})).await;
+    let said = lines(&report, "admission policies");
+    assert_eq!(
+        said,
+        ["ok kubeflow-profile-manager-marks, kubeflow-profile-manager-own-writes enforced (Deny)"]
+    );
+    // Not applied (or a cluster before Kubernetes 1.30): a problem, with the command.
+    let stack = stack_with(|c| c.admission = None).await;
+    let report = doctor(&stack, &[], json!({})).await;
+    let said = lines(&report, "admission policies");
+    assert!(said[0].starts_with("PROBLEM kubeflow-profile-manager-marks, kubeflow-profile-manager-own-writes not enforced"), "{said:?}");
+    assert!(said[0].contains("make -s admission | kubectl apply -f -"), "{said:?}");
+}

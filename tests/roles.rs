@@ -146,7 +146,8 @@ async fn admin_is_refused_unless_enabled_and_then_needs_the_admin_rbac() {
 
     // Enabled, under the function's own RBAC with the admin variant applied.
     let h = Harness::start_with(&[SUFFIXES, ("ALLOW_ADMIN_ROLE", "true")], |config| {
-        config.rbac = Some(Rbac::project_with_admin())
+        config.rbac = Some(Rbac::project_with_admin());
+        config.admission = Some(kfpm_testkit::admission::Admission::project_with_admin());
     })
     .await;
     let outcome = h

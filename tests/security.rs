@@ -705,3 +705,235 @@ async fn a_managed_binding_a_tenant_replaced_with_another_role_is_put_back_and_f
     assert_eq!(binding["roleRef"]["name"], "kubeflow-edit", "{binding}");
     assert!(h.cluster.admits_user("ml", RUMESH));
 }
+
+/// A namespace admin of ml, signing in to the cluster with kubectl (an access entry or OIDC).
+fn tenant() -> kfpm_testkit::rbac::UserInfo {
+    kfpm_testkit::rbac::UserInfo::new(MALLORY, &["system:authenticated"])
+}
+
+/// A RoleBinding in `namespace` as a tenant would write it, `labels` and `annotations` given.
+fn binding_of(namespace: &str, name: &str, labels: Value, annotations: Value) -> Value {
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels, "annotations": annotations},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-edit"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": MALLORY}],
+    })
+}
+
+/// The refusal of a write at admission by `policy`.
+fn refused_by(result: Result<Value, kfpm_testkit::store::ApiError>, policy: &str) {
+    let error = result.expect_err("refused at admission");
+    assert!(
+        error
+            .message
+            .contains(&format!("ValidatingAdmissionPolicy '{policy}'")),
+        "{}",
+        error.message
+    );
+    assert_eq!(error.code, 403, "{}", error.message);
+}
+
+#[tokio::test]
+async fn with_the_admission_policies_every_forgery_of_a_namespace_admin_is_refused() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    h.sign_in("mallory", MALLORY, "[ml]").await.unwrap();
+    h.settle().await;
+    let me = tenant();
+    let ours = json!({"app.kubernetes.io/managed-by": "kubeflow-profile-manager",
+                      "kubeflow-profile-manager/user": sub_of("rumesh")});
+    let marks = "kubeflow-profile-manager-marks";
+    // A forged record, a look-alike with the function's labels.
+    refused_by(
+        h.cluster.create_as(
+            &me,
+            binding_of(
+                "ml",
+                "rumesh-record",
+                ours.clone(),
+                json!({
+                "kubeflow-profile-manager/last-activity": "2099-01-01T00:00:00Z"}),
+            ),
+        ),
+        marks,
+    );
+    refused_by(
+        h.cluster.create_as(
+            &me,
+            binding_of(
+                "ml",
+                "look-alike",
+                json!({}),
+                json!({"kubeflow-profile-manager/username": "nobody"}),
+            ),
+        ),
+        marks,
+    );
+    // A colleague's binding changed or deleted; her own relabelled to outlive her group.
+    refused_by(
+        h.cluster
+            .update_as_user(&me, "RoleBinding", Some("ml"), RUMESH_BINDING, |rb| {
+                rb["subjects"][0]["name"] = json!(MALLORY);
+            }),
+        marks,
+    );
+    refused_by(
+        h.cluster
+            .delete_as(&me, "RoleBinding", Some("ml"), RUMESH_BINDING),
+        marks,
+    );
+    refused_by(
+        h.cluster
+            .update_as_user(&me, "RoleBinding", Some("ml"), MALLORY_BINDING, |rb| {
+                rb["metadata"]["labels"] = json!({});
+            }),
+        marks,
+    );
+    // A team's record of its AD group, and a record in the function's own namespace.
+    refused_by(
+        h.cluster.update_as_user(&me, "Profile", None, "ml", |p| {
+            p["metadata"]["annotations"][RECORD] = json!("KF-MALLORY");
+        }),
+        marks,
+    );
+    refused_by(
+        h.cluster.create_as(
+            &me,
+            json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                   "metadata": {"name": "forged", "namespace": "kubeflow-profile-manager",
+                                "labels": ours}}),
+        ),
+        marks,
+    );
+    // What a namespace admin may do stays possible: a contributor of their own (KFAM's shape).
+    h.cluster
+        .create_as(
+            &me,
+            binding_of(
+                "ml",
+                "user-eve-corp-example-clusterrole-view",
+                json!({}),
+                json!({"user": "eve@corp.example", "role": "view"}),
+            ),
+        )
+        .expect("a hand-made contributor is admitted");
+    // And everything still works as it did.
+    let outcome = h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(granted(&outcome), ["ml"]);
+    assert!(h.cluster.admits_user("ml", RUMESH));
+}
+
+#[tokio::test]
+async fn with_the_admission_policies_a_stolen_function_token_writes_nothing_beyond_its_job() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    h.cluster
+        .seed_profile("profile-alice", "alice@corp.example");
+    h.cluster.seed(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}}),
+    );
+    h.settle().await;
+    let trigger = kfpm_testkit::rbac::UserInfo::new(
+        "arn:aws:sts::111122223333:assumed-role/kubeflow-profile-manager-FunctionRole/stolen",
+        &[
+            kfpm_testkit::apiserver::TRIGGER_GROUP,
+            "system:authenticated",
+        ],
+    );
+    let sweep = kfpm_testkit::rbac::UserInfo::new(
+        "arn:aws:sts::111122223333:assumed-role/kubeflow-profile-manager-SweepRole/stolen",
+        &[kfpm_testkit::apiserver::SWEEP_GROUP, "system:authenticated"],
+    );
+    let own = "kubeflow-profile-manager-own-writes";
+    let ours = json!({"app.kubernetes.io/managed-by": "kubeflow-profile-manager"});
+    let with_role = |namespace: &str, role: &str, subjects: Value| {
+        let mut rb = binding_of(namespace, "stolen", ours.clone(), json!({}));
+        rb["roleRef"]["name"] = json!(role);
+        rb["subjects"] = subjects;
+        rb
+    };
+    let one = json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": MALLORY}]);
+    // Outside its territory: a system namespace, another person's personal namespace.
+    refused_by(
+        h.cluster.create_as(
+            &trigger,
+            with_role("kube-system", "kubeflow-edit", one.clone()),
+        ),
+        own,
+    );
+    refused_by(
+        h.cluster.create_as(
+            &trigger,
+            with_role("profile-alice", "kubeflow-edit", one.clone()),
+        ),
+        own,
+    );
+    // Another role, several subjects, a group.
+    refused_by(
+        h.cluster
+            .create_as(&trigger, with_role("ml", "cluster-admin", one.clone())),
+        own,
+    );
+    let two = json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": MALLORY},
+                     {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": RUMESH}]);
+    refused_by(
+        h.cluster
+            .create_as(&trigger, with_role("ml", "kubeflow-edit", two)),
+        own,
+    );
+    let group = json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:authenticated"}]);
+    refused_by(
+        h.cluster
+            .create_as(&trigger, with_role("ml", "kubeflow-edit", group)),
+        own,
+    );
+    // An Istio policy not of the contributor shape.
+    let policy = |spec: Value| {
+        json!({"apiVersion": "security.istio.io/v1beta1", "kind": "AuthorizationPolicy",
+        "metadata": {"name": "stolen", "namespace": "ml", "labels": ours}, "spec": spec})
+    };
+    refused_by(
+        h.cluster
+            .create_as(&trigger, policy(json!({"action": "DENY", "rules": [{}]}))),
+        own,
+    );
+    refused_by(
+        h.cluster.create_as(
+            &trigger,
+            policy(json!({"rules": [{"when": [{"key": "source.ip", "values": ["0.0.0.0/0"]}]}]})),
+        ),
+        own,
+    );
+    // A Profile's owner, a namespace without the owner, a binding it did not make.
+    refused_by(
+        h.cluster
+            .update_as_user(&trigger, "Profile", None, "ml", |p| {
+                p["spec"]["owner"]["name"] = json!(MALLORY);
+            }),
+        own,
+    );
+    refused_by(
+        h.cluster.create_as(
+            &trigger,
+            json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "stolen", "labels": ours}}),
+        ),
+        own,
+    );
+    refused_by(
+        h.cluster
+            .delete_as(&trigger, "RoleBinding", Some("ml"), "namespaceAdmin"),
+        own,
+    );
+    // The sweep's identity creates nothing but its records.
+    refused_by(
+        h.cluster
+            .create_as(&sweep, with_role("ml", "kubeflow-edit", one.clone())),
+        own,
+    );
+    // What its job needs is admitted: a contributor binding in a team namespace.
+    h.cluster
+        .create_as(&trigger, with_role("ml", "kubeflow-view", one))
+        .expect("a contributor binding of its own shape");
+}

@@ -3,6 +3,9 @@
 //! access, and server-side dry runs of a sign-in's writes. I/O.
 
 use futures::future::join_all;
+use k8s_openapi::api::admissionregistration::v1::{
+    ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
@@ -48,6 +51,30 @@ pub async fn review_permissions(
 pub async fn cluster_role_exists(client: &kube::Client, name: &str) -> Result<bool, kube::Error> {
     let api: Api<ClusterRole> = Api::all(client.clone());
     Ok(api.get_opt(name).await?.is_some())
+}
+
+/// The names of deploy/admission.yaml's policies (each bound by a binding of the same name).
+pub const ADMISSION_POLICIES: [&str; 2] = [
+    "kubeflow-profile-manager-marks",
+    "kubeflow-profile-manager-own-writes",
+];
+
+/// Whether the ValidatingAdmissionPolicy `name` is applied and bound to deny: the policy and a
+/// binding of the same name with the `Deny` action.
+pub async fn admission_policy_enforced(
+    client: &kube::Client,
+    name: &str,
+) -> Result<bool, kube::Error> {
+    let policies: Api<ValidatingAdmissionPolicy> = Api::all(client.clone());
+    let bindings: Api<ValidatingAdmissionPolicyBinding> = Api::all(client.clone());
+    let (policy, binding) = futures::join!(policies.get_opt(name), bindings.get_opt(name));
+    let denies = binding?.and_then(|b| b.spec).is_some_and(|spec| {
+        spec.validation_actions
+            .unwrap_or_default()
+            .iter()
+            .any(|a| a == "Deny")
+    });
+    Ok(policy?.is_some() && denies)
 }
 
 /// The `sub` of the person with Kubeflow user id `email`, from the label of a RoleBinding this

@@ -23,7 +23,8 @@ use crate::serve::{Answer, Connections, answer, spawn_counted_server};
 use crate::sigv4::{TestCredentials, verify_token};
 use crate::store::{
     AUTHORIZATION_POLICIES, ApiError, CLUSTER_ROLES, LEASES, NAMESPACES, PROFILES, Page,
-    ROLEBINDINGS, Resource, SERVICE_ROLE_BINDINGS, Store, Target,
+    ROLEBINDINGS, Resource, SERVICE_ROLE_BINDINGS, Store, Target, VALIDATING_ADMISSION_POLICIES,
+    VALIDATING_ADMISSION_POLICY_BINDINGS,
 };
 use crate::tls::cluster_tls;
 
@@ -126,6 +127,8 @@ pub struct FakeClusterConfig {
     pub kubeflow_roles: bool,
     /// The namespaces of deploy/rbac.yaml exist (the operator applied it).
     pub project_namespaces: bool,
+    /// The ValidatingAdmissionPolicies enforced on every request (`None`: none applied).
+    pub admission: Option<crate::admission::Admission>,
 }
 
 impl FakeClusterConfig {
@@ -146,6 +149,7 @@ impl FakeClusterConfig {
             http2: true,
             kubeflow_roles: true,
             project_namespaces: true,
+            admission: Some(crate::admission::Admission::project()),
         }
     }
 }
@@ -222,6 +226,8 @@ impl Shared {
             ROLEBINDINGS,
             CLUSTER_ROLES,
             LEASES,
+            VALIDATING_ADMISSION_POLICIES,
+            VALIDATING_ADMISSION_POLICY_BINDINGS,
             PROFILES,
             AUTHORIZATION_POLICIES,
         ];
@@ -309,6 +315,10 @@ impl FakeCluster {
         if config.project_namespaces {
             seed_project_namespaces(&mut store);
         }
+        if config.admission.is_some() {
+            seed_admission_policies(&mut store);
+        }
+        store.set_admission(config.admission.clone());
         let shared = Arc::new(Shared {
             controller_runs: AtomicUsize::new(0),
             state: Mutex::new(State {
@@ -470,6 +480,82 @@ impl FakeCluster {
             .controller_update(resource, namespace, name, object, manager);
     }
 
+    /// Creates `body` as `user` does with kubectl: through admission, with the user assumed to
+    /// hold the RBAC rights (a tenant with kubeflow-admin in their namespace).
+    pub fn create_as(&self, user: &UserInfo, body: Value) -> Result<Value, ApiError> {
+        let resource = resource_of(body["kind"].as_str().unwrap_or("")).expect("a served kind");
+        let namespace = body
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        self.as_user(user, |store| {
+            let target = Target {
+                resource,
+                version: resource.versions[0],
+                namespace: namespace.as_deref(),
+            };
+            store.create(&target, body, "kubectl-create")
+        })
+    }
+
+    /// Changes an object as `user` does with `kubectl edit` (an update, through admission).
+    pub fn update_as_user(
+        &self,
+        user: &UserInfo,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+        change: impl FnOnce(&mut Value),
+    ) -> Result<Value, ApiError> {
+        let resource = resource_of(kind).expect("a served kind");
+        self.as_user(user, |store| {
+            let target = Target {
+                resource,
+                version: resource.versions[0],
+                namespace,
+            };
+            let mut object = store.get(&target, name)?;
+            change(&mut object);
+            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.remove("managedFields");
+            }
+            store.update(&target, name, object, "kubectl-edit")
+        })
+    }
+
+    /// Deletes an object as `user` does with `kubectl delete` (through admission).
+    pub fn delete_as(
+        &self,
+        user: &UserInfo,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let resource = resource_of(kind).expect("a served kind");
+        self.as_user(user, |store| {
+            let target = Target {
+                resource,
+                version: resource.versions[0],
+                namespace,
+            };
+            store.delete(&target, name, &json!({}))
+        })
+    }
+
+    /// Runs `write` on the store as a request of `user`.
+    fn as_user<T>(
+        &self,
+        user: &UserInfo,
+        write: impl FnOnce(&mut Store) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut state = self.shared.lock();
+        state.store.set_now(rfc3339((self.shared.config.clock)()));
+        state.store.set_caller(Some(user.clone()), false);
+        let result = write(&mut state.store);
+        state.store.set_caller(None, false);
+        result
+    }
+
     /// Deletes an object as `kubectl delete` does (background propagation: the garbage
     /// collector then deletes what it owned).
     pub fn delete(&self, kind: &str, namespace: Option<&str>, name: &str) {
@@ -573,7 +659,7 @@ impl FakeCluster {
 
     /// Lets the profile controller react at once to the Profile `name` (seeded by hand).
     pub fn reconcile(&self, name: &str) {
-        reconcile_profile(&mut self.shared.lock().store, name, &self.shared.config);
+        reconcile_as_controller(&mut self.shared.lock().store, name, &self.shared.config);
     }
 
     fn seed_profile_with(&self, name: &str, owner: &str, annotations: Value) {
@@ -742,12 +828,37 @@ fn seed_project_namespaces(store: &mut Store) {
     }
 }
 
+/// The policies and bindings `kubectl apply -f deploy/admission.yaml` creates (what they
+/// enforce is `config.admission`).
+fn seed_admission_policies(store: &mut Store) {
+    for document in
+        serde_norway::Deserializer::from_str(include_str!("../../deploy/admission.yaml"))
+    {
+        let Ok(body) = <Value as serde::Deserialize>::deserialize(document) else {
+            continue;
+        };
+        let Some(resource) = resource_of(body["kind"].as_str().unwrap_or("")) else {
+            continue;
+        };
+        let target = Target {
+            resource,
+            version: "v1",
+            namespace: None,
+        };
+        store
+            .create(&target, body, "kubectl-client-side-apply")
+            .expect("deploy/admission.yaml's objects are valid");
+    }
+}
+
 pub fn resource_of(kind: &str) -> Option<Resource> {
     [
         NAMESPACES,
         ROLEBINDINGS,
         CLUSTER_ROLES,
         LEASES,
+        VALIDATING_ADMISSION_POLICIES,
+        VALIDATING_ADMISSION_POLICY_BINDINGS,
         PROFILES,
         AUTHORIZATION_POLICIES,
         SERVICE_ROLE_BINDINGS,
@@ -1090,6 +1201,8 @@ fn route(
         &mut state.store
     };
     let manager = field_manager.as_deref().unwrap_or("unknown");
+    // Admission sees who writes (the store then forgets it: its own writes are not requests).
+    store.set_caller(Some(user.clone()), dry_run);
     let outcome: Result<(u16, Value), ApiError> = match (method.clone(), route.name.as_deref()) {
         (Method::GET, None) => paged_list(store, &target, query).map(|v| (200, v)),
         (Method::POST, None) if target.resource.namespaced == target.namespace.is_some() => {
@@ -1148,6 +1261,7 @@ fn route(
             format!("{method} is not allowed here"),
         )),
     };
+    store.set_caller(None, false);
     outcome.map_err(Reply::from)
 }
 
@@ -1351,12 +1465,34 @@ fn schedule_profile_controller(shared: &Arc<Shared>, profile: &Value) {
     shared.controller_runs.fetch_add(1, Ordering::SeqCst);
     tokio::spawn(async move {
         tokio::time::sleep(shared.config.controller_delay).await;
-        reconcile_profile(&mut shared.lock().store, &name, &shared.config);
+        reconcile_as_controller(&mut shared.lock().store, &name, &shared.config);
         shared.controller_runs.fetch_sub(1, Ordering::SeqCst);
     });
 }
 
 const CONTROLLER: &str = "profile-controller";
+
+/// Who the profile controller is to the API server: the ServiceAccount kubeflow/manifests
+/// v1.10.2 runs it (and KFAM) as (`applications/profiles/upstream/overlays/kubeflow/patches/
+/// kfam.yaml`, `manager/service-account.yaml`, `namePrefix: profiles-`).
+pub fn profile_controller_identity() -> UserInfo {
+    UserInfo::new(
+        "system:serviceaccount:kubeflow:profiles-controller-service-account",
+        &[
+            "system:serviceaccounts",
+            "system:serviceaccounts:kubeflow",
+            "system:authenticated",
+        ],
+    )
+}
+
+/// [`reconcile_profile`] as the profile controller's own identity: its writes go through
+/// admission like anyone's.
+fn reconcile_as_controller(store: &mut Store, name: &str, config: &FakeClusterConfig) {
+    store.set_caller(Some(profile_controller_identity()), false);
+    reconcile_profile(store, name, config);
+    store.set_caller(None, false);
+}
 
 /// What Kubeflow's profile controller does for a Profile: create (owning it) or adopt (labels
 /// only, when its `owner` annotation matches) its namespace, bind the owner as namespace admin,

@@ -2,6 +2,7 @@
 //! Kubernetes API server with its own CA, EKS DescribeCluster, Cognito app clients, the Lambda Runtime API, and an
 //! independent EKS token verifier.
 
+pub mod admission;
 pub mod apiserver;
 pub mod cognito;
 pub mod eks;

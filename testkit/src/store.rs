@@ -105,13 +105,29 @@ pub const LEASES: Resource = Resource {
     builtin: true,
 };
 
-/// The namespaced resources the fake serves (a namespaced owner's dependents are among them).
-const NAMESPACED: [Resource; 4] = [
-    ROLEBINDINGS,
-    AUTHORIZATION_POLICIES,
-    SERVICE_ROLE_BINDINGS,
-    LEASES,
-];
+/// `admissionregistration.k8s.io/v1` ValidatingAdmissionPolicies and their bindings (served
+/// since Kubernetes 1.30): stored, so that the doctor can see them; what they enforce is
+/// [`crate::admission`]'s.
+pub const VALIDATING_ADMISSION_POLICIES: Resource = Resource {
+    group: "admissionregistration.k8s.io",
+    versions: &["v1"],
+    plural: "validatingadmissionpolicies",
+    singular: "validatingadmissionpolicy",
+    kind: "ValidatingAdmissionPolicy",
+    namespaced: false,
+    names: NameRule::Subdomain,
+    builtin: true,
+};
+pub const VALIDATING_ADMISSION_POLICY_BINDINGS: Resource = Resource {
+    group: "admissionregistration.k8s.io",
+    versions: &["v1"],
+    plural: "validatingadmissionpolicybindings",
+    singular: "validatingadmissionpolicybinding",
+    kind: "ValidatingAdmissionPolicyBinding",
+    namespaced: false,
+    names: NameRule::Subdomain,
+    builtin: true,
+};
 
 /// A Kubernetes `Status` failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,9 +211,18 @@ struct Stored {
 type Key = (&'static str, String, String);
 
 /// All objects of the fake cluster.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct Store {
     objects: BTreeMap<Key, Stored>,
+    /// The ValidatingAdmissionPolicies every write by a known caller goes through.
+    admission: Option<crate::admission::Admission>,
+    /// Who the request being served comes from (`None`: the fake's own setup, as an
+    /// administrator before any policy, which admission does not see).
+    caller: Option<crate::rbac::UserInfo>,
+    /// The request being served is a dry run.
+    dry_run: bool,
+    /// The objects that have owners (what the garbage collector looks at).
+    owned: BTreeSet<Key>,
     resource_version: u64,
     uids: u64,
     now: String,
@@ -680,6 +705,64 @@ impl Store {
         self.now = rfc3339;
     }
 
+    /// Enforces `admission` on every write of a known caller.
+    pub fn set_admission(&mut self, admission: Option<crate::admission::Admission>) {
+        self.admission = admission;
+    }
+
+    /// Stores `stored` at `key`, keeping the index of the objects that have owners.
+    fn put(&mut self, key: Key, stored: Stored) {
+        let owned = stored
+            .body
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .is_some_and(|owners| !owners.is_empty());
+        if owned {
+            self.owned.insert(key.clone());
+        } else {
+            self.owned.remove(&key);
+        }
+        self.objects.insert(key, stored);
+    }
+
+    /// The caller of the request about to be served, and whether it is a dry run.
+    pub fn set_caller(&mut self, caller: Option<crate::rbac::UserInfo>, dry_run: bool) {
+        self.caller = caller;
+        self.dry_run = dry_run;
+    }
+
+    /// Admission of a write of `caller`'s: the enforced policies' verdict on it.
+    fn admit(
+        &self,
+        operation: &str,
+        resource: &Resource,
+        key: &Key,
+        object: Option<&Value>,
+        old_object: Option<&Value>,
+    ) -> Result<(), ApiError> {
+        let (Some(admission), Some(caller)) = (&self.admission, &self.caller) else {
+            return Ok(());
+        };
+        let namespace = (!key.1.is_empty()).then_some(key.1.as_str());
+        let namespace_object = namespace.and_then(|ns| {
+            self.objects
+                .get(&(NAMESPACES.plural, String::new(), ns.to_owned()))
+                .map(|n| &n.body)
+        });
+        admission.review(&crate::admission::Review {
+            operation,
+            user: caller,
+            resource,
+            version: resource.versions[0],
+            namespace,
+            name: &key.2,
+            object,
+            old_object,
+            namespace_object,
+            dry_run: self.dry_run,
+        })
+    }
+
     pub fn resource_version(&self) -> u64 {
         self.resource_version
     }
@@ -969,6 +1052,7 @@ impl Store {
             ));
         }
         self.admit_new(&target.resource, &mut body, &name, target.namespace);
+        self.admit("CREATE", &target.resource, &key, Some(&body), None)?;
         body["metadata"]["resourceVersion"] = json!(self.next_version());
         let stored = Stored {
             resource: target.resource,
@@ -980,7 +1064,7 @@ impl Store {
             body,
         };
         let rendered = self.render(&stored, target.version);
-        self.objects.insert(key, stored);
+        self.put(key, stored);
         Ok(rendered)
     }
 
@@ -1116,6 +1200,13 @@ impl Store {
         if next == stored.body {
             return Ok(self.render(&stored, stored.resource.versions[0]));
         }
+        self.admit(
+            "UPDATE",
+            &stored.resource,
+            &key,
+            Some(&next),
+            Some(&stored.body),
+        )?;
         let old_leaves = owned_leaves(&stored.body);
         let new_leaves = owned_leaves(&next);
         let changed: BTreeSet<Vec<String>> = new_leaves
@@ -1151,7 +1242,7 @@ impl Store {
             managed,
         };
         let rendered = self.render(&updated, stored.resource.versions[0]);
-        self.objects.insert(key, updated);
+        self.put(key, updated);
         Ok(rendered)
     }
 
@@ -1188,6 +1279,7 @@ impl Store {
             self.admit_new_content(target, name)?;
             let mut body = body;
             self.admit_new(&target.resource, &mut body, name, target.namespace);
+            self.admit("CREATE", &target.resource, &key, Some(&body), None)?;
             body["metadata"]["resourceVersion"] = json!(self.next_version());
             let stored = Stored {
                 resource: target.resource,
@@ -1199,7 +1291,7 @@ impl Store {
                 }],
             };
             let rendered = self.render(&stored, target.version);
-            self.objects.insert(key, stored);
+            self.put(key, stored);
             return Ok((rendered, true));
         };
         if let Some(rv) = body.pointer("/metadata/resourceVersion")
@@ -1296,13 +1388,22 @@ impl Store {
             // Only ownership changed: that is a write too.
             next["metadata"]["resourceVersion"] = json!(self.next_version());
         }
+        if next != stored.body {
+            self.admit(
+                "UPDATE",
+                &stored.resource,
+                &key,
+                Some(&next),
+                Some(&stored.body),
+            )?;
+        }
         let updated = Stored {
             resource: stored.resource,
             body: next,
             managed,
         };
         let rendered = self.render(&updated, target.version);
-        self.objects.insert(key, updated);
+        self.put(key, updated);
         Ok((rendered, false))
     }
 
@@ -1335,6 +1436,7 @@ impl Store {
                 ));
             }
         }
+        self.admit("DELETE", &target.resource, &key, None, Some(&stored.body))?;
         let rendered = self.render(stored, target.version);
         let uid = stored.body["metadata"]["uid"].as_str().map(str::to_owned);
         self.remove(&key);
@@ -1347,11 +1449,13 @@ impl Store {
 
     /// Removes the object at `key`; a namespace takes what is in it.
     fn remove(&mut self, key: &Key) {
+        self.owned.remove(key);
         if let Some(removed) = self.objects.remove(key)
             && removed.resource.kind == "Namespace"
         {
             let name = key.2.clone();
             self.objects.retain(|(_, ns, _), _| *ns != name);
+            self.owned.retain(|(_, ns, _)| *ns != name);
         }
     }
 
@@ -1379,25 +1483,15 @@ impl Store {
                             .all(|o| o["uid"].as_str().is_none_or(|u| gone_uids.contains(u)))
                 })
             };
-            let dependents: Vec<Key> = match &scope {
-                Some(ns) => NAMESPACED
-                    .map(|r| r.plural)
-                    .into_iter()
-                    .flat_map(|plural| {
-                        self.objects
-                            .range((plural, ns.clone(), String::new())..)
-                            .take_while(move |((p, n, _), _)| *p == plural && n == ns)
-                    })
-                    .filter(|(_, stored)| orphaned(stored))
-                    .map(|(key, _)| key.clone())
-                    .collect(),
-                None => self
-                    .objects
-                    .iter()
-                    .filter(|(_, stored)| orphaned(stored))
-                    .map(|(key, _)| key.clone())
-                    .collect(),
-            };
+            // Only objects with owners can be dependents; a namespaced owner's are in its
+            // own namespace.
+            let dependents: Vec<Key> = self
+                .owned
+                .iter()
+                .filter(|key| scope.as_ref().is_none_or(|ns| key.1 == *ns))
+                .filter(|key| self.objects.get(*key).is_some_and(&orphaned))
+                .cloned()
+                .collect();
             for key in dependents {
                 let scope = (!key.1.is_empty()).then(|| key.1.clone());
                 let uid = self.objects[&key].body["metadata"]["uid"]
