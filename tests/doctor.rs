@@ -319,5 +319,8 @@ async fn the_doctor_says_whether_the_admission_policies_are_enforced() {
     let report = doctor(&stack, &[], json!({})).await;
     let said = lines(&report, "admission policies");
     assert!(said[0].starts_with("PROBLEM kubeflow-profile-manager-marks, kubeflow-profile-manager-own-writes not enforced"), "{said:?}");
-    assert!(said[0].contains("make -s admission | kubectl apply -f -"), "{said:?}");
+    assert!(
+        said[0].contains("make -s admission | kubectl apply -f -"),
+        "{said:?}"
+    );
 }

@@ -483,18 +483,13 @@ impl FakeCluster {
     /// Creates `body` as `user` does with kubectl: through admission, with the user assumed to
     /// hold the RBAC rights (a tenant with kubeflow-admin in their namespace).
     pub fn create_as(&self, user: &UserInfo, body: Value) -> Result<Value, ApiError> {
-        let resource = resource_of(body["kind"].as_str().unwrap_or("")).expect("a served kind");
+        let kind = body["kind"].as_str().unwrap_or("").to_owned();
         let namespace = body
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        self.as_user(user, |store| {
-            let target = Target {
-                resource,
-                version: resource.versions[0],
-                namespace: namespace.as_deref(),
-            };
-            store.create(&target, body, "kubectl-create")
+        self.as_user(user, &kind, namespace.as_deref(), |store, target| {
+            store.create(target, body, "kubectl-create")
         })
     }
 
@@ -507,19 +502,13 @@ impl FakeCluster {
         name: &str,
         change: impl FnOnce(&mut Value),
     ) -> Result<Value, ApiError> {
-        let resource = resource_of(kind).expect("a served kind");
-        self.as_user(user, |store| {
-            let target = Target {
-                resource,
-                version: resource.versions[0],
-                namespace,
-            };
-            let mut object = store.get(&target, name)?;
+        self.as_user(user, kind, namespace, |store, target| {
+            let mut object = store.get(target, name)?;
             change(&mut object);
             if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
                 meta.remove("managedFields");
             }
-            store.update(&target, name, object, "kubectl-edit")
+            store.update(target, name, object, "kubectl-edit")
         })
     }
 
@@ -531,27 +520,29 @@ impl FakeCluster {
         namespace: Option<&str>,
         name: &str,
     ) -> Result<Value, ApiError> {
-        let resource = resource_of(kind).expect("a served kind");
-        self.as_user(user, |store| {
-            let target = Target {
-                resource,
-                version: resource.versions[0],
-                namespace,
-            };
-            store.delete(&target, name, &json!({}))
+        self.as_user(user, kind, namespace, |store, target| {
+            store.delete(target, name, &json!({}))
         })
     }
 
-    /// Runs `write` on the store as a request of `user`.
+    /// Runs `write` on the store, on objects of `kind` in `namespace`, as a request of `user`.
     fn as_user<T>(
         &self,
         user: &UserInfo,
-        write: impl FnOnce(&mut Store) -> Result<T, ApiError>,
+        kind: &str,
+        namespace: Option<&str>,
+        write: impl FnOnce(&mut Store, &Target) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
+        let resource = resource_of(kind).expect("a served kind");
+        let target = Target {
+            resource,
+            version: resource.versions[0],
+            namespace,
+        };
         let mut state = self.shared.lock();
         state.store.set_now(rfc3339((self.shared.config.clock)()));
         state.store.set_caller(Some(user.clone()), false);
-        let result = write(&mut state.store);
+        let result = write(&mut state.store, &target);
         state.store.set_caller(None, false);
         result
     }
