@@ -11,7 +11,7 @@ use crate::domain::admission::admit;
 use crate::domain::config::{AllowedGroups, Role};
 use crate::domain::conventions::{ClusterFacts, Conventions};
 use crate::domain::doctor::{
-    DoctorReport, DoctorRequest, Finding, Permission, required_permissions,
+    DoctorReport, DoctorRequest, Finding, Permission, required_permissions, suffix_findings,
 };
 use crate::domain::event::TokenEvent;
 use crate::domain::mesh;
@@ -22,7 +22,7 @@ use crate::domain::report::{SyncReport, Write, planned_changes};
 use crate::error::Error;
 use crate::kubernetes::inspect::{
     ADMISSION_POLICIES, admission_policy_enforced, cluster_role_exists, dry_run, our_namespaces,
-    profiles, review_permissions, sub_of,
+    profiles, recorded_groups, review_permissions, sub_of,
 };
 use crate::kubernetes::observe::discover;
 use crate::kubernetes::policy::SignInPolicy;
@@ -193,6 +193,14 @@ impl App {
             Err(finding) => return findings.push(finding),
         };
         findings.push(conventions_finding(&facts, &conventions));
+        if !self.config.role_suffixes.is_empty() {
+            match recorded_groups(&client, &self.config.group_profile_owner).await {
+                Ok(recorded) => findings.extend(suffix_findings(&recorded, &self.config)),
+                Err(error) => {
+                    findings.push(kube_problem("role suffixes", "list", "Profiles", error))
+                }
+            }
+        }
         findings.extend(mesh_findings(&client, &conventions).await);
 
         if request.email.is_some() {

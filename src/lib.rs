@@ -37,8 +37,9 @@ use crate::domain::desired::{DesiredState, RefusedGroup, desired_state};
 use crate::domain::doctor::{DoctorReport, Invocation, classify};
 use crate::domain::event::TokenEvent;
 use crate::domain::metrics::SignInMetrics;
+use crate::domain::objects::GROUP_ANNOTATION;
 use crate::domain::pace::Pace;
-use crate::domain::plan::{Observed, Plan, plan, record_activity};
+use crate::domain::plan::{Observed, Plan, plan, profile_owner, record_activity};
 use crate::domain::protected::Refusal;
 use crate::domain::report::{SyncReport, Verdict, log_change, planned_changes, verdict};
 use crate::domain::sweep::SweepAnswer;
@@ -419,7 +420,8 @@ impl App {
         if facts.learn_owner(&observed.profiles) {
             cluster.keep_facts(&facts).await;
         }
-        let conventions = facts.conventions(twins, &self.config);
+        let mut conventions = facts.conventions(twins, &self.config);
+        conventions.recorded_teams = recorded_teams(&observed, &self.config);
         let desired = desired_state(identity, mode, &self.config, &conventions);
         let plan = plan(&desired, &observed, &self.config.group_profile_owner);
         let unreachable = plan
@@ -435,6 +437,18 @@ impl App {
             plan,
         })
     }
+}
+
+/// The AD groups (ASCII lowercase) recorded by the group Profiles a sign-in read, owned by
+/// `GROUP_PROFILE_OWNER`.
+fn recorded_teams(observed: &Observed, config: &Config) -> std::collections::BTreeSet<String> {
+    observed
+        .profiles
+        .values()
+        .filter(|p| profile_owner(p) == Some(config.group_profile_owner.as_str()))
+        .filter_map(|p| p.meta("annotations", GROUP_ANNOTATION))
+        .map(str::to_ascii_lowercase)
+        .collect()
 }
 
 /// One refused group's log line; `cluster` when the refusal depends on the cluster (the same

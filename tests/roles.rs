@@ -197,3 +197,28 @@ async fn a_binding_made_by_hand_or_by_the_dashboard_is_never_touched_on_a_role_c
     h.sign_in("jane", JANE, "[]").await.unwrap();
     assert_eq!(roles_in(&h, "kf-team-a"), ["kubeflow-view"]);
 }
+
+#[tokio::test]
+async fn a_team_whose_profile_records_its_exact_group_keeps_it_when_suffixes_are_turned_on() {
+    // KF-OPS-ADMIN was a team of its own (namespace kf-ops-admin) before `-admin=admin`.
+    let h = Harness::start_with(&[SUFFIXES, ("ALLOW_ADMIN_ROLE", "true")], |config| {
+        config.rbac = Some(Rbac::project_with_admin());
+        config.admission = Some(kfpm_testkit::admission::Admission::project_with_admin());
+    })
+    .await;
+    h.cluster
+        .seed_group_profile("kf-ops-admin", common::OWNER, "KF-OPS-ADMIN");
+    h.settle().await;
+    let outcome = h
+        .sign_in("jane", JANE, "[KF-OPS-ADMIN, KF-NEW-ADMIN]")
+        .await
+        .unwrap();
+    // The recorded team stays whole, with USER_ROLE; a new group's suffix still gives its role.
+    assert_eq!(common::granted(&outcome), ["kf-new", "kf-ops-admin"]);
+    assert_eq!(roles_in(&h, "kf-ops-admin"), ["kubeflow-edit"]);
+    assert_eq!(roles_in(&h, "kf-new"), ["kubeflow-admin"]);
+    assert!(
+        h.cluster.get("Profile", None, "kf-ops").is_none(),
+        "no team moved"
+    );
+}

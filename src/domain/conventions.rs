@@ -2,7 +2,7 @@
 //! RoleBinding, how KFAM names them, and the shape of the user rule (userid header and prefix,
 //! trusted principals). Pure.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroupList;
 use serde_json::Value;
@@ -42,6 +42,10 @@ pub struct Conventions {
     pub mesh_labels: BTreeMap<String, String>,
     /// How far a viewer's Istio access reaches.
     pub viewer_access: ViewerAccess,
+    /// The AD groups (ASCII lowercase) that the group Profiles a sign-in read record exactly:
+    /// a group ending in a role suffix that a Profile records is its own team, never stripped
+    /// into another ([`crate::domain::desired`]).
+    pub recorded_teams: BTreeSet<String>,
 }
 
 impl Conventions {
@@ -61,6 +65,7 @@ impl Conventions {
             principals: Some(DEFAULT_PRINCIPALS.iter().map(|p| p.to_string()).collect()),
             mesh_labels: default_mesh_labels(),
             viewer_access: ViewerAccess::PipelinesUi,
+            recorded_teams: BTreeSet::new(),
         }
     }
 

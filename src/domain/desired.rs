@@ -73,6 +73,9 @@ pub struct DesiredState {
     pub legacy_binding_name: Option<String>,
     /// Where the person's activity record (a Lease named by their `sub`) lives.
     pub records_namespace: String,
+    /// The Profiles to read besides the groups' own: those named after a group whose role
+    /// suffix was stripped, which win when they record that very group.
+    pub also_read: Vec<String>,
 }
 
 /// Computes what `identity` should have on a cluster with `conventions`.
@@ -110,6 +113,7 @@ pub fn desired_state(
 
     let mut groups: Vec<GroupAccess> = Vec::new();
     let mut refused = Vec::new();
+    let mut also_read = Vec::new();
     for ad_group in identity
         .groups
         .iter()
@@ -117,7 +121,21 @@ pub fn desired_state(
     {
         let refuse =
             |namespace: Option<&str>, reason| RefusedGroup::new(ad_group, namespace, reason);
-        let (group, role) = config.team_and_role(ad_group);
+        // A group a Profile records exactly is its own team, whatever suffix it ends with.
+        let (group, role) = if conventions
+            .recorded_teams
+            .contains(&ad_group.to_ascii_lowercase())
+        {
+            (ad_group.as_str(), config.user_role)
+        } else {
+            config.team_and_role(ad_group)
+        };
+        if group != ad_group.as_str()
+            && let Some(unstripped) = dns_label(ad_group)
+        {
+            // Read too: a Profile there that records this very group would win.
+            also_read.push(unstripped);
+        }
         let Some(namespace) = dns_label(group) else {
             refused.push(refuse(None, Refusal::NoValidName));
             continue;
@@ -198,6 +216,7 @@ pub fn desired_state(
         legacy_binding_name: (grants && config.remove_legacy_bindings)
             .then(|| legacy_binding_name(&identity.user_name, "edit")),
         records_namespace: config.records_namespace.clone(),
+        also_read,
     }
 }
 

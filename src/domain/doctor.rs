@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::domain::access::ReportRequest;
-use crate::domain::config::{FunctionRole, Role};
+use crate::domain::config::{Config, FunctionRole, Role};
 use crate::domain::objects::Kind;
 
 /// The member that marks an invocation as a command to this function rather than a Cognito
@@ -288,6 +288,41 @@ pub fn required_permissions(twins: &[Kind], roles: &[Role]) -> Vec<Permission> {
     permissions
 }
 
+/// What the doctor says of the group Profiles `recorded` (name and recorded AD group) when role
+/// suffixes are configured: each team whose recorded group ends in a suffix stays its own team
+/// (its exact group wins over the suffix), so its members get `USER_ROLE` there, and never the
+/// suffix's role in the team the suffix would name. An operator reads the list before turning
+/// suffixes on, or after, to see which teams they leave alone.
+pub fn suffix_findings(recorded: &[(String, String)], config: &Config) -> Vec<Finding> {
+    if config.role_suffixes.is_empty() {
+        return Vec::new();
+    }
+    let kept: Vec<Finding> = recorded
+        .iter()
+        .filter_map(|(profile, group)| {
+            let (team, role) = config.team_and_role(group);
+            (team != group.as_str()).then(|| {
+                Finding::ok(
+                    format!("team {profile}"),
+                    format!(
+                        "records the group {group:?}, which ends in a role suffix: it stays its own team (the exact group wins), its members get {} here, not {} in the team {team:?}",
+                        config.user_role.as_str(),
+                        role.as_str()
+                    ),
+                )
+            })
+        })
+        .collect();
+    if kept.is_empty() {
+        vec![Finding::ok(
+            "role suffixes",
+            "no group Profile records a group ending in a role suffix",
+        )]
+    } else {
+        kept
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,6 +423,30 @@ mod tests {
             old.iter()
                 .any(|p| p.name.as_deref() == Some("kubeflow-view"))
         );
+    }
+
+    #[test]
+    fn the_teams_a_role_suffix_would_have_moved_are_named() {
+        let config = crate::domain::config::test_config(&[
+            ("GROUP_ROLE_SUFFIXES", "-admin=admin"),
+            ("ALLOW_ADMIN_ROLE", "true"),
+        ]);
+        let recorded = vec![
+            ("kf-ops-admin".to_owned(), "KF-OPS-ADMIN".to_owned()),
+            ("kf-ml".to_owned(), "KF-ML".to_owned()),
+        ];
+        let found = suffix_findings(&recorded, &config);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].check, "team kf-ops-admin");
+        assert!(
+            found[0].detail.contains("not admin in the team \"KF-OPS\""),
+            "{}",
+            found[0].detail
+        );
+        let none = suffix_findings(&recorded[1..], &config);
+        assert_eq!(none[0].check, "role suffixes");
+        let off = crate::domain::config::test_config(&[]);
+        assert!(suffix_findings(&recorded, &off).is_empty());
     }
 
     #[test]

@@ -14,7 +14,9 @@ use kube::api::{Api, ListParams, PostParams};
 use kube::core::{Expression, Selector};
 
 use crate::domain::doctor::Permission;
-use crate::domain::objects::{Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL};
+use crate::domain::objects::{
+    GROUP_ANNOTATION, Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL,
+};
 use crate::domain::report::Write;
 use crate::kubernetes::typed::KindApi;
 
@@ -51,6 +53,26 @@ pub async fn review_permissions(
 pub async fn cluster_role_exists(client: &kube::Client, name: &str) -> Result<bool, kube::Error> {
     let api: Api<ClusterRole> = Api::all(client.clone());
     Ok(api.get_opt(name).await?.is_some())
+}
+
+/// The group Profiles owned by `owner` that record an AD group (name, group), at most 500.
+pub async fn recorded_groups(
+    client: &kube::Client,
+    owner: &str,
+) -> Result<Vec<(String, String)>, kube::Error> {
+    let profiles = KindApi::new(client, Kind::Profile, None)
+        .list(&ListParams::default().limit(500))
+        .await?;
+    Ok(profiles
+        .iter()
+        .filter(|p| crate::domain::plan::profile_owner(p) == Some(owner))
+        .filter_map(|p| {
+            Some((
+                p.name.clone(),
+                p.meta("annotations", GROUP_ANNOTATION)?.to_owned(),
+            ))
+        })
+        .collect())
 }
 
 /// The names of deploy/admission.yaml's policies (each bound by a binding of the same name).

@@ -39,6 +39,7 @@ fn namespaces_selector(desired: &DesiredState) -> Selector {
         .iter()
         .map(|g| g.namespace.clone())
         .chain(desired.personal_profile.iter().map(|p| p.name.clone()))
+        .chain(desired.also_read.iter().cloned())
         .collect();
     Selector::from(Expression::In(NAMESPACE_NAME_LABEL.into(), names))
 }
@@ -185,6 +186,7 @@ pub fn profile_names(desired: &DesiredState, extra: &[String]) -> BTreeSet<Strin
                 .map(|p| p.name.clone()),
         )
         .chain(extra.iter().cloned())
+        .chain(desired.also_read.iter().cloned())
         .collect()
 }
 
