@@ -21,6 +21,7 @@ EVENT        ?= events/v1-adfs-hosted-auth.json
 LATENCY_MS   ?= 20
 GROUPS       ?= 1,10,50
 PEOPLE       ?= 5000
+BALLAST      ?= 0
 WATCH_PORT   ?= 9100
 # make demo ENV="KEY=VALUE ...": settings for the function, on top of the demo's.
 ENV          ?=
@@ -74,10 +75,10 @@ bench-clusters: ## Benchmark sign-ins of the release binary on one cluster and o
 	cargo build --release --workspace --bins
 	$(TARGET_DIR)/release/kfpm-local bench-clusters --binary $(TARGET_DIR)/release/$(BINARY) --latency-ms $(LATENCY_MS) --groups 10
 
-bench-sweep: ## Benchmark one offboarding sweep of the release binary over PEOPLE managed people (LATENCY_MS)
+bench-sweep: ## Benchmark one offboarding sweep of the release binary over PEOPLE managed people (LATENCY_MS; BALLAST tenant-stored 200 KiB bindings)
 	$(call say_release,make bench-sweep)
 	cargo build --release --workspace --bins
-	$(TARGET_DIR)/release/kfpm-local bench-sweep --binary $(TARGET_DIR)/release/$(BINARY) --latency-ms $(LATENCY_MS) --people $(PEOPLE)
+	$(TARGET_DIR)/release/kfpm-local bench-sweep --binary $(TARGET_DIR)/release/$(BINARY) --latency-ms $(LATENCY_MS) --people $(PEOPLE) --ballast $(BALLAST)
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)

@@ -410,7 +410,7 @@ fn a_deploy_refuses_unknown_parameters_and_values_the_template_would_refuse() {
     for (params, said) in [
         (
             &["FailMode=sometimes"][..],
-            "deploy: FailMode=sometimes is not allowed: one of [closed, open]",
+            "deploy: FailMode='sometimes' does not match ^(closed|open)(,[^,=]+=(closed|open))*$",
         ),
         (
             &["TimeBudgetMs=9000"][..],

@@ -697,6 +697,7 @@ fn every_setting_is_a_parameter_with_the_codes_default() {
         config::ALLOW_ADMIN_ROLE,
         config::MESH_LABELS,
         config::VIEWER_ACCESS,
+        config::SWEEP_POOL_RATE,
     ];
     let mut names: Vec<&str> = variables.keys().map(|k| k.as_str().unwrap()).collect();
     let mut wanted = expected.clone();

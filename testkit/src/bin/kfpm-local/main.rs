@@ -34,8 +34,9 @@ usage:
       sign each event's person in, then print the function's access report of the cluster
   kfpm-local bench-clusters [--binary PATH] [--latency-ms 20] [--groups 10]
       measure the same sign-ins on one cluster and on three (CLUSTER_NAME with three names)
-  kfpm-local bench-sweep [--binary PATH] [--latency-ms 20] [--people 5000]
-      measure one offboarding sweep over that many managed people (wall time, requests, memory)
+  kfpm-local bench-sweep [--binary PATH] [--latency-ms 20] [--people 5000] [--ballast 0]
+      measure one offboarding sweep over that many managed people (wall time, requests, memory),
+      with that many 200 KiB bindings a namespace admin stored under the function's labels
   kfpm-local serve --env-file PATH [--flavor F]
       run the fake cluster and EKS until SIGINT/SIGTERM, write the function's environment
       to PATH (for `cargo lambda watch --env-file`), and show the cluster on exit
@@ -53,6 +54,7 @@ options:
   --groups LIST      bench: group counts to measure (default: 1,10,50)
   --format F         access-report: json or csv (default: json)
   --people N         bench-sweep: managed people on the cluster (default: 5000)
+  --ballast N        bench-sweep: a tenant's labelled bindings with 200 KiB annotations (default: 0)
   -h, --help         this text
 ";
 
@@ -68,6 +70,7 @@ struct Options {
     ad_groups: Vec<String>,
     format: String,
     people: usize,
+    ballast: usize,
 }
 
 impl Options {
@@ -107,6 +110,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         ad_groups: Vec::new(),
         format: "json".into(),
         people: 5000,
+        ballast: 0,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -147,6 +151,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 if !matches!(options.format.as_str(), "json" | "csv") {
                     return Err("--format takes json or csv".into());
                 }
+            }
+            "--ballast" => {
+                options.ballast = value()?.parse().map_err(|_| "--ballast takes a number")?
             }
             "--people" => {
                 options.people = value()?.parse().map_err(|_| "--people takes a number")?
@@ -224,7 +231,13 @@ async fn main() -> ExitCode {
             clusters::run(&options.binary, options.latency_ms, groups).await
         }
         "bench-sweep" => {
-            offboarding::bench_sweep(&options.binary, options.latency_ms, options.people).await
+            offboarding::bench_sweep(
+                &options.binary,
+                options.latency_ms,
+                options.people,
+                options.ballast,
+            )
+            .await
         }
         other => Err(format!(
             "unknown command {other}: demo, doctor, bench, bench-clusters, access-report, bench-sweep or serve (see --help)"

@@ -121,9 +121,32 @@ fn seed_people(stack: &LocalStack, people: usize, groups: usize) -> (usize, usiz
     (deleted, disabled)
 }
 
+/// What a namespace admin of team-000 stores there without the admission policies: `count`
+/// RoleBindings with the function's labels, each naming a person nobody is, each with a 200 KiB
+/// annotation (the API server's limit for all annotations is 256 KiB).
+fn seed_ballast(stack: &LocalStack, count: usize) {
+    let ballast = "x".repeat(200 * 1024);
+    for i in 0..count {
+        stack.cluster.seed(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": format!("ballast-{i:05}"), "namespace": "team-000",
+                "labels": {"app.kubernetes.io/managed-by": "kubeflow-profile-manager",
+                           "kubeflow-profile-manager/user": format!("00000000-0000-0000-0000-{i:012}")},
+                "annotations": {"ballast": ballast}},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-view"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "mallory@corp.example"}],
+        }));
+    }
+}
+
 /// The sweep over `people` managed people at `latency` per request (Kubernetes and Cognito):
 /// wall time, requests per person, memory; a Markdown table.
-pub async fn bench_sweep(binary: &Path, latency_ms: u64, people: usize) -> Result<(), String> {
+pub async fn bench_sweep(
+    binary: &Path,
+    latency_ms: u64,
+    people: usize,
+    ballast: usize,
+) -> Result<(), String> {
     let latency = Duration::from_millis(latency_ms);
     let mut config = FakeClusterConfig::new(ShiftedClock::default().clock());
     config.controller_delay = Duration::from_millis(1);
@@ -144,6 +167,7 @@ pub async fn bench_sweep(binary: &Path, latency_ms: u64, people: usize) -> Resul
         people * 4
     );
     let (deleted, disabled) = seed_people(&stack, people, groups);
+    seed_ballast(&stack, ballast);
     stack.cluster.clear_requests();
     let cognito_before = stack.cognito.calls().len();
     stack.cluster.set_latency(latency);
@@ -163,7 +187,7 @@ pub async fn bench_sweep(binary: &Path, latency_ms: u64, people: usize) -> Resul
     let cognito = stack.cognito.calls().len() - cognito_before;
     let per = |n: usize| n as f64 / people.max(1) as f64;
     println!(
-        "Sweep of {people} managed people ({} bindings), {latency_ms} ms per request, one invocation (15 minutes at most):\n",
+        "Sweep of {people} managed people ({} bindings, and {ballast} labelled bindings of 200 KiB a namespace admin stored), {latency_ms} ms per request, one invocation (15 minutes at most):\n",
         people * 4
     );
     println!(
