@@ -130,7 +130,7 @@ impl App {
             .flatten()
             .is_some_and(|start| (start.section, start.cluster) > (Section::Accesses, index));
         if !started_later && !page.is_full() {
-            let dropped = read_pages_while(
+            let unreadable = read_pages_while(
                 &client,
                 Kind::RoleBinding,
                 None,
@@ -162,7 +162,7 @@ impl App {
                 },
             )
             .await?;
-            page.omit_oversized(dropped);
+            page.omit_unreadable(unreadable);
         }
         // The Istio twins of this cluster's managed rows on the page.
         let wanted: BTreeSet<(String, String)> = page.accesses_mut()[first..]

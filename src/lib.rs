@@ -349,12 +349,15 @@ impl App {
                     }
                     return Ok(SyncReport::dry_run(&planned.plan));
                 }
-                record_activity(
-                    &mut planned.plan,
-                    &planned.desired,
-                    &planned.observed,
-                    (self.clock)(),
-                );
+                // Only a sign-in is activity, never a token refresh.
+                if identity.signed_in {
+                    record_activity(
+                        &mut planned.plan,
+                        &planned.desired,
+                        &planned.observed,
+                        (self.clock)(),
+                    );
+                }
                 let round_trip = policy
                     .fastest_answer()
                     .unwrap_or(Duration::from_millis(100));

@@ -21,7 +21,7 @@ use crate::domain::mesh;
 use crate::domain::objects::{Kind, MANAGED_BY_LABEL, MANAGER, Object};
 use crate::domain::sweep::{
     People, PoolAnswer, PoolAnswers, PoolLookup, Reason, SweepAnswer, SweepSummary, Verdict,
-    first_look, judge, pool_lookup, sweep_order,
+    asks_pool, first_look, judge, pool_lookup, sweep_order,
 };
 use crate::error::Error;
 use crate::kubernetes::execute::annotate;
@@ -153,7 +153,10 @@ impl App {
             .flat_map(|read| {
                 read.people
                     .iter()
-                    .filter(|(_, p)| first_look(p, read.since, run.now, days) == Verdict::AskPool)
+                    .filter(|(key, p)| {
+                        first_look(p, read.since, run.now, days) == Verdict::AskPool
+                            && asks_pool(key)
+                    })
                     .map(|(key, _)| key.as_str())
             })
             .collect();
@@ -226,9 +229,9 @@ impl App {
         for key in found.personal.keys() {
             people.entry(key.clone()).or_default().personal_profile = true;
         }
-        let dropped = count_bindings(&client, &kinds, &found.territory, &mut people).await?;
-        if dropped > 0 {
-            tracing::warn!(cluster = %cluster.label(), dropped, "objects with values longer than any this function writes were ignored");
+        let unreadable = count_bindings(&client, &kinds, &found.territory, &mut people).await?;
+        if unreadable > 0 {
+            tracing::warn!(cluster = %cluster.label(), unreadable, "objects that are not objects of their kind were ignored");
         }
         let state = match read.state {
             Some(state) => Some(state),
@@ -391,6 +394,8 @@ impl App {
         let verdict_of = |key: &str| {
             let person = &read.people[key];
             match first_look(person, read.since, run.now, days) {
+                // A key that is no `sub` is never asked about: inactivity alone decides.
+                Verdict::AskPool if !asks_pool(key) => Some(Verdict::Keep),
                 Verdict::AskPool => answers.get(key).map(|a| judge(*a)),
                 verdict => Some(verdict),
             }

@@ -153,7 +153,7 @@ proptest! {
         let config = config();
         let identity = Identity {
             user_name: "rumesh".into(),
-            cognito_user_name: "adfs_rumesh".into(),
+            signed_in: true,
             sub: "12ec26be-e8d1-482b-9602-e402c7896cb3".into(),
             email: "rumesh@corp.example".into(),
             groups: parse_groups(&format!("[{}]", groups.join(", ")), false),

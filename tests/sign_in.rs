@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::{Harness, OWNER, granted, refused};
 use kfpm_testkit::apiserver::{Fault, Flavor};
-use kfpm_testkit::events::{sign_in_event, sub_of};
+use kfpm_testkit::events::{sign_in_event, sub_of, token_event};
 use kubeflow_profile_manager::Outcome;
 use kubeflow_profile_manager::error::USER_FACING_MESSAGE;
 use serde_json::{Value, json};
@@ -505,6 +505,28 @@ async fn activity_is_recorded_at_most_once_a_day_in_the_persons_own_lease() {
         )]
     );
     assert!(renewed(&h) > first);
+
+    // A token refresh the day after is no activity: the IdP is not asked again, so a leaver's
+    // refresh token would otherwise keep them looking active for its whole lifetime.
+    let before = renewed(&h);
+    h.clock.advance(Duration::from_secs(86_400));
+    h.cluster.clear_requests();
+    let refresh = token_event(
+        "TokenGeneration_RefreshTokens",
+        true,
+        "rumesh",
+        RUMESH,
+        "[ml, nlp]",
+    );
+    let outcome = h.app.handle(&refresh, None).await.unwrap();
+    assert_eq!(
+        granted(&outcome),
+        ["ml", "nlp"],
+        "the refresh is synchronised"
+    );
+    let writes = writes_of(&h);
+    assert!(writes.is_empty(), "{writes:?}");
+    assert_eq!(renewed(&h), before);
 
     // Without its namespace (deploy/rbac.yaml not applied) nothing is recorded, and the
     // sign-in still grants.

@@ -740,13 +740,7 @@ async fn whatever_a_namespace_admin_writes_there_changes_no_verdict_anywhere_els
         Duration::from_secs(20),
     )
     .await;
-    let forever = report["accesses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["binding"] == "mallory-forever")
-        .cloned()
-        .unwrap_or_default();
+    let forever = row_of(&report, "mallory-forever");
     assert_eq!(
         (forever["role"].as_str(), forever["managed"].as_bool()),
         (Some("admin"), Some(false)),
@@ -825,4 +819,167 @@ async fn a_namespace_switched_between_sidecar_and_ambient_has_its_contributor_po
     assert!(policy(&bob)["spec"].get("targetRefs").is_none());
     assert!(stack.cluster.admits_user("ml", &bob));
     assert!(!stack.cluster.admits_user("ml", "eve@corp.example"));
+}
+
+/// The access report's row of the binding `name` (null when it is not listed).
+fn row_of(report: &Value, name: &str) -> Value {
+    report["accesses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["binding"] == name)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A RoleBinding of `namespace` with this function's labels, for `key`, naming `email`.
+fn labelled(namespace: &str, name: &str, key: &str, email: &str, annotations: Value) -> Value {
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": name, "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "kubeflow-profile-manager",
+                       "kubeflow-profile-manager/user": key},
+            "annotations": annotations},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-edit"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": email}],
+    })
+}
+
+#[tokio::test]
+async fn a_binding_labelled_by_version_0_1_with_an_email_hash_is_judged_by_inactivity_alone() {
+    // Version 0.1 labelled a person's bindings with a hash of their email until their next
+    // sign-in relabels them with their `sub`: the pool knows no such `sub`, so it is never
+    // asked, and no "missing" answer revokes someone who simply has not signed in since.
+    let stack = stack().await;
+    let now = SystemTime::now();
+    seed_records_began(&stack.cluster, now - 1000 * DAY);
+    seed_group(&stack.cluster, "ml");
+    let recent = "a9993e364706816aba3e25717850c26c9cd0d89d";
+    let old = "84983e441c3bd26ebaae4aa1f95129e5e54670f1";
+    stack.cluster.seed_at(
+        labelled("ml", "erin", recent, "erin@corp.example", json!({})),
+        now - 10 * DAY,
+    );
+    stack.cluster.seed_at(
+        labelled("ml", "frank", old, "frank@corp.example", json!({})),
+        now - 200 * DAY,
+    );
+    let _function = function(&stack, &[("INACTIVE_DAYS", "90")]);
+
+    let summary = sweep(&stack).await;
+
+    assert_eq!(summary["finished"], true, "{summary}");
+    assert_eq!(pool_calls(&stack, "ListUsers"), 0, "{summary}");
+    assert!(
+        stack
+            .cluster
+            .get("RoleBinding", Some("ml"), "erin")
+            .is_some()
+    );
+    assert!(
+        stack
+            .cluster
+            .get("RoleBinding", Some("ml"), "frank")
+            .is_none(),
+        "quiet longer than INACTIVE_DAYS: {summary}"
+    );
+}
+
+#[tokio::test]
+async fn a_binding_larger_than_any_the_function_writes_is_still_its_persons_and_goes_with_them() {
+    // Mallory, an admin of ops, gives bob a binding there with the function's labels and a
+    // 700 KiB annotation, a 2,000-character `owner` and a thousand subjects, hoping it is too
+    // big to be read and outlives him: it is read in part, counted as bob's, listed by the
+    // report, and revoked with him.
+    let stack = stack().await;
+    two_teams(&stack);
+    let mut forged = labelled(
+        "ops",
+        "for-bob",
+        &sub_of("bob"),
+        "bob@corp.example",
+        json!({"ballast": "x".repeat(700 * 1024), "owner": "o".repeat(2000)}),
+    );
+    forged["subjects"] = json!((0..1000)
+        .map(|i| json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": format!("u{i}@corp.example")}))
+        .collect::<Vec<_>>());
+    stack.cluster.seed(forged);
+    let _function = function(&stack, &[("INACTIVE_DAYS", "90")]);
+
+    let report = command(
+        &stack,
+        json!({"kubeflow-profile-manager": "access-report", "namespace": "ops"}),
+        Duration::from_secs(20),
+    )
+    .await;
+    let listed = row_of(&report, "for-bob");
+    assert_eq!(listed["sub"], sub_of("bob"), "{report}");
+    assert_eq!(listed["subjects"].as_array().map(Vec::len), Some(16));
+    assert_eq!(listed["subjectsOmitted"], 1000 - 16);
+
+    let summary = sweep(&stack).await;
+
+    assert_eq!(summary["finished"], true, "{summary}");
+    assert!(
+        stack
+            .cluster
+            .get("RoleBinding", Some("ops"), "for-bob")
+            .is_none(),
+        "bob left the pool: {summary}"
+    );
+}
+
+#[tokio::test]
+async fn report_pages_follow_the_api_servers_order_so_no_namespace_is_skipped() {
+    // The API server lists `team-b/...` before `team/...` ('-' sorts below '/'): pages that
+    // end inside `team-b` must still reach every binding of `team`.
+    let stack = stack().await;
+    for team in ["team", "team-b", "team0"] {
+        seed_group(&stack.cluster, team);
+        for i in 0..3 {
+            stack.cluster.seed(labelled(
+                team,
+                &format!("b{i}"),
+                &sub_of("jane"),
+                "jane@corp.example",
+                json!({}),
+            ));
+        }
+    }
+    let _function = function(&stack, &[]);
+    let mut paged = Vec::new();
+    let mut after = Value::Null;
+    for _ in 0..20 {
+        let mut request = json!({"kubeflow-profile-manager": "access-report", "limit": 2,
+                                 "user": "jane@corp.example"});
+        if !after.is_null() {
+            request["after"] = after.clone();
+        }
+        let page = command(&stack, request, Duration::from_secs(10)).await;
+        for row in page["accesses"].as_array().unwrap() {
+            paged.push(format!(
+                "{}/{}",
+                row["namespace"].as_str().unwrap(),
+                row["binding"].as_str().unwrap()
+            ));
+        }
+        after = page["next"].clone();
+        if after.is_null() {
+            break;
+        }
+    }
+    assert_eq!(
+        paged,
+        [
+            "team-b/b0",
+            "team-b/b1",
+            "team-b/b2",
+            "team/b0",
+            "team/b1",
+            "team/b2",
+            "team0/b0",
+            "team0/b1",
+            "team0/b2"
+        ]
+    );
 }

@@ -57,13 +57,41 @@ pub enum ReportFormat {
 }
 
 /// A row's place in the report: accesses before inactive Profiles, clusters in `CLUSTER_NAME`'s
-/// order, then namespace and name (the API server's own list order).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// order, then `namespace/name` byte by byte: the API server's own list order, that of its
+/// storage keys `/registry/<resource>/<namespace>/<name>` (k8s.io/apiserver v0.34.0
+/// `pkg/storage/etcd3/store.go` `GetList`, `pkg/storage/cacher/store_btree.go`), in which
+/// `team-a/x` comes before `team/y`. A page ends where the list's order says it does, so the
+/// next one starts where the list left off.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     pub section: Section,
     pub cluster: usize,
     pub namespace: String,
     pub name: String,
+}
+
+impl Cursor {
+    /// `namespace/name`, as in the storage key.
+    fn key(&self) -> impl Iterator<Item = u8> + '_ {
+        self.namespace
+            .bytes()
+            .chain(std::iter::once(b'/'))
+            .chain(self.name.bytes())
+    }
+}
+
+impl Ord for Cursor {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.section, self.cluster)
+            .cmp(&(other.section, other.cluster))
+            .then_with(|| self.key().cmp(other.key()))
+    }
+}
+
+impl PartialOrd for Cursor {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -157,9 +185,10 @@ pub struct AccessReport {
     pub inactive_personal_profiles: Vec<InactiveProfile>,
     /// Where the next page starts (`after`), when there is more.
     pub next: Option<String>,
-    /// Objects read for this page but left out of it: a value longer than any real one
-    /// (a subject or annotation of more than 1,024 characters).
-    pub omitted_oversized: usize,
+    /// Objects read for this page but left out of it: not an object of its kind (never from a
+    /// real API server, which validates what it stores). A binding however large is listed,
+    /// its values cut at 1,024 characters and its subjects after 16.
+    pub omitted_unreadable: usize,
 }
 
 /// The role a RoleBinding gives, from its `roleRef`.
@@ -289,7 +318,7 @@ impl Page {
                 accesses: Vec::new(),
                 inactive_personal_profiles: Vec::new(),
                 next: None,
-                omitted_oversized: 0,
+                omitted_unreadable: 0,
             },
         })
     }
@@ -337,9 +366,9 @@ impl Page {
         true
     }
 
-    /// Counts objects left out as oversized.
-    pub fn omit_oversized(&mut self, count: usize) {
-        self.report.omitted_oversized += count;
+    /// Counts objects left out as unreadable.
+    pub fn omit_unreadable(&mut self, count: usize) {
+        self.report.omitted_unreadable += count;
     }
 
     /// The accesses added so far, for their twins to be filled in.
@@ -600,6 +629,22 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn pages_follow_the_api_servers_order_where_team_a_comes_before_team() {
+        // The API server lists `team-a/...` before `team/...` ('-' is below '/'): a page that
+        // ends in `team-a` must leave every row of `team` to the next one.
+        assert!(cursor("team-a", "z") < cursor("team", "a"));
+        assert!(cursor("team", "a") < cursor("team", "b"));
+        assert!(cursor("team", "z") < cursor("team0", "a"));
+        let request = ReportRequest {
+            after: Some(cursor("team-a", "z").to_string()),
+            ..ReportRequest::default()
+        };
+        let page = Page::new(&request, now(), 90).unwrap();
+        assert!(page.wants(&cursor("team", "a")));
+        assert!(!page.wants(&cursor("team-a", "y")));
     }
 
     #[test]

@@ -16,8 +16,10 @@ use crate::domain::groups::parse_groups;
 pub struct Identity {
     /// The user name after its domain (`rumesh`).
     pub user_name: String,
-    /// The Cognito user name, whole (`adfs_ad\\rumesh`): what `AdminGetUser` takes.
-    pub cognito_user_name: String,
+    /// A sign-in (the person authenticated just now), not a token refresh: only a sign-in is
+    /// activity. A refresh does not ask the IdP again, so a leaver's refresh token would keep
+    /// them looking active for its whole lifetime.
+    pub signed_in: bool,
     /// The Cognito `sub`: the key of everything this function makes for the person.
     pub sub: String,
     /// The Kubeflow user id, exactly as this sign-in sent it.
@@ -70,7 +72,7 @@ pub fn admit(event: &TokenEvent, config: &Config) -> Result<(Identity, Mode), Sk
     let email = event.email().map_err(Skip::Email)?;
     let identity = Identity {
         user_name: event.short_user_name().to_owned(),
-        cognito_user_name: event.user_name.clone(),
+        signed_in: event.trigger_source != TriggerSource::RefreshTokens,
         sub: sub.to_owned(),
         email: email.to_owned(),
         groups: event
@@ -178,7 +180,7 @@ mod tests {
             identity,
             Identity {
                 user_name: "rumesh".into(),
-                cognito_user_name: "adfs_ad\\rumesh".into(),
+                signed_in: true,
                 sub: SUB.into(),
                 email: "Rumesh@Corp.example".into(),
                 groups: vec!["A".into(), "b".into()],

@@ -349,7 +349,7 @@ mod tests {
     fn identity(groups: &[&str]) -> Identity {
         Identity {
             user_name: "rumesh".into(),
-            cognito_user_name: "adfs_rumesh".into(),
+            signed_in: true,
             sub: SUB.into(),
             email: "rumesh@corp.example".into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),

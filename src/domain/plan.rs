@@ -685,7 +685,7 @@ mod tests {
     fn desired_in(mode: Mode, groups: &[&str]) -> DesiredState {
         let identity = Identity {
             user_name: "rumesh".into(),
-            cognito_user_name: "adfs_rumesh".into(),
+            signed_in: true,
             sub: SUB.into(),
             email: EMAIL.into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),

@@ -123,6 +123,20 @@ pub fn first_look(person: &Person, since: i64, now: SystemTime, inactive_days: u
     }
 }
 
+/// Whether the pool can be asked about the person `key`: a Cognito `sub` is a UUID
+/// (`12ec26be-e8d1-482b-9602-e402c7896cb3`). Any other key (the email hash version 0.1
+/// labelled bindings with, until the person's next sign-in relabels them; an empty or forged
+/// label) is never asked about, so no answer for it can revoke anyone, or fail the sweep: such
+/// a person is judged by inactivity only.
+pub fn asks_pool(key: &str) -> bool {
+    let groups: Vec<&str> = key.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups.iter().all(|g| {
+            g.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+}
+
 /// The verdict on a person whose `sub` the user pool answered `answer` for.
 pub fn judge(answer: PoolAnswer) -> Verdict {
     match answer {
@@ -403,6 +417,20 @@ mod tests {
             first_look(&person(Some(100), None), SINCE, now, 0),
             Verdict::Keep
         );
+    }
+
+    #[test]
+    fn only_a_sub_is_asked_about() {
+        assert!(asks_pool("12ec26be-e8d1-482b-9602-e402c7896cb3"));
+        for other in [
+            "",
+            "a9993e364706816aba3e25717850c26c9cd0d89d",
+            "12EC26BE-E8D1-482B-9602-E402C7896CB3",
+            "12ec26be-e8d1-482b-9602-e402c7896cb",
+            "\"or 1=1",
+        ] {
+            assert!(!asks_pool(other), "{other}");
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::domain::objects::{
 use crate::domain::plan::profile_owner;
 use crate::domain::sweep::People;
 use crate::error::Error;
-use crate::kubernetes::typed::KindApi;
+use crate::kubernetes::bounded;
 
 /// Items per page of what no tenant writes (Profiles, namespaces, Istio policies, Leases).
 pub const PAGE: u32 = 250;
@@ -38,8 +38,8 @@ fn page_of(kind: Kind) -> u32 {
 }
 
 /// The longest annotation or subject value kept: an email is at most 254 characters (RFC 5321),
-/// an AD group name at most 256; longer ones are nobody's and the object is dropped.
-pub const MAX_VALUE: usize = 1024;
+/// an AD group name at most 256; longer ones are cut.
+pub const MAX_VALUE: usize = bounded::MAX_VALUE;
 /// Subjects of a RoleBinding kept for the access report; the rest are counted.
 pub const MAX_SUBJECTS: usize = 16;
 /// The longest `targetRefs` kept (serialised): the one this function writes is under 100 bytes.
@@ -50,8 +50,8 @@ const KEPT_ANNOTATIONS: &[&str] = &["owner", GROUP_ANNOTATION, RESUME_ANNOTATION
 const KEPT_LABELS: &[&str] = &[MANAGED_BY_LABEL, USER_LABEL];
 
 /// Hands every object of `kind` matching `params` (cluster-wide, or in `namespace`) to `keep`,
-/// trimmed ([`trimmed`]), as its page arrives; objects with a value longer than any real one are
-/// dropped and counted. How many were dropped.
+/// trimmed ([`trimmed`]), as its page arrives; however large an object, it is handed on, its
+/// values cut. How many objects could not be read at all.
 pub async fn read_pages(
     client: &kube::Client,
     kind: Kind,
@@ -66,7 +66,9 @@ pub async fn read_pages(
     .await
 }
 
-/// [`read_pages`] until `keep` answers false (no further page is read).
+/// [`read_pages`] until `keep` answers false (no further page is read). Each page is read as
+/// text and its items parsed only as far as they are read ([`bounded`]): what a namespace admin
+/// stores never decides how much is built. How many items could not be read at all.
 pub async fn read_pages_while(
     client: &kube::Client,
     kind: Kind,
@@ -74,44 +76,50 @@ pub async fn read_pages_while(
     params: ListParams,
     mut keep: impl FnMut(Object) -> bool,
 ) -> Result<usize, Error> {
-    let api = KindApi::new(client, kind, namespace);
     let mut params = params.limit(page_of(kind));
-    let mut dropped = 0;
+    let mut unreadable = 0;
     loop {
-        let (page, next) = api.list_page(&params).await.map_err(|source| {
-            Error::kubernetes("list", &format!("{} list", kind.name()), source)
-        })?;
-        for object in page {
-            match trimmed(object) {
-                Some(object) => {
-                    if !keep(object) {
-                        return Ok(dropped);
-                    }
-                }
-                None => dropped += 1,
+        let page = bounded::list_page(client, kind, namespace, &params, true)
+            .await
+            .map_err(|source| {
+                Error::kubernetes("list", &format!("{} list", kind.name()), source)
+            })?;
+        unreadable += page.unreadable;
+        for object in page.items {
+            if !keep(trimmed(object)) {
+                return Ok(unreadable);
             }
         }
-        match next {
+        match page.next {
             Some(token) => params.continue_token = Some(token),
-            None => return Ok(dropped),
+            None => return Ok(unreadable),
         }
     }
 }
 
+/// `value` cut to [`MAX_VALUE`] characters when it is a longer string.
+fn cut(value: &Value) -> Value {
+    match value.as_str() {
+        Some(text) if text.chars().count() > MAX_VALUE => {
+            Value::String(text.chars().take(MAX_VALUE).collect())
+        }
+        _ => value.clone(),
+    }
+}
+
 /// `object` with only what the sweep and the report read: its identity, versions and creation,
-/// the labels and annotations above, a RoleBinding's `roleRef` and first subjects, a Profile's
-/// owner, an AuthorizationPolicy's `targetRefs`, a Lease's renewal. `None` when one of those is
-/// longer than any real one.
-pub fn trimmed(object: Object) -> Option<Object> {
+/// the labels and annotations above, a RoleBinding's `roleRef` and first subjects (and how many
+/// others it has), a Profile's owner, an AuthorizationPolicy's `targetRefs`, a Lease's renewal;
+/// every string at most [`MAX_VALUE`] characters. Nothing is left out for its size: a binding
+/// stays visible to the access report, and countable to the sweep, however large.
+pub fn trimmed(object: Object) -> Object {
     let body = &object.body;
     let metadata = &body["metadata"];
-    let annotations = object.meta_subset("annotations", KEPT_ANNOTATIONS);
-    let too_long = |value: &Value| value.as_str().is_some_and(|s| s.len() > MAX_VALUE);
-    if annotations
-        .as_object()
-        .is_some_and(|a| a.values().any(too_long))
-    {
-        return None;
+    let mut annotations = object.meta_subset("annotations", KEPT_ANNOTATIONS);
+    if let Some(kept) = annotations.as_object_mut() {
+        for value in kept.values_mut() {
+            *value = cut(value);
+        }
     }
     let mut labels = object.meta_subset("labels", KEPT_LABELS);
     if object.kind == Kind::Namespace
@@ -131,31 +139,36 @@ pub fn trimmed(object: Object) -> Option<Object> {
         "creationTimestamp",
     ] {
         if let Some(value) = metadata.get(field) {
-            slim["metadata"][field] = value.clone();
+            slim["metadata"][field] = cut(value);
         }
     }
-    if let Some(role) = body.get("roleRef") {
-        if role.to_string().len() > MAX_VALUE {
-            return None;
-        }
-        slim["roleRef"] = role.clone();
+    if let Some(role) = body.get("roleRef").and_then(Value::as_object) {
+        slim["roleRef"] = role.iter().map(|(k, v)| (k.clone(), cut(v))).collect();
     }
     if let Some(subjects) = body.get("subjects").and_then(Value::as_array) {
-        if subjects
+        // A list read in part ends with {"omitted": n}.
+        let omitted_earlier: u64 = subjects
+            .iter()
+            .filter_map(|s| s.get("omitted").and_then(Value::as_u64))
+            .sum();
+        let real: Vec<&Value> = subjects
+            .iter()
+            .filter(|s| s.get("omitted").is_none())
+            .collect();
+        let kept: Vec<Value> = real
             .iter()
             .take(MAX_SUBJECTS)
-            .any(|s| s.to_string().len() > MAX_VALUE)
-        {
-            return None;
-        }
-        slim["subjects"] = json!(subjects.iter().take(MAX_SUBJECTS).collect::<Vec<_>>());
-        slim["subjectsOmitted"] = json!(subjects.len().saturating_sub(MAX_SUBJECTS));
+            .map(|s| match s.as_object() {
+                Some(fields) => fields.iter().map(|(k, v)| (k.clone(), cut(v))).collect(),
+                None => Value::Null,
+            })
+            .collect();
+        slim["subjects"] = json!(kept);
+        slim["subjectsOmitted"] =
+            json!(real.len().saturating_sub(MAX_SUBJECTS) as u64 + omitted_earlier);
     }
     if let Some(owner) = body.pointer("/spec/owner/name") {
-        if too_long(owner) {
-            return None;
-        }
-        slim["spec"] = json!({"owner": {"name": owner}});
+        slim["spec"] = json!({"owner": {"name": cut(owner)}});
     }
     // A contributor policy's attachment, which the sweep brings to its namespace's mesh mode;
     // one longer than any this function writes is kept as a mark that differs from them all.
@@ -164,15 +177,12 @@ pub fn trimmed(object: Object) -> Option<Object> {
         slim["spec"] = json!({"targetRefs": if short { refs.clone() } else { json!("oversized") }});
     }
     if let Some(renewed) = body.pointer("/spec/renewTime") {
-        if too_long(renewed) {
-            return None;
-        }
-        slim["spec"] = json!({"renewTime": renewed});
+        slim["spec"] = json!({"renewTime": cut(renewed)});
     }
-    Some(Object {
+    Object {
         body: slim,
         ..object
-    })
+    }
 }
 
 /// The creation time the API server gave an object (seconds since the epoch).
@@ -270,16 +280,16 @@ pub async fn records(client: &kube::Client, namespace: &str) -> Result<Records, 
 }
 
 /// Hands every managed binding of `kinds` in `territory`, with its person's key, to `keep`,
-/// page by page. How many objects were dropped as oversized.
+/// page by page. How many objects could not be read at all.
 async fn territory_bindings(
     client: &kube::Client,
     kinds: &[Kind],
     territory: &BTreeSet<String>,
     mut keep: impl FnMut(&str, Object),
 ) -> Result<usize, Error> {
-    let mut dropped = 0;
+    let mut unreadable = 0;
     for kind in kinds {
-        dropped += read_pages(client, *kind, None, ours(true), |binding| {
+        unreadable += read_pages(client, *kind, None, ours(true), |binding| {
             let in_territory = binding
                 .namespace
                 .as_deref()
@@ -290,11 +300,11 @@ async fn territory_bindings(
         })
         .await?;
     }
-    Ok(dropped)
+    Ok(unreadable)
 }
 
 /// Counts every person's managed bindings of `kinds` in `territory` into `people`, with the
-/// creation of their oldest. How many objects were dropped as oversized.
+/// creation of their oldest. How many objects could not be read at all.
 pub async fn count_bindings(
     client: &kube::Client,
     kinds: &[Kind],

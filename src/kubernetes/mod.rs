@@ -2,6 +2,7 @@
 //! policy, the reads of a sign-in and its writes, the doctor's questions, the sweep's inventory
 //! and revocations, all through kube-rs's typed API. I/O.
 
+pub mod bounded;
 pub mod client;
 pub mod execute;
 pub mod inspect;

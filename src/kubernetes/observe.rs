@@ -17,6 +17,7 @@ use crate::domain::objects::{
 };
 use crate::domain::plan::{Observed, RecordState};
 use crate::error::Error;
+use crate::kubernetes::bounded;
 use crate::kubernetes::typed::KindApi;
 
 /// The label selector of a person's managed objects: their `sub`, and (when it is looked up)
@@ -117,45 +118,44 @@ async fn list(client: &kube::Client, kind: Kind, params: ListParams) -> Result<V
         .map_err(|source| Error::kubernetes("list", &format!("{} list", kind.name()), source))
 }
 
-/// Items per page of what a namespace admin can write (the person's labelled bindings).
-const PERSON_PAGE: u32 = 50;
+/// Items per page of what a namespace admin can write (the person's labelled bindings, those
+/// of a legacy name): the page's text is what is held at once.
+const PERSON_PAGE: u32 = 20;
 /// Pages of those read at most: a person has one binding and one twin per group, and a sign-in
 /// makes at most [`crate::domain::plan::MAX_CHANGES_PER_SIGN_IN`] changes.
-const PERSON_PAGES: usize = 20;
-/// The largest such object kept, serialised (without `managedFields`): the function's are
-/// under 2 KiB; a bigger one is nobody's this function made, and is dropped.
-pub const MAX_PERSON_OBJECT: usize = 16 * 1024;
+const PERSON_PAGES: usize = 50;
+/// The most text of those read by one list: the function's objects are under 2 KiB each.
+const PERSON_BYTES: usize = 16 * 1024 * 1024;
 
-/// Every object of `kind` matching `params`, page by page, dropping those larger than any this
-/// function writes: what a namespace admin stores under a person's label neither fills the
-/// function's memory nor fails the sign-in. At most [`PERSON_PAGES`] pages are read (logged).
+/// Every object of `kind` matching `params`, page by page, leaving out those larger than
+/// [`bounded::MAX_PARSED_ITEM`] unparsed: what a namespace admin stores under a person's label
+/// or a legacy name neither fills the function's memory nor fails the sign-in. At most
+/// [`PERSON_PAGES`] pages and [`PERSON_BYTES`] are read (logged).
 async fn list_bounded(
     client: &kube::Client,
     kind: Kind,
     params: ListParams,
 ) -> Result<Vec<Object>, Error> {
-    let api = KindApi::new(client, kind, None);
     let mut params = params.limit(PERSON_PAGE);
     let mut kept = Vec::new();
-    let mut dropped = 0;
+    let (mut left_out, mut bytes) = (0, 0);
     for _ in 0..PERSON_PAGES {
-        let (page, next) = api.list_page(&params).await.map_err(|source| {
-            Error::kubernetes("list", &format!("{} list", kind.name()), source)
-        })?;
-        for object in page {
-            if object.body.to_string().len() <= MAX_PERSON_OBJECT {
-                kept.push(object);
-            } else {
-                dropped += 1;
-            }
-        }
-        match next {
-            Some(token) => params.continue_token = Some(token),
+        let page = bounded::list_page(client, kind, None, &params, false)
+            .await
+            .map_err(|source| {
+                Error::kubernetes("list", &format!("{} list", kind.name()), source)
+            })?;
+        left_out += page.oversized + page.unreadable;
+        bytes += page.bytes;
+        kept.extend(page.items);
+        match page.next {
+            Some(token) if bytes < PERSON_BYTES => params.continue_token = Some(token),
+            Some(_) => break,
             None => {
-                if dropped > 0 {
+                if left_out > 0 {
                     tracing::warn!(
                         kind = kind.name(),
-                        dropped,
+                        left_out,
                         "objects labelled with the person, larger than any this function writes, were ignored"
                     );
                 }
@@ -166,6 +166,7 @@ async fn list_bounded(
     tracing::warn!(
         kind = kind.name(),
         read = kept.len(),
+        bytes,
         "more objects labelled with the person than one sign-in reads; the rest are left for a later sign-in"
     );
     Ok(kept)
@@ -226,7 +227,7 @@ pub async fn observe(
             let by_name = ListParams::default().fields(&format!("metadata.name={name}"));
             binding_kinds
                 .iter()
-                .map(move |kind| list(client, *kind, by_name.clone()))
+                .map(move |kind| list_bounded(client, *kind, by_name.clone()))
         })),
         read_record(client, desired),
     );
@@ -307,7 +308,7 @@ mod tests {
     fn desired(mode: Mode, groups: &[&str]) -> DesiredState {
         let identity = Identity {
             user_name: "rumesh".into(),
-            cognito_user_name: "adfs_rumesh".into(),
+            signed_in: true,
             sub: "sub-1".into(),
             email: "rumesh@corp.example".into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),

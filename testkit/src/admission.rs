@@ -173,6 +173,15 @@ impl Admission {
         }
         let mut policies = Vec::new();
         for (name, spec) in specs {
+            // The API server refuses such a policy when it is created, bound or not.
+            for variable in &spec.variables {
+                if !is_cel_identifier(&variable.name) {
+                    return Err(format!(
+                        "{name}: spec.variables[].name {:?}: name is not a valid CEL identifier",
+                        variable.name
+                    ));
+                }
+            }
             let Some(binding) = bindings.get(&name) else {
                 continue;
             };
@@ -291,6 +300,41 @@ impl Policy {
     }
 }
 
+/// What kube-apiserver accepts as a variable's name (kubernetes/kubernetes v1.31
+/// `pkg/apis/admissionregistration/validation` `validateVariable` and `isCELIdentifier`): an
+/// identifier that is not one of CEL's reserved words.
+fn is_cel_identifier(name: &str) -> bool {
+    const RESERVED: [&str; 21] = [
+        "true",
+        "false",
+        "null",
+        "in",
+        "as",
+        "break",
+        "const",
+        "continue",
+        "else",
+        "for",
+        "function",
+        "if",
+        "import",
+        "let",
+        "loop",
+        "package",
+        "namespace",
+        "return",
+        "var",
+        "void",
+        "while",
+    ];
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+        && !RESERVED.contains(&name)
+}
+
 /// The `request` variable: what kube-apiserver's `AdmissionRequest` carries, empty fields left
 /// out as its unstructured converter does.
 fn request(review: &Review) -> Value {
@@ -329,5 +373,27 @@ fn to_cel(value: Option<&Value>) -> cel::Value {
                 .collect();
             cel::Value::from(map)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_variable_named_after_a_reserved_word_is_refused_as_the_api_server_refuses_it() {
+        assert!(is_cel_identifier("ns") && is_cel_identifier("_a1"));
+        for refused in ["namespace", "in", "var", "1a", "a-b", ""] {
+            assert!(!is_cel_identifier(refused), "{refused}");
+        }
+        let manifest = include_str!("../../deploy/admission.yaml");
+        assert!(Admission::from_manifest(manifest).is_ok());
+        let renamed = manifest.replace("- name: ns\n", "- name: namespace\n");
+        assert_ne!(
+            renamed, manifest,
+            "the project's policies name a variable `ns`"
+        );
+        let refused = Admission::from_manifest(&renamed).err().unwrap_or_default();
+        assert!(refused.contains("not a valid CEL identifier"), "{refused}");
     }
 }

@@ -208,7 +208,52 @@ struct Stored {
     managed: Vec<ManagedEntry>,
 }
 
-type Key = (&'static str, String, String);
+/// An object's place: its resource, namespace and name, ordered as the API server orders the
+/// keys `/registry/<resource>/<namespace>/<name>`, the order every list comes in: from etcd a
+/// range read of the prefix, answered in key byte order (k8s.io/apiserver v0.34.0, kubernetes
+/// v1.34.0's staging copy, `pkg/storage/etcd3/store.go` `GetList`); from the watch cache a
+/// B-tree ordered `a.Key < b.Key` (`pkg/storage/cacher/store_btree.go` 145).
+type Key = (&'static str, Ns, String);
+
+/// A namespace in a [`Key`]: ordered as `<namespace>/` is, bytewise, so that `team-a/x` comes
+/// before `team/y` as in etcd ('-' is below '/'), where plain string order would put `team`
+/// first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Ns(String);
+
+impl Ord for Ns {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let path = |ns: &Ns| {
+            ns.0.bytes()
+                .chain(std::iter::once(b'/'))
+                .collect::<Vec<u8>>()
+        };
+        if self.0 == other.0 {
+            std::cmp::Ordering::Equal
+        } else {
+            path(self).cmp(&path(other))
+        }
+    }
+}
+
+impl PartialOrd for Ns {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq<String> for Ns {
+    fn eq(&self, other: &String) -> bool {
+        self.0 == *other
+    }
+}
+
+impl std::ops::Deref for Ns {
+    type Target = String;
+    fn deref(&self) -> &String {
+        &self.0
+    }
+}
 
 /// All objects of the fake cluster.
 #[derive(Default, Clone)]
@@ -746,7 +791,7 @@ impl Store {
         let namespace = (!key.1.is_empty()).then_some(key.1.as_str());
         let namespace_object = namespace.and_then(|ns| {
             self.objects
-                .get(&(NAMESPACES.plural, String::new(), ns.to_owned()))
+                .get(&(NAMESPACES.plural, Ns::default(), ns.to_owned()))
                 .map(|n| &n.body)
         });
         admission.review(&crate::admission::Review {
@@ -770,7 +815,7 @@ impl Store {
     fn key(target: &Target, name: &str) -> Key {
         (
             target.resource.plural,
-            target.namespace.unwrap_or("").to_owned(),
+            Ns(target.namespace.unwrap_or("").to_owned()),
             name.to_owned(),
         )
     }
@@ -817,7 +862,7 @@ impl Store {
     pub fn exists(&self, resource: &Resource, namespace: Option<&str>, name: &str) -> bool {
         self.objects.contains_key(&(
             resource.plural,
-            namespace.unwrap_or("").to_owned(),
+            Ns(namespace.unwrap_or("").to_owned()),
             name.to_owned(),
         ))
     }
@@ -836,21 +881,25 @@ impl Store {
         let plural = target.resource.plural;
         let after = page.and_then(|p| p.after);
         let start: Key = match after {
-            Some((ns, name)) => (plural, ns.to_owned(), name.to_owned()),
-            None => (plural, String::new(), String::new()),
+            Some((ns, name)) => (plural, Ns(ns.to_owned()), name.to_owned()),
+            None => (plural, Ns::default(), String::new()),
         };
         let limit = page.map_or(usize::MAX, |p| p.limit);
+        let from = start.clone();
         let mut matching = self
             .objects
             .range(start..)
             .take_while(|((p, _, _), _)| *p == plural)
+            // The range starts at the `after` object itself, which is not part of the page.
+            .filter(|(key, _)| after.is_none() || **key != from)
             .filter(|((_, ns, name), _)| {
-                after.is_none_or(|(a_ns, a_name)| (ns.as_str(), name.as_str()) > (a_ns, a_name))
-            })
-            .filter(|((_, ns, name), _)| {
-                target.namespace.is_none_or(|t| t == ns)
+                target.namespace.is_none_or(|t| t == ns.as_str())
                     && fields.iter().all(|(field, negated, value)| {
-                        let actual = if field == "metadata.name" { name } else { ns };
+                        let actual = if field == "metadata.name" {
+                            name
+                        } else {
+                            &ns.0
+                        };
                         (actual == value) != *negated
                     })
             })
@@ -868,7 +917,7 @@ impl Store {
                 fields.remove("kind");
             }
             items.push(item);
-            last = Some((ns.clone(), name.clone()));
+            last = Some((ns.0.clone(), name.clone()));
         }
         let more = matching.next().is_some();
         let group = target.resource.group;
@@ -989,7 +1038,7 @@ impl Store {
     /// Starts deleting namespace `name`: it keeps existing (its finalizer holds it) but takes
     /// no new content.
     pub fn terminate_namespace(&mut self, name: &str) {
-        let key = (NAMESPACES.plural, String::new(), name.to_owned());
+        let key = (NAMESPACES.plural, Ns::default(), name.to_owned());
         if let Some(stored) = self.objects.get_mut(&key) {
             stored.body["metadata"]["deletionTimestamp"] = json!(self.now);
             stored.body["status"]["phase"] = json!("Terminating");
@@ -1493,7 +1542,7 @@ impl Store {
                 .cloned()
                 .collect();
             for key in dependents {
-                let scope = (!key.1.is_empty()).then(|| key.1.clone());
+                let scope = (!key.1.is_empty()).then(|| key.1.0.clone());
                 let uid = self.objects[&key].body["metadata"]["uid"]
                     .as_str()
                     .map(str::to_owned);
@@ -1510,7 +1559,7 @@ impl Store {
         self.objects
             .get(&(
                 resource.plural,
-                namespace.unwrap_or("").to_owned(),
+                Ns(namespace.unwrap_or("").to_owned()),
                 name.to_owned(),
             ))
             .map(|s| &s.body)
@@ -1527,7 +1576,7 @@ impl Store {
     ) {
         let key = (
             resource.plural,
-            namespace.unwrap_or("").to_owned(),
+            Ns(namespace.unwrap_or("").to_owned()),
             name.to_owned(),
         );
         if self.objects.contains_key(&key) {
@@ -1603,6 +1652,76 @@ mod tests {
         assert_eq!(
             forced["spec"]["owner"]["name"], "b@x",
             "force takes the field over"
+        );
+    }
+
+    #[test]
+    fn lists_come_in_storage_key_order_and_pages_follow_it() {
+        // `/registry/rolebindings/team-a/...` sorts before `/registry/rolebindings/team/...`.
+        let mut store = store_with_namespace("team");
+        store
+            .create(
+                &target(NAMESPACES, None),
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}),
+                "test",
+            )
+            .unwrap();
+        let rb = |name: &str| {
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                   "metadata": {"name": name},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+                   "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "a@x"}]})
+        };
+        for (ns, name) in [
+            ("team", "a"),
+            ("team-a", "b"),
+            ("team", "c"),
+            ("team-a", "d"),
+        ] {
+            let t = Target {
+                resource: ROLEBINDINGS,
+                version: "v1",
+                namespace: Some(ns),
+            };
+            store.create(&t, rb(name), "test").unwrap();
+        }
+        let all = target(ROLEBINDINGS, None);
+        let place = |item: &Value| {
+            format!(
+                "{}/{}",
+                item["metadata"]["namespace"].as_str().unwrap(),
+                item["metadata"]["name"].as_str().unwrap()
+            )
+        };
+        let (list, _) = store.list(&all, None, None, None).unwrap();
+        let order: Vec<String> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(place)
+            .collect();
+        assert_eq!(order, ["team-a/b", "team-a/d", "team/a", "team/c"]);
+        let page = Page {
+            limit: 2,
+            after: None,
+        };
+        let (first, last) = store.list(&all, None, None, Some(page)).unwrap();
+        assert_eq!(first["items"].as_array().unwrap().len(), 2);
+        let last = last.unwrap();
+        let page = Page {
+            limit: 2,
+            after: Some((last.0.as_str(), last.1.as_str())),
+        };
+        let (second, last) = store.list(&all, None, None, Some(page)).unwrap();
+        let order: Vec<String> = second["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(place)
+            .collect();
+        assert_eq!(
+            (order, last),
+            (vec!["team/a".to_owned(), "team/c".to_owned()], None)
         );
     }
 
