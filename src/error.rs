@@ -156,6 +156,22 @@ impl Error {
         }
     }
 
+    /// True when the deadline, not the API server, ended a request: what was not done may be
+    /// done by a later run.
+    pub fn is_out_of_time(&self) -> bool {
+        let mut next: Option<&dyn std::error::Error> = Some(self);
+        while let Some(error) = next {
+            if matches!(
+                error.downcast_ref::<crate::kubernetes::policy::PolicyError>(),
+                Some(crate::kubernetes::policy::PolicyError::OutOfTime { .. })
+            ) {
+                return true;
+            }
+            next = error.source();
+        }
+        false
+    }
+
     /// The error and its causes on one line, each message once (the AWS SDK repeats its own).
     pub fn chain(&self) -> String {
         let mut messages: Vec<String> = Vec::new();

@@ -241,3 +241,23 @@ async fn an_http1_only_api_server_still_works() {
         "{connections:?}"
     );
 }
+
+#[tokio::test]
+async fn a_group_whose_writes_the_deadline_cuts_is_deferred_not_failed() {
+    // FAIL_MODE=closed: only a failure refuses the sign-in; a grant the time budget did not
+    // allow is deferred to the next sign-in, like a group never started.
+    let h = Harness::start(Flavor::Current, &[("TIME_BUDGET_MS", BUDGET_MS)]).await;
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    // Reads answer, writes never do: the new group's Profile is cut by the deadline.
+    h.cluster.inject(Fault::Hang, 1000, Some(Method::POST));
+    h.cluster.inject(Fault::Hang, 1000, Some(Method::PATCH));
+    let (elapsed, outcome) = timed(&h, "[ml, vision]").await;
+    assert!(elapsed < BUDGET + SLACK, "answered after {elapsed:?}");
+    let outcome = outcome.unwrap();
+    let report = common::report(&outcome);
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.deferred, ["vision"]);
+    h.cluster.clear_faults();
+    let outcome = h.sign_in("rumesh", RUMESH, "[ml, vision]").await.unwrap();
+    assert_eq!(granted(&outcome), ["ml", "vision"]);
+}

@@ -365,7 +365,9 @@ const GROUPS_AT_ONCE: usize = 32;
 
 /// The groups of `plan`, in the claim's order, a bounded number at once; a group starts only
 /// while the time left before `deadline` is at least what one group takes. Each group's
-/// outcomes, or `None` for a group not started.
+/// outcomes, or `None` for a group not started or cut by the deadline (deferred: a grant
+/// withheld until the next sign-in is never a grant made in error; revocations are not
+/// deferred).
 async fn provision_groups(
     client: &kube::Client,
     plan: &Plan,
@@ -389,11 +391,19 @@ async fn provision_groups(
                     return (index, Ok(None));
                 }
                 let started = Instant::now();
-                let outcomes = provision_group(client, group, owner, user_key).await;
+                let outcomes = match provision_group(client, group, owner, user_key).await {
+                    // Cut by the deadline: deferred like a group not started; what was written
+                    // stays and the rest comes at the next sign-in (every write is idempotent).
+                    Err(error) if error.is_out_of_time() => {
+                        tracing::info!(group = %group.group, error = %error.chain(), "deferred: the time budget ran out while the group was being provisioned");
+                        Ok(None)
+                    }
+                    outcomes => outcomes.map(Some),
+                };
                 pace.lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .group_took(started.elapsed());
-                (index, outcomes.map(Some))
+                (index, outcomes)
             })
             .buffer_unordered(GROUPS_AT_ONCE)
             .collect()

@@ -36,11 +36,17 @@ const MIN_ATTEMPT: Duration = Duration::from_millis(30);
 /// open files) or floods a shared API server.
 pub const MAX_IN_FLIGHT: usize = 64;
 
+/// The deadline ended the request after `attempts`, the last of which came to `last`.
+fn out_of_time(attempts: u32, last: String) -> BoxError {
+    PolicyError::OutOfTime { attempts, last }.into()
+}
+
 /// Why a request got no answer worth returning.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
-    #[error("no answer within the sign-in's time budget")]
-    OutOfTime,
+    /// The deadline came first: the request may be tried again by a later run.
+    #[error("no answer within the time budget (after {attempts} attempts; last: {last})")]
+    OutOfTime { attempts: u32, last: String },
     #[error("gave up after {attempts} attempts; last: {last}")]
     GaveUp { attempts: u32, last: String },
 }
@@ -105,18 +111,19 @@ impl SignInPolicy {
         let (parts, body) = request.into_parts();
         let body = body.collect().await?.to_bytes();
         let mut attempt = 0;
+        let mut last = String::from("none");
         loop {
-            attempt += 1;
             let remaining = self.deadline.saturating_duration_since(Instant::now());
             if remaining < MIN_ATTEMPT {
-                return Err(PolicyError::OutOfTime.into());
+                return Err(out_of_time(attempt, last));
             }
             // A slot is held for the attempt only (not while backing off); waiting for one
             // counts against the deadline, not against the attempt's timeout.
             let Ok(Ok(_slot)) = tokio::time::timeout(remaining, self.in_flight.acquire()).await
             else {
-                return Err(PolicyError::OutOfTime.into());
+                return Err(out_of_time(attempt, last));
             };
+            attempt += 1;
             let remaining = self.deadline.saturating_duration_since(Instant::now());
             let request = Request::from_parts(parts.clone(), Body::from(body.clone()));
             let outcome = tokio::time::timeout(
@@ -124,7 +131,8 @@ impl SignInPolicy {
                 self.attempt(inner.clone(), request),
             )
             .await;
-            let (last, wait) = match outcome {
+            let wait;
+            (last, wait) = match outcome {
                 Ok(Ok((response, bytes))) if is_retryable(response.status()) => {
                     let wait =
                         retry_after(&response, &bytes).unwrap_or_else(|| self.backoff(attempt));
@@ -139,12 +147,15 @@ impl SignInPolicy {
             };
             tracing::debug!(method = %parts.method, path = parts.uri.path(), attempt, last, "retrying a Kubernetes request");
             let left = self.deadline.saturating_duration_since(Instant::now());
-            if attempt >= MAX_ATTEMPTS || wait + MIN_ATTEMPT > left {
+            if attempt >= MAX_ATTEMPTS {
                 return Err(PolicyError::GaveUp {
                     attempts: attempt,
                     last,
                 }
                 .into());
+            }
+            if wait + MIN_ATTEMPT > left {
+                return Err(out_of_time(attempt, last));
             }
             tokio::time::sleep(wait).await;
         }
