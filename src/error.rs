@@ -1,12 +1,15 @@
 //! The library's error type, each variant keeping its cause; and the stable error a user sees
-//! when a sign-in fails.
-
-use crate::eks::token::TokenError;
+//! when a sign-in fails. No I/O of its own: the edges' causes, named.
 
 /// What Cognito shows the user when provisioning fails in `FAIL_MODE=closed`: no internals.
 pub const USER_FACING_MESSAGE: &str = "Kubeflow access could not be set up for this sign-in. Please try again in a minute; if it keeps failing, contact your Kubeflow administrator.";
 
 type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why the EKS bearer token could not be minted ([`crate::eks::token`]).
+#[derive(Debug, thiserror::Error)]
+#[error("could not presign the EKS token")]
+pub struct TokenError(#[source] pub(crate) Cause);
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -36,7 +39,7 @@ pub enum Error {
         source: kube::Error,
     },
     #[error("the cluster's conventions")]
-    Conventions(#[source] crate::domain::conventions::NotServed),
+    Conventions(#[source] crate::domain::sign_in::conventions::NotServed),
     #[error("Cognito {operation} failed")]
     Cognito {
         operation: &'static str,
@@ -154,22 +157,6 @@ impl Error {
             1 => failures.pop().map(|(_, error)| error),
             _ => Some(Error::Clusters(failures)),
         }
-    }
-
-    /// True when the deadline, not the API server, ended a request: what was not done may be
-    /// done by a later run.
-    pub fn is_out_of_time(&self) -> bool {
-        let mut next: Option<&dyn std::error::Error> = Some(self);
-        while let Some(error) = next {
-            if matches!(
-                error.downcast_ref::<crate::kubernetes::policy::PolicyError>(),
-                Some(crate::kubernetes::policy::PolicyError::OutOfTime { .. })
-            ) {
-                return true;
-            }
-            next = error.source();
-        }
-        false
     }
 
     /// The error and its causes on one line, each message once (the AWS SDK repeats its own).

@@ -1,4 +1,4 @@
-//! Lambda bootstrap: logging, configuration, AWS clients, then the runtime loop.
+//! Lambda bootstrap (I/O): logging, configuration, AWS clients, then the runtime loop.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use kubeflow_profile_manager::domain::config::Config;
 use kubeflow_profile_manager::domain::doctor::DoctorReport;
-use kubeflow_profile_manager::domain::sweep::SweepAnswer;
+use kubeflow_profile_manager::domain::offboarding::sweep::SweepAnswer;
 use kubeflow_profile_manager::error::InvocationFailed;
 use kubeflow_profile_manager::lambda::Payload;
 use kubeflow_profile_manager::lambda::command_line::{Launch, launch};
@@ -22,7 +22,7 @@ use serde_json::value::RawValue;
 #[serde(untagged)]
 enum Reply {
     Event(Box<RawValue>),
-    Report(DoctorReport),
+    Doctor(DoctorReport),
     Sweep(SweepAnswer),
     Access(AccessAnswer),
 }
@@ -84,7 +84,7 @@ async fn run_runtime() -> Result<ExitCode, Error> {
         };
         Ok::<_, InvocationFailed>(match app.invoke(payload.get(), remaining).await? {
             Answer::Unchanged => Reply::Event(payload),
-            Answer::Report(report) => Reply::Report(report),
+            Answer::Doctor(report) => Reply::Doctor(report),
             Answer::Sweep(summary) => Reply::Sweep(summary),
             Answer::Access(report) => Reply::Access(report),
         })

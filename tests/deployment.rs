@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use common::Harness;
 use kfpm_testkit::rbac::{PolicyRule, Rbac, UserInfo, allows};
 use kubeflow_profile_manager::domain::config::{self, Config};
-use kubeflow_profile_manager::domain::metrics::SignInMetrics;
-use kubeflow_profile_manager::domain::sweep::SweepSummary;
+use kubeflow_profile_manager::domain::offboarding::sweep::SweepSummary;
+use kubeflow_profile_manager::domain::sign_in::metrics::SignInMetrics;
 use serde::Deserialize;
 use serde_norway::Value;
 
@@ -486,7 +486,7 @@ fn several_clusters_get_the_permission_each_needs_as_plain_lists_sam_build_can_b
             (config::GROUP_PREFIX, "KF-"),
         ])
         .unwrap();
-        let labels: Vec<String> = config.clusters.iter().map(|c| c.label()).collect();
+        let labels: Vec<String> = config.clusters.targets.iter().map(|c| c.label()).collect();
         assert_eq!(labels, clusters, "{cluster_name}");
         // Both roles may describe exactly those clusters.
         for function in ["ProfileManagerFunction", "SweepFunction"] {
@@ -578,8 +578,8 @@ fn the_sweep_runs_on_a_schedule_with_its_own_time_and_may_only_ask_the_pool_abou
     // The scheduled input is the sweep command, as the function reads it.
     let input = schedule["Properties"]["Input"].as_str().unwrap();
     assert_eq!(
-        kubeflow_profile_manager::domain::doctor::classify(input),
-        kubeflow_profile_manager::domain::doctor::Invocation::Sweep
+        kubeflow_profile_manager::domain::router::classify(input),
+        kubeflow_profile_manager::domain::router::Invocation::Sweep
     );
     let policies = sweep["Policies"].as_sequence().unwrap();
     let statements = policies[0]["Statement"].as_sequence().unwrap();

@@ -10,7 +10,7 @@ mod common;
 use common::{Harness, OWNER, granted};
 use kfpm_testkit::apiserver::{FakeClusterConfig, Flavor};
 use kfpm_testkit::events::sub_of;
-use kubeflow_profile_manager::domain::names::legacy_user_label_value;
+use kubeflow_profile_manager::domain::model::names::legacy_user_label_value;
 use serde_json::json;
 
 const RUMESH: &str = "rumesh@corp.example";

@@ -4,15 +4,15 @@
 use proptest::prelude::*;
 use serde_json::Value;
 
-use kubeflow_profile_manager::domain::admission::{Identity, Mode};
 use kubeflow_profile_manager::domain::config::Config;
-use kubeflow_profile_manager::domain::conventions::Conventions;
-use kubeflow_profile_manager::domain::desired::desired_state;
-use kubeflow_profile_manager::domain::event::TokenEvent;
-use kubeflow_profile_manager::domain::groups::parse_groups;
-use kubeflow_profile_manager::domain::names::{dns_label, is_dns_label};
-use kubeflow_profile_manager::domain::objects::Kind;
-use kubeflow_profile_manager::domain::protected::SYSTEM_NAMESPACES;
+use kubeflow_profile_manager::domain::model::names::{dns_label, is_dns_label};
+use kubeflow_profile_manager::domain::model::objects::Kind;
+use kubeflow_profile_manager::domain::model::protected::SYSTEM_NAMESPACES;
+use kubeflow_profile_manager::domain::sign_in::admission::{Identity, Mode};
+use kubeflow_profile_manager::domain::sign_in::conventions::Conventions;
+use kubeflow_profile_manager::domain::sign_in::desired::desired_state;
+use kubeflow_profile_manager::domain::sign_in::event::TokenEvent;
+use kubeflow_profile_manager::domain::sign_in::groups::parse_groups;
 
 /// Names from a small alphabet, so that near-collisions (case, separators, accents) are common.
 fn group_name() -> impl Strategy<Value = String> {

@@ -7,9 +7,9 @@ use common::{Harness, OWNER, granted, refused};
 use kfpm_testkit::apiserver::Flavor;
 use kfpm_testkit::events::{sign_in_event, sub_of, token_event};
 use kubeflow_profile_manager::Outcome;
-use kubeflow_profile_manager::domain::admission::Skip;
-use kubeflow_profile_manager::domain::event::EmailProblem;
-use kubeflow_profile_manager::domain::names::legacy_user_label_value;
+use kubeflow_profile_manager::domain::model::names::legacy_user_label_value;
+use kubeflow_profile_manager::domain::sign_in::admission::Skip;
+use kubeflow_profile_manager::domain::sign_in::event::EmailProblem;
 use serde_json::{Value, json};
 
 const RUMESH: &str = "rumesh@corp.example";
@@ -491,6 +491,59 @@ async fn an_administrators_group_profile_is_bound_only_when_it_records_the_group
             .get("RoleBinding", Some("vision"), RUMESH_BINDING)
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn huge_bindings_a_namespace_admin_labels_with_a_colleague_slow_their_sign_in_but_never_fill_its_memory()
+ {
+    // Mallory, an admin of her own team, gives Rumesh 30 bindings of 200 KiB there, labelled
+    // with his `sub`. His sign-in reads his bindings 250 a page while a page is small; this
+    // one is over 2 MiB, so it is refused as it arrives and read again 20 a page. Nothing of
+    // his access changes, and the oversized bindings are left alone (items over 64 KiB are no
+    // binding the function writes).
+    let h = Harness::start(Flavor::Current, &[]).await;
+    common::seed_team(&h.cluster, "mallory-team");
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    for i in 0..30 {
+        h.cluster.seed(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": format!("for-rumesh-{i}"), "namespace": "mallory-team",
+                "labels": {"app.kubernetes.io/managed-by": "kubeflow-profile-manager",
+                           "kubeflow-profile-manager/user": sub_of("rumesh")},
+                "annotations": {"ballast": "x".repeat(200 * 1024)}},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-edit"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": RUMESH}],
+        }));
+    }
+    h.cluster.clear_requests();
+    let outcome = h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(granted(&outcome), ["ml"]);
+    let lists: Vec<String> = h
+        .cluster
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == "GET" && r.path == "/apis/rbac.authorization.k8s.io/v1/rolebindings"
+        })
+        .map(|r| r.query.clone())
+        .collect();
+    assert!(lists.len() >= 3, "{lists:?}");
+    assert!(lists[0].contains("limit=250"), "{lists:?}");
+    assert!(
+        lists[1..].iter().all(|q| q.contains("limit=20")),
+        "{lists:?}"
+    );
+    let forged = h
+        .cluster
+        .all("RoleBinding")
+        .iter()
+        .filter(|b| {
+            b["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("for-rumesh-"))
+        })
+        .count();
+    assert_eq!(forged, 30, "left alone");
 }
 
 mod logs {

@@ -673,7 +673,7 @@ async fn app_with(
     clock: kubeflow_profile_manager::Clock,
 ) -> kubeflow_profile_manager::App {
     let mut config = h.app.config().clone();
-    config.clusters = vec![kubeflow_profile_manager::domain::config::ClusterTarget {
+    config.clusters.targets = vec![kubeflow_profile_manager::domain::config::ClusterTarget {
         region: None,
         name: cluster_name.to_owned(),
     }];

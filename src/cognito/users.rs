@@ -14,7 +14,7 @@ use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cognitoidentityprovider::types::UserType;
 
-use crate::domain::sweep::{POOL_PAGE, PoolAnswer};
+use crate::domain::offboarding::sweep::{POOL_PAGE, PoolAnswer};
 use crate::error::Error;
 
 /// Why the pool could not be asked.

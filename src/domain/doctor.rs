@@ -13,32 +13,14 @@
 //!  "sub": "…"}
 //! ```
 //!
-//! Every member but the command is optional: without `email` no sign-in is previewed.
+//! Every member but the command is optional: without `email` no sign-in is previewed. The
+//! router ([`crate::domain::router`]) tells it from the other invocations.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::domain::access::ReportRequest;
-use crate::domain::config::{Config, FunctionRole, Role};
-use crate::domain::objects::Kind;
-
-/// The member that marks an invocation as a command to this function rather than a Cognito
-/// event.
-pub const COMMAND_MEMBER: &str = "kubeflow-profile-manager";
-
-/// What an invocation asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Invocation {
-    /// A Cognito event (or anything without the command member): handled as a sign-in.
-    SignIn,
-    Doctor(DoctorRequest),
-    /// The offboarding sweep.
-    Sweep,
-    AccessReport(ReportRequest),
-    /// A command member this version does not know, or a malformed command.
-    BadCommand(String),
-}
-
+use crate::domain::config::{Config, Role};
+use crate::domain::model::objects::Kind;
 /// The doctor's request.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -52,80 +34,6 @@ pub struct DoctorRequest {
     pub user_name: Option<String>,
     /// Their Cognito `sub`; looked up from their existing access when absent.
     pub sub: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Command {
-    #[serde(rename = "kubeflow-profile-manager")]
-    command: String,
-    #[serde(flatten)]
-    rest: serde_json::Map<String, Value>,
-}
-
-/// Classifies an invocation's payload. Cheap for sign-ins: only a payload that mentions the
-/// command member at all is parsed for it.
-pub fn classify(raw: &str) -> Invocation {
-    if !raw.contains(COMMAND_MEMBER) {
-        return Invocation::SignIn;
-    }
-    let Ok(command) = serde_json::from_str::<Command>(raw) else {
-        return Invocation::SignIn;
-    };
-    match command.command.as_str() {
-        "doctor" => match serde_json::from_value::<DoctorRequest>(Value::Object(command.rest)) {
-            Ok(request) => Invocation::Doctor(request),
-            Err(error) => Invocation::BadCommand(format!("doctor: {error}")),
-        },
-        "sweep" if command.rest.is_empty() => Invocation::Sweep,
-        "sweep" => Invocation::BadCommand("sweep takes no other member".to_owned()),
-        "access-report" => {
-            match serde_json::from_value::<ReportRequest>(Value::Object(command.rest)) {
-                Ok(request) => match request.start() {
-                    Ok(_) => Invocation::AccessReport(request),
-                    Err(error) => Invocation::BadCommand(format!("access-report: {error}")),
-                },
-                Err(error) => Invocation::BadCommand(format!("access-report: {error}")),
-            }
-        }
-        other => Invocation::BadCommand(format!(
-            "unknown command {other:?}; this version knows \"doctor\", \"sweep\" and \"access-report\""
-        )),
-    }
-}
-
-impl Invocation {
-    /// The function that answers this invocation: Cognito events and the doctor go to the
-    /// trigger, the sweep and the access report to the sweep function. `None` for a refused
-    /// command, which every function refuses alike.
-    pub fn answered_by(&self) -> Option<FunctionRole> {
-        match self {
-            Invocation::SignIn | Invocation::Doctor(_) => Some(FunctionRole::Trigger),
-            Invocation::Sweep | Invocation::AccessReport(_) => Some(FunctionRole::Sweep),
-            Invocation::BadCommand(_) => None,
-        }
-    }
-
-    /// Why a function of `role` refuses this invocation, if it does: permission to invoke one
-    /// function must never be permission to do the other's job (invoking the sweep function
-    /// with a sign-in event would grant access with the sweep's rights).
-    pub fn refused_by(&self, role: FunctionRole) -> Option<String> {
-        let answerer = self.answered_by().filter(|answerer| *answerer != role)?;
-        let (what, other) = match answerer {
-            FunctionRole::Trigger => (
-                "Cognito events and the doctor",
-                "the trigger (the stack's FunctionName)",
-            ),
-            FunctionRole::Sweep => (
-                "the sweep and the access report",
-                "the sweep function (the stack's SweepFunctionName)",
-            ),
-        };
-        Some(format!(
-            "this is the {} function (FUNCTION_ROLE={}): {what} go to {other}",
-            role.as_str(),
-            role.as_str()
-        ))
-    }
 }
 
 impl DoctorRequest {
@@ -294,19 +202,19 @@ pub fn required_permissions(twins: &[Kind], roles: &[Role]) -> Vec<Permission> {
 /// suffix's role in the team the suffix would name. An operator reads the list before turning
 /// suffixes on, or after, to see which teams they leave alone.
 pub fn suffix_findings(recorded: &[(String, String)], config: &Config) -> Vec<Finding> {
-    if config.role_suffixes.is_empty() {
+    if config.sign_in.role_suffixes.is_empty() {
         return Vec::new();
     }
     let kept: Vec<Finding> = recorded
         .iter()
         .filter_map(|(profile, group)| {
-            let (team, role) = config.team_and_role(group);
+            let (team, role) = config.sign_in.team_and_role(group);
             (team != group.as_str()).then(|| {
                 Finding::ok(
                     format!("team {profile}"),
                     format!(
                         "records the group {group:?}, which ends in a role suffix: it stays its own team (the exact group wins), its members get {} here, not {} in the team {team:?}",
-                        config.user_role.as_str(),
+                        config.sign_in.user_role.as_str(),
                         role.as_str()
                     ),
                 )
@@ -329,58 +237,6 @@ mod tests {
     use crate::domain::config::test_config;
 
     #[test]
-    fn only_a_payload_with_the_command_member_is_a_command() {
-        assert_eq!(
-            classify(r#"{"version":"1","triggerSource":"TokenGeneration_HostedAuth"}"#),
-            Invocation::SignIn
-        );
-        // A group named like the member, inside a Cognito event, is still a sign-in.
-        assert_eq!(
-            classify(
-                r#"{"request":{"userAttributes":{"custom:groups":"[kubeflow-profile-manager]"}}}"#
-            ),
-            Invocation::SignIn
-        );
-        assert_eq!(
-            classify(r#"{"kubeflow-profile-manager":"doctor"}"#),
-            Invocation::Doctor(DoctorRequest::default())
-        );
-        let Invocation::Doctor(request) = classify(
-            r#"{"kubeflow-profile-manager":"doctor","email":"j@corp.example","groups":["A"]}"#,
-        ) else {
-            panic!("a doctor request")
-        };
-        assert_eq!(request.groups, ["A"]);
-        assert!(matches!(
-            classify(r#"{"kubeflow-profile-manager":"doctor","emial":"x"}"#),
-            Invocation::BadCommand(m) if m.contains("emial")
-        ));
-        assert_eq!(
-            classify(r#"{"kubeflow-profile-manager":"sweep"}"#),
-            Invocation::Sweep
-        );
-        assert!(matches!(
-            classify(r#"{"kubeflow-profile-manager":"sweep","dryRun":true}"#),
-            Invocation::BadCommand(_)
-        ));
-        let Invocation::AccessReport(request) = classify(
-            r#"{"kubeflow-profile-manager":"access-report","namespace":"ml","format":"csv"}"#,
-        ) else {
-            panic!("an access report request")
-        };
-        assert_eq!(request.namespace.as_deref(), Some("ml"));
-        assert_eq!(request.format, crate::domain::access::ReportFormat::Csv);
-        assert!(matches!(
-            classify(r#"{"kubeflow-profile-manager":"access-report","format":"xlsx"}"#),
-            Invocation::BadCommand(m) if m.contains("xlsx")
-        ));
-        assert!(matches!(
-            classify(r#"{"kubeflow-profile-manager":"cure"}"#),
-            Invocation::BadCommand(m) if m.contains("cure")
-        ));
-    }
-
-    #[test]
     fn the_preview_is_a_federated_sign_in_with_the_groups_as_sent() {
         let request = DoctorRequest {
             email: Some("jane@corp.example".into()),
@@ -388,12 +244,12 @@ mod tests {
             ..DoctorRequest::default()
         };
         let raw = request.preview_event("custom:groups", "sub-1").unwrap();
-        let event = crate::domain::event::TokenEvent::parse(&raw).unwrap();
+        let event = crate::domain::sign_in::event::TokenEvent::parse(&raw).unwrap();
         assert!(event.is_federated_sign_in());
         assert_eq!(event.short_user_name(), "jane");
         let config = test_config(&[("ALLOW_ALL_GROUPS", "true")]);
-        let (identity, mode) = crate::domain::admission::admit(&event, &config).unwrap();
-        assert_eq!(mode, crate::domain::admission::Mode::Grant);
+        let (identity, mode) = crate::domain::sign_in::admission::admit(&event, &config).unwrap();
+        assert_eq!(mode, crate::domain::sign_in::admission::Mode::Grant);
         assert_eq!(identity.groups, ["KF-A", "Data Science"]);
         assert_eq!(identity.sub, "sub-1");
         assert!(

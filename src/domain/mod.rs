@@ -1,23 +1,12 @@
-//! The pure core: the configuration, the event and who it is for, the names, the desired state,
-//! the plan (desired against observed) and what a sign-in reports. Plain functions of their
-//! arguments over plain data (serde, k8s-openapi and kube-core types): no client, network,
-//! runtime or SDK crate is used here.
+//! The pure core, sorted by use case: the shared model (objects, names, protected namespaces,
+//! the mesh, activity records, metrics), the sign-in's rules, offboarding's (the sweep and the
+//! access report), the doctor's, and the configuration. Plain functions of their arguments
+//! over plain data (serde, k8s-openapi and kube-core types): no client, network, runtime or SDK
+//! crate is used here.
 
-pub mod access;
-pub mod activity;
-pub mod admission;
 pub mod config;
-pub mod conventions;
-pub mod desired;
 pub mod doctor;
-pub mod event;
-pub mod groups;
-pub mod mesh;
-pub mod metrics;
-pub mod names;
-pub mod objects;
-pub mod pace;
-pub mod plan;
-pub mod protected;
-pub mod report;
-pub mod sweep;
+pub mod model;
+pub mod offboarding;
+pub mod router;
+pub mod sign_in;

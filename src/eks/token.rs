@@ -14,6 +14,8 @@ use aws_sigv4::sign::v4;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::error::TokenError;
+
 const TOKEN_PREFIX: &str = "k8s-aws-v1.";
 /// The header that binds a token to one cluster; it must be signed.
 pub const CLUSTER_ID_HEADER: &str = "x-k8s-aws-id";
@@ -52,10 +54,6 @@ impl fmt::Debug for BearerToken {
         )
     }
 }
-
-#[derive(Debug, thiserror::Error)]
-#[error("could not presign the EKS token")]
-pub struct TokenError(#[source] Box<dyn std::error::Error + Send + Sync>);
 
 /// Mints the bearer token for `cluster` in `region` from `credentials` at time `now`.
 pub fn mint_token(

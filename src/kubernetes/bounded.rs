@@ -13,7 +13,8 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use crate::domain::objects::{Kind, Object};
+use crate::domain::model::objects::{KFAM_ROLE_ANNOTATION, KFAM_USER_ANNOTATION, Kind, Object};
+use crate::kubernetes::policy::AnswerLimit;
 use crate::kubernetes::typed::api_resource;
 
 /// The largest item parsed whole: the function's own objects are under 2 KiB.
@@ -39,8 +40,8 @@ const KEPT_FIELDS: &[&str] = &[
     "kubeflow-profile-manager/group",
     "kubeflow-profile-manager/resume-at",
     "owner",
-    "user",
-    "role",
+    KFAM_USER_ANNOTATION,
+    KFAM_ROLE_ANNOTATION,
     "roleRef",
     "subjects",
     "kind",
@@ -78,19 +79,24 @@ struct ListMeta {
 }
 
 /// One page of the objects of `kind` (in `namespace`, or everywhere) matching `params`. Items
-/// larger than [`MAX_PARSED_ITEM`] are read in part when `partial`, else left out.
+/// larger than [`MAX_PARSED_ITEM`] are read in part when `partial`, else left out. An answer
+/// over `limit` bytes is refused unread ([`crate::kubernetes::policy::answer_too_large`]).
 pub async fn list_page(
     client: &kube::Client,
     kind: Kind,
     namespace: Option<&str>,
     params: &ListParams,
     partial: bool,
+    limit: Option<usize>,
 ) -> Result<Page, kube::Error> {
     let resource = api_resource(kind);
     let path = DynamicObject::url_path(&resource, namespace);
-    let request = kube::core::Request::new(path)
+    let mut request = kube::core::Request::new(path)
         .list(params)
         .map_err(kube::Error::BuildRequest)?;
+    if let Some(limit) = limit {
+        request.extensions_mut().insert(AnswerLimit(limit));
+    }
     let text = client.request_text(request).await?;
     let list: RawList = serde_json::from_str(&text).map_err(kube::Error::SerdeError)?;
     let mut page = Page {

@@ -1,26 +1,35 @@
 //! Carries out a plan: the personal Profile, the revocations and every group at once; within a
 //! group its Profile and namespace first, then its bindings; the Python Lambda's bindings last.
-//! Writes only: what each outcome means is the domain's ([`crate::domain::report`]). I/O.
+//! Writes only: what each outcome means is the domain's ([`crate::domain::sign_in::report`]). I/O.
 
 use futures::StreamExt;
 use futures::future::join_all;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::domain::activity::{Annotate, RecordWrite};
-use crate::domain::desired::owned_by_profile;
-use crate::domain::objects::Object;
-use crate::domain::pace::Pace;
-use crate::domain::plan::{
-    GroupPlan, Plan, accepts_group_namespace, accepts_group_profile, collision_safe_binding,
-    grants_the_same, is_another_persons,
-};
-use crate::domain::protected::Refusal;
-use crate::domain::report::{
-    SyncReport, Write, WriteOutcome, log_change, refusal_outcome, status_text,
-};
+use crate::domain::model::activity::{Annotate, RecordWrite};
+use crate::domain::model::objects::Object;
+use crate::domain::model::protected::Refusal;
+use crate::domain::sign_in::desired::owned_by_profile;
+use crate::domain::sign_in::pace::Pace;
+use crate::domain::sign_in::plan::{Existing, GroupPlan, PersonalProfile, Plan};
+use crate::domain::sign_in::report::{SyncReport, Write, WriteOutcome};
 use crate::error::Error;
+use crate::kubernetes::policy::ran_out_of_time;
+use crate::kubernetes::status::{refusal_outcome, status_text};
 use crate::kubernetes::typed::KindApi;
+
+/// The log line of one change (`action` is `create`, `apply`, `delete`, or `would-...` in a dry
+/// run). Object names are DNS names this function made or the API server returned.
+pub fn log_change(action: &str, object: &Object) {
+    tracing::info!(
+        action,
+        kind = object.kind.name(),
+        namespace = object.namespace.as_deref().unwrap_or(""),
+        name = object.name.as_str(),
+        "change"
+    );
+}
 
 /// The API server's answer to a refused request, or the error when there was none (no answer
 /// in time, or the credentials refused: both end the sign-in's attempt).
@@ -187,58 +196,64 @@ async fn create_or_read(client: &kube::Client, object: &Object) -> Result<Create
     })
 }
 
-/// What a create of `object` came to: an existing object counts when `accept(existing)` says
-/// it is what was wanted (a concurrent invocation of the same sign-in, or access granted by
-/// other means).
-fn judged(created: Created, object: &Object, accept: impl Fn(&Value) -> bool) -> WriteOutcome {
-    match created {
-        Created::Made(_) => WriteOutcome::Done,
-        Created::Exists(existing) if accept(&existing) => WriteOutcome::Done,
-        Created::Exists(_) => WriteOutcome::Refused(Refusal::WriteRefused {
-            detail: format!("{} exists and is not this function's", object.describe()),
-        }),
-        Created::Not(outcome) => outcome,
-    }
-}
-
-/// Creates `object`; an existing one counts when `accept(existing)`.
+/// What a create of `wanted` for `group` came to: an existing object counts when the plan
+/// judges it what was wanted (a concurrent invocation of the same sign-in, or access granted
+/// by other means). Where KFAM's name is another person's in that namespace (look-alike
+/// emails), the object goes under the person's collision-safe name instead, once.
 async fn create(
     client: &kube::Client,
-    object: &Object,
-    accept: impl Fn(&Value) -> bool,
-) -> Result<WriteOutcome, Error> {
-    Ok(judged(
-        create_or_read(client, object).await?,
-        object,
-        accept,
-    ))
-}
-
-/// Creates a contributor object. Where KFAM's name is another person's in that namespace
-/// (look-alike emails), it goes under the person's collision-safe name instead.
-async fn create_binding(
-    client: &kube::Client,
+    group: &GroupPlan,
     wanted: &Object,
+    owner: &str,
     user_key: &str,
 ) -> Result<WriteOutcome, Error> {
-    match create_or_read(client, wanted).await? {
-        Created::Exists(existing)
-            if !grants_the_same(wanted, &existing) && is_another_persons(wanted, &existing) =>
-        {
-            let safe = collision_safe_binding(wanted, user_key);
-            tracing::warn!(
-                kind = wanted.kind.name(),
-                namespace = wanted.namespace.as_deref().unwrap_or(""),
-                taken = wanted.name.as_str(),
-                name = safe.name.as_str(),
-                "KFAM's name is another person's here; using a collision-safe name (access works, the dashboard cannot remove it)"
-            );
-            create(client, &safe, |existing| grants_the_same(&safe, existing)).await
+    let created = create_or_read(client, wanted).await?;
+    match &created {
+        Created::Exists(existing) => {
+            match group.judge_existing(wanted, existing, owner, user_key) {
+                Existing::CreateInstead(safe) => {
+                    tracing::warn!(
+                        kind = wanted.kind.name(),
+                        namespace = wanted.namespace.as_deref().unwrap_or(""),
+                        taken = wanted.name.as_str(),
+                        name = safe.name.as_str(),
+                        "KFAM's name is another person's here; using a collision-safe name (access works, the dashboard cannot remove it)"
+                    );
+                    let created = create_or_read(client, &safe).await?;
+                    Ok(judged(created, group, &safe, owner, user_key))
+                }
+                _ => Ok(judged(created, group, wanted, owner, user_key)),
+            }
         }
-        created => Ok(judged(created, wanted, |existing| {
-            grants_the_same(wanted, existing)
-        })),
+        _ => Ok(judged(created, group, wanted, owner, user_key)),
     }
+}
+
+/// What a create of `wanted` for `group` came to, an existing object judged by the plan (no
+/// other name tried).
+fn judged(
+    created: Created,
+    group: &GroupPlan,
+    wanted: &Object,
+    owner: &str,
+    user_key: &str,
+) -> WriteOutcome {
+    match created {
+        Created::Made(_) => WriteOutcome::Done,
+        Created::Not(outcome) => outcome,
+        Created::Exists(existing) => match group.judge_existing(wanted, &existing, owner, user_key)
+        {
+            Existing::Accepted => WriteOutcome::Done,
+            Existing::Refused | Existing::CreateInstead(_) => refused_existing(wanted),
+        },
+    }
+}
+
+/// The refusal of a create whose name something else holds.
+fn refused_existing(object: &Object) -> WriteOutcome {
+    WriteOutcome::Refused(Refusal::WriteRefused {
+        detail: format!("{} exists and is not this function's", object.describe()),
+    })
 }
 
 /// Phase one of a group: its Profile and namespace, both created; an existing one is accepted
@@ -249,6 +264,7 @@ async fn prepare_group(
     client: &kube::Client,
     group: &GroupPlan,
     owner: &str,
+    user_key: &str,
 ) -> Result<WriteOutcome, Error> {
     let profile_then_namespace = async {
         let (profile, uid) = match &group.create_profile {
@@ -262,9 +278,7 @@ async fn prepare_group(
                         .map(str::to_owned),
                     Created::Not(_) => None,
                 };
-                let outcome = judged(created, wanted, |existing| {
-                    accepts_group_profile(existing, group, owner)
-                });
+                let outcome = judged(created, group, wanted, owner, user_key);
                 (outcome, uid)
             }
             None => (WriteOutcome::Done, None),
@@ -278,10 +292,7 @@ async fn prepare_group(
                     Some(uid) => owned_by_profile(wanted, uid),
                     None => wanted.clone(),
                 };
-                create(client, &wanted, |existing| {
-                    accepts_group_namespace(existing, group, owner)
-                })
-                .await?
+                create(client, group, &wanted, owner, user_key).await?
             }
             None => WriteOutcome::Done,
         };
@@ -313,13 +324,14 @@ async fn prepare_group(
 async fn bind_group(
     client: &kube::Client,
     group: &GroupPlan,
+    owner: &str,
     user_key: &str,
 ) -> Result<Vec<WriteOutcome>, Error> {
     let mut outcomes = delete_all(client, &group.remove_before).await?;
     let creates = group
         .create_bindings
         .iter()
-        .map(|b| create_binding(client, b, user_key));
+        .map(|b| create(client, group, b, owner, user_key));
     let repairs = group.repair_bindings.iter().map(|b| apply(client, b, true));
     let (created, repaired) = futures::join!(join_all(creates), join_all(repairs));
     let bound: Vec<WriteOutcome> = created
@@ -343,8 +355,8 @@ async fn provision_group(
     owner: &str,
     user_key: &str,
 ) -> Result<Vec<WriteOutcome>, Error> {
-    match prepare_group(client, group, owner).await? {
-        WriteOutcome::Done => bind_group(client, group, user_key).await,
+    match prepare_group(client, group, owner, user_key).await? {
+        WriteOutcome::Done => bind_group(client, group, owner, user_key).await,
         not_ready => Ok(vec![not_ready]),
     }
 }
@@ -394,7 +406,7 @@ async fn provision_groups(
                 let outcomes = match provision_group(client, group, owner, user_key).await {
                     // Cut by the deadline: deferred like a group not started; what was written
                     // stays and the rest comes at the next sign-in (every write is idempotent).
-                    Err(error) if error.is_out_of_time() => {
+                    Err(error) if ran_out_of_time(&error) => {
                         tracing::info!(group = %group.group, error = %error.chain(), "deferred: the time budget ran out while the group was being provisioned");
                         Ok(None)
                     }
@@ -410,6 +422,20 @@ async fn provision_groups(
             .await;
     done.sort_by_key(|(index, _)| *index);
     done.into_iter().map(|(_, outcomes)| outcomes).collect()
+}
+
+/// Why the personal Profile was left alone, when it was.
+fn log_personal(plan: &Plan, outcome: Option<&WriteOutcome>) {
+    if let PersonalProfile::OwnedBySomeoneElse { name, owner } = &plan.personal_profile {
+        tracing::warn!(
+            profile = name.as_str(),
+            ?owner,
+            "the personal Profile belongs to someone else; left alone"
+        );
+    }
+    if let Some(WriteOutcome::Refused(reason)) = outcome {
+        tracing::warn!(reason = ?reason.to_string(), "the personal Profile was not written; left alone");
+    }
 }
 
 /// Carries out `plan` for the person `user_key` before `deadline`, the groups at `pace`;
@@ -436,7 +462,9 @@ pub async fn execute(
         delete_all(client, &plan.revoke),
         record,
     );
-    report.record_personal(plan, personal?);
+    let personal = personal?;
+    log_personal(plan, personal.as_ref());
+    report.record_personal(personal);
     report.record_deletions(&plan.revoke, revoked?);
     for (group, outcomes) in plan.groups.iter().zip(provisioned?) {
         match outcomes {

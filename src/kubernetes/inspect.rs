@@ -14,10 +14,10 @@ use kube::api::{Api, ListParams, PostParams};
 use kube::core::{Expression, Selector};
 
 use crate::domain::doctor::Permission;
-use crate::domain::objects::{
-    GROUP_ANNOTATION, Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL,
+use crate::domain::model::objects::{
+    GROUP_ANNOTATION, KFAM_USER_ANNOTATION, Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL,
 };
-use crate::domain::report::Write;
+use crate::domain::sign_in::report::Write;
 use crate::kubernetes::typed::KindApi;
 
 /// Whether the API server would allow each of `permissions` to the caller, asked concurrently.
@@ -65,7 +65,7 @@ pub async fn recorded_groups(
         .await?;
     Ok(profiles
         .iter()
-        .filter(|p| crate::domain::plan::profile_owner(p) == Some(owner))
+        .filter(|p| crate::domain::sign_in::plan::profile_owner(p) == Some(owner))
         .filter_map(|p| {
             Some((
                 p.name.clone(),
@@ -111,7 +111,7 @@ pub async fn sub_of(client: &kube::Client, email: &str) -> Result<Option<String>
         .await?;
     Ok(bindings
         .iter()
-        .find(|b| b.meta("annotations", "user") == Some(email))
+        .find(|b| b.meta("annotations", KFAM_USER_ANNOTATION) == Some(email))
         .and_then(|b| b.meta("labels", USER_LABEL))
         .map(str::to_owned))
 }

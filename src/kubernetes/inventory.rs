@@ -10,15 +10,15 @@ use kube::api::ListParams;
 use kube::core::{Expression, Selector};
 use serde_json::{Value, json};
 
-use crate::domain::activity::{
+use crate::domain::model::activity::{
     Activity, RESUME_ANNOTATION, SWEEP_STATE_LEASE, parse_rfc3339, recorded, user_key,
 };
-use crate::domain::mesh::MESH_LABEL_KEYS;
-use crate::domain::objects::{
+use crate::domain::model::mesh::MESH_LABEL_KEYS;
+use crate::domain::model::objects::{
     GROUP_ANNOTATION, Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL,
 };
-use crate::domain::plan::profile_owner;
-use crate::domain::sweep::People;
+use crate::domain::offboarding::sweep::People;
+use crate::domain::sign_in::plan::profile_owner;
 use crate::error::Error;
 use crate::kubernetes::bounded;
 
@@ -79,7 +79,7 @@ pub async fn read_pages_while(
     let mut params = params.limit(page_of(kind));
     let mut unreadable = 0;
     loop {
-        let page = bounded::list_page(client, kind, namespace, &params, true)
+        let page = bounded::list_page(client, kind, namespace, &params, true, None)
             .await
             .map_err(|source| {
                 Error::kubernetes("list", &format!("{} list", kind.name()), source)

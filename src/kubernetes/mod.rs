@@ -9,4 +9,5 @@ pub mod inspect;
 pub mod inventory;
 pub mod observe;
 pub mod policy;
+pub mod status;
 pub(crate) mod typed;

@@ -7,17 +7,18 @@ use futures::future::join_all;
 use kube::api::ListParams;
 use kube::core::{Expression, Selector};
 
-use crate::domain::activity::record_name;
-use crate::domain::conventions::{ClusterFacts, OWNER_BINDING, OWNER_POLICY};
-use crate::domain::desired::DesiredState;
-use crate::domain::mesh;
-use crate::domain::objects::{
+use crate::domain::model::activity::record_name;
+use crate::domain::model::mesh;
+use crate::domain::model::objects::{
     Kind, MANAGED_BY_LABEL, MANAGER, NAMESPACE_NAME_LABEL, Object, PART_OF_LABEL, PART_OF_PROFILE,
     PROFILE_NAME_LABEL, USER_LABEL,
 };
-use crate::domain::plan::{Observed, RecordState};
+use crate::domain::sign_in::conventions::{ClusterFacts, OWNER_BINDING, OWNER_POLICY};
+use crate::domain::sign_in::desired::DesiredState;
+use crate::domain::sign_in::plan::{Observed, RecordState};
 use crate::error::Error;
 use crate::kubernetes::bounded;
+use crate::kubernetes::policy::answer_too_large;
 use crate::kubernetes::typed::KindApi;
 
 /// The label selector of a person's managed objects: their `sub`, and (when it is looked up)
@@ -119,10 +120,16 @@ async fn list(client: &kube::Client, kind: Kind, params: ListParams) -> Result<V
 }
 
 /// Items per page of what a namespace admin can write (the person's labelled bindings, those
-/// of a legacy name): the page's text is what is held at once.
-const PERSON_PAGE: u32 = 20;
+/// of a legacy name): most people's in one answer, when it is no larger than [`PERSON_ANSWER`].
+const PERSON_PAGE: u32 = 250;
+/// The most text of such a page: 250 of the function's objects are under 500 KiB. A larger
+/// answer (objects a namespace admin made huge) is refused as it arrives, and the list goes on
+/// [`SMALL_PAGE`] at a time.
+const PERSON_ANSWER: usize = 2 * 1024 * 1024;
+/// Items per page once a page was too large: the page's text is what is held at once.
+const SMALL_PAGE: u32 = 20;
 /// Pages of those read at most: a person has one binding and one twin per group, and a sign-in
-/// makes at most [`crate::domain::plan::MAX_CHANGES_PER_SIGN_IN`] changes.
+/// makes at most [`crate::domain::sign_in::plan::MAX_CHANGES_PER_SIGN_IN`] changes.
 const PERSON_PAGES: usize = 50;
 /// The most text of those read by one list: the function's objects are under 2 KiB each.
 const PERSON_BYTES: usize = 16 * 1024 * 1024;
@@ -137,14 +144,21 @@ async fn list_bounded(
     params: ListParams,
 ) -> Result<Vec<Object>, Error> {
     let mut params = params.limit(PERSON_PAGE);
+    let mut answer_limit = Some(PERSON_ANSWER);
     let mut kept = Vec::new();
     let (mut left_out, mut bytes) = (0, 0);
     for _ in 0..PERSON_PAGES {
-        let page = bounded::list_page(client, kind, None, &params, false)
-            .await
-            .map_err(|source| {
+        let page = match bounded::list_page(client, kind, None, &params, false, answer_limit).await
+        {
+            Err(error) if answer_limit.is_some() && answer_too_large(&error) => {
+                // The same page again, a few at a time.
+                (params, answer_limit) = (params.limit(SMALL_PAGE), None);
+                continue;
+            }
+            page => page.map_err(|source| {
                 Error::kubernetes("list", &format!("{} list", kind.name()), source)
-            })?;
+            })?,
+        };
         left_out += page.oversized + page.unreadable;
         bytes += page.bytes;
         kept.extend(page.items);
@@ -300,10 +314,10 @@ async fn read_record(client: &kube::Client, desired: &DesiredState) -> RecordSta
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::admission::{Identity, Mode};
     use crate::domain::config::test_config;
-    use crate::domain::conventions::Conventions;
-    use crate::domain::desired::desired_state;
+    use crate::domain::sign_in::admission::{Identity, Mode};
+    use crate::domain::sign_in::conventions::Conventions;
+    use crate::domain::sign_in::desired::desired_state;
 
     fn desired(mode: Mode, groups: &[&str]) -> DesiredState {
         let identity = Identity {
@@ -324,7 +338,7 @@ mod tests {
     #[test]
     fn selectors_name_the_person_and_the_groups_namespaces() {
         let granting = desired(Mode::Grant, &["b", "a"]);
-        let legacy = crate::domain::names::legacy_user_label_value("rumesh@corp.example");
+        let legacy = crate::domain::model::names::legacy_user_label_value("rumesh@corp.example");
         assert_eq!(
             user_selector(&granting).to_string(),
             format!(

@@ -36,6 +36,12 @@ const MIN_ATTEMPT: Duration = Duration::from_millis(30);
 /// open files) or floods a shared API server.
 pub const MAX_IN_FLIGHT: usize = 64;
 
+/// True when the deadline, not the API server, ended a request of `error`: what was not done
+/// may be done by a later run.
+pub fn ran_out_of_time(error: &crate::error::Error) -> bool {
+    matches!(policy_error(error), Some(PolicyError::OutOfTime { .. }))
+}
+
 /// The deadline ended the request after `attempts`, the last of which came to `last`.
 fn out_of_time(attempts: u32, last: String) -> BoxError {
     PolicyError::OutOfTime { attempts, last }.into()
@@ -49,6 +55,35 @@ pub enum PolicyError {
     OutOfTime { attempts: u32, last: String },
     #[error("gave up after {attempts} attempts; last: {last}")]
     GaveUp { attempts: u32, last: String },
+    /// The answer was larger than the request's [`AnswerLimit`]: refused, and not read further.
+    #[error("the answer is larger than {limit} bytes")]
+    AnswerTooLarge { limit: usize },
+}
+
+/// A request extension: the most bytes its answer may have. A larger answer is refused as it
+/// arrives ([`PolicyError::AnswerTooLarge`], never retried), so that what a namespace admin
+/// stores is never held whole to find out it is too much.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerLimit(pub usize);
+
+/// True when `error` is a request refused for an answer over its [`AnswerLimit`].
+pub fn answer_too_large(error: &(dyn std::error::Error + 'static)) -> bool {
+    matches!(
+        policy_error(error),
+        Some(PolicyError::AnswerTooLarge { .. })
+    )
+}
+
+/// The policy's reason among the causes of `error`, if it has one.
+fn policy_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a PolicyError> {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(found) = error.downcast_ref::<PolicyError>() {
+            return Some(found);
+        }
+        next = error.source();
+    }
+    None
 }
 
 /// The deadline, counter and limits one sign-in's requests share.
@@ -110,6 +145,7 @@ impl SignInPolicy {
     {
         let (parts, body) = request.into_parts();
         let body = body.collect().await?.to_bytes();
+        let limit = parts.extensions.get::<AnswerLimit>().copied();
         let mut attempt = 0;
         let mut last = String::from("none");
         loop {
@@ -128,7 +164,7 @@ impl SignInPolicy {
             let request = Request::from_parts(parts.clone(), Body::from(body.clone()));
             let outcome = tokio::time::timeout(
                 remaining.min(self.attempt_timeout),
-                self.attempt(inner.clone(), request),
+                self.attempt(inner.clone(), request, limit),
             )
             .await;
             let wait;
@@ -142,6 +178,7 @@ impl SignInPolicy {
                     let (parts, _) = response.into_parts();
                     return Ok(Response::from_parts(parts, Body::from(bytes)));
                 }
+                Ok(Err(error)) if answer_too_large(error.as_ref()) => return Err(error),
                 Ok(Err(transport)) => (transport.to_string(), self.backoff(attempt)),
                 Err(_) => ("attempt timed out".to_owned(), Duration::ZERO),
             };
@@ -161,11 +198,12 @@ impl SignInPolicy {
         }
     }
 
-    /// One attempt: the request, and the whole answer read.
+    /// One attempt: the request, and the whole answer read (no more than `limit`).
     async fn attempt<S, B>(
         &self,
         inner: S,
         request: Request<Body>,
+        limit: Option<AnswerLimit>,
     ) -> Result<(Response<()>, Bytes), BoxError>
     where
         S: Service<Request<Body>, Response = Response<B>>,
@@ -177,7 +215,7 @@ impl SignInPolicy {
         let sent = Instant::now();
         let response = inner.oneshot(request).await.map_err(Into::into)?;
         let (parts, body) = response.into_parts();
-        let bytes = body.collect().await.map_err(Into::into)?.to_bytes();
+        let bytes = read_answer(body, limit).await?;
         let took = sent.elapsed().as_micros().min(u128::from(u64::MAX - 1)) as u64;
         self.fastest_answer_us.fetch_min(took, Ordering::Relaxed);
         Ok((Response::from_parts(parts, ()), bytes))
@@ -202,6 +240,28 @@ impl SignInPolicy {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
+}
+
+/// The whole of `body`, frame by frame, refused as soon as it is over `limit`.
+async fn read_answer<B>(body: B, limit: Option<AnswerLimit>) -> Result<Bytes, BoxError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let Some(AnswerLimit(limit)) = limit else {
+        return Ok(body.collect().await.map_err(Into::into)?.to_bytes());
+    };
+    let mut body = std::pin::pin!(body);
+    let mut read = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.map_err(Into::into)?.into_data() {
+            if read.len() + data.len() > limit {
+                return Err(PolicyError::AnswerTooLarge { limit }.into());
+            }
+            read.extend_from_slice(&data);
+        }
+    }
+    Ok(read.freeze())
 }
 
 fn is_retryable(status: StatusCode) -> bool {

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::domain::objects::{Kind, MANAGER, Object};
+use crate::domain::model::objects::{Kind, MANAGER, Object};
 
 /// The `ApiResource` of a kind (group, version, kind, plural), as discovery would give it.
 pub fn api_resource(kind: Kind) -> ApiResource {

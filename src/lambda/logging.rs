@@ -83,6 +83,12 @@ where
     tracing_subscriber::registry().with(layer)
 }
 
+/// Prints an Embedded Metric Format document as one line on stdout, where Lambda sends it to
+/// CloudWatch Logs, which turns it into metrics.
+pub fn emit_metrics(document: &serde_json::Value) {
+    println!("{document}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

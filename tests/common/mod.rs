@@ -10,7 +10,7 @@ use kfpm_testkit::ShiftedClock;
 use kfpm_testkit::apiserver::{FakeCluster, FakeClusterConfig, Flavor};
 use kfpm_testkit::eks::FakeEks;
 use kubeflow_profile_manager::domain::config::Config;
-use kubeflow_profile_manager::domain::report::SyncReport;
+use kubeflow_profile_manager::domain::sign_in::report::SyncReport;
 use kubeflow_profile_manager::error::SignInFailed;
 use kubeflow_profile_manager::{App, Outcome};
 use serde_json::Value;

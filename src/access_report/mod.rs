@@ -1,4 +1,4 @@
-//! The access report (rows and pages in [`crate::domain::access`]): each cluster's group
+//! The access report (rows and pages in [`crate::domain::offboarding::access`]): each cluster's group
 //! Profiles, people's records and every RoleBinding of the group namespaces, read page by page
 //! and kept only as far as this page of the report needs them. I/O.
 
@@ -8,20 +8,20 @@ use std::time::Duration;
 use kube::api::ListParams;
 use tokio::time::Instant;
 
-use crate::App;
-use crate::domain::access::{
+use crate::app::App;
+use crate::app::budget::{Budget, COMMAND_TIME};
+use crate::app::clusters::ClusterSession;
+use crate::domain::model::activity::{Activity, usable, user_key};
+use crate::domain::model::objects::Kind;
+use crate::domain::offboarding::access::{
     AccessReport, Cursor, Page, ReportRequest, Section, access_row, admits_person, inactive_row,
     subjects_of,
 };
-use crate::domain::activity::{Activity, usable, user_key};
-use crate::domain::objects::Kind;
 use crate::error::Error;
 use crate::kubernetes::inventory::{
     PersonalProfile, ours, profiles, read_pages, read_pages_while, records,
 };
 use crate::kubernetes::policy::SignInPolicy;
-use crate::offboarding::command_times;
-use crate::session::ClusterSession;
 
 /// What a cluster's personal Profiles and records say, kept for the report's second section.
 struct PeopleRead {
@@ -36,10 +36,10 @@ impl App {
         request: &ReportRequest,
         remaining: Option<Duration>,
     ) -> Result<AccessReport, Error> {
-        let (deadline, _) = command_times(Instant::now(), remaining);
+        let deadline = Budget::new(Instant::now(), remaining, COMMAND_TIME).deadline;
         let now = (self.clock)();
-        let mut page =
-            Page::new(request, now, self.config.inactive_days).map_err(Error::BadRequest)?;
+        let mut page = Page::new(request, now, self.config.offboarding.inactive_days)
+            .map_err(Error::BadRequest)?;
         let mut people = Vec::new();
         for (index, cluster) in self.clusters.iter().enumerate() {
             people.push(
@@ -80,7 +80,7 @@ impl App {
                     key,
                     *activity,
                     now,
-                    self.config.inactive_days,
+                    self.config.offboarding.inactive_days,
                 );
                 if let Some(row) = row
                     && !page.add_profile(&cursor, row)
@@ -107,11 +107,11 @@ impl App {
             .await?;
         let facts = cluster.facts(&client).await?;
         let (twins, _) = facts
-            .twins(self.config.istio_authz)
+            .twins(self.config.istio.authz)
             .map_err(Error::Conventions)?;
-        let namespace = self.config.records_namespace.as_str();
+        let namespace = self.config.offboarding.records_namespace.as_str();
         let (found, read) = futures::join!(
-            profiles(&client, &self.config.group_profile_owner),
+            profiles(&client, &self.config.sign_in.group_profile_owner),
             records(&client, namespace),
         );
         let (found, read) = (found?, read?);

@@ -1,44 +1,12 @@
-//! One CloudWatch Embedded Metric Format line per sign-in, so operators get dashboards and
-//! alarms from the logs alone. The line is built purely; `emit` prints it.
+//! The sign-in's metrics: one CloudWatch Embedded Metric Format document per sign-in and
+//! cluster. Pure.
 
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-use crate::domain::report::SyncReport;
-
-pub const METRIC_NAMESPACE: &str = "KubeflowProfileManager";
-
-pub const COUNT: &str = "Count";
-pub const MILLISECONDS: &str = "Milliseconds";
-
-/// The EMF document of `metrics` (name, unit, value) at `now`, in this function's namespace:
-/// each metric over every cluster (no dimension: the alarm and the dashboard) and per
-/// `Cluster`.
-pub fn emf_document(cluster: &str, now: SystemTime, metrics: &[(&str, &str, Value)]) -> Value {
-    let timestamp = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let declared: Vec<Value> = metrics
-        .iter()
-        .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
-        .collect();
-    let mut document = json!({
-        "_aws": {
-            "Timestamp": timestamp,
-            "CloudWatchMetrics": [{
-                "Namespace": METRIC_NAMESPACE,
-                "Dimensions": [[], ["Cluster"]],
-                "Metrics": declared,
-            }],
-        },
-        "Cluster": cluster,
-    });
-    for (name, _, value) in metrics {
-        document[*name] = value.clone();
-    }
-    document
-}
+use crate::domain::model::metrics::{COUNT, MILLISECONDS, emf_document};
+use crate::domain::sign_in::report::SyncReport;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignInMetrics {
@@ -90,11 +58,6 @@ impl SignInMetrics {
                 ("Errors", COUNT, json!(self.errors)),
             ],
         )
-    }
-
-    /// Prints the EMF line on stdout, where Lambda sends it to CloudWatch Logs.
-    pub fn emit(&self, cluster: &str, now: SystemTime) {
-        println!("{}", self.emf(cluster, now));
     }
 }
 

@@ -6,7 +6,7 @@ use serde_json::Value;
 pub const MANAGER: &str = "kubeflow-profile-manager";
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 /// Label carrying the Cognito `sub` of the person an object was made for (before 0.2: a hash
-/// of their email, [`crate::domain::names::legacy_user_label_value`]).
+/// of their email, [`crate::domain::model::names::legacy_user_label_value`]).
 pub const USER_LABEL: &str = "kubeflow-profile-manager/user";
 /// Label every Profile this function makes carries, with the Profile's name: a sign-in reads the
 /// Profiles it needs with one set-based selector on it, whatever the number of other teams.
@@ -19,6 +19,16 @@ pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 /// The label the profile controller's namespace-labels ConfigMap gives every Profile namespace
 /// (kubeflow/manifests v1.10.2 and v1.11.0
 /// `applications/profiles/upstream/base/namespace-labels.yaml`, line 18).
+/// KFAM's annotation of a contributor object naming the person (their email) (kubeflow/kubeflow
+/// v1.10.0 `components/access-management/kfam/bindings.go`, `USER`).
+pub const KFAM_USER_ANNOTATION: &str = "user";
+/// KFAM's annotation of a contributor object naming the role (`edit`, `view`, `admin`)
+/// (the same file, `ROLE`).
+pub const KFAM_ROLE_ANNOTATION: &str = "role";
+/// The annotations of a contributor object: KFAM's, naming the person and the role.
+pub const CONTRIBUTOR_ANNOTATIONS: [&str; 2] = [KFAM_USER_ANNOTATION, KFAM_ROLE_ANNOTATION];
+/// The labels of a contributor object: this function's, and the person's key.
+pub const CONTRIBUTOR_LABELS: [&str; 2] = [MANAGED_BY_LABEL, USER_LABEL];
 pub const PART_OF_LABEL: &str = "app.kubernetes.io/part-of";
 pub const PART_OF_PROFILE: &str = "kubeflow-profile";
 

@@ -11,8 +11,8 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::activity::{Activity, rfc3339, seconds};
-use crate::domain::objects::Object;
+use crate::domain::model::activity::{Activity, rfc3339, seconds};
+use crate::domain::model::objects::Object;
 
 /// Rows a page holds unless the request says otherwise, and the most it may ask for.
 pub const DEFAULT_LIMIT: usize = 1000;
@@ -455,7 +455,7 @@ fn csv_field(field: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::objects::Kind;
+    use crate::domain::model::objects::Kind;
     use serde_json::json;
     use std::time::Duration;
 

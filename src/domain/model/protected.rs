@@ -1,7 +1,7 @@
 //! Which namespaces may never receive user bindings, whatever a group is called. Pure.
 //!
 //! These checks need only names; the checks that need the cluster (is it a Profile, who owns it)
-//! are in [`crate::domain::plan`].
+//! are in [`crate::domain::sign_in::plan`].
 
 use crate::domain::config::Config;
 
@@ -48,7 +48,7 @@ pub enum Refusal {
     /// The group's suffix gives `admin`, and `ALLOW_ADMIN_ROLE` is not set.
     AdminNotAllowed,
     /// The namespace is in Istio ambient mode without a waypoint: the RoleBinding is written,
-    /// but no per-person policy can let anyone reach its workloads ([`crate::domain::mesh`]).
+    /// but no per-person policy can let anyone reach its workloads ([`crate::domain::model::mesh`]).
     WorkloadsUnreachable,
 }
 
@@ -85,12 +85,17 @@ impl std::fmt::Display for Refusal {
 pub fn name_refusal(namespace: &str, config: &Config) -> Option<Refusal> {
     if SYSTEM_NAMESPACES.contains(&namespace)
         || namespace.starts_with("kube-")
-        || namespace == config.records_namespace
+        || namespace == config.offboarding.records_namespace
     {
         Some(Refusal::SystemNamespace)
-    } else if config.protected_namespaces.iter().any(|p| p == namespace) {
+    } else if config
+        .sign_in
+        .protected_namespaces
+        .iter()
+        .any(|p| p == namespace)
+    {
         Some(Refusal::ProtectedByConfig)
-    } else if namespace.starts_with(&config.user_profile_prefix) {
+    } else if namespace.starts_with(&config.sign_in.user_profile_prefix) {
         Some(Refusal::PersonalProfileName)
     } else {
         None

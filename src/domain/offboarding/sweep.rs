@@ -7,7 +7,7 @@
 //! `sub`, has them disabled, or when their last activity is older than `INACTIVE_DAYS`.
 //!
 //! What decides is out of every tenant's reach: the person's record (a Lease in the function's
-//! records namespace, [`crate::domain::activity`]), the user pool asked by `sub`, and the
+//! records namespace, [`crate::domain::model::activity`]), the user pool asked by `sub`, and the
 //! creation times the API server gives objects. A person with no usable record (none, or one
 //! dated in the future) is judged by their oldest binding's creation; nobody is judged inactive
 //! from before records began (the sweep's own Lease's creation), so an upgrade takes nobody's
@@ -21,8 +21,8 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::domain::activity::{Activity, seconds, usable};
-use crate::domain::metrics::{COUNT, MILLISECONDS, emf_document};
+use crate::domain::model::activity::{Activity, seconds, usable};
+use crate::domain::model::metrics::{COUNT, MILLISECONDS, emf_document};
 
 const SECONDS_PER_DAY: i64 = 86_400;
 

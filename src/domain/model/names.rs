@@ -34,7 +34,7 @@ pub fn is_dns_subdomain(name: &str) -> bool {
 /// non-ASCII characters, or a result longer than 63 characters, gets a stable hash suffix of
 /// the whole name, so that names differing in those characters stay apart.
 /// Names differing only in separators (`Data_Science`, `data-science`) map to one label: which
-/// AD group owns it is recorded on its Profile (see [`crate::domain::desired`]).
+/// AD group owns it is recorded on its Profile (see [`crate::domain::sign_in::desired`]).
 pub fn dns_label(input: &str) -> Option<String> {
     if is_dns_label(input) {
         return Some(input.to_owned());

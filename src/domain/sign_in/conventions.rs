@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroupList;
 use serde_json::Value;
 
-use crate::domain::config::{Config, IstioAuthz, ViewerAccess};
-use crate::domain::mesh::default_mesh_labels;
-use crate::domain::names::KfamNaming;
-use crate::domain::objects::{Kind, Object};
+use crate::domain::config::{Config, IstioAuthz, Principals, ViewerAccess};
+use crate::domain::model::mesh::default_mesh_labels;
+use crate::domain::model::names::KfamNaming;
+use crate::domain::model::objects::{Kind, Object};
 
 /// Kubeflow's default userid header (`userid-header`).
 pub const DEFAULT_USERID_HEADER: &str = "kubeflow-userid";
@@ -38,13 +38,13 @@ pub struct Conventions {
     /// The principals the user rule trusts the header from; `None`: the rule has no `from`
     /// (Kubeflow 1.3 to 1.7).
     pub principals: Option<Vec<String>>,
-    /// The mesh labels of a namespace this function creates ([`crate::domain::mesh`]).
+    /// The mesh labels of a namespace this function creates ([`crate::domain::model::mesh`]).
     pub mesh_labels: BTreeMap<String, String>,
     /// How far a viewer's Istio access reaches.
     pub viewer_access: ViewerAccess,
     /// The AD groups (ASCII lowercase) that the group Profiles a sign-in read record exactly:
     /// a group ending in a role suffix that a Profile records is its own team, never stripped
-    /// into another ([`crate::domain::desired`]).
+    /// into another ([`crate::domain::sign_in::desired`]).
     pub recorded_teams: BTreeSet<String>,
 }
 
@@ -274,21 +274,24 @@ impl ClusterFacts {
             }
             conventions.principals = rule.principals;
         }
-        if let Some(header) = &config.userid_header {
+        if let Some(header) = &config.istio.userid_header {
             conventions.userid_header = header.clone();
         }
-        if let Some(prefix) = &config.userid_prefix {
+        if let Some(prefix) = &config.istio.userid_prefix {
             conventions.userid_prefix = prefix.clone();
         }
-        if let Some(principals) = &config.istio_principals {
-            conventions.principals = principals.clone();
+        match &config.istio.principals {
+            Principals::Learnt => {}
+            Principals::Anyone => conventions.principals = None,
+            Principals::These(list) => conventions.principals = Some(list.clone()),
         }
         conventions.mesh_labels = config
+            .istio
             .mesh_labels
             .clone()
             .or_else(|| self.mesh_labels.clone())
             .unwrap_or_else(default_mesh_labels);
-        conventions.viewer_access = config.viewer_access;
+        conventions.viewer_access = config.istio.viewer_access;
         conventions
     }
 }
@@ -412,7 +415,7 @@ mod tests {
 
     fn learn(facts: &ClusterFacts, vars: &[(&str, &str)]) -> Conventions {
         let config = test_config(vars);
-        let (twins, _) = facts.twins(config.istio_authz).unwrap();
+        let (twins, _) = facts.twins(config.istio.authz).unwrap();
         let mut facts = facts.clone();
         facts.learn_owner(&profiles());
         facts.conventions(twins, &config)

@@ -6,19 +6,21 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::App;
-use crate::domain::admission::admit;
+use crate::app::App;
+use crate::app::budget::{Budget, TimeRule, none};
+use crate::app::clusters::ClusterSession;
 use crate::domain::config::{AllowedGroups, Role};
-use crate::domain::conventions::{ClusterFacts, Conventions};
 use crate::domain::doctor::{
     DoctorReport, DoctorRequest, Finding, Permission, required_permissions, suffix_findings,
 };
-use crate::domain::event::TokenEvent;
-use crate::domain::mesh;
-use crate::domain::names::KfamNaming;
-use crate::domain::objects::Kind;
-use crate::domain::protected::Refusal;
-use crate::domain::report::{SyncReport, Write, planned_changes};
+use crate::domain::model::mesh;
+use crate::domain::model::names::KfamNaming;
+use crate::domain::model::objects::Kind;
+use crate::domain::model::protected::Refusal;
+use crate::domain::sign_in::admission::admit;
+use crate::domain::sign_in::conventions::{ClusterFacts, Conventions};
+use crate::domain::sign_in::event::TokenEvent;
+use crate::domain::sign_in::report::{SyncReport, Write, planned_changes};
 use crate::error::Error;
 use crate::kubernetes::inspect::{
     ADMISSION_POLICIES, admission_policy_enforced, cluster_role_exists, dry_run, our_namespaces,
@@ -26,12 +28,18 @@ use crate::kubernetes::inspect::{
 };
 use crate::kubernetes::observe::discover;
 use crate::kubernetes::policy::SignInPolicy;
-use crate::session::ClusterSession;
 
-/// The longest the doctor takes when Lambda does not say how long it has.
+/// The longest the doctor takes.
 const DOCTOR_BUDGET: Duration = Duration::from_secs(5);
 /// Kept back from Lambda's deadline to send the report.
 const REPORT_MARGIN: Duration = Duration::from_millis(300);
+/// The doctor's use of Lambda's time.
+const DOCTOR_TIME: TimeRule = TimeRule {
+    at_most: Some(DOCTOR_BUDGET),
+    when_unknown: DOCTOR_BUDGET.saturating_add(REPORT_MARGIN),
+    answer_margin: |_| REPORT_MARGIN,
+    finish_margin: none,
+};
 /// The `sub` a preview uses for a person who has no access yet.
 const PREVIEW_SUB: &str = "doctor-preview";
 
@@ -51,34 +59,33 @@ impl App {
         request: &DoctorRequest,
         remaining: Option<Duration>,
     ) -> DoctorReport {
-        let budget = remaining
-            .map(|r| r.saturating_sub(REPORT_MARGIN))
-            .map_or(DOCTOR_BUDGET, |r| r.min(DOCTOR_BUDGET));
-        let deadline = Instant::now() + budget;
+        let budget = Budget::new(Instant::now(), remaining, DOCTOR_TIME);
+        let deadline = budget.deadline;
         let out_of_time = || {
             problem(
                 "time",
                 &Error::TimeBudget {
-                    budget_ms: budget.as_millis(),
+                    budget_ms: budget.length().as_millis(),
                 },
             )
         };
         let several = self.clusters.len() > 1;
         // Every cluster at once; with several, each finding names its cluster.
-        let per_cluster = futures::future::join_all(self.clusters.iter().map(|cluster| async {
-            let mut found = Vec::new();
-            let checks = self.diagnose(cluster, request, deadline, &mut found);
-            if tokio::time::timeout_at(deadline, checks).await.is_err() {
-                found.push(out_of_time());
-            }
-            if several {
-                for finding in &mut found {
-                    finding.check = format!("{} {}", cluster.label(), finding.check);
+        let per_cluster = self
+            .on_every_cluster(|cluster| async {
+                let mut found = Vec::new();
+                let checks = self.diagnose(cluster, request, deadline, &mut found);
+                if tokio::time::timeout_at(deadline, checks).await.is_err() {
+                    found.push(out_of_time());
                 }
-            }
-            found
-        }))
-        .await;
+                if several {
+                    for finding in &mut found {
+                        finding.check = format!("{} {}", cluster.label(), finding.check);
+                    }
+                }
+                found
+            })
+            .await;
         let mut findings = vec![self.configuration_finding()];
         findings.extend(per_cluster.into_iter().flatten());
         let report = DoctorReport::new(findings);
@@ -92,11 +99,12 @@ impl App {
 
     fn configuration_finding(&self) -> Finding {
         let config = &self.config;
-        let groups = match &config.allowed_groups {
+        let groups = match &config.sign_in.allowed_groups {
             AllowedGroups::Prefix(prefix) => format!("groups starting with {prefix}"),
             AllowedGroups::All => "all groups (ALLOW_ALL_GROUPS)".to_owned(),
         };
         let suffixes: Vec<String> = config
+            .sign_in
             .role_suffixes
             .iter()
             .map(|s| format!(" ({}: {})", s.suffix, s.role.as_str()))
@@ -111,11 +119,11 @@ impl App {
                     .collect::<Vec<_>>()
                     .join(", "),
                 self.region,
-                config.user_role.as_str(),
+                config.sign_in.user_role.as_str(),
                 suffixes.join(""),
-                config.fail_mode.describe(),
+                config.clusters.fail_mode.describe(),
                 config.dry_run,
-                config.trust_stored_groups
+                config.sign_in.trust_stored_groups
             ),
         )
     }
@@ -148,7 +156,7 @@ impl App {
         // Every permission any cluster shape needs, asked at once; the answers also show
         // whether the token is accepted (a SelfSubjectAccessReview needs only authentication).
         let all_twins = [Kind::AuthorizationPolicy, Kind::ServiceRoleBinding];
-        let permissions = required_permissions(&all_twins, &self.config.roles());
+        let permissions = required_permissions(&all_twins, &self.config.sign_in.roles());
         let (answers, facts) =
             futures::join!(review_permissions(&client, &permissions), discover(&client));
         let mut answers = answers;
@@ -177,7 +185,7 @@ impl App {
         };
         let twins = facts
             .as_ref()
-            .and_then(|f| f.twins(self.config.istio_authz).ok())
+            .and_then(|f| f.twins(self.config.istio.authz).ok())
             .map(|(twins, _)| twins);
         let used: Vec<Kind> = match (&facts, &twins) {
             (Some(facts), Some(twins)) => facts.binding_kinds(twins),
@@ -193,8 +201,8 @@ impl App {
             Err(finding) => return findings.push(finding),
         };
         findings.push(conventions_finding(&facts, &conventions));
-        if !self.config.role_suffixes.is_empty() {
-            match recorded_groups(&client, &self.config.group_profile_owner).await {
+        if !self.config.sign_in.role_suffixes.is_empty() {
+            match recorded_groups(&client, &self.config.sign_in.group_profile_owner).await {
                 Ok(recorded) => findings.extend(suffix_findings(&recorded, &self.config)),
                 Err(error) => {
                     findings.push(kube_problem("role suffixes", "list", "Profiles", error))
@@ -210,7 +218,7 @@ impl App {
 
     async fn cluster_role_findings(&self, client: &kube::Client) -> Vec<Finding> {
         let mut roles = vec!["kubeflow-edit", "kubeflow-view"];
-        if self.config.roles().contains(&Role::Admin) {
+        if self.config.sign_in.roles().contains(&Role::Admin) {
             roles.push("kubeflow-admin");
         }
         let found =
@@ -240,7 +248,7 @@ impl App {
         facts: &mut ClusterFacts,
     ) -> Result<Conventions, Finding> {
         let (twins, skipped) = facts
-            .twins(self.config.istio_authz)
+            .twins(self.config.istio.authz)
             .map_err(|e| Finding::problem("conventions", format!("{e}")))?;
         if !skipped.is_empty() {
             return Err(Finding::problem(
@@ -276,7 +284,7 @@ impl App {
                 Err(e) => return vec![kube_problem(CHECK, "list", "managed RoleBindings", e)],
             },
         };
-        let Some(raw) = request.preview_event(&self.config.groups_claim, &sub) else {
+        let Some(raw) = request.preview_event(&self.config.sign_in.groups_claim, &sub) else {
             return Vec::new();
         };
         let admitted = TokenEvent::parse(&raw)

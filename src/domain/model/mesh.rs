@@ -16,8 +16,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::domain::desired::{CONTRIBUTOR_ANNOTATIONS, CONTRIBUTOR_LABELS};
-use crate::domain::objects::{Kind, Object};
+use crate::domain::model::objects::{CONTRIBUTOR_ANNOTATIONS, CONTRIBUTOR_LABELS, Kind, Object};
 
 /// The labels that put a namespace's workloads in the mesh, in sidecar or ambient mode: Istio's
 /// injection switch and revision, and the ambient labels of kubeflow/dashboard PR #267
@@ -225,7 +224,7 @@ pub fn shaped(objects: &[Object], reach: &Reach) -> Vec<Object> {
 }
 
 /// True when `existing` is attached where `wanted` is (both to the same waypoint, or neither):
-/// what [`crate::domain::plan::covers`] cannot see, since a policy attached to a waypoint holds
+/// what [`crate::domain::sign_in::plan::covers`] cannot see, since a policy attached to a waypoint holds
 /// everything the unattached one says, and more.
 pub fn attached_alike(wanted: &Object, existing: &Object) -> bool {
     let refs = |o: &Object| o.body.pointer("/spec/targetRefs").cloned();
@@ -250,7 +249,7 @@ pub fn misshapen(policy: &Object, labels: Option<&Value>) -> bool {
 /// The server-side apply that brings the contributor policy `stored` (as read, whole) to the
 /// shape of its namespace (labelled `labels`), only while it is the version read. It carries
 /// exactly the fields this function applies to a contributor policy (the labels, annotations
-/// and rules of [`crate::domain::desired::contributor_objects`]), so that applying it moves no
+/// and rules of [`crate::domain::sign_in::desired::contributor_objects`]), so that applying it moves no
 /// other field's ownership: the activity record, written by merge patch, stays as it is.
 pub fn reshaped(stored: &Object, labels: Option<&Value>) -> Object {
     let namespace = stored.namespace.as_deref().unwrap_or_default();

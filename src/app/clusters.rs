@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use tokio::sync::Mutex;
 
-use crate::Clock;
+use super::Clock;
 use crate::domain::config::{ClusterTarget, IstioAuthz};
-use crate::domain::conventions::ClusterFacts;
+use crate::domain::sign_in::conventions::ClusterFacts;
 use crate::eks::cluster::{ClusterInfo, describe_cluster};
 use crate::eks::token::{BearerToken, mint_token};
 use crate::error::Error;

@@ -8,8 +8,8 @@
 //! `sub`, which no one can change; the email is used only where Kubeflow needs it.
 
 use crate::domain::config::Config;
-use crate::domain::event::{EmailProblem, TokenEvent, TriggerSource};
-use crate::domain::groups::parse_groups;
+use crate::domain::sign_in::event::{EmailProblem, TokenEvent, TriggerSource};
+use crate::domain::sign_in::groups::parse_groups;
 
 /// Who is signing in, as far as provisioning is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +63,7 @@ impl std::fmt::Display for Skip {
 pub fn admit(event: &TokenEvent, config: &Config) -> Result<(Identity, Mode), Skip> {
     match event.trigger_source {
         TriggerSource::ClientCredentials => return Err(Skip::MachineToMachine),
-        TriggerSource::RefreshTokens if !config.sync_on_refresh => {
+        TriggerSource::RefreshTokens if !config.sign_in.sync_on_refresh => {
             return Err(Skip::RefreshNotSynchronised);
         }
         _ => {}
@@ -77,11 +77,11 @@ pub fn admit(event: &TokenEvent, config: &Config) -> Result<(Identity, Mode), Sk
         email: email.to_owned(),
         groups: event
             .user_attributes
-            .get(&config.groups_claim)
-            .map(|claim| parse_groups(claim, config.decode_group_names))
+            .get(&config.sign_in.groups_claim)
+            .map(|claim| parse_groups(claim, config.sign_in.decode_group_names))
             .unwrap_or_default(),
     };
-    let mode = if event.is_federated_sign_in() || config.trust_stored_groups {
+    let mode = if event.is_federated_sign_in() || config.sign_in.trust_stored_groups {
         Mode::Grant
     } else {
         Mode::RevokeOnly

@@ -178,7 +178,7 @@ fn is_label_value(value: &str) -> bool {
 mod tests {
     use super::*;
 
-    const CAPTURED_V1: &str = include_str!("../../events/v1-adfs-hosted-auth.json");
+    const CAPTURED_V1: &str = include_str!("../../../events/v1-adfs-hosted-auth.json");
 
     #[test]
     fn the_captured_adfs_event_gives_user_email_and_groups() {
@@ -190,7 +190,10 @@ mod tests {
         assert_eq!(event.sub(), Some("12ec26be-e8d1-482b-9602-e402c7896cb3"));
         assert!(event.is_federated_sign_in());
         assert_eq!(
-            crate::domain::groups::parse_groups(&event.user_attributes["custom:groups"], false),
+            crate::domain::sign_in::groups::parse_groups(
+                &event.user_attributes["custom:groups"],
+                false
+            ),
             ["RIDY-RUMESH", "RIDY-JOSE", "RUMESH"]
         );
     }

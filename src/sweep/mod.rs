@@ -1,4 +1,4 @@
-//! The offboarding sweep (decisions in [`crate::domain::sweep`]): each cluster read page by
+//! The offboarding sweep (decisions in [`crate::domain::offboarding::sweep`]): each cluster read page by
 //! page into a few dozen bytes per person; the user pool asked once per person over every
 //! cluster, by `sub`, at a steady rate; then each person settled in order, from where the latest
 //! interrupted sweep stopped, inside the invocation's time. I/O.
@@ -11,15 +11,17 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::App;
+use crate::app::App;
+use crate::app::budget::{Budget, COMMAND_TIME};
+use crate::app::clusters::ClusterSession;
 use crate::cognito::users::{LookupFailed, by_sub, estimated_users, pool_page};
-use crate::domain::activity::{
+use crate::domain::model::activity::{
     Annotate, RESUME_ANNOTATION, REVOKED_ANNOTATION, SWEEP_STATE_LEASE, micro_time, rfc3339,
     seconds,
 };
-use crate::domain::mesh;
-use crate::domain::objects::{Kind, MANAGED_BY_LABEL, MANAGER, Object};
-use crate::domain::sweep::{
+use crate::domain::model::mesh;
+use crate::domain::model::objects::{Kind, MANAGED_BY_LABEL, MANAGER, Object};
+use crate::domain::offboarding::sweep::{
     People, PoolAnswer, PoolAnswers, PoolLookup, Reason, SweepAnswer, SweepSummary, Verdict,
     asks_pool, first_look, judge, pool_lookup, sweep_order,
 };
@@ -30,30 +32,13 @@ use crate::kubernetes::inventory::{
 };
 use crate::kubernetes::policy::SignInPolicy;
 use crate::kubernetes::typed::KindApi;
-use crate::session::ClusterSession;
+use crate::lambda::logging::emit_metrics;
 
-/// The longest a command takes when Lambda does not say how long it has.
-const COMMAND_BUDGET: Duration = Duration::from_secs(60);
-/// Kept back from Lambda's deadline (a fifth of the time, when that is less): no person is
-/// started later, so that the last ones finish, the resume mark is written and the summary goes
-/// out; requests end a tenth of it before the deadline.
-const SWEEP_MARGIN: Duration = Duration::from_secs(10);
 /// People settled at once on a cluster (each a few deletes).
 const PEOPLE_AT_ONCE: usize = 8;
 /// Contributor policies brought to their namespace's mesh mode in one run; the rest wait for
 /// the next run (or a sign-in).
 const MAX_RESHAPED: usize = 1000;
-
-/// When a command started at `started`, with `remaining` of Lambda's time (else
-/// [`COMMAND_BUDGET`]), ends its requests, and when it stops starting new work.
-pub(crate) fn command_times(started: Instant, remaining: Option<Duration>) -> (Instant, Instant) {
-    let remaining = remaining.unwrap_or(COMMAND_BUDGET);
-    let margin = SWEEP_MARGIN.min(remaining / 5);
-    (
-        started + remaining - margin / 10,
-        started + remaining - margin,
-    )
-}
 
 /// What one sweep shares across its clusters.
 struct SweepRun {
@@ -127,10 +112,12 @@ impl App {
     /// each person settled. `remaining` is the time Lambda still allows. A cluster that cannot
     /// be swept fails the invocation after the others are done.
     pub async fn sweep(&self, remaining: Option<Duration>) -> Result<SweepAnswer, Error> {
-        let started = Instant::now();
-        let (deadline, stop_starting) = command_times(started, remaining);
+        let budget = Budget::new(Instant::now(), remaining, COMMAND_TIME);
+        let (started, deadline, stop_starting) =
+            (budget.started, budget.deadline, budget.stop_starting);
         let pool_id = self
             .config
+            .offboarding
             .user_pool_id
             .clone()
             .ok_or(Error::AwsSetup("user pool (set USER_POOL_ID)"))?;
@@ -140,13 +127,10 @@ impl App {
             stop_starting,
             stop_asking: started + (stop_starting - started) * 2 / 3,
         };
-        let reads = futures::future::join_all(
-            self.clusters
-                .iter()
-                .map(|cluster| self.read_cluster(cluster, &run)),
-        )
-        .await;
-        let days = self.config.inactive_days;
+        let reads = self
+            .on_every_cluster(|cluster| self.read_cluster(cluster, &run))
+            .await;
+        let days = self.config.offboarding.inactive_days;
         let wanted: BTreeSet<&str> = reads
             .iter()
             .flatten()
@@ -213,12 +197,12 @@ impl App {
         let client = cluster.client(policy.clone(), true).await?;
         let facts = cluster.facts(&client).await?;
         let (twins, _) = facts
-            .twins(self.config.istio_authz)
+            .twins(self.config.istio.authz)
             .map_err(Error::Conventions)?;
         let kinds = facts.binding_kinds(&twins);
-        let namespace = self.config.records_namespace.as_str();
+        let namespace = self.config.offboarding.records_namespace.as_str();
         let (found, read) = futures::join!(
-            profiles(&client, &self.config.group_profile_owner),
+            profiles(&client, &self.config.sign_in.group_profile_owner),
             records(&client, namespace),
         );
         let (found, read) = (found?, read?);
@@ -266,7 +250,7 @@ impl App {
         if self.config.dry_run {
             return Ok(None);
         }
-        let namespace = self.config.records_namespace.as_str();
+        let namespace = self.config.offboarding.records_namespace.as_str();
         let state = Object::new(
             Kind::Lease,
             Some(namespace),
@@ -304,7 +288,7 @@ impl App {
         resume_at: Option<&str>,
         run: &SweepRun,
     ) -> Result<(PoolAnswers<'a>, u32, PoolLookup), Error> {
-        let pacer = Pacer::new(self.config.sweep_pool_rate);
+        let pacer = Pacer::new(self.config.offboarding.sweep_pool_rate);
         let requests = AtomicU32::new(0);
         let mut answers = PoolAnswers::new();
         if wanted.is_empty() {
@@ -315,7 +299,7 @@ impl App {
             LookupFailed::ForNow(why) => Ok(why),
         };
         requests.fetch_add(1, Ordering::Relaxed);
-        let estimated = match estimated_users(&self.cognito, pool_id).await {
+        let estimated = match estimated_users(&self.pool, pool_id).await {
             Ok(estimated) => estimated,
             Err(failure) => {
                 let why = always(failure)?;
@@ -332,7 +316,7 @@ impl App {
                         break;
                     }
                     requests.fetch_add(1, Ordering::Relaxed);
-                    match by_sub(&self.cognito, pool_id, key).await {
+                    match by_sub(&self.pool, pool_id, key).await {
                         Ok(answer) => drop(answers.insert(key, answer)),
                         Err(failure) => {
                             let why = always(failure)?;
@@ -351,7 +335,7 @@ impl App {
                         return Ok((answers, requests.into_inner(), lookup));
                     }
                     requests.fetch_add(1, Ordering::Relaxed);
-                    let (users, next) = match pool_page(&self.cognito, pool_id, token).await {
+                    let (users, next) = match pool_page(&self.pool, pool_id, token).await {
                         Ok(page) => page,
                         Err(failure) => {
                             let why = always(failure)?;
@@ -390,7 +374,7 @@ impl App {
         started: Instant,
     ) -> SweepSummary {
         let label = cluster.label();
-        let days = self.config.inactive_days;
+        let days = self.config.offboarding.inactive_days;
         let verdict_of = |key: &str| {
             let person = &read.people[key];
             match first_look(person, read.since, run.now, days) {
@@ -460,7 +444,7 @@ impl App {
         self.mark_resume(read, first_left).await;
         summary.kubernetes_requests = read.policy.requests();
         summary.set_duration(started.elapsed());
-        println!("{}", summary.emf(&label, (self.clock)()));
+        emit_metrics(&summary.emf(&label, (self.clock)()));
         tracing::info!(
             cluster = %label,
             users = summary.users,
@@ -526,7 +510,7 @@ impl App {
     /// The Lease of the person `key` as the sweep read it (to write to it only while unchanged).
     fn record_of(&self, read: &ClusterRead, key: &str) -> Option<Object> {
         let (_, version) = read.people.get(key)?.record.as_ref()?;
-        let namespace = self.config.records_namespace.as_str();
+        let namespace = self.config.offboarding.records_namespace.as_str();
         Some(Object::new(
             Kind::Lease,
             Some(namespace),
@@ -676,7 +660,7 @@ impl App {
 }
 
 /// The person a RoleBinding names (its first `User` subject: what RBAC enforces).
-pub(crate) fn subject_user(binding: &Object) -> Option<&str> {
+fn subject_user(binding: &Object) -> Option<&str> {
     binding
         .body
         .get("subjects")?

@@ -4,18 +4,19 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::admission::{Identity, Mode};
 use crate::domain::config::{Config, Role};
-use crate::domain::conventions::Conventions;
-use crate::domain::mesh;
-use crate::domain::names::{
+use crate::domain::model::mesh;
+use crate::domain::model::names::{
     MAX_LABEL_LEN, collision_safe, dns_label, kfam_binding_name, legacy_binding_name,
     legacy_user_label_value,
 };
-use crate::domain::objects::{
-    GROUP_ANNOTATION, Kind, MANAGED_BY_LABEL, MANAGER, Object, PROFILE_NAME_LABEL, USER_LABEL,
+use crate::domain::model::objects::{
+    CONTRIBUTOR_ANNOTATIONS, CONTRIBUTOR_LABELS, GROUP_ANNOTATION, Kind, MANAGED_BY_LABEL, MANAGER,
+    Object, PROFILE_NAME_LABEL, USER_LABEL,
 };
-use crate::domain::protected::{Refusal, name_refusal};
+use crate::domain::model::protected::{Refusal, name_refusal};
+use crate::domain::sign_in::admission::{Identity, Mode};
+use crate::domain::sign_in::conventions::Conventions;
 
 /// A group this user is to have access to, before the cluster has been consulted.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,12 +94,12 @@ pub fn desired_state(
     let grants = mode == Mode::Grant;
     let personal_profile = dns_label(&format!(
         "{}{}",
-        config.user_profile_prefix, identity.user_name
+        config.sign_in.user_profile_prefix, identity.user_name
     ))
-    .filter(|name| grants && name.starts_with(&config.user_profile_prefix))
+    .filter(|name| grants && name.starts_with(&config.sign_in.user_profile_prefix))
     .map(|name| {
         let mut spec = json!({"owner": {"kind": "User", "name": email}});
-        if let Some(quota) = &config.user_profile_quota {
+        if let Some(quota) = &config.sign_in.user_profile_quota {
             spec["resourceQuotaSpec"] = quota.clone();
         }
         profile(&name, spec, json!({USER_LABEL: identity.sub}), json!({}))
@@ -117,7 +118,7 @@ pub fn desired_state(
     for ad_group in identity
         .groups
         .iter()
-        .filter(|g| config.allowed_groups.admits(g))
+        .filter(|g| config.sign_in.allowed_groups.admits(g))
     {
         let refuse =
             |namespace: Option<&str>, reason| RefusedGroup::new(ad_group, namespace, reason);
@@ -126,9 +127,9 @@ pub fn desired_state(
             .recorded_teams
             .contains(&ad_group.to_ascii_lowercase())
         {
-            (ad_group.as_str(), config.user_role)
+            (ad_group.as_str(), config.sign_in.user_role)
         } else {
-            config.team_and_role(ad_group)
+            config.sign_in.team_and_role(ad_group)
         };
         if group != ad_group.as_str()
             && let Some(unstripped) = dns_label(ad_group)
@@ -144,7 +145,7 @@ pub fn desired_state(
             refused.push(refuse(Some(&namespace), reason));
             continue;
         }
-        if role == Role::Admin && !config.allow_admin_role {
+        if role == Role::Admin && !config.sign_in.allow_admin_role {
             refused.push(refuse(Some(&namespace), Refusal::AdminNotAllowed));
             continue;
         }
@@ -169,7 +170,7 @@ pub fn desired_state(
             refused.push(refuse(Some(&namespace), reason));
             continue;
         }
-        let owner = config.group_profile_owner.as_str();
+        let owner = config.sign_in.group_profile_owner.as_str();
         let record = json!({GROUP_ANNOTATION: group});
         groups.push(GroupAccess {
             group: group.to_owned(),
@@ -213,16 +214,16 @@ pub fn desired_state(
         personal_profile_variant,
         groups,
         refused,
-        legacy_binding_name: (grants && config.remove_legacy_bindings)
+        legacy_binding_name: (grants && config.sign_in.remove_legacy_bindings)
             .then(|| legacy_binding_name(&identity.user_name, "edit")),
-        records_namespace: config.records_namespace.clone(),
+        records_namespace: config.offboarding.records_namespace.clone(),
         also_read,
     }
 }
 
 /// The labels of a group namespace this function creates ahead of the profile controller: its
 /// own, and the mesh labels the controller gives the namespaces it creates, which it would not
-/// add to this one when it adopts it ([`crate::domain::mesh`]).
+/// add to this one when it adopts it ([`crate::domain::model::mesh`]).
 fn namespace_labels(namespace: &str, conventions: &Conventions) -> Value {
     let mut labels = json!({MANAGED_BY_LABEL: MANAGER});
     for (key, value) in mesh::for_namespace(&conventions.mesh_labels, namespace) {
@@ -271,11 +272,6 @@ fn profile(name: &str, spec: Value, labels: Value, annotations: Value) -> Object
         }),
     )
 }
-
-/// The annotations of a contributor object: KFAM's, naming the person and the role.
-pub const CONTRIBUTOR_ANNOTATIONS: [&str; 2] = ["user", "role"];
-/// The labels of a contributor object: this function's, and the person's key.
-pub const CONTRIBUTOR_LABELS: [&str; 2] = [MANAGED_BY_LABEL, USER_LABEL];
 
 /// The RoleBinding of `email` with ClusterRole `kubeflow-<role>` in `namespace`, then one Istio
 /// twin per kind the cluster's `conventions` call for, all named and annotated as KFAM does on
@@ -358,7 +354,7 @@ mod tests {
 
     fn granting(identity: &Identity, config: &Config, twins: &[Kind]) -> DesiredState {
         let mut conventions = Conventions::defaults(twins.to_vec());
-        conventions.viewer_access = config.viewer_access;
+        conventions.viewer_access = config.istio.viewer_access;
         desired_state(identity, Mode::Grant, config, &conventions)
     }
 

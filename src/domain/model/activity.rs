@@ -15,8 +15,8 @@ use std::time::SystemTime;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
-use crate::domain::names::is_dns_subdomain;
-use crate::domain::objects::{Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL};
+use crate::domain::model::names::is_dns_subdomain;
+use crate::domain::model::objects::{Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL};
 
 /// The namespace of the records unless `RECORDS_NAMESPACE` says otherwise (deploy/rbac.yaml).
 pub const DEFAULT_RECORDS_NAMESPACE: &str = "kubeflow-profile-manager";

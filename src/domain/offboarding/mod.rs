@@ -1,0 +1,4 @@
+//! Offboarding's rules: the sweep's verdicts on people and the access report. Pure.
+
+pub mod access;
+pub mod sweep;
