@@ -31,4 +31,4 @@ pub mod sweep;
 pub use app::{App, Clock};
 pub use domain::config;
 pub use invoke::{AccessAnswer, Answer};
-pub use sign_in::{ClusterReport, Outcome};
+pub use sign_in::{ClusterSignIn, Outcome};

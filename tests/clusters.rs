@@ -94,7 +94,7 @@ async fn one_sign_in_grants_on_three_clusters_one_of_them_in_another_region() {
     let granted: Vec<(String, Vec<String>)> = reports
         .iter()
         .map(|r| {
-            let mut granted = r.report.granted.clone();
+            let mut granted = r.summary.granted.clone();
             granted.sort();
             (r.cluster.clone(), granted)
         })
@@ -240,7 +240,7 @@ async fn what_one_namespace_holds_refuses_that_group_on_that_cluster_only_and_fa
         .map(|r| {
             (
                 r.cluster.clone(),
-                r.report.refused.iter().map(|g| g.group.clone()).collect(),
+                r.summary.refused.iter().map(|g| g.group.clone()).collect(),
             )
         })
         .collect();

@@ -139,7 +139,7 @@ async fn a_repeat_sign_in_changes_nothing_and_costs_a_constant_number_of_request
         h.cluster.clear_requests();
         let outcome = h.sign_in("rumesh", RUMESH, groups).await.unwrap();
         assert!(
-            outcome.report().is_some_and(|r| r.changes == 0),
+            outcome.summary().is_some_and(|r| r.changes == 0),
             "{outcome:?}"
         );
         assert_eq!(

@@ -21,7 +21,7 @@ use crate::error::Error;
 use crate::kubernetes::inventory::{
     PersonalProfile, ours, profiles, read_pages, read_pages_while, records,
 };
-use crate::kubernetes::policy::SignInPolicy;
+use crate::kubernetes::policy::RequestPolicy;
 
 /// What a cluster's personal Profiles and records say, kept for the report's second section.
 struct PeopleRead {
@@ -103,7 +103,7 @@ impl App {
         deadline: Instant,
     ) -> Result<PeopleRead, Error> {
         let client = cluster
-            .client(SignInPolicy::for_command(deadline), false)
+            .client(RequestPolicy::for_command(deadline), false)
             .await?;
         let facts = cluster.facts(&client).await?;
         let (twins, _) = facts

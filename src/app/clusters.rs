@@ -17,7 +17,7 @@ use crate::eks::token::{BearerToken, mint_token};
 use crate::error::Error;
 use crate::kubernetes::client::ClusterClient;
 use crate::kubernetes::observe::discover;
-use crate::kubernetes::policy::SignInPolicy;
+use crate::kubernetes::policy::RequestPolicy;
 
 pub struct ClusterSession {
     pub target: ClusterTarget,
@@ -127,12 +127,12 @@ impl ClusterSession {
     /// `renew`.
     pub async fn client(
         &self,
-        policy: Arc<SignInPolicy>,
+        policy: Arc<RequestPolicy>,
         renew: bool,
     ) -> Result<kube::Client, Error> {
         let info = self.info().await?;
         let token = self.token(renew).await?;
-        self.pool(&info).await?.for_sign_in(&token, policy)
+        self.pool(&info).await?.with_policy(&token, policy)
     }
 
     /// Keeps what was learnt since the facts were read (the owner's user id).

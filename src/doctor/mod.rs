@@ -20,14 +20,14 @@ use crate::domain::model::protected::Refusal;
 use crate::domain::sign_in::admission::admit;
 use crate::domain::sign_in::conventions::{ClusterFacts, Conventions};
 use crate::domain::sign_in::event::TokenEvent;
-use crate::domain::sign_in::report::{SyncReport, Write, planned_changes};
+use crate::domain::sign_in::summary::{SignInSummary, Write, planned_changes};
 use crate::error::Error;
 use crate::kubernetes::inspect::{
     ADMISSION_POLICIES, admission_policy_enforced, cluster_role_exists, dry_run, our_namespaces,
     profiles, recorded_groups, review_permissions, sub_of,
 };
 use crate::kubernetes::observe::discover;
-use crate::kubernetes::policy::SignInPolicy;
+use crate::kubernetes::policy::RequestPolicy;
 
 /// The longest the doctor takes.
 const DOCTOR_BUDGET: Duration = Duration::from_secs(5);
@@ -148,7 +148,10 @@ impl App {
             )),
             Err(error) => return findings.push(problem("cluster", &error)),
         };
-        let client = match cluster.client(SignInPolicy::new(deadline), false).await {
+        let client = match cluster
+            .client(RequestPolicy::for_sign_in(deadline), false)
+            .await
+        {
             Ok(client) => client,
             Err(error) => return findings.push(problem("token", &error)),
         };
@@ -317,7 +320,7 @@ impl App {
                 )
             })
             .collect();
-        for refused in SyncReport::of_plan(&planned.plan).refused {
+        for refused in SignInSummary::of_plan(&planned.plan).refused {
             let detail = format!(
                 "would refuse group {:?}{}: {}",
                 refused.group,

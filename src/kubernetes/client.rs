@@ -15,7 +15,7 @@ use tower::{BoxError, ServiceBuilder};
 use crate::eks::cluster::ClusterInfo;
 use crate::eks::token::BearerToken;
 use crate::error::Error;
-use crate::kubernetes::policy::{FirstConnection, PolicyLayer, SignInPolicy};
+use crate::kubernetes::policy::{FirstConnection, PolicyLayer, RequestPolicy};
 
 type Https = hyper_rustls::HttpsConnector<HttpConnector>;
 
@@ -55,12 +55,12 @@ impl ClusterClient {
         })
     }
 
-    /// A kube client presenting `token`, whose every request follows `policy` (one sign-in's
+    /// A kube client presenting `token`, whose every request follows `policy` (one job's
     /// deadline and counter).
-    pub fn for_sign_in(
+    pub fn with_policy(
         &self,
         token: &BearerToken,
-        policy: Arc<SignInPolicy>,
+        policy: Arc<RequestPolicy>,
     ) -> Result<kube::Client, Error> {
         let mut config = self.config.clone();
         config.auth_info.token = Some(token.expose().to_owned().into());

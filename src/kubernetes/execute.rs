@@ -1,6 +1,6 @@
 //! Carries out a plan: the personal Profile, the revocations and every group at once; within a
 //! group its Profile and namespace first, then its bindings; the Python Lambda's bindings last.
-//! Writes only: what each outcome means is the domain's ([`crate::domain::sign_in::report`]). I/O.
+//! Writes only: what each outcome means is the domain's ([`crate::domain::sign_in::summary`]). I/O.
 
 use futures::StreamExt;
 use futures::future::join_all;
@@ -13,7 +13,7 @@ use crate::domain::model::protected::Refusal;
 use crate::domain::sign_in::desired::owned_by_profile;
 use crate::domain::sign_in::pace::Pace;
 use crate::domain::sign_in::plan::{Existing, GroupPlan, PersonalProfile, Plan};
-use crate::domain::sign_in::report::{SyncReport, Write, WriteOutcome};
+use crate::domain::sign_in::summary::{SignInSummary, Write, WriteOutcome};
 use crate::error::Error;
 use crate::kubernetes::policy::ran_out_of_time;
 use crate::kubernetes::status::{refusal_outcome, status_text};
@@ -447,8 +447,8 @@ pub async fn execute(
     user_key: &str,
     deadline: Instant,
     pace: Pace,
-) -> Result<SyncReport, Error> {
-    let mut report = SyncReport::of_plan(plan);
+) -> Result<SignInSummary, Error> {
+    let mut report = SignInSummary::of_plan(plan);
     let personal = async {
         match &plan.apply_personal_profile {
             Some(profile) => apply(client, profile, false).await.map(Some),

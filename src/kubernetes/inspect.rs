@@ -17,7 +17,7 @@ use crate::domain::doctor::Permission;
 use crate::domain::model::objects::{
     GROUP_ANNOTATION, KFAM_USER_ANNOTATION, Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL,
 };
-use crate::domain::sign_in::report::Write;
+use crate::domain::sign_in::summary::Write;
 use crate::kubernetes::typed::KindApi;
 
 /// Whether the API server would allow each of `permissions` to the caller, asked concurrently.

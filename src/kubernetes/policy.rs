@@ -4,7 +4,7 @@
 //! server's `Retry-After` when it fits, all inside the sign-in's deadline; every attempt is
 //! counted. I/O.
 //!
-//! Each sign-in gets its own [`SignInPolicy`] (deadline, counter); the layer carries it with
+//! Each sign-in gets its own [`RequestPolicy`] (deadline, counter); the layer carries it with
 //! every request of that sign-in's client.
 
 use std::future::Future;
@@ -87,7 +87,7 @@ fn policy_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a 
 }
 
 /// The deadline, counter and limits one sign-in's requests share.
-pub struct SignInPolicy {
+pub struct RequestPolicy {
     deadline: Instant,
     attempt_timeout: Duration,
     requests: AtomicU32,
@@ -97,8 +97,9 @@ pub struct SignInPolicy {
     in_flight: tokio::sync::Semaphore,
 }
 
-impl SignInPolicy {
-    pub fn new(deadline: Instant) -> Arc<Self> {
+impl RequestPolicy {
+    /// The policy of a sign-in (and the doctor): short attempts, inside Cognito's 5 seconds.
+    pub fn for_sign_in(deadline: Instant) -> Arc<Self> {
         Self::with_attempt_timeout(deadline, ATTEMPT_TIMEOUT)
     }
 
@@ -112,7 +113,7 @@ impl SignInPolicy {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0x9e37_79b9_7f4a_7c15);
-        Arc::new(SignInPolicy {
+        Arc::new(RequestPolicy {
             deadline,
             attempt_timeout,
             requests: AtomicU32::new(0),
@@ -310,9 +311,9 @@ impl FirstConnection {
     }
 }
 
-/// Puts a [`SignInPolicy`] (and the pool's [`FirstConnection`]) in front of a service.
+/// Puts a [`RequestPolicy`] (and the pool's [`FirstConnection`]) in front of a service.
 #[derive(Clone)]
-pub struct PolicyLayer(pub Arc<SignInPolicy>, pub Arc<FirstConnection>);
+pub struct PolicyLayer(pub Arc<RequestPolicy>, pub Arc<FirstConnection>);
 
 impl<S> Layer<S> for PolicyLayer {
     type Service = PolicyService<S>;
@@ -329,7 +330,7 @@ impl<S> Layer<S> for PolicyLayer {
 #[derive(Clone)]
 pub struct PolicyService<S> {
     inner: S,
-    policy: Arc<SignInPolicy>,
+    policy: Arc<RequestPolicy>,
     first: Arc<FirstConnection>,
 }
 

@@ -5,7 +5,7 @@ use kube::core::Status;
 
 use crate::domain::model::objects::Object;
 use crate::domain::model::protected::Refusal;
-use crate::domain::sign_in::report::{Write, WriteOutcome};
+use crate::domain::sign_in::summary::{Write, WriteOutcome};
 
 /// The cause kube-apiserver's NamespaceLifecycle admission gives a create in a namespace that
 /// is being deleted (`corev1.NamespaceTerminatingCause`), in a 403 Forbidden.

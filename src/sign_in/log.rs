@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::domain::config::Config;
 use crate::domain::sign_in::admission::{Identity, Mode};
 use crate::domain::sign_in::desired::RefusedGroup;
-use crate::domain::sign_in::report::SyncReport;
+use crate::domain::sign_in::summary::SignInSummary;
 
 /// One refused group's log line; `cluster` when the refusal depends on the cluster (the same
 /// group may be granted on another). The group is untrusted and logged escaped; the namespace
@@ -19,7 +19,7 @@ pub(super) fn log_report(
     cluster: &str,
     identity: &Identity,
     mode: Mode,
-    report: &SyncReport,
+    report: &SignInSummary,
     elapsed: Duration,
     requests: u32,
     config: &Config,

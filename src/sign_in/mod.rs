@@ -21,11 +21,11 @@ use crate::domain::sign_in::event::TokenEvent;
 use crate::domain::sign_in::metrics::SignInMetrics;
 use crate::domain::sign_in::pace::Pace;
 use crate::domain::sign_in::plan::{Observed, Plan, plan, profile_owner, record_activity};
-use crate::domain::sign_in::report::{SyncReport, Verdict, planned_changes, verdict};
+use crate::domain::sign_in::summary::{SignInSummary, SignInVerdict, planned_changes, verdict};
 use crate::error::{Error, SignInFailed};
 use crate::kubernetes::execute::{execute, log_change};
 use crate::kubernetes::observe::observe;
-use crate::kubernetes::policy::SignInPolicy;
+use crate::kubernetes::policy::RequestPolicy;
 use crate::lambda::logging::emit_metrics;
 use log::{log_refused, log_report};
 
@@ -38,23 +38,23 @@ pub enum Outcome {
     /// Nothing to provision: why.
     Skipped(Skip),
     /// Provisioned, on every cluster (in `CLUSTER_NAME`'s order).
-    Synchronised(Vec<ClusterReport>),
+    Synchronised(Vec<ClusterSignIn>),
     /// Provisioning failed and `FAIL_MODE=open` let the sign-in through.
     FailedOpen,
 }
 
 /// What a sign-in did on one cluster.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ClusterReport {
+pub struct ClusterSignIn {
     pub cluster: String,
-    pub report: SyncReport,
+    pub summary: SignInSummary,
 }
 
 impl Outcome {
-    /// The first cluster's report, when the sign-in was provisioned.
-    pub fn report(&self) -> Option<&SyncReport> {
+    /// The first cluster's summary, when the sign-in was provisioned.
+    pub fn summary(&self) -> Option<&SignInSummary> {
         match self {
-            Outcome::Synchronised(clusters) => clusters.first().map(|c| &c.report),
+            Outcome::Synchronised(clusters) => clusters.first().map(|c| &c.summary),
             _ => None,
         }
     }
@@ -100,11 +100,11 @@ impl App {
             .filter(|(_, result)| result.is_err())
             .map(|(cluster, _)| self.config.clusters.fail_mode.of(&cluster.target));
         match verdict(failed_modes) {
-            Verdict::Synchronised => Ok(Outcome::Synchronised(
+            SignInVerdict::Synchronised => Ok(Outcome::Synchronised(
                 results.into_iter().filter_map(Result::ok).collect(),
             )),
-            Verdict::FailedOpen => Ok(Outcome::FailedOpen),
-            Verdict::FailedClosed => Err(SignInFailed),
+            SignInVerdict::FailedOpen => Ok(Outcome::FailedOpen),
+            SignInVerdict::FailedClosed => Err(SignInFailed),
         }
     }
 
@@ -127,7 +127,7 @@ impl App {
         identity: &Identity,
         mode: Mode,
         budget: Budget,
-    ) -> Result<ClusterReport, ()> {
+    ) -> Result<ClusterSignIn, ()> {
         let mut requests = 0;
         let result = match tokio::time::timeout_at(
             budget.deadline,
@@ -162,9 +162,9 @@ impl App {
                     requests,
                     &self.config,
                 );
-                Ok(ClusterReport {
+                Ok(ClusterSignIn {
                     cluster: label,
-                    report,
+                    summary: report,
                 })
             }
             Err(error) => {
@@ -192,10 +192,10 @@ impl App {
         mode: Mode,
         deadline: Instant,
         requests: &mut u32,
-    ) -> Result<SyncReport, Error> {
+    ) -> Result<SignInSummary, Error> {
         let mut renew = false;
         loop {
-            let policy = SignInPolicy::new(deadline);
+            let policy = RequestPolicy::for_sign_in(deadline);
             let client = cluster.client(policy.clone(), renew).await?;
             let result = async {
                 let facts = cluster.facts(&client).await?;
@@ -207,7 +207,7 @@ impl App {
                     for (write, object) in planned_changes(&planned.plan) {
                         log_change(write.dry_run_action(), object);
                     }
-                    return Ok(SyncReport::dry_run(&planned.plan));
+                    return Ok(SignInSummary::dry_run(&planned.plan));
                 }
                 // Only a sign-in is activity, never a token refresh.
                 if identity.signed_in {

@@ -22,7 +22,7 @@ use crate::domain::model::activity::{
 use crate::domain::model::mesh;
 use crate::domain::model::objects::{Kind, MANAGED_BY_LABEL, MANAGER, Object};
 use crate::domain::offboarding::sweep::{
-    People, PoolAnswer, PoolAnswers, PoolLookup, Reason, SweepAnswer, SweepSummary, Verdict,
+    FirstLook, People, PoolAnswer, PoolAnswers, PoolLookup, Reason, SweepAnswer, SweepSummary,
     asks_pool, first_look, judge, pool_lookup, sweep_order,
 };
 use crate::error::Error;
@@ -30,7 +30,7 @@ use crate::kubernetes::execute::annotate;
 use crate::kubernetes::inventory::{
     bindings_of, count_bindings, created, mesh_labels, profiles, records,
 };
-use crate::kubernetes::policy::SignInPolicy;
+use crate::kubernetes::policy::RequestPolicy;
 use crate::kubernetes::typed::KindApi;
 use crate::lambda::logging::emit_metrics;
 
@@ -55,7 +55,7 @@ struct SweepRun {
 /// What the sweep read of one cluster.
 struct ClusterRead {
     client: kube::Client,
-    policy: std::sync::Arc<SignInPolicy>,
+    policy: std::sync::Arc<RequestPolicy>,
     /// The binding kinds the cluster serves.
     kinds: Vec<Kind>,
     people: People,
@@ -138,7 +138,7 @@ impl App {
                 read.people
                     .iter()
                     .filter(|(key, p)| {
-                        first_look(p, read.since, run.now, days) == Verdict::AskPool
+                        first_look(p, read.since, run.now, days) == FirstLook::AskPool
                             && asks_pool(key)
                     })
                     .map(|(key, _)| key.as_str())
@@ -192,7 +192,7 @@ impl App {
         cluster: &ClusterSession,
         run: &SweepRun,
     ) -> Result<ClusterRead, Error> {
-        let policy = SignInPolicy::for_command(run.deadline);
+        let policy = RequestPolicy::for_command(run.deadline);
         // A fresh token: a sweep may outlast one minted for an earlier invocation.
         let client = cluster.client(policy.clone(), true).await?;
         let facts = cluster.facts(&client).await?;
@@ -379,8 +379,8 @@ impl App {
             let person = &read.people[key];
             match first_look(person, read.since, run.now, days) {
                 // A key that is no `sub` is never asked about: inactivity alone decides.
-                Verdict::AskPool if !asks_pool(key) => Some(Verdict::Keep),
-                Verdict::AskPool => answers.get(key).map(|a| judge(*a)),
+                FirstLook::AskPool if !asks_pool(key) => Some(FirstLook::Keep),
+                FirstLook::AskPool => answers.get(key).map(|a| judge(*a)),
                 verdict => Some(verdict),
             }
         };
@@ -391,7 +391,7 @@ impl App {
         let revoked: BTreeSet<&str> = order
             .iter()
             .copied()
-            .filter(|key| matches!(verdict_of(key), Some(Verdict::Revoke(_))))
+            .filter(|key| matches!(verdict_of(key), Some(FirstLook::Revoke(_))))
             .collect();
         // The revoked people's bindings, and the kept people's policies out of shape.
         let (mut found, misshapen) = self.second_look(read, &revoked).await;
@@ -404,9 +404,9 @@ impl App {
                     }
                     let fate = match verdict_of(key) {
                         None => Fate::Left,
-                        Some(Verdict::Keep | Verdict::AskPool) => Fate::Kept,
-                        Some(Verdict::Forget) => self.forget(read, key).await,
-                        Some(Verdict::Revoke(reason)) => {
+                        Some(FirstLook::Keep | FirstLook::AskPool) => Fate::Kept,
+                        Some(FirstLook::Forget) => self.forget(read, key).await,
+                        Some(FirstLook::Revoke(reason)) => {
                             self.revoke(read, key, &bindings, reason, run).await
                         }
                     };

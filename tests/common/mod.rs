@@ -10,7 +10,7 @@ use kfpm_testkit::ShiftedClock;
 use kfpm_testkit::apiserver::{FakeCluster, FakeClusterConfig, Flavor};
 use kfpm_testkit::eks::FakeEks;
 use kubeflow_profile_manager::domain::config::Config;
-use kubeflow_profile_manager::domain::sign_in::report::SyncReport;
+use kubeflow_profile_manager::domain::sign_in::summary::SignInSummary;
 use kubeflow_profile_manager::error::SignInFailed;
 use kubeflow_profile_manager::{App, Outcome};
 use serde_json::Value;
@@ -171,8 +171,8 @@ pub async fn app_for(
 use kfpm_testkit::events::sign_in_event;
 
 /// The report of a sign-in provisioned on the harness's one cluster.
-pub fn report(outcome: &Outcome) -> &SyncReport {
-    match outcome.report() {
+pub fn report(outcome: &Outcome) -> &SignInSummary {
+    match outcome.summary() {
         Some(report) => report,
         None => panic!("expected a synchronised sign-in, got {outcome:?}"),
     }

@@ -192,7 +192,7 @@ pub struct AccessReport {
 }
 
 /// The role a RoleBinding gives, from its `roleRef`.
-pub fn role_of(binding: &Object) -> String {
+pub fn role_ref_name(binding: &Object) -> String {
     let kind = binding
         .body
         .pointer("/roleRef/kind")
@@ -244,7 +244,7 @@ pub fn access_row(
             .get("subjectsOmitted")
             .and_then(|n| n.as_u64())
             .unwrap_or(0) as usize,
-        role: role_of(binding),
+        role: role_ref_name(binding),
         managed: managed.is_some(),
         sub: managed.map(|(key, _, _)| key.to_owned()),
         istio_twin: managed.map(|(_, twin, _)| twin),
@@ -500,9 +500,9 @@ mod tests {
             "kubeflow-admin",
             user("jane@corp.example"),
         );
-        assert_eq!(role_of(&admin), "admin");
+        assert_eq!(role_ref_name(&admin), "admin");
         let builtin = binding("ml", "x", "edit", user("jane@corp.example"));
-        assert_eq!(role_of(&builtin), "ClusterRole/edit");
+        assert_eq!(role_ref_name(&builtin), "ClusterRole/edit");
     }
 
     #[test]

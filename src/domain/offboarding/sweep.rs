@@ -97,7 +97,7 @@ pub enum PoolAnswer {
 
 /// What becomes of one person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum FirstLook {
     /// Nothing of theirs to revoke here, and a record worth keeping (or none).
     Keep,
     /// Their user pool record decides.
@@ -111,15 +111,15 @@ pub enum Verdict {
 /// The first look at a person, before the user pool is asked: revoke the inactive
 /// (`inactive_days` > 0), forget the records of the long gone, keep those with nothing to
 /// revoke, ask about the rest.
-pub fn first_look(person: &Person, since: i64, now: SystemTime, inactive_days: u32) -> Verdict {
+pub fn first_look(person: &Person, since: i64, now: SystemTime, inactive_days: u32) -> FirstLook {
     let inactive = inactive_days > 0
         && (seconds(now) - person.last_seen(since, now)).div_euclid(SECONDS_PER_DAY)
             >= i64::from(inactive_days);
     match (person.bindings, inactive) {
-        (0, true) if !person.personal_profile && person.record.is_some() => Verdict::Forget,
-        (0, _) => Verdict::Keep,
-        (_, true) => Verdict::Revoke(Reason::Inactive),
-        (_, false) => Verdict::AskPool,
+        (0, true) if !person.personal_profile && person.record.is_some() => FirstLook::Forget,
+        (0, _) => FirstLook::Keep,
+        (_, true) => FirstLook::Revoke(Reason::Inactive),
+        (_, false) => FirstLook::AskPool,
     }
 }
 
@@ -138,11 +138,11 @@ pub fn asks_pool(key: &str) -> bool {
 }
 
 /// The verdict on a person whose `sub` the user pool answered `answer` for.
-pub fn judge(answer: PoolAnswer) -> Verdict {
+pub fn judge(answer: PoolAnswer) -> FirstLook {
     match answer {
-        PoolAnswer::Missing => Verdict::Revoke(Reason::Deleted),
-        PoolAnswer::Found { enabled: false } => Verdict::Revoke(Reason::Disabled),
-        PoolAnswer::Found { enabled: true } => Verdict::Keep,
+        PoolAnswer::Missing => FirstLook::Revoke(Reason::Deleted),
+        PoolAnswer::Found { enabled: false } => FirstLook::Revoke(Reason::Disabled),
+        PoolAnswer::Found { enabled: true } => FirstLook::Keep,
     }
 }
 
@@ -344,16 +344,16 @@ mod tests {
         let now = at(NOW);
         assert_eq!(
             first_look(&person(Some(90), Some(400)), SINCE, now, 90),
-            Verdict::Revoke(Reason::Inactive)
+            FirstLook::Revoke(Reason::Inactive)
         );
         assert_eq!(
             first_look(&person(Some(89), Some(400)), SINCE, now, 90),
-            Verdict::AskPool
+            FirstLook::AskPool
         );
         // 0: inactivity never revokes.
         assert_eq!(
             first_look(&person(Some(900), Some(900)), SINCE, now, 0),
-            Verdict::AskPool
+            FirstLook::AskPool
         );
     }
 
@@ -362,22 +362,22 @@ mod tests {
         let now = at(NOW);
         assert_eq!(
             first_look(&person(None, Some(91)), SINCE, now, 90),
-            Verdict::Revoke(Reason::Inactive)
+            FirstLook::Revoke(Reason::Inactive)
         );
         assert_eq!(
             first_look(&person(None, Some(10)), SINCE, now, 90),
-            Verdict::AskPool
+            FirstLook::AskPool
         );
         // Dated in 2099: no usable record, never kept forever.
         let forged = person(Some(-27_000), Some(120));
         assert_eq!(
             first_look(&forged, SINCE, now, 90),
-            Verdict::Revoke(Reason::Inactive)
+            FirstLook::Revoke(Reason::Inactive)
         );
         // Within the clock skew it is still a record.
         let mut skewed = person(None, Some(120));
         skewed.record = Some((Activity { at: NOW + 60 }, "7".into()));
-        assert_eq!(first_look(&skewed, SINCE, now, 90), Verdict::AskPool);
+        assert_eq!(first_look(&skewed, SINCE, now, 90), FirstLook::AskPool);
     }
 
     #[test]
@@ -386,7 +386,7 @@ mod tests {
         let upgraded_ten_days_ago = NOW - 10 * DAY;
         assert_eq!(
             first_look(&person(None, Some(400)), upgraded_ten_days_ago, now, 90),
-            Verdict::AskPool
+            FirstLook::AskPool
         );
         assert_eq!(
             first_look(
@@ -395,7 +395,7 @@ mod tests {
                 now,
                 90
             ),
-            Verdict::AskPool
+            FirstLook::AskPool
         );
     }
 
@@ -404,18 +404,18 @@ mod tests {
         let now = at(NOW);
         assert_eq!(
             first_look(&person(Some(100), None), SINCE, now, 90),
-            Verdict::Forget
+            FirstLook::Forget
         );
         assert_eq!(
             first_look(&person(Some(10), None), SINCE, now, 90),
-            Verdict::Keep
+            FirstLook::Keep
         );
         let mut with_profile = person(Some(100), None);
         with_profile.personal_profile = true;
-        assert_eq!(first_look(&with_profile, SINCE, now, 90), Verdict::Keep);
+        assert_eq!(first_look(&with_profile, SINCE, now, 90), FirstLook::Keep);
         assert_eq!(
             first_look(&person(Some(100), None), SINCE, now, 0),
-            Verdict::Keep
+            FirstLook::Keep
         );
     }
 
@@ -435,12 +435,15 @@ mod tests {
 
     #[test]
     fn the_pool_decides_deleted_and_disabled_users() {
-        assert_eq!(judge(PoolAnswer::Missing), Verdict::Revoke(Reason::Deleted));
+        assert_eq!(
+            judge(PoolAnswer::Missing),
+            FirstLook::Revoke(Reason::Deleted)
+        );
         assert_eq!(
             judge(PoolAnswer::Found { enabled: false }),
-            Verdict::Revoke(Reason::Disabled)
+            FirstLook::Revoke(Reason::Disabled)
         );
-        assert_eq!(judge(PoolAnswer::Found { enabled: true }), Verdict::Keep);
+        assert_eq!(judge(PoolAnswer::Found { enabled: true }), FirstLook::Keep);
     }
 
     #[test]

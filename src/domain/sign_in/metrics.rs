@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 
 use crate::domain::model::metrics::{COUNT, MILLISECONDS, emf_document};
-use crate::domain::sign_in::report::SyncReport;
+use crate::domain::sign_in::summary::SignInSummary;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignInMetrics {
@@ -25,7 +25,7 @@ pub struct SignInMetrics {
 
 impl SignInMetrics {
     /// `report` is `None` when provisioning failed.
-    pub fn new(report: Option<&SyncReport>, duration: Duration, api_requests: u32) -> Self {
+    pub fn new(report: Option<&SignInSummary>, duration: Duration, api_requests: u32) -> Self {
         SignInMetrics {
             duration,
             api_requests,
@@ -67,13 +67,13 @@ mod tests {
 
     #[test]
     fn the_emf_line_declares_every_metric_it_carries() {
-        let report = SyncReport {
+        let report = SignInSummary {
             granted: vec!["a".into(), "b".into()],
             revoked: vec!["RoleBinding c/x".into()],
             withheld: vec!["w".into()],
             deferred: vec!["d".into()],
             deferred_deletions: 2,
-            ..SyncReport::default()
+            ..SignInSummary::default()
         };
         let metrics = SignInMetrics::new(Some(&report), Duration::from_millis(42), 4);
         let doc = metrics.emf(

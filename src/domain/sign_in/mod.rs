@@ -10,4 +10,4 @@ pub mod groups;
 pub mod metrics;
 pub mod pace;
 pub mod plan;
-pub mod report;
+pub mod summary;

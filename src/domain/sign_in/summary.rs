@@ -9,7 +9,7 @@ use crate::domain::sign_in::plan::{GroupPlan, Plan};
 
 /// What a sign-in did to the cluster.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct SyncReport {
+pub struct SignInSummary {
     /// Namespaces the user has access to after the sign-in.
     pub granted: Vec<String>,
     /// Objects deleted (or, in a dry run, to be deleted).
@@ -68,22 +68,22 @@ impl Write {
     }
 }
 
-impl SyncReport {
+impl SignInSummary {
     /// The report of `plan` before any write: what was refused, withheld and deferred.
     pub fn of_plan(plan: &Plan) -> Self {
-        SyncReport {
+        SignInSummary {
             refused: plan.refused.clone(),
             withheld: plan.withheld.clone(),
             deferred: plan.deferred_groups.clone(),
             deferred_deletions: plan.deferred_deletions,
             changes: plan.writes(),
-            ..SyncReport::default()
+            ..SignInSummary::default()
         }
     }
 
     /// What a dry run of `plan` reports: every planned change as if it had been made.
     pub fn dry_run(plan: &Plan) -> Self {
-        SyncReport {
+        SignInSummary {
             granted: plan.groups.iter().map(|g| g.namespace.clone()).collect(),
             revoked: plan
                 .revoke
@@ -96,7 +96,7 @@ impl SyncReport {
                 .chain(&plan.remove_legacy)
                 .map(Object::describe)
                 .collect(),
-            ..SyncReport::of_plan(plan)
+            ..SignInSummary::of_plan(plan)
         }
     }
 
@@ -198,7 +198,7 @@ pub fn planned_changes(plan: &Plan) -> Vec<(Write, &Object)> {
 
 /// What the sign-in comes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum SignInVerdict {
     /// Provisioned: the event goes back and the sign-in proceeds.
     Synchronised,
     /// Provisioning failed and `FAIL_MODE=open` lets the sign-in through.
@@ -209,13 +209,15 @@ pub enum Verdict {
 
 /// `FAIL_MODE`'s word on a sign-in, given the mode of each cluster where provisioning failed:
 /// it fails when one of them is `closed`; a failure where it is `open` is let through.
-pub fn verdict(failed: impl IntoIterator<Item = FailMode>) -> Verdict {
+pub fn verdict(failed: impl IntoIterator<Item = FailMode>) -> SignInVerdict {
     failed
         .into_iter()
-        .fold(Verdict::Synchronised, |verdict, mode| {
+        .fold(SignInVerdict::Synchronised, |verdict, mode| {
             match (verdict, mode) {
-                (Verdict::FailedClosed, _) | (_, FailMode::Closed) => Verdict::FailedClosed,
-                _ => Verdict::FailedOpen,
+                (SignInVerdict::FailedClosed, _) | (_, FailMode::Closed) => {
+                    SignInVerdict::FailedClosed
+                }
+                _ => SignInVerdict::FailedOpen,
             }
         })
 }
@@ -248,7 +250,7 @@ mod tests {
 
     #[test]
     fn a_group_is_granted_only_when_every_write_went_through() {
-        let mut report = SyncReport::default();
+        let mut report = SignInSummary::default();
         report.record_group(&group("a"), vec![WriteOutcome::Done, WriteOutcome::Done]);
         report.record_group(
             &group("b"),
@@ -274,9 +276,9 @@ mod tests {
     fn a_deferred_group_is_reported_and_its_changes_not_counted() {
         let mut deferred = group("late");
         deferred.create_bindings = vec![object(), object()];
-        let mut report = SyncReport {
+        let mut report = SignInSummary {
             changes: 5,
-            ..SyncReport::default()
+            ..SignInSummary::default()
         };
         report.record_deferred(&deferred);
         assert_eq!(report.deferred, ["LATE"]);
@@ -286,7 +288,7 @@ mod tests {
 
     #[test]
     fn deletions_that_found_nothing_still_count_as_revoked() {
-        let mut report = SyncReport::default();
+        let mut report = SignInSummary::default();
         let objects = [object(), object()];
         report.record_deletions(
             &objects,
@@ -294,21 +296,21 @@ mod tests {
         );
         assert_eq!(report.revoked, ["RoleBinding ml/user-x"]);
         assert_eq!(report.failures, ["x"]);
-        assert!(SyncReport::default().may_remove_legacy());
+        assert!(SignInSummary::default().may_remove_legacy());
     }
 
     #[test]
     fn fail_mode_decides_only_failed_sign_ins_by_the_mode_of_the_clusters_that_failed() {
-        assert_eq!(verdict([]), Verdict::Synchronised);
-        assert_eq!(verdict([FailMode::Open]), Verdict::FailedOpen);
-        assert_eq!(verdict([FailMode::Closed]), Verdict::FailedClosed);
+        assert_eq!(verdict([]), SignInVerdict::Synchronised);
+        assert_eq!(verdict([FailMode::Open]), SignInVerdict::FailedOpen);
+        assert_eq!(verdict([FailMode::Closed]), SignInVerdict::FailedClosed);
         assert_eq!(
             verdict([FailMode::Open, FailMode::Closed]),
-            Verdict::FailedClosed
+            SignInVerdict::FailedClosed
         );
         assert_eq!(
             verdict([FailMode::Closed, FailMode::Open]),
-            Verdict::FailedClosed
+            SignInVerdict::FailedClosed
         );
     }
 }
