@@ -1,0 +1,282 @@
+//! Server-side apply: field ownership per manager, conflicts unless forced, managed fields.
+//! Pure.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// Fields the server owns, never a manager.
+pub(super) fn is_server_field(path: &[String]) -> bool {
+    match path.first().map(String::as_str) {
+        Some("apiVersion" | "kind" | "status") => true,
+        Some("metadata") => matches!(
+            path.get(1).map(String::as_str),
+            Some(
+                "name"
+                    | "namespace"
+                    | "uid"
+                    | "resourceVersion"
+                    | "creationTimestamp"
+                    | "managedFields"
+                    | "generation"
+                    | "deletionTimestamp"
+            )
+        ),
+        _ => false,
+    }
+}
+
+/// Leaf paths of a JSON object (lists and scalars are leaves; so is an empty object).
+pub(super) fn leaves(value: &Value, prefix: &mut Vec<String>, out: &mut BTreeSet<Vec<String>>) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (key, child) in map {
+                prefix.push(key.clone());
+                leaves(child, prefix, out);
+                prefix.pop();
+            }
+        }
+        _ => {
+            if !prefix.is_empty() && !is_server_field(prefix) {
+                out.insert(prefix.clone());
+            }
+        }
+    }
+}
+
+pub(super) fn owned_leaves(value: &Value) -> BTreeSet<Vec<String>> {
+    let mut out = BTreeSet::new();
+    leaves(value, &mut Vec::new(), &mut out);
+    out
+}
+
+pub(super) fn value_at<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |v, key| v.get(key))
+}
+
+pub(super) fn set_at(value: &mut Value, path: &[String], leaf: Value) {
+    let mut current = value;
+    for key in &path[..path.len() - 1] {
+        if !current.get(key).is_some_and(Value::is_object) {
+            current[key.as_str()] = json!({});
+        }
+        current = &mut current[key.as_str()];
+    }
+    current[path[path.len() - 1].as_str()] = leaf;
+}
+
+/// Removes the leaf at `path` and any object it leaves empty.
+pub(super) fn remove_at(value: &mut Value, path: &[String]) {
+    fn go(value: &mut Value, path: &[String]) -> bool {
+        let Some(map) = value.as_object_mut() else {
+            return false;
+        };
+        if path.len() == 1 {
+            map.remove(&path[0]);
+        } else if let Some(child) = map.get_mut(&path[0])
+            && go(child, &path[1..])
+        {
+            map.remove(&path[0]);
+        }
+        map.is_empty()
+    }
+    go(value, path);
+}
+
+pub(super) fn dotted(path: &[String]) -> String {
+    format!(".{}", path.join("."))
+}
+
+/// The 409 a write with a stale `resourceVersion` gets.
+pub(super) fn modified(resource: &Resource, name: &str) -> ApiError {
+    ApiError::new(
+        409,
+        "Conflict",
+        format!(
+            "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+            qualified(resource)
+        ),
+    )
+}
+
+/// RFC 7386: members of `patch` replace those of `target`, recursively for objects; `null`
+/// removes one.
+pub(super) fn merge_json(target: &mut Value, patch: &Value) {
+    let Some(members) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    let fields = target.as_object_mut().expect("made an object above");
+    for (key, value) in members {
+        if value.is_null() {
+            fields.remove(key);
+        } else {
+            merge_json(fields.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
+}
+
+impl Store {
+    /// Server-side apply (`PATCH` with `application/apply-patch+yaml`).
+    pub fn apply(
+        &mut self,
+        target: &Target,
+        name: &str,
+        body: Value,
+        manager: Option<&str>,
+        force: bool,
+    ) -> Result<(Value, bool), ApiError> {
+        let manager = manager.filter(|m| !m.is_empty()).ok_or_else(|| {
+            ApiError::new(
+                400,
+                "BadRequest",
+                "PATCH requests with apply patch require fieldManager",
+            )
+        })?;
+        if body.pointer("/metadata/managedFields").is_some() {
+            return Err(ApiError::new(
+                400,
+                "BadRequest",
+                "metadata.managedFields must be nil",
+            ));
+        }
+        self.validate(target, Some(name), &body)?;
+        let key = Self::key(target, name);
+        let applied = owned_leaves(&body);
+        let Some(stored) = self.objects.get(&key).cloned() else {
+            if body.pointer("/metadata/resourceVersion").is_some() {
+                return Err(not_found(&target.resource, name));
+            }
+            self.admit_new_content(target, name)?;
+            let mut body = body;
+            self.admit_new(&target.resource, &mut body, name, target.namespace);
+            self.admit("CREATE", &target.resource, &key, Some(&body), None)?;
+            body["metadata"]["resourceVersion"] = json!(self.next_version());
+            let stored = Stored {
+                resource: target.resource,
+                body,
+                managed: vec![ManagedEntry {
+                    manager: manager.to_owned(),
+                    operation: Operation::Apply,
+                    fields: applied,
+                }],
+            };
+            let rendered = self.render(&stored, target.version);
+            self.put(key, stored);
+            return Ok((rendered, true));
+        };
+        if let Some(rv) = body.pointer("/metadata/resourceVersion")
+            && *rv != stored.body["metadata"]["resourceVersion"]
+        {
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                "the object has been modified",
+            ));
+        }
+
+        let is_self = |e: &ManagedEntry| e.manager == manager && e.operation == Operation::Apply;
+        let mut conflicts = Vec::new();
+        for entry in stored.managed.iter().filter(|e| !is_self(e)) {
+            for path in applied.intersection(&entry.fields) {
+                if value_at(&stored.body, path) != value_at(&body, path) {
+                    conflicts.push(format!(
+                        "conflict with {:?}: {}",
+                        entry.manager,
+                        dotted(path)
+                    ));
+                }
+            }
+        }
+        if !conflicts.is_empty() && !force {
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                format!(
+                    "Apply failed with {} conflict(s): {}",
+                    conflicts.len(),
+                    conflicts.join("; ")
+                ),
+            ));
+        }
+
+        let mut next = stored.body.clone();
+        let previously: BTreeSet<Vec<String>> = stored
+            .managed
+            .iter()
+            .filter(|e| is_self(e))
+            .flat_map(|e| e.fields.iter().cloned())
+            .collect();
+        let mut managed: Vec<ManagedEntry> = stored.managed.clone();
+        for entry in managed.iter_mut().filter(|e| !is_self(e)) {
+            entry.fields.retain(|p| {
+                !(applied.contains(p) && value_at(&stored.body, p) != value_at(&body, p))
+            });
+        }
+        for dropped in previously.difference(&applied) {
+            let owned_elsewhere = managed
+                .iter()
+                .any(|e| !is_self(e) && e.fields.contains(dropped));
+            if !owned_elsewhere {
+                remove_at(&mut next, dropped);
+            }
+        }
+        for path in &applied {
+            if let Some(value) = value_at(&body, path) {
+                set_at(&mut next, path, value.clone());
+            }
+        }
+        match managed.iter_mut().find(|e| is_self(e)) {
+            Some(entry) => entry.fields = applied,
+            None => managed.push(ManagedEntry {
+                manager: manager.to_owned(),
+                operation: Operation::Apply,
+                fields: applied,
+            }),
+        }
+        managed.retain(|e| !e.fields.is_empty());
+        if stored.resource.kind == "RoleBinding" && next["roleRef"] != stored.body["roleRef"] {
+            return Err(invalid(
+                &stored.resource,
+                name,
+                &["roleRef: Invalid value: cannot change roleRef".into()],
+            ));
+        }
+        let causes = validate_kind(&stored.resource, &next);
+        if !causes.is_empty() {
+            return Err(invalid(&stored.resource, name, &causes));
+        }
+        if next == stored.body && managed == stored.managed {
+            return Ok((self.render(&stored, target.version), false));
+        }
+        if next != stored.body {
+            next["metadata"]["resourceVersion"] = json!(self.next_version());
+            if next.get("spec") != stored.body.get("spec") && stored.resource.kind != "Namespace" {
+                let generation = stored.body["metadata"]["generation"].as_u64().unwrap_or(1) + 1;
+                next["metadata"]["generation"] = json!(generation);
+            }
+        } else {
+            // Only ownership changed: that is a write too.
+            next["metadata"]["resourceVersion"] = json!(self.next_version());
+        }
+        if next != stored.body {
+            self.admit(
+                "UPDATE",
+                &stored.resource,
+                &key,
+                Some(&next),
+                Some(&stored.body),
+            )?;
+        }
+        let updated = Stored {
+            resource: stored.resource,
+            body: next,
+            managed,
+        };
+        let rendered = self.render(&updated, target.version);
+        self.put(key, updated);
+        Ok((rendered, false))
+    }
+}
