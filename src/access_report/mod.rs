@@ -14,8 +14,8 @@ use crate::app::clusters::ClusterSession;
 use crate::domain::model::activity::{Activity, usable, user_key};
 use crate::domain::model::objects::Kind;
 use crate::domain::offboarding::access::{
-    AccessReport, Cursor, Page, ReportRequest, Section, access_row, admits_person, inactive_row,
-    subjects_of,
+    Access, AccessReport, Cursor, Page, ReportRequest, Section, access_row, admits_person,
+    inactive_row, subjects_of,
 };
 use crate::error::Error;
 use crate::kubernetes::inventory::{
@@ -121,7 +121,6 @@ impl App {
             .into_iter()
             .filter_map(|(key, (activity, _))| Some((key, usable(activity, now)?)))
             .collect();
-        let label = cluster.label();
         let first = page.accesses_mut().len();
         // A page that starts on a later cluster, or is full, reads none of this one's.
         let started_later = request
@@ -130,69 +129,100 @@ impl App {
             .flatten()
             .is_some_and(|start| (start.section, start.cluster) > (Section::Accesses, index));
         if !started_later && !page.is_full() {
-            let unreadable = read_pages_while(
-                &client,
-                Kind::RoleBinding,
-                None,
-                ListParams::default(),
-                |binding| {
-                    let Some(namespace) = binding.namespace.clone() else {
-                        return true;
-                    };
-                    if !found.territory.contains(&namespace)
-                        || request.namespace.as_deref().is_some_and(|n| n != namespace)
-                    {
-                        return true;
-                    }
-                    let cursor = Cursor {
-                        section: Section::Accesses,
-                        cluster: index,
-                        namespace,
-                        name: binding.name.clone(),
-                    };
-                    if !page.wants(&cursor) {
-                        return !page.is_full();
-                    }
-                    let key = user_key(&binding).filter(|_| binding.is_managed());
-                    if !admits_person(request, &subjects_of(&binding), key) {
-                        return true;
-                    }
-                    let managed = key.map(|key| (key, false, activity.get(key).copied()));
-                    page.add_access(&cursor, access_row(&label, &binding, managed))
-                },
-            )
-            .await?;
+            let place = Place {
+                label: cluster.label(),
+                index,
+                territory: &found.territory,
+                activity: &activity,
+            };
+            let unreadable = add_bindings(&client, &place, request, page).await?;
             page.omit_unreadable(unreadable);
         }
-        // The Istio twins of this cluster's managed rows on the page.
-        let wanted: BTreeSet<(String, String)> = page.accesses_mut()[first..]
-            .iter()
-            .filter(|a| a.managed)
-            .map(|a| (a.namespace.clone(), a.binding.clone()))
-            .collect();
-        let mut present = BTreeSet::new();
-        for kind in twins.iter().filter(|_| !wanted.is_empty()) {
-            read_pages(&client, *kind, None, ours(true), |twin| {
-                let place = (
-                    twin.namespace.clone().unwrap_or_default(),
-                    twin.name.clone(),
-                );
-                if wanted.contains(&place) {
-                    present.insert(place);
-                }
-            })
-            .await?;
-        }
-        for access in page.accesses_mut()[first..]
-            .iter_mut()
-            .filter(|a| a.managed)
-        {
-            let place = (access.namespace.clone(), access.binding.clone());
-            access.istio_twin = Some(present.contains(&place));
-        }
+        mark_twins(&client, &twins, &mut page.accesses_mut()[first..]).await?;
         Ok(PeopleRead {
             personal: found.personal,
             activity,
         })
     }
+}
+
+/// What an access row of one cluster needs to know.
+struct Place<'a> {
+    label: String,
+    index: usize,
+    territory: &'a BTreeSet<String>,
+    activity: &'a BTreeMap<String, Activity>,
+}
+
+/// Adds the RoleBindings of the cluster's group namespaces that belong on `page`, in the API
+/// server's order, until it is full: how many items were no RoleBinding.
+async fn add_bindings(
+    client: &kube::Client,
+    place: &Place<'_>,
+    request: &ReportRequest,
+    page: &mut Page,
+) -> Result<usize, Error> {
+    read_pages_while(
+        client,
+        Kind::RoleBinding,
+        None,
+        ListParams::default(),
+        |binding| {
+            let Some(namespace) = binding.namespace.clone() else {
+                return true;
+            };
+            if !place.territory.contains(&namespace)
+                || request.namespace.as_deref().is_some_and(|n| n != namespace)
+            {
+                return true;
+            }
+            let cursor = Cursor {
+                section: Section::Accesses,
+                cluster: place.index,
+                namespace,
+                name: binding.name.clone(),
+            };
+            if !page.wants(&cursor) {
+                return !page.is_full();
+            }
+            let key = user_key(&binding).filter(|_| binding.is_managed());
+            if !admits_person(request, &subjects_of(&binding), key) {
+                return true;
+            }
+            let managed = key.map(|key| (key, false, place.activity.get(key).copied()));
+            page.add_access(&cursor, access_row(&place.label, &binding, managed))
+        },
+    )
+    .await
+}
+
+/// Says of each managed row whether its Istio twin (of the kinds `twins`) is there.
+async fn mark_twins(
+    client: &kube::Client,
+    twins: &[Kind],
+    rows: &mut [Access],
+) -> Result<(), Error> {
+    let wanted: BTreeSet<(String, String)> = rows
+        .iter()
+        .filter(|a| a.managed)
+        .map(|a| (a.namespace.clone(), a.binding.clone()))
+        .collect();
+    let mut present = BTreeSet::new();
+    for kind in twins.iter().filter(|_| !wanted.is_empty()) {
+        read_pages(client, *kind, None, ours(true), |twin| {
+            let place = (
+                twin.namespace.clone().unwrap_or_default(),
+                twin.name.clone(),
+            );
+            if wanted.contains(&place) {
+                present.insert(place);
+            }
+        })
+        .await?;
+    }
+    for access in rows.iter_mut().filter(|a| a.managed) {
+        let place = (access.namespace.clone(), access.binding.clone());
+        access.istio_twin = Some(present.contains(&place));
+    }
+    Ok(())
 }

@@ -2,6 +2,8 @@
 //! check of its cluster, its permissions and its user pool before the first real sign-in, and a
 //! preview of one person's sign-in as server-side dry runs. It writes nothing. I/O.
 
+mod preview;
+
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -16,15 +18,11 @@ use crate::domain::doctor::{
 use crate::domain::model::mesh;
 use crate::domain::model::names::KfamNaming;
 use crate::domain::model::objects::Kind;
-use crate::domain::model::protected::Refusal;
-use crate::domain::sign_in::admission::admit;
 use crate::domain::sign_in::conventions::{ClusterFacts, Conventions};
-use crate::domain::sign_in::event::TokenEvent;
-use crate::domain::sign_in::summary::{SignInSummary, Write, planned_changes};
 use crate::error::Error;
 use crate::kubernetes::inspect::{
-    ADMISSION_POLICIES, admission_policy_enforced, cluster_role_exists, dry_run, our_namespaces,
-    profiles, recorded_groups, review_permissions, sub_of,
+    ADMISSION_POLICIES, admission_policy_enforced, cluster_role_exists, our_namespaces, profiles,
+    recorded_groups, review_permissions,
 };
 use crate::kubernetes::observe::discover;
 use crate::kubernetes::policy::RequestPolicy;
@@ -40,8 +38,6 @@ const DOCTOR_TIME: TimeRule = TimeRule {
     answer_margin: |_| REPORT_MARGIN,
     finish_margin: none,
 };
-/// The `sub` a preview uses for a person who has no access yet.
-const PREVIEW_SUB: &str = "doctor-preview";
 
 /// A finding for a failed step: the error's causes, then its fix when one is known.
 fn problem(check: &str, error: &Error) -> Finding {
@@ -136,68 +132,12 @@ impl App {
         deadline: Instant,
         findings: &mut Vec<Finding>,
     ) {
-        match cluster.info().await {
-            Ok(info) => findings.push(Finding::ok(
-                "cluster",
-                format!(
-                    "EKS describes {} (in {}) with the endpoint {}",
-                    cluster.target.name,
-                    cluster.region(),
-                    info.endpoint
-                ),
-            )),
-            Err(error) => return findings.push(problem("cluster", &error)),
+        let Some(client) = connect(cluster, deadline, findings).await else {
+            return;
         };
-        let client = match cluster
-            .client(RequestPolicy::for_sign_in(deadline), false)
-            .await
-        {
-            Ok(client) => client,
-            Err(error) => return findings.push(problem("token", &error)),
+        let Some(facts) = self.access_findings(&client, findings).await else {
+            return;
         };
-
-        // Every permission any cluster shape needs, asked at once; the answers also show
-        // whether the token is accepted (a SelfSubjectAccessReview needs only authentication).
-        let all_twins = [Kind::AuthorizationPolicy, Kind::ServiceRoleBinding];
-        let permissions = required_permissions(&all_twins, &self.config.sign_in.roles());
-        let (answers, facts) =
-            futures::join!(review_permissions(&client, &permissions), discover(&client));
-        let mut answers = answers;
-        let unauthorized = answers
-            .iter()
-            .position(|a| matches!(a, Err(kube::Error::Api(s)) if s.code == 401));
-        if let Some(Err(refused)) = unauthorized.map(|i| answers.swap_remove(i)) {
-            return findings.push(kube_problem(
-                "token",
-                "review",
-                "SelfSubjectAccessReview",
-                refused,
-            ));
-        }
-        findings.push(Finding::ok(
-            "token",
-            "the API server accepts the function's token",
-        ));
-
-        let facts = match facts {
-            Ok(facts) => Some(facts),
-            Err(error) => {
-                findings.push(problem("conventions", &error));
-                None
-            }
-        };
-        let twins = facts
-            .as_ref()
-            .and_then(|f| f.twins(self.config.istio.authz).ok())
-            .map(|(twins, _)| twins);
-        let used: Vec<Kind> = match (&facts, &twins) {
-            (Some(facts), Some(twins)) => facts.binding_kinds(twins),
-            _ => all_twins.to_vec(),
-        };
-        findings.extend(permission_findings(&permissions, answers, &used));
-        findings.extend(self.cluster_role_findings(&client).await);
-        findings.push(admission_finding(&client).await);
-
         let Some(mut facts) = facts else { return };
         let conventions = match self.learn_conventions(&client, &mut facts).await {
             Ok(conventions) => conventions,
@@ -213,10 +153,57 @@ impl App {
             }
         }
         findings.extend(mesh_findings(&client, &conventions).await);
-
         if request.email.is_some() {
             findings.extend(self.preview(cluster, &client, facts, request).await);
         }
+    }
+
+    /// Whether the token is accepted, the permissions, the ClusterRoles and the admission
+    /// policies; `None` when the token is refused, else what the cluster says about itself
+    /// (when it could be read).
+    async fn access_findings(
+        &self,
+        client: &kube::Client,
+        findings: &mut Vec<Finding>,
+    ) -> Option<Option<ClusterFacts>> {
+        // Every permission any cluster shape needs, asked at once; the answers also show
+        // whether the token is accepted (a SelfSubjectAccessReview needs only authentication).
+        let all_twins = [Kind::AuthorizationPolicy, Kind::ServiceRoleBinding];
+        let permissions = required_permissions(&all_twins, &self.config.sign_in.roles());
+        let (answers, facts) =
+            futures::join!(review_permissions(client, &permissions), discover(client));
+        let mut answers = answers;
+        let unauthorized = answers
+            .iter()
+            .position(|a| matches!(a, Err(kube::Error::Api(s)) if s.code == 401));
+        if let Some(Err(refused)) = unauthorized.map(|i| answers.swap_remove(i)) {
+            findings.push(kube_problem(
+                "token",
+                "review",
+                "SelfSubjectAccessReview",
+                refused,
+            ));
+            return None;
+        }
+        findings.push(Finding::ok(
+            "token",
+            "the API server accepts the function's token",
+        ));
+        let facts = facts
+            .map_err(|error| findings.push(problem("conventions", &error)))
+            .ok();
+        let twins = facts
+            .as_ref()
+            .and_then(|f| f.twins(self.config.istio.authz).ok())
+            .map(|(twins, _)| twins);
+        let used: Vec<Kind> = match (&facts, &twins) {
+            (Some(facts), Some(twins)) => facts.binding_kinds(twins),
+            _ => all_twins.to_vec(),
+        };
+        findings.extend(permission_findings(&permissions, answers, &used));
+        findings.extend(self.cluster_role_findings(client).await);
+        findings.push(admission_finding(client).await);
+        Some(facts)
     }
 
     async fn cluster_role_findings(&self, client: &kube::Client) -> Vec<Finding> {
@@ -268,116 +255,38 @@ impl App {
         facts.learn_owner(&found.into_iter().map(|p| (p.name.clone(), p)).collect());
         Ok(facts.conventions(twins, &self.config))
     }
+}
 
-    /// What a federated sign-in of the request's person would do: each group's namespace, each
-    /// refusal, and each change, run as a server-side dry run where its namespace exists.
-    async fn preview(
-        &self,
-        cluster: &ClusterSession,
-        client: &kube::Client,
-        facts: ClusterFacts,
-        request: &DoctorRequest,
-    ) -> Vec<Finding> {
-        const CHECK: &str = "sign-in";
-        let email = request.email.as_deref().unwrap_or_default();
-        let sub = match &request.sub {
-            Some(sub) => sub.clone(),
-            None => match sub_of(client, email).await {
-                Ok(found) => found.unwrap_or_else(|| PREVIEW_SUB.to_owned()),
-                Err(e) => return vec![kube_problem(CHECK, "list", "managed RoleBindings", e)],
-            },
-        };
-        let Some(raw) = request.preview_event(&self.config.sign_in.groups_claim, &sub) else {
-            return Vec::new();
-        };
-        let admitted = TokenEvent::parse(&raw)
-            .map_err(|e| e.to_string())
-            .and_then(|event| admit(&event, &self.config).map_err(|skip| skip.to_string()));
-        let (identity, mode) = match admitted {
-            Ok(admitted) => admitted,
-            Err(why) => {
-                return vec![Finding::problem(
-                    CHECK,
-                    format!("a sign-in of {email:?} would provision nothing: {why}"),
-                )];
-            }
-        };
-        let planned = match self
-            .read_and_plan(cluster, client, facts, &identity, mode, false)
-            .await
-        {
-            Ok(planned) => planned,
-            Err(error) => return vec![problem(CHECK, &error)],
-        };
-        let mut findings: Vec<Finding> = planned
-            .plan
-            .groups
-            .iter()
-            .map(|g| {
-                Finding::ok(
-                    CHECK,
-                    format!("group {:?} -> namespace {}", g.group, g.namespace),
-                )
-            })
-            .collect();
-        for refused in SignInSummary::of_plan(&planned.plan).refused {
-            let detail = format!(
-                "would refuse group {:?}{}: {}",
-                refused.group,
-                refused
-                    .namespace
-                    .map(|n| format!(" (namespace {n})"))
-                    .unwrap_or_default(),
-                refused.reason
-            );
-            // A refused group is the rules at work; refused workloads are a namespace its
-            // people cannot use.
-            findings.push(Finding {
-                check: CHECK.into(),
-                ok: refused.reason != Refusal::WorkloadsUnreachable,
-                detail,
-            });
+/// The cluster described and a client under a token, each found; `None` when either fails.
+async fn connect(
+    cluster: &ClusterSession,
+    deadline: Instant,
+    findings: &mut Vec<Finding>,
+) -> Option<kube::Client> {
+    match cluster.info().await {
+        Ok(info) => findings.push(Finding::ok(
+            "cluster",
+            format!(
+                "EKS describes {} (in {}) with the endpoint {}",
+                cluster.target.name,
+                cluster.region(),
+                info.endpoint
+            ),
+        )),
+        Err(error) => {
+            findings.push(problem("cluster", &error));
+            return None;
         }
-        let changes = planned_changes(&planned.plan);
-        if changes.is_empty() {
-            findings.push(Finding::ok(
-                CHECK,
-                "nothing to change: the access already matches the groups",
-            ));
+    };
+    match cluster
+        .client(RequestPolicy::for_sign_in(deadline), false)
+        .await
+    {
+        Ok(client) => Some(client),
+        Err(error) => {
+            findings.push(problem("token", &error));
+            None
         }
-        // Changes in namespaces that exist go through the API server's own checks, all at once.
-        let existing = &planned.observed.namespaces;
-        let checked = changes.into_iter().map(|(write, object)| {
-            let exists = object
-                .namespace
-                .as_ref()
-                .is_none_or(|ns| write == Write::Delete || existing.contains_key(ns));
-            async move {
-                let verb = write.verb();
-                if !exists {
-                    return Finding::ok(
-                        CHECK,
-                        format!(
-                            "would {verb} {} (computed: its namespace does not exist yet)",
-                            object.describe()
-                        ),
-                    );
-                }
-                match dry_run(client, write, object).await {
-                    Ok(()) => Finding::ok(
-                        CHECK,
-                        format!(
-                            "would {verb} {} (server dry run: accepted)",
-                            object.describe()
-                        ),
-                    ),
-                    Err(error) => kube_problem(CHECK, "dry run", &object.describe(), error),
-                }
-            }
-        });
-        let checked = futures::future::join_all(checked).await;
-        findings.extend(checked);
-        findings
     }
 }
 

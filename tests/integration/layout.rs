@@ -226,12 +226,13 @@ fn no_kubernetes_url_is_written_by_hand() {
     }
 }
 
-/// The paths in the first column of the README's layout table, each cell's back-quoted paths:
-/// a path from the repository's root, or one relative to the folder before it (inside a
-/// folder, beside a file).
+/// The paths in the first column of the README's layout table, each cell's back-quoted paths.
 fn readme_layout_paths() -> Vec<String> {
     let readme = std::fs::read_to_string("README.md").unwrap();
-    let start = readme.find("\n## Layout").expect("README has a Layout section") + 1;
+    let start = readme
+        .find("\n## Layout")
+        .expect("README has a Layout section")
+        + 1;
     let mut paths = Vec::new();
     for row in readme[start..].lines().skip(1) {
         if row.starts_with("## ") {
@@ -240,20 +241,21 @@ fn readme_layout_paths() -> Vec<String> {
         let Some(cell) = row.strip_prefix("| ").and_then(|r| r.split(" | ").next()) else {
             continue;
         };
-        let mut folder = String::new();
+        // The first path of a cell is from the repository's root; the others are in its
+        // folder (the path itself when it is a folder).
+        let mut folder: Option<String> = None;
         for quoted in cell.split('`').skip(1).step_by(2) {
-            let first = quoted.split('/').next().unwrap_or_default();
-            let from_root = quoted.contains('/') && Path::new(first).is_dir();
-            let path = if from_root || folder.is_empty() {
-                quoted.to_owned()
-            } else {
-                format!("{folder}{quoted}")
+            let path = match &folder {
+                None => quoted.to_owned(),
+                Some(folder) => format!("{folder}{quoted}"),
             };
-            folder = if path.ends_with('/') {
-                path.clone()
-            } else {
-                path[..path.rfind('/').map_or(0, |i| i + 1)].to_owned()
-            };
+            if folder.is_none() {
+                folder = Some(if path.ends_with('/') {
+                    path.clone()
+                } else {
+                    path[..path.rfind('/').map_or(0, |i| i + 1)].to_owned()
+                });
+            }
             paths.push(path);
         }
     }
@@ -284,9 +286,75 @@ fn the_readmes_layout_table_matches_the_tree() {
     }
     for entry in entries {
         let entry = entry.to_string_lossy().into_owned();
+        // A folder of a file's submodules (`istio/` beside `istio.rs`) goes with the file.
         let covered = listed.iter().any(|path| {
-            path.trim_end_matches('/') == entry || path.starts_with(&format!("{entry}/"))
+            path.trim_end_matches('/') == entry
+                || path.starts_with(&format!("{entry}/"))
+                || *path == format!("{entry}.rs")
         });
         assert!(covered, "the README's layout does not list {entry}");
     }
+}
+
+/// Each function of `text` longer than `most` lines: its name and its first line.
+fn long_functions(text: &str, most: usize) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (start, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let signature = ["pub(super) ", "pub(crate) ", "pub ", "async ", "const "]
+            .iter()
+            .fold(trimmed, |rest, prefix| {
+                rest.strip_prefix(prefix).unwrap_or(rest)
+            });
+        let signature = signature.strip_prefix("async ").unwrap_or(signature);
+        let Some(name) = signature.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = name
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        // A declaration without a body (a trait's) ends at its semicolon.
+        let Some(open) =
+            (start..lines.len()).find(|&i| lines[i].contains('{') || lines[i].ends_with(';'))
+        else {
+            continue;
+        };
+        if !lines[open].contains('{') {
+            continue;
+        }
+        let closing = " ".repeat(indent) + "}";
+        if let Some(end) = (open..lines.len()).find(|&i| lines[i] == closing)
+            && end - start + 1 > most
+        {
+            found.push((name, start + 1));
+        }
+    }
+    found
+}
+
+#[test]
+fn no_file_is_over_500_lines_and_no_function_over_80_outside_the_tests() {
+    let mut files = rust_files(Path::new("src"));
+    files.extend(rust_files(Path::new("testkit")));
+    let mut too_long = Vec::new();
+    for file in files.iter().filter(|f| !f.ends_with("tests.rs")) {
+        let text = std::fs::read_to_string(file).unwrap();
+        let lines = text.lines().count();
+        if lines > 500 {
+            too_long.push(format!("{}: {lines} lines", file.display()));
+        }
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for (name, line) in long_functions(code, 80) {
+            too_long.push(format!(
+                "{}:{line}: fn {name} over 80 lines",
+                file.display()
+            ));
+        }
+    }
+    assert!(too_long.is_empty(), "{}", too_long.join("\n"));
+    let sample = "fn short() {\n}\n\nfn long() {\n".to_owned() + &"    x();\n".repeat(80) + "}\n";
+    assert_eq!(long_functions(&sample, 80), [("long".to_owned(), 4)]);
 }

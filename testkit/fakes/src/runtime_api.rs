@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
 use tokio::sync::{Notify, oneshot};
@@ -121,12 +121,7 @@ async fn serve(state: &Mutex<State>, notify: &Notify, request: Request<Incoming>
     let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = crate::serve::read_body(request).await;
     let body = String::from_utf8_lossy(&body).into_owned();
     let rest = path.strip_prefix("/2018-06-01/runtime/").unwrap_or("");
     match (method, rest) {

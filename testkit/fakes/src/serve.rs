@@ -27,6 +27,17 @@ pub fn answer(status: u16, content_type: &str, body: impl Into<Bytes>) -> Answer
         .expect("static response parts")
 }
 
+/// The whole body of `request` (empty when it cannot be read: the handler then refuses it).
+pub async fn read_body(request: Request<Incoming>) -> Bytes {
+    use http_body_util::BodyExt;
+    request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default()
+}
+
 /// An AWS service's error answer: `body` in `content_type`, and its `kind` in
 /// `x-amzn-errortype`, where the SDKs read it.
 pub fn aws_error(status: u16, content_type: &str, kind: &str, body: &serde_json::Value) -> Answer {

@@ -250,9 +250,51 @@ fn size_line(label: &str, path: &Path) -> Option<String> {
     ))
 }
 
+/// `make bench`: each table in turn, then the binaries' sizes.
 pub async fn run(binary: PathBuf, latency_ms: u64, groups: &[usize]) -> Result<(), String> {
     let latency = Duration::from_millis(latency_ms.max(1));
-    let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
+    println!(
+        "binary: {}; injected latency per API request: {} ms",
+        binary.display(),
+        latency.as_millis()
+    );
+    sign_in_table(&binary, latency, groups).await?;
+    other_teams_table(&binary, latency).await?;
+    cpu_quota_table(&binary, latency).await;
+    until_all_granted_list(&binary, latency).await;
+    println!();
+    for line in [
+        size_line("this binary", &binary),
+        size_line(
+            "arm64 Lambda bootstrap (cargo lambda build --release --arm64)",
+            &crate::target_dir().join("lambda/kubeflow-profile-manager/bootstrap"),
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// Milliseconds, to a tenth.
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+/// `groups` sign-ins measured at `latency`, with no other team on the cluster.
+fn setup(latency: Duration, groups: usize) -> Setup {
+    Setup {
+        latency,
+        groups,
+        others: 0,
+        throttle: None,
+    }
+}
+
+/// Sign-ins of each size: wall time, requests and round trips, cold, warm and repeated.
+async fn sign_in_table(binary: &Path, latency: Duration, groups: &[usize]) -> Result<(), String> {
     // Round trips on the critical path: the time the injected latency added, in latencies.
     let trips = |slow: SignIn, fast: SignIn| {
         format!(
@@ -260,25 +302,14 @@ pub async fn run(binary: PathBuf, latency_ms: u64, groups: &[usize]) -> Result<(
             (slow.wall.as_secs_f64() - fast.wall.as_secs_f64()).max(0.0) / latency.as_secs_f64()
         )
     };
-    println!(
-        "binary: {}; injected latency per API request: {} ms",
-        binary.display(),
-        latency.as_millis()
-    );
     println!("round trips = (wall time at that latency - wall time at no latency) / latency\n");
     println!(
         "| groups | cold-start init (ms) | first sign-in, cold container (ms / requests / round trips) | first sign-in, warm container (ms / requests / round trips) | repeat sign-in (ms / requests / round trips) | peak RSS (MiB) |"
     );
     println!("|---:|---:|---:|---:|---:|---:|");
-    let setup = |latency: Duration, groups: usize| Setup {
-        latency,
-        groups,
-        others: 0,
-        throttle: None,
-    };
     for &count in groups {
-        let baseline = measure(&binary, setup(Duration::ZERO, count)).await?;
-        let run = measure(&binary, setup(latency, count)).await?;
+        let baseline = measure(binary, setup(Duration::ZERO, count)).await?;
+        let run = measure(binary, setup(latency, count)).await?;
         let cell = |slow: SignIn, fast: SignIn| {
             format!(
                 "{} / {} / {}",
@@ -296,12 +327,17 @@ pub async fn run(binary: PathBuf, latency_ms: u64, groups: &[usize]) -> Result<(
             run.peak_rss_kib.max(baseline.peak_rss_kib) as f64 / 1024.0
         );
     }
+    Ok(())
+}
+
+/// What one repeat sign-in reads as the cluster holds more teams.
+async fn other_teams_table(binary: &Path, latency: Duration) -> Result<(), String> {
     println!("\nOther teams on the cluster (10 groups): what one repeat sign-in reads");
     println!("\n| other teams | repeat sign-in (ms / requests / KiB read) |");
     println!("|---:|---:|");
     for others in [50, 1000, 5000] {
         let run = measure(
-            &binary,
+            binary,
             Setup {
                 others,
                 ..setup(latency, 10)
@@ -315,6 +351,11 @@ pub async fn run(binary: PathBuf, latency_ms: u64, groups: &[usize]) -> Result<(
             run.repeat.bytes as f64 / 1024.0
         );
     }
+    Ok(())
+}
+
+/// Sign-ins of 50 groups with the function under a CPU quota.
+async fn cpu_quota_table(binary: &Path, latency: Duration) {
     println!("\nThe function under a CPU quota (a Lambda's share of a vCPU), 50 groups");
     println!(
         "\n| CPU | first sign-in, cold container (ms / requests / TLS connections / CPU ms) | first sign-in, warm container (ms / CPU ms) | repeat sign-in (ms / CPU ms) |"
@@ -322,7 +363,7 @@ pub async fn run(binary: PathBuf, latency_ms: u64, groups: &[usize]) -> Result<(
     println!("|---|---:|---:|---:|");
     for throttle in [None, Some(144), Some(72)] {
         let measured = measure(
-            &binary,
+            binary,
             Setup {
                 throttle,
                 ..setup(latency, 50)
@@ -352,9 +393,13 @@ pub async fn run(binary: PathBuf, latency_ms: u64, groups: &[usize]) -> Result<(
             Err(why) => println!("| {label} | skipped: {why} | | |"),
         }
     }
+}
+
+/// 500 new groups on 7.2% of a core: each sign-in until all are granted.
+async fn until_all_granted_list(binary: &Path, latency: Duration) {
     println!("\n500 new groups at once, on 7.2% of a core: every sign-in until all are granted");
     match until_all_granted(
-        &binary,
+        binary,
         Setup {
             throttle: Some(72),
             ..setup(latency, 500)
@@ -374,18 +419,4 @@ pub async fn run(binary: PathBuf, latency_ms: u64, groups: &[usize]) -> Result<(
         }
         Err(why) => println!("- skipped: {why}"),
     }
-    println!();
-    for line in [
-        size_line("this binary", &binary),
-        size_line(
-            "arm64 Lambda bootstrap (cargo lambda build --release --arm64)",
-            &crate::target_dir().join("lambda/kubeflow-profile-manager/bootstrap"),
-        ),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        println!("{line}");
-    }
-    Ok(())
 }

@@ -2,19 +2,22 @@
 //!
 //! The commands and options are in [`USAGE`] (`kfpm-local --help`).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use kfpm_fakes::ShiftedClock;
 use kfpm_fakes::apiserver::{FakeClusterConfig, Flavor};
 use kfpm_fakes::local::{LocalStack, allow_list_yields};
-use kfpm_fakes::runtime_api::Invocation;
 use serde_json::{Value, json};
+
+use demo::demo;
+use options::{Options, parse, target_dir};
 
 mod bench;
 mod clusters;
+mod demo;
 mod offboarding;
+mod options;
 mod relay;
 
 /// What `kfpm-local --help` prints.
@@ -58,31 +61,6 @@ options:
   -h, --help         this text
 ";
 
-struct Options {
-    binary: PathBuf,
-    flavor: Flavor,
-    env: Vec<(String, String)>,
-    latency_ms: u64,
-    groups: Vec<usize>,
-    events: Vec<PathBuf>,
-    env_file: Option<PathBuf>,
-    email: Option<String>,
-    ad_groups: Vec<String>,
-    format: String,
-    people: usize,
-    ballast: usize,
-}
-
-impl Options {
-    /// The `--env` settings, as the stack's spawn functions take them.
-    fn extra_env(&self) -> Vec<(&str, &str)> {
-        self.env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
-    }
-}
-
 /// The local stack on a fake cluster of `flavor`, seeded as a cluster in use.
 async fn seeded_stack(flavor: Flavor) -> LocalStack {
     let mut config = FakeClusterConfig::new(ShiftedClock::default().clock());
@@ -90,106 +68,6 @@ async fn seeded_stack(flavor: Flavor) -> LocalStack {
     let stack = LocalStack::start(config).await;
     seed(&stack);
     stack
-}
-
-/// Cargo's target directory: `CARGO_TARGET_DIR`, else `target`.
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from)
-}
-
-fn parse(args: &[String]) -> Result<Options, String> {
-    let mut options = Options {
-        binary: target_dir().join("debug/kubeflow-profile-manager"),
-        flavor: Flavor::Current,
-        env: Vec::new(),
-        latency_ms: 20,
-        groups: vec![1, 10, 50],
-        events: Vec::new(),
-        env_file: None,
-        email: None,
-        ad_groups: Vec::new(),
-        format: "json".into(),
-        people: 5000,
-        ballast: 0,
-    };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().cloned().ok_or(format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--binary" => options.binary = PathBuf::from(value()?),
-            "--flavor" => {
-                options.flavor = match value()?.as_str() {
-                    "current" => Flavor::Current,
-                    "kubeflow-1.3" => Flavor::Kubeflow13To17,
-                    "kubeflow-1.2" => Flavor::Kubeflow12,
-                    "upgraded-from-1.2" => Flavor::UpgradedFrom12,
-                    "ambient-with-waypoint" => Flavor::AmbientWithWaypoint,
-                    "ambient-without-waypoint" => Flavor::AmbientWithoutWaypoint,
-                    other => {
-                        return Err(format!(
-                            "--flavor takes current, kubeflow-1.3, kubeflow-1.2, upgraded-from-1.2, ambient-with-waypoint or ambient-without-waypoint, not {other}"
-                        ));
-                    }
-                }
-            }
-            "--env" => {
-                let pair = value()?;
-                let (k, v) = pair.split_once('=').ok_or("--env takes KEY=VALUE")?;
-                options.env.push((k.to_owned(), v.to_owned()));
-            }
-            "--env-file" => options.env_file = Some(PathBuf::from(value()?)),
-            "--email" => options.email = Some(value()?),
-            "--ad-groups" => {
-                options.ad_groups = value()?
-                    .split(',')
-                    .map(|g| g.trim().to_owned())
-                    .filter(|g| !g.is_empty())
-                    .collect()
-            }
-            "--format" => {
-                options.format = value()?;
-                if !matches!(options.format.as_str(), "json" | "csv") {
-                    return Err("--format takes json or csv".into());
-                }
-            }
-            "--ballast" => {
-                options.ballast = value()?.parse().map_err(|_| "--ballast takes a number")?
-            }
-            "--people" => {
-                options.people = value()?.parse().map_err(|_| "--people takes a number")?
-            }
-            "--latency-ms" => {
-                options.latency_ms = value()?
-                    .parse()
-                    .map_err(|_| "--latency-ms takes a number")?
-            }
-            "--groups" => {
-                options.groups = value()?
-                    .split(',')
-                    .map(|g| {
-                        g.trim()
-                            .parse()
-                            .map_err(|_| "--groups takes numbers like 1,10,50".to_owned())
-                    })
-                    .collect::<Result<_, _>>()?
-            }
-            other if other.starts_with("--") => return Err(format!("unknown option {other}")),
-            // Checked before anything is built or started.
-            event if !std::path::Path::new(event).is_file() => {
-                return Err(format!(
-                    "{event}: no such event file (events/ holds the samples, e.g. events/v1-adfs-hosted-auth.json)"
-                ));
-            }
-            event => options.events.push(PathBuf::from(event)),
-        }
-    }
-    if options.env_file.is_none() && !options.binary.exists() {
-        return Err(format!(
-            "{} does not exist: build it first (cargo build)",
-            options.binary.display()
-        ));
-    }
-    Ok(options)
 }
 
 #[tokio::main]
@@ -268,96 +146,6 @@ fn seed(stack: &LocalStack) {
     stack
         .cluster
         .seed_profile("data-science-eu", "eve@corp.example");
-}
-
-async fn demo(options: Options) -> Result<(), String> {
-    if options.events.is_empty() {
-        return Err("name at least one event file, e.g. events/v1-adfs-hosted-auth.json".into());
-    }
-    let events: Vec<(&PathBuf, String)> = options
-        .events
-        .iter()
-        .map(|path| {
-            std::fs::read_to_string(path)
-                .map(|event| (path, event))
-                .map_err(|e| format!("{}: {e}", path.display()))
-        })
-        .collect::<Result<_, _>>()?;
-    let stack = seeded_stack(options.flavor).await;
-    println!(
-        "fake EKS cluster {} at {} (its own CA); DescribeCluster at {}",
-        stack.cluster.config().cluster_name,
-        stack.cluster.endpoint(),
-        stack.eks.endpoint_url()
-    );
-    let extra = options.extra_env();
-    print_settings(&stack, &extra);
-    let _function = relay::spawn(&stack, &options.binary, &extra);
-    let mut failed = 0;
-    for (path, event) in &events {
-        println!("\n== invoke with {}", path.display());
-        if let Some(hint) = encoded_groups_hint(event, &extra) {
-            println!("== {hint}");
-        }
-        let answer = stack
-            .runtime
-            .invoke(event, Duration::from_secs(5), Duration::from_secs(15))
-            .await;
-        // The function's last lines of this event are relayed by another task: shown first.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        match answer {
-            Some(Invocation::Response(answer)) => {
-                let same = answer == event.trim_end();
-                println!(
-                    "== answer: the event {}",
-                    if same {
-                        "unchanged, byte for byte"
-                    } else {
-                        "CHANGED"
-                    }
-                );
-                if !same {
-                    failed += 1;
-                }
-            }
-            Some(Invocation::Error(error)) => {
-                println!("== error answer: {error}");
-                failed += 1;
-            }
-            None => {
-                if let Some(init) = stack.runtime.init_error() {
-                    return Err(did_not_start(&init));
-                }
-                return Err("no answer within 15 s".into());
-            }
-        }
-    }
-    for (path, event) in &events {
-        if let Some(request) = mapping_request(event) {
-            println!(
-                "\n== the groups of {} and their namespaces (asked of the function's doctor):",
-                path.display()
-            );
-            let report = ask_doctor(&stack, &request).await?;
-            for finding in report["findings"].as_array().into_iter().flatten() {
-                let detail = finding["detail"].as_str().unwrap_or("");
-                if finding["check"] == "sign-in"
-                    && (detail.starts_with("group ") || detail.starts_with("would refuse"))
-                {
-                    println!("   {detail}");
-                }
-            }
-        }
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await; // let the profile controller catch up
-    print_cluster(&stack);
-    match failed {
-        0 => Ok(()),
-        n => Err(format!(
-            "{n} of {} sign-ins failed or changed the event",
-            options.events.len()
-        )),
-    }
 }
 
 /// The init error a function posted, in words: its type and message.

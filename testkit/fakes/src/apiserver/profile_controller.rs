@@ -56,49 +56,39 @@ pub fn reconcile_profile(store: &mut Store, name: &str, config: &FakeClusterConf
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
+    if !reconcile_namespace(store, name, &profile, &owner, config) {
+        return;
+    }
+    write_owner_access(store, name, &owner, config);
+}
+
+/// The Profile's namespace created or adopted; false (the Profile marked failed, or the create
+/// refused) when the namespace is someone else's.
+fn reconcile_namespace(
+    store: &mut Store,
+    name: &str,
+    profile: &Value,
+    owner: &str,
+    config: &FakeClusterConfig,
+) -> bool {
     let namespaces = Target {
         resource: NAMESPACES,
         version: "v1",
         namespace: None,
     };
     match store.raw(&NAMESPACES, None, name).cloned() {
-        None => {
-            // kubeflow/kubeflow v1.10.0 (= kubeflow/dashboard v2.0.0)
-            // components/profile-controller/controllers/profile_controller.go, Reconcile: a
-            // namespace it creates gets the `owner` annotation and `istio-injection: enabled`
-            // (lines 127-136), the ConfigMap's labels (137) and its controller ownerReference,
-            // `controller` and `blockOwnerDeletion` true (139; controller-runtime v0.12.1
-            // controllerutil.go 74-81). PR #267 starts from no label instead and sets the mesh's.
-            let owner_reference = json!([{"apiVersion": "kubeflow.org/v1", "kind": "Profile",
-                "name": name, "uid": profile["metadata"]["uid"], "controller": true,
-                "blockOwnerDeletion": true}]);
-            let mut labels = match config.flavor {
-                Flavor::AmbientWithWaypoint => json!({}),
-                _ => json!({"istio-injection": "enabled"}),
-            };
-            set_namespace_labels(&mut labels);
-            let mut namespace = json!({"apiVersion": "v1", "kind": "Namespace",
-                "metadata": {"name": name, "annotations": {"owner": owner}, "labels": labels,
-                             "ownerReferences": owner_reference}});
-            set_mesh_labels(&mut namespace, name, config.flavor);
-            if config.flavor == Flavor::AmbientWithoutWaypoint {
-                // The manual switch of manifests v1.11.0's CI (istio_validation.yaml lines
-                // 140-144), done once to the namespace the controller made, never to one it
-                // adopts.
-                if let Some(labels) = namespace["metadata"]["labels"].as_object_mut() {
-                    labels.remove("istio-injection");
-                }
-                namespace["metadata"]["labels"]["istio.io/dataplane-mode"] = json!("ambient");
-            }
-            if store.create(&namespaces, namespace, CONTROLLER).is_err() {
-                return;
-            }
-        }
+        None => store
+            .create(
+                &namespaces,
+                created_namespace(name, profile, owner, config),
+                CONTROLLER,
+            )
+            .is_ok(),
         Some(existing)
             if existing
                 .pointer("/metadata/annotations/owner")
                 .and_then(Value::as_str)
-                == Some(&owner) =>
+                == Some(owner) =>
         {
             // The same file, lines 175-190: an existing namespace whose `owner` matches gets the
             // ConfigMap's labels only (`setNamespaceLabels`), never `istio-injection` and never
@@ -112,15 +102,58 @@ pub fn reconcile_profile(store: &mut Store, name: &str, config: &FakeClusterConf
             if adopted != existing {
                 store.controller_update(&NAMESPACES, None, name, adopted, CONTROLLER);
             }
+            true
         }
         Some(_) => {
             let mut failed = profile.clone();
             failed["status"] = json!({"conditions": [{"type": "Failed", "status": "True",
                 "message": format!("namespace already exist, but not owned by profile creator {owner}")}]});
             store.controller_update(&PROFILES, None, name, failed, CONTROLLER);
-            return;
+            false
         }
     }
+}
+
+/// The namespace the controller creates for the Profile.
+fn created_namespace(
+    name: &str,
+    profile: &Value,
+    owner: &str,
+    config: &FakeClusterConfig,
+) -> Value {
+    // kubeflow/kubeflow v1.10.0 (= kubeflow/dashboard v2.0.0)
+    // components/profile-controller/controllers/profile_controller.go, Reconcile: a
+    // namespace it creates gets the `owner` annotation and `istio-injection: enabled`
+    // (lines 127-136), the ConfigMap's labels (137) and its controller ownerReference,
+    // `controller` and `blockOwnerDeletion` true (139; controller-runtime v0.12.1
+    // controllerutil.go 74-81). PR #267 starts from no label instead and sets the mesh's.
+    let owner_reference = json!([{"apiVersion": "kubeflow.org/v1", "kind": "Profile",
+        "name": name, "uid": profile["metadata"]["uid"], "controller": true,
+        "blockOwnerDeletion": true}]);
+    let mut labels = match config.flavor {
+        Flavor::AmbientWithWaypoint => json!({}),
+        _ => json!({"istio-injection": "enabled"}),
+    };
+    set_namespace_labels(&mut labels);
+    let mut namespace = json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": name, "annotations": {"owner": owner}, "labels": labels,
+                     "ownerReferences": owner_reference}});
+    set_mesh_labels(&mut namespace, name, config.flavor);
+    if config.flavor == Flavor::AmbientWithoutWaypoint {
+        // The manual switch of manifests v1.11.0's CI (istio_validation.yaml lines
+        // 140-144), done once to the namespace the controller made, never to one it
+        // adopts.
+        if let Some(labels) = namespace["metadata"]["labels"].as_object_mut() {
+            labels.remove("istio-injection");
+        }
+        namespace["metadata"]["labels"]["istio.io/dataplane-mode"] = json!("ambient");
+    }
+    namespace
+}
+
+/// The owner's `namespaceAdmin` RoleBinding and Istio access (and, with a waypoint, the
+/// waypoint and its L4 policy).
+fn write_owner_access(store: &mut Store, name: &str, owner: &str, config: &FakeClusterConfig) {
     let bindings = Target {
         resource: ROLEBINDINGS,
         version: "v1",
@@ -131,7 +164,7 @@ pub fn reconcile_profile(store: &mut Store, name: &str, config: &FakeClusterConf
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-admin"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": owner}]});
     let _ = store.create(&bindings, admin, CONTROLLER);
-    let (target, owner_access) = owner_istio_access(name, &owner, config);
+    let (target, owner_access) = owner_istio_access(name, owner, config);
     let _ = store.create(&target, owner_access, CONTROLLER);
     if config.flavor == Flavor::AmbientWithWaypoint {
         // PR #267 `createWaypoint` with `-create-waypoint` (lines 874-944, called at 217).

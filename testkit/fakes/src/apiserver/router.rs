@@ -32,26 +32,9 @@ pub(super) async fn handle(
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or("").to_owned();
     let headers = request.headers().clone();
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = crate::serve::read_body(request).await;
 
-    let (latency, fault) = {
-        let mut state = shared.lock();
-        let position = state
-            .faults
-            .iter()
-            .position(|(_, m)| m.as_ref().is_none_or(|m| *m == method));
-        (
-            state.latency,
-            position
-                .and_then(|i| state.faults.remove(i))
-                .map(|(f, _)| f),
-        )
-    };
+    let (latency, fault) = take_fault(&shared, &method);
     tokio::time::sleep(latency).await;
     let record_sized = |status: u16, response_bytes: usize| {
         shared.lock().requests.push(RecordedRequest {
@@ -63,48 +46,12 @@ pub(super) async fn handle(
         });
     };
     let record = |status: u16| record_sized(status, 0);
-    match fault {
-        Some(Fault::Hang) => {
-            record(0);
-            tokio::time::sleep(Duration::from_secs(600)).await;
-            return Err(std::io::Error::other("hung"));
-        }
-        Some(Fault::Reset) => {
-            record(0);
-            return Err(std::io::Error::other("connection reset by the fake"));
-        }
-        Some(Fault::Status { code, retry_after }) => {
-            record(code);
-            let reason = if code == 429 {
-                "TooManyRequests"
-            } else {
-                "InternalError"
-            };
-            let mut status = ApiError::new(code, reason, "injected fault").to_status();
-            let mut answer = Response::builder()
-                .status(code)
-                .header("content-type", "application/json");
-            if let Some(seconds) = retry_after {
-                status["details"] = json!({"retryAfterSeconds": seconds});
-                answer = answer.header("retry-after", seconds.to_string());
-            }
-            return Ok(answer
-                .body(Full::new(Bytes::from(status.to_string())))
-                .expect("static response parts"));
-        }
-        None => {}
+    if let Some(fault) = fault {
+        record(fault.status());
+        return fault_answer(fault).await;
     }
-
     let now = (shared.config.clock)();
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let verdict = match token {
-        None => Err("no bearer token".to_owned()),
-        Some(token) => shared.config.authenticate(token, now),
-    };
-    let user = match verdict {
+    let user = match authenticate(&shared, &headers, now) {
         Ok(user) => user,
         Err(reason) => {
             record(401);
@@ -115,7 +62,6 @@ pub(super) async fn handle(
             ));
         }
     };
-
     let content_type = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -143,6 +89,77 @@ pub(super) async fn handle(
             .unwrap_or(0) as usize,
     );
     Ok(answer)
+}
+
+/// The latency to add, and the next injected fault that matches `method` (taken).
+fn take_fault(shared: &Shared, method: &Method) -> (Duration, Option<Fault>) {
+    let mut state = shared.lock();
+    let position = state
+        .faults
+        .iter()
+        .position(|(_, m)| m.as_ref().is_none_or(|m| m == method));
+    (
+        state.latency,
+        position
+            .and_then(|i| state.faults.remove(i))
+            .map(|(f, _)| f),
+    )
+}
+
+impl Fault {
+    /// The status the request log records for the fault (0: no answer).
+    fn status(&self) -> u16 {
+        match self {
+            Fault::Hang | Fault::Reset => 0,
+            Fault::Status { code, .. } => *code,
+        }
+    }
+}
+
+/// What an injected fault answers: nothing (a hang, a reset), or an error status.
+async fn fault_answer(fault: Fault) -> Result<Answer, std::io::Error> {
+    match fault {
+        Fault::Hang => {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            Err(std::io::Error::other("hung"))
+        }
+        Fault::Reset => Err(std::io::Error::other("connection reset by the fake")),
+        Fault::Status { code, retry_after } => {
+            let reason = if code == 429 {
+                "TooManyRequests"
+            } else {
+                "InternalError"
+            };
+            let mut status = ApiError::new(code, reason, "injected fault").to_status();
+            let mut answer = Response::builder()
+                .status(code)
+                .header("content-type", "application/json");
+            if let Some(seconds) = retry_after {
+                status["details"] = json!({"retryAfterSeconds": seconds});
+                answer = answer.header("retry-after", seconds.to_string());
+            }
+            Ok(answer
+                .body(Full::new(Bytes::from(status.to_string())))
+                .expect("static response parts"))
+        }
+    }
+}
+
+/// The caller of a request, from its bearer token (as aws-iam-authenticator verifies it), or
+/// why it is refused.
+fn authenticate(
+    shared: &Shared,
+    headers: &hyper::HeaderMap,
+    now: SystemTime,
+) -> Result<UserInfo, String> {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match token {
+        None => Err("no bearer token".to_owned()),
+        Some(token) => shared.config.authenticate(token, now),
+    }
 }
 
 pub(super) enum Reply {
@@ -239,33 +256,13 @@ pub(super) fn route(
         });
         authorize(&rules, user, method, &route, body, stored_role_ref)?;
     }
-    let dry_run = match query_param(query, "dryRun").as_deref() {
-        None => false,
-        Some("All") => true,
-        Some(other) => {
-            return Err(ApiError::new(
-                400,
-                "BadRequest",
-                format!("unsupported dryRun value {other:?}"),
-            )
-            .into());
-        }
-    };
-    let field_manager = query_param(query, "fieldManager");
-    if let Some(manager) = &field_manager
-        && (manager.len() > 128 || manager.chars().any(|c| c.is_control()))
-    {
-        return Err(ApiError::new(422, "Invalid", "fieldManager: Invalid value").into());
-    }
-    let force = match query_param(query, "force").as_deref() {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => return Err(ApiError::new(400, "BadRequest", "invalid force value").into()),
-    };
-    let parse_body = || -> Result<Value, Reply> {
-        serde_json::from_slice(body).map_err(|e| {
-            ApiError::new(400, "BadRequest", format!("the body is not JSON: {e}")).into()
-        })
+    let options = WriteOptions::of(query)?;
+    let call = Call {
+        method,
+        query,
+        content_type,
+        body,
+        options,
     };
     let target = Target {
         resource: route.resource,
@@ -275,52 +272,118 @@ pub(super) fn route(
     let mut state = shared.lock();
     state.store.set_now(rfc3339(now));
     let mut scratch;
-    let store: &mut Store = if dry_run {
+    let store: &mut Store = if call.options.dry_run {
         scratch = state.store.clone();
         &mut scratch
     } else {
         &mut state.store
     };
-    let manager = field_manager.as_deref().unwrap_or("unknown");
     // Admission sees who writes (the store then forgets it: its own writes are not requests).
-    store.set_caller(Some(user.clone()), dry_run);
-    let outcome: Result<(u16, Value), ApiError> = match (method.clone(), route.name.as_deref()) {
-        (Method::GET, None) => paged_list(store, &target, query).map(|v| (200, v)),
-        (Method::POST, None) if target.resource.namespaced == target.namespace.is_some() => {
-            let created = store
-                .create(&target, parse_body()?, manager)
-                .map(|v| (201, v));
-            if created.is_ok() && !dry_run && target.resource.kind == "Profile" {
-                schedule_profile_controller(
-                    shared,
-                    &created.as_ref().map(|(_, v)| v.clone()).unwrap_or_default(),
-                );
+    store.set_caller(Some(user.clone()), call.options.dry_run);
+    let outcome = dispatch(shared, store, &target, route.name.as_deref(), &call);
+    store.set_caller(None, false);
+    outcome
+}
+
+/// The query parameters of a write: `dryRun=All`, `fieldManager`, `force`.
+struct WriteOptions {
+    dry_run: bool,
+    field_manager: Option<String>,
+    force: bool,
+}
+
+impl WriteOptions {
+    /// The options of `query`, refused as kube-apiserver refuses them.
+    fn of(query: &str) -> Result<Self, Reply> {
+        let dry_run = match query_param(query, "dryRun").as_deref() {
+            None => false,
+            Some("All") => true,
+            Some(other) => {
+                return Err(ApiError::new(
+                    400,
+                    "BadRequest",
+                    format!("unsupported dryRun value {other:?}"),
+                )
+                .into());
             }
-            created
+        };
+        let field_manager = query_param(query, "fieldManager");
+        if let Some(manager) = &field_manager
+            && (manager.len() > 128 || manager.chars().any(|c| c.is_control()))
+        {
+            return Err(ApiError::new(422, "Invalid", "fieldManager: Invalid value").into());
         }
-        (Method::GET, Some(name)) => store.get(&target, name).map(|v| (200, v)),
+        let force = match query_param(query, "force").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(ApiError::new(400, "BadRequest", "invalid force value").into()),
+        };
+        Ok(WriteOptions {
+            dry_run,
+            field_manager,
+            force,
+        })
+    }
+}
+
+/// One request to the store.
+struct Call<'a> {
+    method: &'a Method,
+    query: &'a str,
+    content_type: &'a str,
+    body: &'a [u8],
+    options: WriteOptions,
+}
+
+impl Call<'_> {
+    fn parse_body(&self) -> Result<Value, Reply> {
+        serde_json::from_slice(self.body).map_err(|e| {
+            ApiError::new(400, "BadRequest", format!("the body is not JSON: {e}")).into()
+        })
+    }
+}
+
+/// The store's answer to `call` on `target` (the object `name`, or the collection); a created
+/// Profile is handed to the profile controller.
+fn dispatch(
+    shared: &Arc<Shared>,
+    store: &mut Store,
+    target: &Target,
+    name: Option<&str>,
+    call: &Call,
+) -> Result<(u16, Value), Reply> {
+    let manager = call.options.field_manager.as_deref().unwrap_or("unknown");
+    let reconciles = !call.options.dry_run && target.resource.kind == "Profile";
+    let content_type = call.content_type;
+    let outcome: Result<(u16, Value), ApiError> = match (call.method.clone(), name) {
+        (Method::GET, None) => paged_list(store, target, call.query).map(|v| (200, v)),
+        (Method::POST, None) if target.resource.namespaced == target.namespace.is_some() => {
+            let created = store.create(target, call.parse_body()?, manager);
+            if let (Ok(profile), true) = (&created, reconciles) {
+                schedule_profile_controller(shared, profile);
+            }
+            created.map(|v| (201, v))
+        }
+        (Method::GET, Some(name)) => store.get(target, name).map(|v| (200, v)),
         (Method::PUT, Some(name)) => store
-            .update(&target, name, parse_body()?, manager)
+            .update(target, name, call.parse_body()?, manager)
             .map(|v| (200, v)),
         (Method::PATCH, Some(name)) if content_type.starts_with("application/apply-patch+yaml") => {
             let applied = store.apply(
-                &target,
+                target,
                 name,
-                parse_body()?,
-                field_manager.as_deref(),
-                force,
+                call.parse_body()?,
+                call.options.field_manager.as_deref(),
+                call.options.force,
             );
-            if let Ok((object, true)) = &applied
-                && !dry_run
-                && target.resource.kind == "Profile"
-            {
-                schedule_profile_controller(shared, object);
+            if let (Ok((profile, true)), true) = (&applied, reconciles) {
+                schedule_profile_controller(shared, profile);
             }
             applied.map(|(v, created)| (if created { 201 } else { 200 }, v))
         }
         (Method::PATCH, Some(name)) if content_type.starts_with("application/merge-patch+json") => {
             store
-                .merge_patch(&target, name, parse_body()?, manager)
+                .merge_patch(target, name, call.parse_body()?, manager)
                 .map(|v| (200, v))
         }
         (Method::PATCH, Some(_)) => Err(ApiError::new(
@@ -329,20 +392,19 @@ pub(super) fn route(
             format!("the fake serves apply and merge patches only, not {content_type:?}"),
         )),
         (Method::DELETE, Some(name)) => {
-            let options = if body.is_empty() {
+            let options = if call.body.is_empty() {
                 json!({})
             } else {
-                parse_body()?
+                call.parse_body()?
             };
-            store.delete(&target, name, &options).map(|v| (200, v))
+            store.delete(target, name, &options).map(|v| (200, v))
         }
         _ => Err(ApiError::new(
             405,
             "MethodNotAllowed",
-            format!("{method} is not allowed here"),
+            format!("{} is not allowed here", call.method),
         )),
     };
-    store.set_caller(None, false);
     outcome.map_err(Reply::from)
 }
 

@@ -83,33 +83,8 @@ pub fn verify_token(
     cluster: &str,
     now: SystemTime,
 ) -> Result<(), String> {
-    if token.len() > MAX_TOKEN_LEN {
-        return Err("token too long".into());
-    }
-    let encoded = token
-        .strip_prefix(PREFIX)
-        .ok_or("missing k8s-aws-v1. prefix")?;
-    let url = URL_SAFE_NO_PAD
-        .decode(encoded)
-        .map_err(|e| format!("not unpadded base64url: {e}"))?;
-    let url = String::from_utf8(url).map_err(|_| "URL is not UTF-8")?;
     let host = sts_host(region);
-    let query = url
-        .strip_prefix(&format!("https://{host}/?"))
-        .ok_or_else(|| format!("not an https://{host}/ URL"))?;
-
-    let mut params: Vec<(String, String)> = Vec::new();
-    for pair in query.split('&') {
-        let (key, value) = pair.split_once('=').ok_or("malformed query")?;
-        let (key, value) = (percent_decode(key)?, percent_decode(value)?);
-        if !ALLOWED_PARAMS.contains(&key.as_str()) {
-            return Err(format!("query parameter {key} is not allowed"));
-        }
-        if params.iter().any(|(k, _)| *k == key) {
-            return Err(format!("query parameter {key} appears twice"));
-        }
-        params.push((key, value));
-    }
+    let params = presigned_params(token, &host)?;
     let param = |name: &str| {
         params
             .iter()
@@ -154,7 +129,54 @@ pub fn verify_token(
     if param("X-Amz-Security-Token").ok() != credentials.session_token.as_deref() {
         return Err("invalid session token".into());
     }
+    let expected = signature(&params, credentials, &host, region, cluster, date);
+    if param("X-Amz-Signature")? != expected {
+        return Err("signature does not match (wrong cluster, key or content)".into());
+    }
+    Ok(())
+}
 
+/// The query parameters of the presigned STS URL the token carries, each allowed and once.
+fn presigned_params(token: &str, host: &str) -> Result<Vec<(String, String)>, String> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err("token too long".into());
+    }
+    let encoded = token
+        .strip_prefix(PREFIX)
+        .ok_or("missing k8s-aws-v1. prefix")?;
+    let url = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|e| format!("not unpadded base64url: {e}"))?;
+    let url = String::from_utf8(url).map_err(|_| "URL is not UTF-8")?;
+    let query = url
+        .strip_prefix(&format!("https://{host}/?"))
+        .ok_or_else(|| format!("not an https://{host}/ URL"))?;
+    let mut params: Vec<(String, String)> = Vec::new();
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').ok_or("malformed query")?;
+        let (key, value) = (percent_decode(key)?, percent_decode(value)?);
+        if !ALLOWED_PARAMS.contains(&key.as_str()) {
+            return Err(format!("query parameter {key} is not allowed"));
+        }
+        if params.iter().any(|(k, _)| *k == key) {
+            return Err(format!("query parameter {key} appears twice"));
+        }
+        params.push((key, value));
+    }
+    Ok(params)
+}
+
+/// The SigV4 signature the presigned request must carry, computed independently (AWS General
+/// Reference, "Create a signed AWS API request": canonical request, string to sign, key).
+fn signature(
+    params: &[(String, String)],
+    credentials: &TestCredentials,
+    host: &str,
+    region: &str,
+    cluster: &str,
+    date: &str,
+) -> String {
+    let scope_date = &date[..8];
     let mut canonical: Vec<(String, String)> = params
         .iter()
         .filter(|(k, _)| k != "X-Amz-Signature")
@@ -178,11 +200,7 @@ pub fn verify_token(
     for part in [region, "sts", "aws4_request"] {
         key = hmac(&key, part.as_bytes());
     }
-    let expected = hex(&hmac(&key, string_to_sign.as_bytes()));
-    if param("X-Amz-Signature")? != expected {
-        return Err("signature does not match (wrong cluster, key or content)".into());
-    }
-    Ok(())
+    hex(&hmac(&key, string_to_sign.as_bytes()))
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {

@@ -144,28 +144,8 @@ impl Store {
         }
         self.validate(target, Some(name), &body)?;
         let key = Self::key(target, name);
-        let applied = owned_leaves(&body);
         let Some(stored) = self.objects.get(&key).cloned() else {
-            if body.pointer("/metadata/resourceVersion").is_some() {
-                return Err(not_found(&target.resource, name));
-            }
-            self.admit_new_content(target, name)?;
-            let mut body = body;
-            self.admit_new(&target.resource, &mut body, name, target.namespace);
-            self.admit("CREATE", &target.resource, &key, Some(&body), None)?;
-            body["metadata"]["resourceVersion"] = json!(self.next_version());
-            let stored = Stored {
-                resource: target.resource,
-                body,
-                managed: vec![ManagedEntry {
-                    manager: manager.to_owned(),
-                    operation: Operation::Apply,
-                    fields: applied,
-                }],
-            };
-            let rendered = self.render(&stored, target.version);
-            self.put(key, stored);
-            return Ok((rendered, true));
+            return self.apply_new(target, name, key, body, manager);
         };
         if let Some(rv) = body.pointer("/metadata/resourceVersion")
             && *rv != stored.body["metadata"]["resourceVersion"]
@@ -176,67 +156,9 @@ impl Store {
                 "the object has been modified",
             ));
         }
-
-        let is_self = |e: &ManagedEntry| e.manager == manager && e.operation == Operation::Apply;
-        let mut conflicts = Vec::new();
-        for entry in stored.managed.iter().filter(|e| !is_self(e)) {
-            for path in applied.intersection(&entry.fields) {
-                if value_at(&stored.body, path) != value_at(&body, path) {
-                    conflicts.push(format!(
-                        "conflict with {:?}: {}",
-                        entry.manager,
-                        dotted(path)
-                    ));
-                }
-            }
-        }
-        if !conflicts.is_empty() && !force {
-            return Err(ApiError::new(
-                409,
-                "Conflict",
-                format!(
-                    "Apply failed with {} conflict(s): {}",
-                    conflicts.len(),
-                    conflicts.join("; ")
-                ),
-            ));
-        }
-
-        let mut next = stored.body.clone();
-        let previously: BTreeSet<Vec<String>> = stored
-            .managed
-            .iter()
-            .filter(|e| is_self(e))
-            .flat_map(|e| e.fields.iter().cloned())
-            .collect();
-        let mut managed: Vec<ManagedEntry> = stored.managed.clone();
-        for entry in managed.iter_mut().filter(|e| !is_self(e)) {
-            entry.fields.retain(|p| {
-                !(applied.contains(p) && value_at(&stored.body, p) != value_at(&body, p))
-            });
-        }
-        for dropped in previously.difference(&applied) {
-            let owned_elsewhere = managed
-                .iter()
-                .any(|e| !is_self(e) && e.fields.contains(dropped));
-            if !owned_elsewhere {
-                remove_at(&mut next, dropped);
-            }
-        }
-        for path in &applied {
-            if let Some(value) = value_at(&body, path) {
-                set_at(&mut next, path, value.clone());
-            }
-        }
-        match managed.iter_mut().find(|e| is_self(e)) {
-            Some(entry) => entry.fields = applied,
-            None => managed.push(ManagedEntry {
-                manager: manager.to_owned(),
-                operation: Operation::Apply,
-                fields: applied,
-            }),
-        }
-        managed.retain(|e| !e.fields.is_empty());
+        let applied = owned_leaves(&body);
+        check_conflicts(&stored, &body, &applied, manager, force)?;
+        let (next, managed) = merged(&stored, &body, applied, manager);
         if stored.resource.kind == "RoleBinding" && next["roleRef"] != stored.body["roleRef"] {
             return Err(invalid(
                 &stored.resource,
@@ -251,25 +173,70 @@ impl Store {
         if next == stored.body && managed == stored.managed {
             return Ok((self.render(&stored, target.version), false));
         }
-        if next != stored.body {
-            next["metadata"]["resourceVersion"] = json!(self.next_version());
-            if next.get("spec") != stored.body.get("spec") && stored.resource.kind != "Namespace" {
-                let generation = stored.body["metadata"]["generation"].as_u64().unwrap_or(1) + 1;
-                next["metadata"]["generation"] = json!(generation);
-            }
-        } else {
-            // Only ownership changed: that is a write too.
-            next["metadata"]["resourceVersion"] = json!(self.next_version());
+        self.commit_apply(target, key, &stored, next, managed)
+            .map(|rendered| (rendered, false))
+    }
+
+    /// An apply that creates the object.
+    fn apply_new(
+        &mut self,
+        target: &Target,
+        name: &str,
+        key: Key,
+        body: Value,
+        manager: &str,
+    ) -> Result<(Value, bool), ApiError> {
+        if body.pointer("/metadata/resourceVersion").is_some() {
+            return Err(not_found(&target.resource, name));
         }
-        if next != stored.body {
-            self.admit(
-                "UPDATE",
-                &stored.resource,
-                &key,
-                Some(&next),
-                Some(&stored.body),
-            )?;
+        self.admit_new_content(target, name)?;
+        let applied = owned_leaves(&body);
+        let mut body = body;
+        self.admit_new(&target.resource, &mut body, name, target.namespace);
+        self.admit("CREATE", &target.resource, &key, Some(&body), None)?;
+        body["metadata"]["resourceVersion"] = json!(self.next_version());
+        let stored = Stored {
+            resource: target.resource,
+            body,
+            managed: vec![ManagedEntry {
+                manager: manager.to_owned(),
+                operation: Operation::Apply,
+                fields: applied,
+            }],
+        };
+        let rendered = self.render(&stored, target.version);
+        self.put(key, stored);
+        Ok((rendered, true))
+    }
+
+    /// Stores the applied object: a new resourceVersion (and generation when `spec` changed),
+    /// admitted as an update (admission runs on every update request, kubernetes
+    /// `staging/src/k8s.io/apiserver/pkg/endpoints/handlers/patch.go`).
+    fn commit_apply(
+        &mut self,
+        target: &Target,
+        key: Key,
+        stored: &Stored,
+        mut next: Value,
+        managed: Vec<ManagedEntry>,
+    ) -> Result<Value, ApiError> {
+        // Only ownership changed is a write too: the resourceVersion moves either way.
+        let content_changed = next != stored.body;
+        if content_changed
+            && next.get("spec") != stored.body.get("spec")
+            && stored.resource.kind != "Namespace"
+        {
+            let generation = stored.body["metadata"]["generation"].as_u64().unwrap_or(1) + 1;
+            next["metadata"]["generation"] = json!(generation);
         }
+        next["metadata"]["resourceVersion"] = json!(self.next_version());
+        self.admit(
+            "UPDATE",
+            &stored.resource,
+            &key,
+            Some(&next),
+            Some(&stored.body),
+        )?;
         let updated = Stored {
             resource: stored.resource,
             body: next,
@@ -277,6 +244,93 @@ impl Store {
         };
         let rendered = self.render(&updated, target.version);
         self.put(key, updated);
-        Ok((rendered, false))
+        Ok(rendered)
     }
+}
+
+/// True when `entry` is `manager`'s own apply.
+fn is_own(entry: &ManagedEntry, manager: &str) -> bool {
+    entry.manager == manager && entry.operation == Operation::Apply
+}
+
+/// The fields `applied` that another manager owns with another value: a conflict unless
+/// `force` (kubernetes-sigs/structured-merge-diff, as kube-apiserver reports it).
+fn check_conflicts(
+    stored: &Stored,
+    body: &Value,
+    applied: &BTreeSet<Vec<String>>,
+    manager: &str,
+    force: bool,
+) -> Result<(), ApiError> {
+    let mut conflicts = Vec::new();
+    for entry in stored.managed.iter().filter(|e| !is_own(e, manager)) {
+        for path in applied.intersection(&entry.fields) {
+            if value_at(&stored.body, path) != value_at(body, path) {
+                conflicts.push(format!(
+                    "conflict with {:?}: {}",
+                    entry.manager,
+                    dotted(path)
+                ));
+            }
+        }
+    }
+    if conflicts.is_empty() || force {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        409,
+        "Conflict",
+        format!(
+            "Apply failed with {} conflict(s): {}",
+            conflicts.len(),
+            conflicts.join("; ")
+        ),
+    ))
+}
+
+/// The object and its field owners once `manager` applied `body` (its fields `applied`):
+/// fields it applied before and no longer does are removed unless another manager owns them;
+/// fields it takes over leave their former owners.
+fn merged(
+    stored: &Stored,
+    body: &Value,
+    applied: BTreeSet<Vec<String>>,
+    manager: &str,
+) -> (Value, Vec<ManagedEntry>) {
+    let mut next = stored.body.clone();
+    let previously: BTreeSet<Vec<String>> = stored
+        .managed
+        .iter()
+        .filter(|e| is_own(e, manager))
+        .flat_map(|e| e.fields.iter().cloned())
+        .collect();
+    let mut managed: Vec<ManagedEntry> = stored.managed.clone();
+    for entry in managed.iter_mut().filter(|e| !is_own(e, manager)) {
+        entry
+            .fields
+            .retain(|p| !(applied.contains(p) && value_at(&stored.body, p) != value_at(body, p)));
+    }
+    for dropped in previously.difference(&applied) {
+        let owned_elsewhere = managed
+            .iter()
+            .any(|e| !is_own(e, manager) && e.fields.contains(dropped));
+        if !owned_elsewhere {
+            remove_at(&mut next, dropped);
+        }
+    }
+    for path in &applied {
+        if let Some(value) = value_at(body, path) {
+            set_at(&mut next, path, value.clone());
+        }
+    }
+    match managed.iter_mut().find(|e| is_own(e, manager)) {
+        Some(entry) => entry.fields = applied,
+        None => managed.push(ManagedEntry {
+            manager: manager.to_owned(),
+            operation: Operation::Apply,
+            fields: applied,
+        }),
+    }
+    managed.retain(|e| !e.fields.is_empty());
+    (next, managed)
 }

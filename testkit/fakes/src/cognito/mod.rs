@@ -10,12 +10,15 @@
 //! account and region) and answers errors in the service's shape (`__type`, `message`,
 //! `x-amzn-errortype`, HTTP 400 as the service sends them, whatever the model declares).
 
+mod users;
+
+use users::list_users;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
 use crate::eks::sigv4::signed_for;
@@ -113,12 +116,7 @@ impl FakeCognito {
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("")
                         .to_owned();
-                    let body = request
-                        .into_body()
-                        .collect()
-                        .await
-                        .map(|b| b.to_bytes())
-                        .unwrap_or_default();
+                    let body = crate::serve::read_body(request).await;
                     let latency = state.lock().unwrap_or_else(|p| p.into_inner()).latency;
                     tokio::time::sleep(latency).await;
                     let caller = callers.iter().find(|c| {
@@ -223,39 +221,8 @@ fn handle(
         return error(400, "SerializationException", "the body is not JSON");
     };
     let pool_id = input["UserPoolId"].as_str().unwrap_or("");
-    if !is_pool_id(pool_id) {
-        return error(
-            400,
-            "InvalidParameterException",
-            "1 validation error detected: Value at 'userPoolId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w-]+_[0-9a-zA-Z]+",
-        );
-    }
-    // IAM: the caller's policy names the operation (docs.aws.amazon.com/service-authorization
-    // "Actions, resources, and condition keys for Amazon Cognito User Pools").
-    if !caller.allowed.contains(&operation) {
-        return error(
-            400,
-            "AccessDeniedException",
-            &format!(
-                "User: arn:aws:sts::111122223333:assumed-role/{}/session is not authorized to perform: cognito-idp:{operation} on resource: arn:aws:cognito-idp:{region}:111122223333:userpool/{pool_id} because no identity-based policy allows the cognito-idp:{operation} action",
-                caller.role
-            ),
-        );
-    }
-    if let Some((category, per_second)) = quota(operation) {
-        let now = Instant::now();
-        let recent = state.recent.entry(category).or_default();
-        while recent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
-        {
-            recent.pop_front();
-        }
-        if recent.len() >= per_second {
-            state.over_quota += 1;
-            return error(400, "TooManyRequestsException", "Too many requests");
-        }
-        recent.push_back(now);
+    if let Err(Refused(kind, message)) = admit(&mut state, caller, region, operation, pool_id) {
+        return error(400, kind, &message);
     }
     let Some(clients) = state.pools.get(pool_id).cloned() else {
         return error(
@@ -274,36 +241,7 @@ fn handle(
                                      "EstimatedNumberOfUsers": users}}),
             )
         }
-        "ListUserPoolClients" => {
-            let page = input["MaxResults"].as_u64().unwrap_or(60);
-            if !(1..=60).contains(&page) {
-                return error(
-                    400,
-                    "InvalidParameterException",
-                    "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 60",
-                );
-            }
-            let start: usize = match input["NextToken"].as_str() {
-                None => 0,
-                Some(token) => match token.strip_prefix("after-").and_then(|n| n.parse().ok()) {
-                    Some(n) => n,
-                    None => return error(400, "InvalidParameterException", "Invalid token"),
-                },
-            };
-            let end = (start + page as usize).min(clients.len());
-            let listed: Vec<Value> = clients[start.min(end)..end]
-                .iter()
-                .map(|c| {
-                    json!({"ClientId": c["ClientId"], "ClientName": c["ClientName"],
-                           "UserPoolId": pool_id})
-                })
-                .collect();
-            let mut output = json!({"UserPoolClients": listed});
-            if end < clients.len() {
-                output["NextToken"] = json!(format!("after-{end}"));
-            }
-            answer(200, &output)
-        }
+        "ListUserPoolClients" => list_clients(&clients, pool_id, &input),
         "DescribeUserPoolClient" => {
             let client_id = input["ClientId"].as_str().unwrap_or("");
             match clients.iter().find(|c| c["ClientId"] == client_id) {
@@ -323,143 +261,84 @@ fn handle(
     }
 }
 
-/// The attributes `ListUsers` can filter on (the model's `ListUsersRequest.Filter`
-/// documentation; custom attributes are not searchable).
-const SEARCHABLE: [&str; 10] = [
-    "username",
-    "email",
-    "phone_number",
-    "name",
-    "given_name",
-    "family_name",
-    "preferred_username",
-    "cognito:user_status",
-    "status",
-    "sub",
-];
+/// A request Cognito refuses (HTTP 400): its `__type` and message.
+struct Refused(&'static str, String);
 
-/// `attribute = "value"` or `attribute ^= "value"` (the attribute may be quoted too).
-fn parse_filter(filter: &str) -> Option<(String, bool, String)> {
-    let (attribute, rest, prefix) = match filter.split_once("^=") {
-        Some((a, r)) => (a, r, true),
-        None => {
-            let (a, r) = filter.split_once('=')?;
-            (a, r, false)
+/// Whether `caller` may call `operation` on `pool_id` now: a valid pool id, an IAM policy that
+/// names the operation, and its category's rate not exceeded; else Cognito's refusal.
+fn admit(
+    state: &mut State,
+    caller: &Caller,
+    region: &str,
+    operation: &str,
+    pool_id: &str,
+) -> Result<(), Refused> {
+    if !is_pool_id(pool_id) {
+        return Err(Refused("InvalidParameterException", "1 validation error detected: Value at 'userPoolId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w-]+_[0-9a-zA-Z]+".to_string()));
+    }
+    // IAM: the caller's policy names the operation (docs.aws.amazon.com/service-authorization
+    // "Actions, resources, and condition keys for Amazon Cognito User Pools").
+    if !caller.allowed.contains(&operation) {
+        return Err(Refused(
+            "AccessDeniedException",
+            format!(
+                "User: arn:aws:sts::111122223333:assumed-role/{}/session is not authorized to perform: cognito-idp:{operation} on resource: arn:aws:cognito-idp:{region}:111122223333:userpool/{pool_id} because no identity-based policy allows the cognito-idp:{operation} action",
+                caller.role
+            ),
+        ));
+    }
+    if let Some((category, per_second)) = quota(operation) {
+        let now = Instant::now();
+        let recent = state.recent.entry(category).or_default();
+        while recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            recent.pop_front();
         }
-    };
-    let attribute = attribute.trim().trim_matches('"').to_owned();
-    let value = rest.trim().strip_prefix('"')?.strip_suffix('"')?.to_owned();
-    (SEARCHABLE.contains(&attribute.as_str()) && !value.contains('"'))
-        .then_some((attribute, prefix, value))
+        if recent.len() >= per_second {
+            state.over_quota += 1;
+            return Err(Refused(
+                "TooManyRequestsException",
+                "Too many requests".into(),
+            ));
+        }
+        recent.push_back(now);
+    }
+    Ok(())
 }
 
-/// `ListUsers`: a page of the pool's users (by user name), those matching the filter.
-fn list_users(state: &mut State, pool_id: &str, input: &Value) -> Answer {
-    let limit = match input.get("Limit") {
-        None => 60,
-        Some(limit) => match limit.as_u64() {
-            Some(n) if n <= 60 => n as usize,
-            _ => {
-                return error(
-                    400,
-                    "InvalidParameterException",
-                    "1 validation error detected: Value at 'limit' failed to satisfy constraint: Member must have value less than or equal to 60",
-                );
-            }
-        },
-    };
-    let filter = input["Filter"].as_str().unwrap_or("");
-    if filter.chars().count() > 256 {
+/// `ListUserPoolClients`: a page of at most `MaxResults` (1 to 60) of the pool's clients.
+fn list_clients(clients: &[Value], pool_id: &str, input: &Value) -> Answer {
+    let page = input["MaxResults"].as_u64().unwrap_or(60);
+    if !(1..=60).contains(&page) {
         return error(
             400,
             "InvalidParameterException",
-            "1 validation error detected: Value at 'filter' failed to satisfy constraint: Member must have length less than or equal to 256",
+            "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 60",
         );
     }
-    let wanted = if filter.is_empty() {
-        None
-    } else {
-        match parse_filter(filter) {
-            Some(parsed) => Some(parsed),
-            None => {
-                return error(
-                    400,
-                    "InvalidParameterException",
-                    "Error while parsing filter.",
-                );
-            }
-        }
-    };
-    if state.throttled > 0 {
-        state.throttled -= 1;
-        return error(400, "TooManyRequestsException", "Too many requests");
-    }
-    let after = match input.get("PaginationToken") {
-        None => None,
-        Some(token) => match token.as_str().and_then(|t| t.strip_prefix("after:")) {
-            Some(name) => Some(name.to_owned()),
-            None => {
-                return error(400, "InvalidParameterException", "Invalid pagination token");
-            }
+    let start: usize = match input["NextToken"].as_str() {
+        None => 0,
+        Some(token) => match token.strip_prefix("after-").and_then(|n| n.parse().ok()) {
+            Some(n) => n,
+            None => return error(400, "InvalidParameterException", "Invalid token"),
         },
     };
-    let users = state.users.get(pool_id).unwrap_or(&EMPTY);
-    let matches = |username: &str, user: &FakeUser| match &wanted {
-        None => true,
-        Some((attribute, prefix, value)) => {
-            let actual = match attribute.as_str() {
-                "sub" => user.sub.as_str(),
-                "username" => username,
-                "status" => {
-                    if user.enabled {
-                        "Enabled"
-                    } else {
-                        "Disabled"
-                    }
-                }
-                _ => return false,
-            };
-            if *prefix {
-                actual.starts_with(value.as_str())
-            } else {
-                actual == value
-            }
-        }
-    };
-    let mut page: Vec<Value> = Vec::new();
-    let mut last = None;
-    let mut more = false;
-    for (username, user) in users
-        .range::<str, _>((
-            after
-                .as_deref()
-                .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
-            std::ops::Bound::Unbounded,
-        ))
-        .filter(|(username, user)| matches(username, user))
-    {
-        if page.len() == limit.max(1) {
-            more = true;
-            break;
-        }
-        page.push(json!({
-            "Username": username,
-            "Attributes": [{"Name": "sub", "Value": user.sub}],
-            "Enabled": user.enabled,
-            "UserStatus": "EXTERNAL_PROVIDER",
-            "UserCreateDate": 1.7e9,
-            "UserLastModifiedDate": 1.7e9,
-        }));
-        last = Some(username.clone());
-    }
-    let mut output = json!({"Users": page});
-    if let (true, Some(last)) = (more, last) {
-        output["PaginationToken"] = json!(format!("after:{last}"));
+    let end = (start + page as usize).min(clients.len());
+    let listed: Vec<Value> = clients[start.min(end)..end]
+        .iter()
+        .map(|c| {
+            json!({"ClientId": c["ClientId"], "ClientName": c["ClientName"],
+                   "UserPoolId": pool_id})
+        })
+        .collect();
+    let mut output = json!({"UserPoolClients": listed});
+    if end < clients.len() {
+        output["NextToken"] = json!(format!("after-{end}"));
     }
     answer(200, &output)
 }
-
-static EMPTY: BTreeMap<String, FakeUser> = BTreeMap::new();
 
 /// The service's pattern for pool ids: `[\w-]+_[0-9a-zA-Z]+`.
 fn is_pool_id(id: &str) -> bool {
