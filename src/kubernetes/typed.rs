@@ -1,18 +1,21 @@
-//! kube-rs's typed API for each kind this function touches: `Api<Namespace>` and
-//! `Api<RoleBinding>` over k8s-openapi types, `Api<DynamicObject>` with an `ApiResource` for
-//! Profiles and the Istio kinds. Converts between the domain's [`Object`] and those types. I/O.
+//! kube-rs's typed API for each kind this function touches: the built-in kinds as k8s-openapi
+//! types, the custom ones as the small structs of [`crate::domain::model::crds`]. Each
+//! operation is written once, generic over the type; the kind picks the type once. Converts
+//! between the domain's [`Object`] and those types. I/O.
 
+use futures::future::BoxFuture;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{
     Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy,
 };
-use kube::core::{ApiResource, DynamicObject};
+use kube::core::{ApiResource, ClusterResourceScope, NamespaceResourceScope};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::domain::model::crds::{AuthorizationPolicy, Profile, ServiceRoleBinding};
 use crate::domain::model::objects::{Kind, MANAGER, Object};
 
 /// The `ApiResource` of a kind (group, version, kind, plural), as discovery would give it.
@@ -26,12 +29,127 @@ pub fn api_resource(kind: Kind) -> ApiResource {
     }
 }
 
-/// The typed API of one kind, cluster-wide or in one namespace.
-pub enum KindApi {
-    Namespaces(Api<Namespace>),
-    RoleBindings(Api<RoleBinding>),
-    Leases(Api<Lease>),
-    Custom(Kind, Api<DynamicObject>),
+/// The typed API of one kind, cluster-wide or in one namespace: the resource type is chosen
+/// once ([`KindApi::new`]), every operation is written once for any type ([`TypedApi`]).
+pub struct KindApi {
+    kind: Kind,
+    api: Box<dyn TypedApi>,
+}
+
+/// A page of a list as JSON bodies, and the token of the next page.
+type JsonPage = (Vec<Value>, Option<String>);
+
+/// Each operation of kube's `Api<K>`, for the domain's JSON bodies, whatever `K` is.
+trait TypedApi: Send + Sync {
+    fn list_page<'a>(
+        &'a self,
+        params: &'a ListParams,
+    ) -> BoxFuture<'a, Result<JsonPage, kube::Error>>;
+    fn get<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Value, kube::Error>>;
+    fn create<'a>(
+        &'a self,
+        params: &'a PostParams,
+        body: &'a Value,
+    ) -> BoxFuture<'a, Result<Option<String>, kube::Error>>;
+    fn apply<'a>(
+        &'a self,
+        name: &'a str,
+        params: &'a PatchParams,
+        body: &'a Value,
+    ) -> BoxFuture<'a, Result<(), kube::Error>>;
+    fn merge_patch<'a>(
+        &'a self,
+        name: &'a str,
+        params: &'a PatchParams,
+        patch: &'a Value,
+    ) -> BoxFuture<'a, Result<(), kube::Error>>;
+    fn delete<'a>(
+        &'a self,
+        name: &'a str,
+        params: &'a DeleteParams,
+    ) -> BoxFuture<'a, Result<(), kube::Error>>;
+}
+
+impl<K> TypedApi for Api<K>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned,
+    K: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn list_page<'a>(
+        &'a self,
+        params: &'a ListParams,
+    ) -> BoxFuture<'a, Result<JsonPage, kube::Error>> {
+        Box::pin(async move { paged(Api::list(self, params).await?) })
+    }
+
+    fn get<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Value, kube::Error>> {
+        Box::pin(async move { to_value(Api::get(self, name).await?) })
+    }
+
+    fn create<'a>(
+        &'a self,
+        params: &'a PostParams,
+        body: &'a Value,
+    ) -> BoxFuture<'a, Result<Option<String>, kube::Error>> {
+        Box::pin(async move {
+            let created = Api::create(self, params, &typed::<K>(body)?).await?;
+            Ok(created.meta().uid.clone())
+        })
+    }
+
+    fn apply<'a>(
+        &'a self,
+        name: &'a str,
+        params: &'a PatchParams,
+        body: &'a Value,
+    ) -> BoxFuture<'a, Result<(), kube::Error>> {
+        Box::pin(async move {
+            let patch = Patch::Apply(typed::<K>(body)?);
+            Api::patch(self, name, params, &patch).await.map(drop)
+        })
+    }
+
+    fn merge_patch<'a>(
+        &'a self,
+        name: &'a str,
+        params: &'a PatchParams,
+        patch: &'a Value,
+    ) -> BoxFuture<'a, Result<(), kube::Error>> {
+        Box::pin(async move {
+            Api::patch(self, name, params, &Patch::Merge(patch))
+                .await
+                .map(drop)
+        })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        name: &'a str,
+        params: &'a DeleteParams,
+    ) -> BoxFuture<'a, Result<(), kube::Error>> {
+        Box::pin(async move { Api::delete(self, name, params).await.map(drop) })
+    }
+}
+
+/// `Api<K>` of a namespaced kind in `namespace`, or across all namespaces when `None`.
+fn namespaced<K>(client: kube::Client, namespace: Option<&str>) -> Box<dyn TypedApi>
+where
+    K: kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>,
+    K: Clone + Serialize + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    match namespace {
+        Some(ns) => Box::new(Api::<K>::namespaced(client, ns)),
+        None => Box::new(Api::<K>::all(client)),
+    }
+}
+
+/// `Api<K>` of a cluster-scoped kind.
+fn cluster<K>(client: kube::Client) -> Box<dyn TypedApi>
+where
+    K: kube::Resource<DynamicType = (), Scope = ClusterResourceScope>,
+    K: Clone + Serialize + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    Box::new(Api::<K>::all(client))
 }
 
 impl KindApi {
@@ -39,31 +157,20 @@ impl KindApi {
     /// when `None`.
     pub fn new(client: &kube::Client, kind: Kind, namespace: Option<&str>) -> Self {
         let client = client.clone();
-        match (kind, namespace) {
-            (Kind::Namespace, _) => KindApi::Namespaces(Api::all(client)),
-            (Kind::RoleBinding, Some(ns)) => KindApi::RoleBindings(Api::namespaced(client, ns)),
-            (Kind::RoleBinding, None) => KindApi::RoleBindings(Api::all(client)),
-            (Kind::Lease, Some(ns)) => KindApi::Leases(Api::namespaced(client, ns)),
-            (Kind::Lease, None) => KindApi::Leases(Api::all(client)),
-            (_, Some(ns)) => {
-                KindApi::Custom(kind, Api::namespaced_with(client, ns, &api_resource(kind)))
-            }
-            (_, None) => KindApi::Custom(kind, Api::all_with(client, &api_resource(kind))),
-        }
+        let api = match kind {
+            Kind::Namespace => cluster::<Namespace>(client),
+            Kind::Profile => cluster::<Profile>(client),
+            Kind::RoleBinding => namespaced::<RoleBinding>(client, namespace),
+            Kind::Lease => namespaced::<Lease>(client, namespace),
+            Kind::AuthorizationPolicy => namespaced::<AuthorizationPolicy>(client, namespace),
+            Kind::ServiceRoleBinding => namespaced::<ServiceRoleBinding>(client, namespace),
+        };
+        KindApi { kind, api }
     }
 
     /// The API of `object`'s kind in its namespace.
     pub fn of(client: &kube::Client, object: &Object) -> Self {
         Self::new(client, object.kind, object.namespace.as_deref())
-    }
-
-    fn kind(&self) -> Kind {
-        match self {
-            KindApi::Namespaces(_) => Kind::Namespace,
-            KindApi::RoleBindings(_) => Kind::RoleBinding,
-            KindApi::Leases(_) => Kind::Lease,
-            KindApi::Custom(kind, _) => *kind,
-        }
     }
 
     /// The first page of a list (the whole list when `params` sets no limit).
@@ -76,16 +183,10 @@ impl KindApi {
         &self,
         params: &ListParams,
     ) -> Result<(Vec<Object>, Option<String>), kube::Error> {
-        let kind = self.kind();
-        let (values, next) = match self {
-            KindApi::Namespaces(api) => paged(api.list(params).await?)?,
-            KindApi::RoleBindings(api) => paged(api.list(params).await?)?,
-            KindApi::Leases(api) => paged(api.list(params).await?)?,
-            KindApi::Custom(_, api) => paged(api.list(params).await?)?,
-        };
+        let (values, next) = self.api.list_page(params).await?;
         let objects = values
             .into_iter()
-            .filter_map(|value| Object::from_body(kind, value))
+            .filter_map(|value| Object::from_body(self.kind, value))
             .collect();
         Ok((objects, next))
     }
@@ -99,17 +200,11 @@ impl KindApi {
     }
 
     pub async fn get(&self, name: &str) -> Result<Value, kube::Error> {
-        match self {
-            KindApi::Namespaces(api) => to_value(api.get(name).await?),
-            KindApi::RoleBindings(api) => to_value(api.get(name).await?),
-            KindApi::Leases(api) => to_value(api.get(name).await?),
-            KindApi::Custom(_, api) => to_value(api.get(name).await?),
-        }
+        self.api.get(name).await
     }
 
-    /// Creates `object` (this function as its field manager); with `dry_run`, the API server
-    /// validates, admits and authorizes it and stores nothing.
-    /// Creates `object`; the uid the API server gave it.
+    /// Creates `object` (this function as its field manager); the uid the API server gave it.
+    /// With `dry_run`, the API server validates, admits and authorizes it and stores nothing.
     pub async fn create(
         &self,
         object: &Object,
@@ -119,12 +214,7 @@ impl KindApi {
             field_manager: Some(MANAGER.to_owned()),
             dry_run,
         };
-        Ok(match self {
-            KindApi::Namespaces(api) => api.create(&params, &typed(object)?).await?.metadata.uid,
-            KindApi::RoleBindings(api) => api.create(&params, &typed(object)?).await?.metadata.uid,
-            KindApi::Leases(api) => api.create(&params, &typed(object)?).await?.metadata.uid,
-            KindApi::Custom(_, api) => api.create(&params, &typed(object)?).await?.metadata.uid,
-        })
+        self.api.create(&params, &object.body).await
     }
 
     /// Server-side apply of `object` as this function's field manager; `force` takes over
@@ -138,30 +228,7 @@ impl KindApi {
         let mut params = PatchParams::apply(MANAGER);
         params.force = force;
         params.dry_run = dry_run;
-        let name = object.name.as_str();
-        match self {
-            KindApi::Namespaces(api) => drop(
-                api.patch(name, &params, &Patch::Apply(typed::<Namespace>(object)?))
-                    .await?,
-            ),
-            KindApi::RoleBindings(api) => drop(
-                api.patch(name, &params, &Patch::Apply(typed::<RoleBinding>(object)?))
-                    .await?,
-            ),
-            KindApi::Leases(api) => drop(
-                api.patch(name, &params, &Patch::Apply(typed::<Lease>(object)?))
-                    .await?,
-            ),
-            KindApi::Custom(_, api) => drop(
-                api.patch(
-                    name,
-                    &params,
-                    &Patch::Apply(typed::<DynamicObject>(object)?),
-                )
-                .await?,
-            ),
-        }
-        Ok(())
+        self.api.apply(&object.name, &params, &object.body).await
     }
 
     /// A JSON merge patch (RFC 7386) of `patch` onto the object `name`, as this function's
@@ -177,14 +244,7 @@ impl KindApi {
             dry_run,
             ..PatchParams::default()
         };
-        let patch = Patch::Merge(patch);
-        match self {
-            KindApi::Namespaces(api) => drop(api.patch(name, &params, &patch).await?),
-            KindApi::RoleBindings(api) => drop(api.patch(name, &params, &patch).await?),
-            KindApi::Leases(api) => drop(api.patch(name, &params, &patch).await?),
-            KindApi::Custom(_, api) => drop(api.patch(name, &params, &patch).await?),
-        }
-        Ok(())
+        self.api.merge_patch(name, &params, patch).await
     }
 
     /// Deletes `object`, only if it is still the one with its listed uid; `dry_run` deletes
@@ -215,34 +275,39 @@ impl KindApi {
             }),
             ..DeleteParams::default()
         };
-        let name = object.name.as_str();
-        match self {
-            KindApi::Namespaces(api) => drop(api.delete(name, &params).await?),
-            KindApi::RoleBindings(api) => drop(api.delete(name, &params).await?),
-            KindApi::Leases(api) => drop(api.delete(name, &params).await?),
-            KindApi::Custom(_, api) => drop(api.delete(name, &params).await?),
-        }
-        Ok(())
+        self.api.delete(&object.name, &params).await
     }
 }
 
 /// The typed form of a domain object's body.
-fn typed<K: DeserializeOwned>(object: &Object) -> Result<K, kube::Error> {
-    serde_json::from_value(object.body.clone()).map_err(kube::Error::SerdeError)
+fn typed<K: DeserializeOwned>(body: &Value) -> Result<K, kube::Error> {
+    K::deserialize(body).map_err(kube::Error::SerdeError)
 }
 
-/// The JSON form of a typed object: k8s-openapi writes `apiVersion` and `kind` even when the
-/// server left them out, as it does for the items of built-in lists.
-fn to_value<K: Serialize>(object: K) -> Result<Value, kube::Error> {
-    serde_json::to_value(object).map_err(kube::Error::SerdeError)
+/// The JSON form of a typed object, with its `apiVersion` and `kind` even when the server left
+/// them out, as it does for the items of built-in lists (k8s-openapi writes them; the custom
+/// resources' structs get them here).
+fn to_value<K: kube::Resource<DynamicType = ()> + Serialize>(
+    object: K,
+) -> Result<Value, kube::Error> {
+    let mut value = serde_json::to_value(object).map_err(kube::Error::SerdeError)?;
+    if let Some(fields) = value.as_object_mut() {
+        fields
+            .entry("apiVersion")
+            .or_insert_with(|| Value::String(K::api_version(&()).into_owned()));
+        fields
+            .entry("kind")
+            .or_insert_with(|| Value::String(K::kind(&()).into_owned()));
+    }
+    Ok(value)
 }
 
 /// A list's items as JSON, without their `managedFields` (the server's bookkeeping of field
 /// owners, often the bulk of an object, which nothing here reads), and its `continue` token
 /// (none when empty or absent).
-fn paged<K: Serialize + Clone + kube::Resource>(
+fn paged<K: Serialize + Clone + kube::Resource<DynamicType = ()>>(
     list: kube::core::ObjectList<K>,
-) -> Result<(Vec<Value>, Option<String>), kube::Error> {
+) -> Result<JsonPage, kube::Error> {
     let next = list.metadata.continue_.filter(|t| !t.is_empty());
     let items = list.items.into_iter().map(|mut item| {
         item.meta_mut().managed_fields = None;
@@ -251,6 +316,8 @@ fn paged<K: Serialize + Clone + kube::Resource>(
     Ok((to_values(items.collect())?, next))
 }
 
-fn to_values<K: Serialize>(objects: Vec<K>) -> Result<Vec<Value>, kube::Error> {
+fn to_values<K: Serialize + kube::Resource<DynamicType = ()>>(
+    objects: Vec<K>,
+) -> Result<Vec<Value>, kube::Error> {
     objects.into_iter().map(to_value).collect()
 }

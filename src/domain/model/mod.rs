@@ -3,6 +3,7 @@
 //! Pure.
 
 pub mod activity;
+pub mod crds;
 pub mod mesh;
 pub mod metrics;
 pub mod names;

@@ -1,0 +1,175 @@
+//! The custom resources this function writes, as small typed structs that carry only what it
+//! owns: Kubeflow's Profile, Istio's AuthorizationPolicy (`security.istio.io`) and Kubeflow
+//! 1.2's ServiceRoleBinding (`rbac.istio.io`). What else the cluster holds in them (a Profile's
+//! `plugins`, its `status`) is neither read nor written. Pure.
+//!
+//! Shapes: kubeflow/kubeflow v1.10.0 `components/profile-controller/api/v1/profile_types.go`
+//! (`ProfileSpec`: `owner`, `resourceQuotaSpec`); istio/api 1.30 `security/v1beta1/
+//! authorization_policy.proto` (`selector`, `targetRef(s)`, `action`, `rules`); istio/api 1.4
+//! `rbac/v1alpha1/rbac.proto` (`ServiceRoleBinding`: `subjects`, `roleRef`).
+
+use std::borrow::Cow;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::domain::model::objects::Kind;
+
+/// A Kubeflow Profile: a namespace, its owner and its quota.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    /// `apiVersion`, as written and as the API server answers.
+    #[serde(
+        rename = "apiVersion",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub api_version: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<ProfileSpec>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<ProfileOwner>,
+    /// A Kubernetes `ResourceQuotaSpec`, as `USER_PROFILE_QUOTA` gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_quota_spec: Option<Value>,
+}
+
+/// The Profile's owner: an RBAC subject (`kind: User`, `name`: the Kubeflow user id).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProfileOwner {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// An Istio AuthorizationPolicy: KFAM's contributor policy, or the owner's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuthorizationPolicy {
+    /// `apiVersion`, as written and as the API server answers.
+    #[serde(
+        rename = "apiVersion",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub api_version: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    /// `action`, `rules`, `selector`, `targetRef(s)`: the rules are Istio's to interpret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<Value>,
+}
+
+/// An Istio 1.4 ServiceRoleBinding (Kubeflow 1.2).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceRoleBinding {
+    /// `apiVersion`, as written and as the API server answers.
+    #[serde(
+        rename = "apiVersion",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub api_version: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    /// `subjects` (with the userid header's `properties`) and `roleRef`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<Value>,
+}
+
+/// The `kube::Resource` of a struct above: its kind's group, version and plural, namespaced
+/// or not, as [`Kind`] says.
+macro_rules! custom_resource {
+    ($type:ty, $kind:expr, $scope:ty) => {
+        impl kube::core::Resource for $type {
+            type DynamicType = ();
+            type Scope = $scope;
+
+            fn kind(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($kind.name())
+            }
+            fn group(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($kind.group())
+            }
+            fn version(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($kind.version())
+            }
+            fn plural(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($kind.plural())
+            }
+            fn meta(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        }
+    };
+}
+
+custom_resource!(Profile, Kind::Profile, kube::core::ClusterResourceScope);
+custom_resource!(
+    AuthorizationPolicy,
+    Kind::AuthorizationPolicy,
+    kube::core::NamespaceResourceScope
+);
+custom_resource!(
+    ServiceRoleBinding,
+    Kind::ServiceRoleBinding,
+    kube::core::NamespaceResourceScope
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Resource;
+    use serde_json::json;
+
+    #[test]
+    fn a_profile_keeps_what_the_function_owns_and_nothing_else() {
+        let stored = json!({"apiVersion": "kubeflow.org/v1", "kind": "Profile",
+            "metadata": {"name": "ml", "uid": "u-1", "labels": {"a": "b"}},
+            "spec": {"owner": {"kind": "User", "name": "admin@kubeflow.com"},
+                     "plugins": [{"kind": "WorkloadIdentity"}]},
+            "status": {"conditions": []}});
+        let profile: Profile = serde_json::from_value(stored).unwrap();
+        assert_eq!(
+            profile
+                .spec
+                .as_ref()
+                .and_then(|s| s.owner.as_ref())
+                .map(|o| o.name.as_str()),
+            Some("admin@kubeflow.com")
+        );
+        let written = serde_json::to_value(&profile).unwrap();
+        assert_eq!(written["spec"].get("plugins"), None, "not the function's");
+        assert_eq!(written.get("status"), None);
+        assert_eq!(Profile::api_version(&()), "kubeflow.org/v1");
+        assert_eq!(Profile::plural(&()), "profiles");
+    }
+
+    #[test]
+    fn istio_kinds_are_their_groups_and_versions() {
+        assert_eq!(
+            AuthorizationPolicy::api_version(&()),
+            "security.istio.io/v1beta1"
+        );
+        assert_eq!(
+            ServiceRoleBinding::api_version(&()),
+            "rbac.istio.io/v1alpha1"
+        );
+        assert_eq!(AuthorizationPolicy::plural(&()), "authorizationpolicies");
+    }
+}
