@@ -113,6 +113,18 @@ impl Object {
         }
     }
 
+    /// An object of `kind` built as a typed value (a k8s-openapi type or one of
+    /// [`crate::domain::model::crds`]), as its JSON body.
+    pub fn typed<T: serde::Serialize>(
+        kind: Kind,
+        namespace: Option<&str>,
+        name: &str,
+        object: &T,
+    ) -> Self {
+        let body = serde_json::to_value(object).expect("typed objects serialise to JSON");
+        Object::new(kind, namespace, name, body)
+    }
+
     /// An object of `kind` from its JSON body (as the API server returns it), or `None` when
     /// the body has no name.
     pub fn from_body(kind: Kind, body: Value) -> Option<Self> {

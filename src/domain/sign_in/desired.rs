@@ -2,9 +2,17 @@
 //! group Profile and the KFAM-shaped contributor objects. A pure function of the identity and
 //! the configuration.
 
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use serde_json::{Value, json};
 
 use crate::domain::config::{Config, Role, SignInConfig};
+use crate::domain::model::crds::{
+    AuthorizationPolicy, Profile, ProfileOwner, ProfileSpec, ServiceRoleBinding,
+};
 use crate::domain::model::mesh;
 use crate::domain::model::names::{
     MAX_LABEL_LEN, collision_safe, dns_label, kfam_binding_name, legacy_binding_name,
@@ -147,15 +155,12 @@ fn personal_profile(identity: &Identity, config: &SignInConfig) -> Option<Object
         config.user_profile_prefix, identity.user_name
     ))
     .filter(|name| name.starts_with(&config.user_profile_prefix))?;
-    let mut spec = json!({"owner": {"kind": "User", "name": identity.email}});
-    if let Some(quota) = &config.user_profile_quota {
-        spec["resourceQuotaSpec"] = quota.clone();
-    }
     Some(profile(
         &name,
-        spec,
-        json!({USER_LABEL: identity.sub}),
-        json!({}),
+        &identity.email,
+        config.user_profile_quota.clone(),
+        [(USER_LABEL, identity.sub.as_str())],
+        [],
     ))
 }
 
@@ -239,30 +244,20 @@ fn add_team(
         return None;
     }
     let owner = config.sign_in.group_profile_owner.as_str();
-    let record = json!({GROUP_ANNOTATION: group});
+    let namespace_object = Namespace {
+        metadata: ObjectMeta {
+            name: Some(namespace.clone()),
+            annotations: Some(string_map([("owner", owner), (GROUP_ANNOTATION, group)])),
+            labels: Some(namespace_labels(&namespace, conventions)),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
     groups.push(GroupAccess {
         group: group.to_owned(),
         role,
-        profile: profile(
-            &namespace,
-            json!({"owner": {"kind": "User", "name": owner}}),
-            json!({}),
-            record,
-        ),
-        namespace_object: Object::new(
-            Kind::Namespace,
-            None,
-            &namespace,
-            json!({
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {
-                    "name": namespace,
-                    "annotations": {"owner": owner, GROUP_ANNOTATION: group},
-                    "labels": namespace_labels(&namespace, conventions),
-                },
-            }),
-        ),
+        profile: profile(&namespace, owner, None, [], [(GROUP_ANNOTATION, group)]),
+        namespace_object: Object::typed(Kind::Namespace, None, &namespace, &namespace_object),
         bindings: bindings(role),
         namespace,
     });
@@ -272,12 +267,22 @@ fn add_team(
 /// The labels of a group namespace this function creates ahead of the profile controller: its
 /// own, and the mesh labels the controller gives the namespaces it creates, which it would not
 /// add to this one when it adopts it ([`crate::domain::model::mesh`]).
-fn namespace_labels(namespace: &str, conventions: &Conventions) -> Value {
-    let mut labels = json!({MANAGED_BY_LABEL: MANAGER});
+fn namespace_labels(namespace: &str, conventions: &Conventions) -> BTreeMap<String, String> {
+    let mut labels = string_map([(MANAGED_BY_LABEL, MANAGER)]);
     for (key, value) in mesh::for_namespace(&conventions.mesh_labels, namespace) {
-        labels[key] = json!(value);
+        labels.insert(key.to_owned(), value.to_owned());
     }
     labels
+}
+
+/// A label or annotation map of `entries`.
+fn string_map<'a>(
+    entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> BTreeMap<String, String> {
+    entries
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect()
 }
 
 /// `namespace` owned by its Profile (uid `uid`): the garbage collector deletes it with the
@@ -295,30 +300,46 @@ pub fn owned_by_profile(namespace: &Object, uid: &str) -> Object {
 
 /// The ownerReferences that make Profile `name` (uid `uid`) the owner.
 pub fn profile_owner_reference(name: &str, uid: &str) -> Value {
-    json!([{"apiVersion": Kind::Profile.api_version(), "kind": "Profile", "name": name, "uid": uid}])
+    let reference = OwnerReference {
+        api_version: Kind::Profile.api_version(),
+        kind: Kind::Profile.name().to_owned(),
+        name: name.to_owned(),
+        uid: uid.to_owned(),
+        ..OwnerReference::default()
+    };
+    serde_json::to_value([reference]).expect("an owner reference serialises")
 }
 
-/// A Profile named `name` with `spec`, this function's label plus `labels`, and `annotations`.
-fn profile(name: &str, spec: Value, labels: Value, annotations: Value) -> Object {
-    let mut all_labels = json!({MANAGED_BY_LABEL: MANAGER, PROFILE_NAME_LABEL: name});
-    for (key, value) in labels.as_object().into_iter().flatten() {
-        all_labels[key] = value.clone();
-    }
-    let mut metadata = json!({"name": name, "labels": all_labels});
-    if annotations.as_object().is_some_and(|a| !a.is_empty()) {
-        metadata["annotations"] = annotations;
-    }
-    Object::new(
-        Kind::Profile,
-        None,
-        name,
-        json!({
-            "apiVersion": Kind::Profile.api_version(),
-            "kind": "Profile",
-            "metadata": metadata,
-            "spec": spec,
+/// A Profile named `name` owned by `owner` (a Kubeflow user id) with `quota`, this function's
+/// labels plus `labels`, and `annotations`.
+fn profile<'a>(
+    name: &str,
+    owner: &str,
+    quota: Option<Value>,
+    labels: impl IntoIterator<Item = (&'a str, &'a str)>,
+    annotations: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Object {
+    let mut all_labels = string_map([(MANAGED_BY_LABEL, MANAGER), (PROFILE_NAME_LABEL, name)]);
+    all_labels.extend(string_map(labels));
+    let annotations = string_map(annotations);
+    let profile = Profile {
+        api_version: Kind::Profile.api_version(),
+        kind: Kind::Profile.name().to_owned(),
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            labels: Some(all_labels),
+            annotations: (!annotations.is_empty()).then_some(annotations),
+            ..ObjectMeta::default()
+        },
+        spec: Some(ProfileSpec {
+            owner: Some(ProfileOwner {
+                kind: "User".to_owned(),
+                name: owner.to_owned(),
+            }),
+            resource_quota_spec: quota,
         }),
-    )
+    };
+    Object::typed(Kind::Profile, None, name, &profile)
 }
 
 /// The RoleBinding of `email` with ClusterRole `kubeflow-<role>` in `namespace`, then one Istio
@@ -333,52 +354,70 @@ pub fn contributor_objects(
     conventions: &Conventions,
 ) -> Vec<Object> {
     let name = kfam_binding_name(email, role, conventions.naming);
-    let metadata = json!({
-        "name": name,
-        "namespace": namespace,
-        "annotations": {CONTRIBUTOR_ANNOTATIONS[0]: email, CONTRIBUTOR_ANNOTATIONS[1]: role},
-        "labels": {CONTRIBUTOR_LABELS[0]: MANAGER, CONTRIBUTOR_LABELS[1]: user_key},
-    });
-    let role_binding = json!({
-        "apiVersion": Kind::RoleBinding.api_version(),
-        "kind": "RoleBinding",
-        "metadata": metadata,
-        "roleRef": {
-            "apiGroup": "rbac.authorization.k8s.io",
-            "kind": "ClusterRole",
-            "name": format!("kubeflow-{role}"),
+    let metadata = ObjectMeta {
+        name: Some(name.clone()),
+        namespace: Some(namespace.to_owned()),
+        annotations: Some(string_map([
+            (CONTRIBUTOR_ANNOTATIONS[0], email),
+            (CONTRIBUTOR_ANNOTATIONS[1], role),
+        ])),
+        labels: Some(string_map([
+            (CONTRIBUTOR_LABELS[0], MANAGER),
+            (CONTRIBUTOR_LABELS[1], user_key),
+        ])),
+        ..ObjectMeta::default()
+    };
+    let role_binding = RoleBinding {
+        metadata: metadata.clone(),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".to_owned(),
+            kind: "ClusterRole".to_owned(),
+            name: format!("kubeflow-{role}"),
         },
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": email}],
-    });
-    let mut objects = vec![Object::new(
+        subjects: Some(vec![Subject {
+            api_group: Some("rbac.authorization.k8s.io".to_owned()),
+            kind: "User".to_owned(),
+            name: email.to_owned(),
+            namespace: None,
+        }]),
+    };
+    let mut objects = vec![Object::typed(
         Kind::RoleBinding,
         Some(namespace),
         &name,
-        role_binding,
+        &role_binding,
     )];
     let (key, userid) = (conventions.header_key(), conventions.userid(email));
     for &kind in &conventions.twins {
-        let spec = match kind {
+        let twin = match kind {
             Kind::AuthorizationPolicy => {
                 let mut rule = json!({"when": [{"key": key, "values": [userid]}]});
                 if let Some(principals) = conventions.principals_for(role) {
                     rule["from"] = json!([{"source": {"principals": principals}}]);
                 }
-                json!({"rules": [rule]})
+                let policy = AuthorizationPolicy {
+                    api_version: kind.api_version(),
+                    kind: kind.name().to_owned(),
+                    metadata: metadata.clone(),
+                    spec: Some(json!({"rules": [rule]})),
+                };
+                Object::typed(kind, Some(namespace), &name, &policy)
             }
-            Kind::ServiceRoleBinding => json!({
-                "roleRef": {"kind": "ServiceRole", "name": "ns-access-istio"},
-                "subjects": [{"properties": {key.as_str(): userid}}],
-            }),
+            Kind::ServiceRoleBinding => {
+                let binding = ServiceRoleBinding {
+                    api_version: kind.api_version(),
+                    kind: kind.name().to_owned(),
+                    metadata: metadata.clone(),
+                    spec: Some(json!({
+                        "roleRef": {"kind": "ServiceRole", "name": "ns-access-istio"},
+                        "subjects": [{"properties": {key.as_str(): userid}}],
+                    })),
+                };
+                Object::typed(kind, Some(namespace), &name, &binding)
+            }
             _ => continue,
         };
-        let body = json!({
-            "apiVersion": kind.api_version(),
-            "kind": kind.name(),
-            "metadata": metadata,
-            "spec": spec,
-        });
-        objects.push(Object::new(kind, Some(namespace), &name, body));
+        objects.push(twin);
     }
     objects
 }
