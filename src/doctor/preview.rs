@@ -67,7 +67,7 @@ impl App {
         };
         TokenEvent::parse(&raw)
             .map_err(|e| e.to_string())
-            .and_then(|event| admit(&event, &self.config).map_err(|skip| skip.to_string()))
+            .and_then(|event| admit(&event, &self.config.sign_in).map_err(|skip| skip.to_string()))
             .map(Some)
             .map_err(|why| {
                 Finding::problem(

@@ -248,7 +248,8 @@ mod tests {
         assert!(event.is_federated_sign_in());
         assert_eq!(event.short_user_name(), "jane");
         let config = test_config(&[("ALLOW_ALL_GROUPS", "true")]);
-        let (identity, mode) = crate::domain::sign_in::admission::admit(&event, &config).unwrap();
+        let (identity, mode) =
+            crate::domain::sign_in::admission::admit(&event, &config.sign_in).unwrap();
         assert_eq!(mode, crate::domain::sign_in::admission::Mode::Grant);
         assert_eq!(identity.groups, ["KF-A", "Data Science"]);
         assert_eq!(identity.sub, "sub-1");

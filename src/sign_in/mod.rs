@@ -69,7 +69,7 @@ impl App {
         remaining: Option<Duration>,
     ) -> Result<Outcome, SignInFailed> {
         let (identity, mode) = match TokenEvent::parse(raw_event) {
-            Ok(event) => match admit(&event, &self.config) {
+            Ok(event) => match admit(&event, &self.config.sign_in) {
                 Ok(admitted) => admitted,
                 Err(skip) => {
                     // User-supplied values are logged escaped (`?`), never as raw text.

@@ -7,7 +7,7 @@
 //! groups attribute is the IdP's word only on a federated sign-in. A person is their Cognito
 //! `sub`, which no one can change; the email is used only where Kubeflow needs it.
 
-use crate::domain::config::Config;
+use crate::domain::config::SignInConfig;
 use crate::domain::sign_in::event::{EmailProblem, TokenEvent, TriggerSource};
 use crate::domain::sign_in::groups::parse_groups;
 
@@ -60,10 +60,10 @@ impl std::fmt::Display for Skip {
 }
 
 /// Decides whether `event` provisions, for whom, and in which [`Mode`].
-pub fn admit(event: &TokenEvent, config: &Config) -> Result<(Identity, Mode), Skip> {
+pub fn admit(event: &TokenEvent, config: &SignInConfig) -> Result<(Identity, Mode), Skip> {
     match event.trigger_source {
         TriggerSource::ClientCredentials => return Err(Skip::MachineToMachine),
-        TriggerSource::RefreshTokens if !config.sign_in.sync_on_refresh => {
+        TriggerSource::RefreshTokens if !config.sync_on_refresh => {
             return Err(Skip::RefreshNotSynchronised);
         }
         _ => {}
@@ -77,11 +77,11 @@ pub fn admit(event: &TokenEvent, config: &Config) -> Result<(Identity, Mode), Sk
         email: email.to_owned(),
         groups: event
             .user_attributes
-            .get(&config.sign_in.groups_claim)
-            .map(|claim| parse_groups(claim, config.sign_in.decode_group_names))
+            .get(&config.groups_claim)
+            .map(|claim| parse_groups(claim, config.decode_group_names))
             .unwrap_or_default(),
     };
-    let mode = if event.is_federated_sign_in() || config.sign_in.trust_stored_groups {
+    let mode = if event.is_federated_sign_in() || config.trust_stored_groups {
         Mode::Grant
     } else {
         Mode::RevokeOnly
@@ -156,9 +156,13 @@ mod tests {
         ];
         for (source, federated, by_default, when_trusted) in cases {
             let event = event(source, federated, json!({}));
-            assert_eq!(admit(&event, &default).unwrap().1, by_default, "{source}");
             assert_eq!(
-                admit(&event, &trusting).unwrap().1,
+                admit(&event, &default.sign_in).unwrap().1,
+                by_default,
+                "{source}"
+            );
+            assert_eq!(
+                admit(&event, &trusting.sign_in).unwrap().1,
                 when_trusted,
                 "{source}"
             );
@@ -173,7 +177,7 @@ mod tests {
                 true,
                 json!({"email": "Rumesh@Corp.example"}),
             ),
-            &test_config(&[]),
+            &test_config(&[]).sign_in,
         )
         .unwrap();
         assert_eq!(
@@ -225,7 +229,11 @@ mod tests {
         ];
         for (source, attributes, skip) in cases {
             let event = event(source, true, attributes.clone());
-            assert_eq!(admit(&event, &config), Err(skip), "{source} {attributes}");
+            assert_eq!(
+                admit(&event, &config.sign_in),
+                Err(skip),
+                "{source} {attributes}"
+            );
         }
     }
 
@@ -236,9 +244,13 @@ mod tests {
             true,
             json!({"custom:groups": "[Data+Science, %52IDY-x]"}),
         );
-        let (plain, _) = admit(&event, &test_config(&[])).unwrap();
+        let (plain, _) = admit(&event, &test_config(&[]).sign_in).unwrap();
         assert_eq!(plain.groups, ["Data+Science", "%52IDY-x"]);
-        let (decoded, _) = admit(&event, &test_config(&[("DECODE_GROUP_NAMES", "true")])).unwrap();
+        let (decoded, _) = admit(
+            &event,
+            &test_config(&[("DECODE_GROUP_NAMES", "true")]).sign_in,
+        )
+        .unwrap();
         assert_eq!(decoded.groups, ["Data Science", "RIDY-x"]);
     }
 }
