@@ -160,6 +160,22 @@ async fn repair_namespace(client: &kube::Client, patch: &Object) {
     }
 }
 
+/// Brings a team's quota to what it is to be; one that cannot be (an administrator's edit since
+/// it was read) is logged and left for a later sign-in: the group's access does not wait on it.
+async fn update_quota(client: &kube::Client, patch: &Object) {
+    match KindApi::of(client, patch)
+        .merge_patch(&patch.name, &patch.body, false)
+        .await
+    {
+        Ok(()) => log_change(Write::Patch.verb(), patch),
+        Err(error) => tracing::warn!(
+            profile = patch.name.as_str(),
+            %error,
+            "could not set the team's quota; left for a later sign-in"
+        ),
+    }
+}
+
 /// What a create came to.
 enum Created {
     /// Made, with the uid the API server gave it.
@@ -307,6 +323,9 @@ async fn prepare_group(
     let relabel = async {
         if let Some(patch) = &group.repair_namespace {
             repair_namespace(client, patch).await;
+        }
+        if let Some(patch) = &group.update_quota {
+            update_quota(client, patch).await;
         }
     };
     let (created, label, ()) = futures::join!(profile_then_namespace, label, relabel);

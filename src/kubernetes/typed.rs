@@ -41,9 +41,11 @@ type JsonPage = (Vec<Value>, Option<String>);
 
 /// Each operation of kube's `Api<K>`, for the domain's JSON bodies, whatever `K` is.
 trait TypedApi: Send + Sync {
+    /// One page; `owners`: with the items' `managedFields`.
     fn list_page<'a>(
         &'a self,
         params: &'a ListParams,
+        owners: bool,
     ) -> BoxFuture<'a, Result<JsonPage, kube::Error>>;
     fn get<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Value, kube::Error>>;
     fn create<'a>(
@@ -78,8 +80,9 @@ where
     fn list_page<'a>(
         &'a self,
         params: &'a ListParams,
+        owners: bool,
     ) -> BoxFuture<'a, Result<JsonPage, kube::Error>> {
-        Box::pin(async move { paged(Api::list(self, params).await?) })
+        Box::pin(async move { paged(Api::list(self, params).await?, owners) })
     }
 
     fn get<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Value, kube::Error>> {
@@ -183,7 +186,10 @@ impl KindApi {
         &self,
         params: &ListParams,
     ) -> Result<(Vec<Object>, Option<String>), kube::Error> {
-        let (values, next) = self.api.list_page(params).await?;
+        let (values, next) = self
+            .api
+            .list_page(params, self.kind.field_owners_read())
+            .await?;
         let objects = values
             .into_iter()
             .filter_map(|value| Object::from_body(self.kind, value))
@@ -303,14 +309,17 @@ fn to_value<K: kube::Resource<DynamicType = ()> + Serialize>(
 }
 
 /// A list's items as JSON, without their `managedFields` (the server's bookkeeping of field
-/// owners, often the bulk of an object, which nothing here reads), and its `continue` token
-/// (none when empty or absent).
+/// owners, often the bulk of an object) unless `owners`, and its `continue` token (none when
+/// empty or absent).
 fn paged<K: Serialize + Clone + kube::Resource<DynamicType = ()>>(
     list: kube::core::ObjectList<K>,
+    owners: bool,
 ) -> Result<JsonPage, kube::Error> {
     let next = list.metadata.continue_.filter(|t| !t.is_empty());
     let items = list.items.into_iter().map(|mut item| {
-        item.meta_mut().managed_fields = None;
+        if !owners {
+            item.meta_mut().managed_fields = None;
+        }
         item
     });
     Ok((to_values(items.collect())?, next))

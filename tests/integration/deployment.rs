@@ -682,6 +682,7 @@ fn every_setting_is_a_parameter_with_the_codes_default() {
         config::GROUP_PROFILE_OWNER,
         config::USER_PROFILE_PREFIX,
         config::USER_PROFILE_QUOTA,
+        config::GROUP_PROFILE_QUOTA,
         config::ISTIO_AUTHZ,
         config::PROTECTED_NAMESPACES,
         config::REMOVE_LEGACY_BINDINGS,

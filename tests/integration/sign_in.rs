@@ -788,3 +788,68 @@ async fn a_repeat_sign_in_reads_the_same_bytes_whatever_the_number_of_other_team
         "bytes with 0 and 300 other teams: {read:?}"
     );
 }
+
+/// The quota of team `ml` as its Profile holds it.
+fn team_quota(h: &Harness) -> Value {
+    h.cluster.get("Profile", None, "ml").unwrap()["spec"]["resourceQuotaSpec"].clone()
+}
+
+#[tokio::test]
+async fn a_team_gets_the_configured_quota_its_own_or_an_administrators_and_nothing_else() {
+    let quota = r#"{"hard": {"cpu": "8", "requests.nvidia.com/gpu": "1"}}"#;
+    let h = Harness::start(Flavor::Current, &[("GROUP_PROFILE_QUOTA", quota)]).await;
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(
+        team_quota(&h),
+        serde_json::from_str::<Value>(quota).unwrap()
+    );
+
+    // The team's own quota, set by an administrator on its Profile, replaces it at the next
+    // sign-in; the annotation stays theirs.
+    let own = r#"{"hard": {"cpu": "32"}}"#;
+    h.cluster
+        .annotate("Profile", None, "ml", "kubeflow-profile-manager/quota", own);
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(team_quota(&h), json!({"hard": {"cpu": "32"}}));
+    h.cluster.clear_requests();
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert!(
+        h.request_lines().iter().all(|r| !r.starts_with("PATCH")),
+        "nothing left to change: {:?}",
+        h.request_lines()
+    );
+
+    // An administrator's own edit of the quota is never overwritten.
+    let admin = kfpm_fakes::apiserver::rbac::UserInfo::new(
+        "ops",
+        &["kubeflow-profile-manager-break-glass", "system:masters"],
+    );
+    h.cluster
+        .update_as_user(&admin, "Profile", None, "ml", |profile| {
+            profile["spec"]["resourceQuotaSpec"]["hard"]["memory"] = json!("64Gi");
+        })
+        .unwrap();
+    h.cluster.annotate(
+        "Profile",
+        None,
+        "ml",
+        "kubeflow-profile-manager/quota",
+        "none",
+    );
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(
+        team_quota(&h),
+        json!({"hard": {"cpu": "32", "memory": "64Gi"}})
+    );
+}
+
+#[tokio::test]
+async fn without_a_configured_quota_team_quotas_are_left_alone() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(team_quota(&h), Value::Null, "none made");
+    h.cluster
+        .annotate("Profile", None, "ml", "kubeflow-profile-manager/quota", "{");
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(team_quota(&h), Value::Null, "not a quota: left alone");
+}

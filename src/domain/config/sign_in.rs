@@ -41,6 +41,9 @@ pub const USER_PROFILE_QUOTA: &str = "USER_PROFILE_QUOTA";
 /// The quota personal Profiles get unless `USER_PROFILE_QUOTA` says otherwise: the personal
 /// Profile exists because the Kubeflow dashboard requires one; work happens in group namespaces.
 pub const DEFAULT_USER_PROFILE_QUOTA: &str = r#"{"hard":{"cpu":"0","memory":"0Gi","requests.nvidia.com/gpu":"0","persistentvolumeclaims":"0","requests.storage":"0Gi"}}"#;
+/// `resourceQuotaSpec` of group Profiles (JSON); unset: the function leaves team quotas alone.
+/// A team's `kubeflow-profile-manager/quota` annotation, an administrator's, overrides it.
+pub const GROUP_PROFILE_QUOTA: &str = "GROUP_PROFILE_QUOTA";
 /// Namespaces never bound, added to the built-in list; none by default.
 pub const PROTECTED_NAMESPACES: &str = "PROTECTED_NAMESPACES";
 /// The answer to Cognito is due within this.
@@ -77,6 +80,8 @@ pub struct SignInConfig {
     pub user_profile_prefix: String,
     /// `spec.resourceQuotaSpec` of personal Profiles, or none.
     pub user_profile_quota: Option<Value>,
+    /// `spec.resourceQuotaSpec` of group Profiles; `None`: team quotas are left alone.
+    pub group_profile_quota: Option<Value>,
     /// Lowercased, in addition to the built-in list.
     pub protected_namespaces: Vec<String>,
     pub time_budget: Duration,
@@ -121,6 +126,9 @@ impl SignInConfig {
                 },
             ),
             user_profile_quota: read_quota(env),
+            group_profile_quota: env.parse(GROUP_PROFILE_QUOTA, None, |text| {
+                parse_quota(text).map(Some)
+            }),
             protected_namespaces: env
                 .value(PROTECTED_NAMESPACES)
                 .unwrap_or_default()
@@ -208,11 +216,16 @@ fn read_quota(env: &Env) -> Option<Value> {
     }
     let default = serde_json::from_str(DEFAULT_USER_PROFILE_QUOTA).ok();
     env.parse(USER_PROFILE_QUOTA, default, |text| {
-        match serde_json::from_str::<Value>(text) {
-            Ok(quota @ Value::Object(_)) => Ok(Some(quota)),
-            _ => Err("a JSON object (a Kubernetes resourceQuotaSpec such as {\"hard\":{\"cpu\":\"1\"}}), or an empty string for no quota".into()),
-        }
+        parse_quota(text).map(Some)
     })
+}
+
+/// A `resourceQuotaSpec`: a JSON object.
+pub fn parse_quota(text: &str) -> Result<Value, String> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(quota @ Value::Object(_)) => Ok(quota),
+        _ => Err("a JSON object (a Kubernetes resourceQuotaSpec such as {\"hard\":{\"cpu\":\"1\"}}), or an empty string for no quota".into()),
+    }
 }
 
 /// The ClusterRole a user is bound to in a group namespace (`kubeflow-<role>`), from the

@@ -9,3 +9,4 @@ pub mod metrics;
 pub mod names;
 pub mod objects;
 pub mod protected;
+pub mod quota;

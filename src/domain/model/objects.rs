@@ -14,6 +14,9 @@ pub const PROFILE_NAME_LABEL: &str = "kubeflow-profile-manager/profile";
 /// Annotation recording the exact name of the AD group a group Profile (and the namespace made
 /// ahead of it) belongs to.
 pub const GROUP_ANNOTATION: &str = "kubeflow-profile-manager/group";
+/// Annotation an administrator may put on a group Profile: that team's `resourceQuotaSpec`
+/// (JSON), or `none`, in place of `GROUP_PROFILE_QUOTA`. The function reads it, never writes it.
+pub const QUOTA_ANNOTATION: &str = "kubeflow-profile-manager/quota";
 /// Label the API server puts on every namespace, with the namespace's name.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 /// The label the profile controller's namespace-labels ConfigMap gives every Profile namespace
@@ -80,6 +83,12 @@ impl Kind {
             Kind::ServiceRoleBinding => "ServiceRoleBinding",
             Kind::Lease => "Lease",
         }
+    }
+
+    /// True when the plan reads who set the fields of this kind's objects (`managedFields`):
+    /// a team's quota is changed only where no one else set it.
+    pub fn field_owners_read(self) -> bool {
+        self == Kind::Profile
     }
 
     pub fn plural(self) -> &'static str {

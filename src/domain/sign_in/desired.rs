@@ -256,7 +256,13 @@ fn add_team(
     groups.push(GroupAccess {
         group: group.to_owned(),
         role,
-        profile: profile(&namespace, owner, None, [], [(GROUP_ANNOTATION, group)]),
+        profile: profile(
+            &namespace,
+            owner,
+            config.sign_in.group_profile_quota.clone(),
+            [],
+            [(GROUP_ANNOTATION, group)],
+        ),
         namespace_object: Object::typed(Kind::Namespace, None, &namespace, &namespace_object),
         bindings: bindings(role),
         namespace,

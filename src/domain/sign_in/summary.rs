@@ -180,6 +180,7 @@ pub fn planned_changes(plan: &Plan) -> Vec<(Write, &Object)> {
                 .iter()
                 .map(|o| (Write::Create, o))
                 .chain(g.label_profile.iter().map(|o| (Write::Apply, o)))
+                .chain(g.update_quota.iter().map(|o| (Write::Patch, o)))
                 .chain(g.create_namespace.iter().map(|o| (Write::Create, o)))
                 .chain(g.repair_namespace.iter().map(|o| (Write::Patch, o)))
                 .chain(g.create_bindings.iter().map(|o| (Write::Create, o)))
@@ -243,6 +244,7 @@ mod tests {
             create_bindings: Vec::new(),
             repair_bindings: Vec::new(),
             label_profile: None,
+            update_quota: None,
             remove_before: Vec::new(),
             remove_after: Vec::new(),
         }

@@ -3,9 +3,9 @@
 //! objects shaped for how the namespace is reached, and role changes in a safe order. Pure.
 
 use crate::domain::config::Role;
-use crate::domain::model::mesh;
 use crate::domain::model::objects::{KFAM_ROLE_ANNOTATION, Object, PROFILE_NAME_LABEL};
 use crate::domain::model::protected::Refusal;
+use crate::domain::model::{mesh, quota};
 use crate::domain::sign_in::desired::{
     DesiredState, GroupAccess, owned_by_profile, profile_owner_reference,
 };
@@ -29,6 +29,16 @@ pub(super) fn plan_group(
         .filter(|p| p.is_managed() && p.meta("labels", PROFILE_NAME_LABEL).is_none())
         .map(|_| access.profile.clone());
     let (create_profile, create_namespace) = place(access, observed, group_owner)?;
+    let update_quota = observed
+        .profiles
+        .get(namespace)
+        .filter(|p| p.is_managed() && profile_owner(p) == Some(group_owner))
+        .and_then(|profile| {
+            quota::update(
+                profile,
+                access.profile.body.pointer("/spec/resourceQuotaSpec"),
+            )
+        });
     let repair_namespace = namespace_repair(access, observed, group_owner);
     let reach = reach_once_written(access, observed, repair_namespace.as_ref());
     let bindings = plan_bindings(access, persons, user_key, &reach);
@@ -42,6 +52,7 @@ pub(super) fn plan_group(
         create_bindings: bindings.create,
         repair_bindings: bindings.repair,
         label_profile,
+        update_quota,
         remove_before: bindings.replace,
         remove_after: Vec::new(),
     })

@@ -84,6 +84,10 @@ pub struct GroupPlan {
     /// A group Profile this function made before Profiles carried their name label: applied
     /// (without force) once, so later sign-ins find it with the others.
     pub label_profile: Option<Object>,
+    /// The merge patch that brings the team's quota to `GROUP_PROFILE_QUOTA` or the team's own
+    /// (its Profile's quota annotation), only while no one else has set it and only while the
+    /// Profile is the version read ([`crate::domain::model::quota`]).
+    pub update_quota: Option<Object>,
     /// A role change replaces the person's binding (a RoleBinding's roleRef cannot change) and
     /// its twin: a higher role they had here, deleted before the lower one is created.
     pub remove_before: Vec<Object>,
@@ -95,6 +99,7 @@ impl GroupPlan {
     pub fn writes(&self) -> usize {
         usize::from(self.create_profile.is_some())
             + usize::from(self.label_profile.is_some())
+            + usize::from(self.update_quota.is_some())
             + usize::from(self.create_namespace.is_some())
             + usize::from(self.repair_namespace.is_some())
             + self.create_bindings.len()
@@ -263,6 +268,7 @@ fn decide_groups<'a>(
                 // namespace their groups still give stays as it is.
                 Mode::RevokeOnly => {
                     group.label_profile = None;
+                    group.update_quota = None;
                     decided.held.push(&access.namespace);
                     if group.writes() > 0 {
                         decided.withheld.push(group.group);
