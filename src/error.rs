@@ -46,6 +46,12 @@ pub enum Error {
         #[source]
         source: Cause,
     },
+    #[error("EKS could not give the team namespace {namespace} its role")]
+    PodIdentity {
+        namespace: String,
+        #[source]
+        source: Cause,
+    },
     #[error("the time budget of {budget_ms} ms ran out")]
     TimeBudget { budget_ms: u128 },
     #[error("{failed} of the sign-in's changes failed; first: {first}")]
@@ -107,6 +113,9 @@ impl Error {
                 ..
             } if status.code == 403 => Some(
                 "the role is known but lacks a permission: apply deploy/rbac.yaml for the stack's KubernetesGroup (make -s rbac | kubectl apply -f -), and check that the access entry maps the role to that group",
+            ),
+            Error::PodIdentity { .. } => Some(
+                "the function's role may create the association and pass the team role only as the stack grants them (TeamRoleArn: eks:CreatePodIdentityAssociation on the clusters, iam:PassRole on that ARN pattern for pods.eks.amazonaws.com); the role must exist, and the cluster needs the Pod Identity Agent add-on (eks-pod-identity-agent)",
             ),
             Error::RecordsMissing(_) => Some(
                 "apply deploy/rbac.yaml for the stack's KubernetesGroup (make -s rbac | kubectl apply -f -): it makes the namespace of the function's records",

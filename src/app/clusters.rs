@@ -70,6 +70,11 @@ impl ClusterSession {
         self.target.label()
     }
 
+    /// The EKS client of the cluster's region.
+    pub fn eks(&self) -> &aws_sdk_eks::Client {
+        &self.eks
+    }
+
     pub fn region(&self) -> &str {
         &self.region
     }

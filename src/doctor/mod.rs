@@ -3,6 +3,7 @@
 //! preview of one person's sign-in as server-side dry runs. It writes nothing. I/O.
 
 mod preview;
+mod teams;
 
 use std::time::Duration;
 
@@ -153,6 +154,7 @@ impl App {
             }
         }
         findings.extend(mesh_findings(&client, &conventions).await);
+        findings.extend(self.agent_finding(cluster).await);
         if request.email.is_some() {
             findings.extend(self.preview(cluster, &client, facts, request).await);
         }

@@ -43,6 +43,7 @@ impl App {
             Err(error) => return vec![problem(CHECK, &error)],
         };
         let mut findings = plan_findings(&planned);
+        findings.extend(self.team_findings(cluster, &planned).await);
         findings.extend(dry_run_findings(client, &planned).await);
         findings
     }

@@ -7,7 +7,6 @@ use futures::future::join_all;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::domain::model::activity::{Annotate, RecordWrite};
 use crate::domain::model::objects::Object;
 use crate::domain::model::protected::Refusal;
 use crate::domain::sign_in::desired::owned_by_profile;
@@ -18,6 +17,7 @@ use crate::error::Error;
 use crate::kubernetes::policy::ran_out_of_time;
 use crate::kubernetes::status::{refusal_outcome, status_text};
 use crate::kubernetes::typed::KindApi;
+use crate::kubernetes::upkeep::{record_activity, repair_namespace, update_quota};
 
 /// The log line of one change (`action` is `create`, `apply`, `delete`, or `would-...` in a dry
 /// run). Object names are DNS names this function made or the API server returned.
@@ -76,104 +76,6 @@ async fn apply(client: &kube::Client, object: &Object, force: bool) -> Result<Wr
 async fn delete(client: &kube::Client, object: &Object) -> Result<WriteOutcome, Error> {
     let result = KindApi::of(client, object).delete(object, false).await;
     written(Write::Delete, object, result)
-}
-
-/// Sets the annotations of `annotate` on its object, if it is still the version read. A write
-/// that cannot be made is logged and left for a later sign-in: it only records activity.
-pub async fn annotate(client: &kube::Client, annotate: &Annotate) -> bool {
-    let target = &annotate.target;
-    match KindApi::of(client, target)
-        .merge_patch(&target.name, &annotate.patch, false)
-        .await
-    {
-        Ok(()) => {
-            tracing::debug!(object = %target.describe(), "annotated");
-            true
-        }
-        Err(error) => {
-            tracing::warn!(object = %target.describe(), %error, "could not annotate; left for a later run");
-            false
-        }
-    }
-}
-
-/// Records the person's activity as `write` says. A record that cannot be written is logged
-/// and left for a later sign-in; a conflict means another sign-in recorded it meanwhile.
-async fn record_activity(client: &kube::Client, write: &RecordWrite) {
-    let (record, result) = match write {
-        RecordWrite::None => return,
-        RecordWrite::Create(record) => (
-            record,
-            KindApi::of(client, record)
-                .create(record, false)
-                .await
-                .map(drop),
-        ),
-        RecordWrite::Renew(renew) => (
-            &renew.target,
-            KindApi::of(client, &renew.target)
-                .merge_patch(&renew.target.name, &renew.patch, false)
-                .await,
-        ),
-    };
-    match result {
-        Ok(()) => tracing::debug!(object = %record.describe(), "activity recorded"),
-        Err(kube::Error::Api(status)) if status.code == 409 => {}
-        Err(error) => tracing::warn!(
-            object = %record.describe(),
-            %error,
-            "could not record the person's activity; left for a later sign-in (make -s rbac | kubectl apply -f - makes its namespace and grants it)"
-        ),
-    }
-}
-
-/// Repairs a namespace this function made: its mesh labels, its Profile as owner (`patch`,
-/// which holds only while the namespace is the version read). A namespace that cannot be
-/// patched is logged and left for a later sign-in: the person's access is there either way,
-/// and the doctor reports it.
-async fn repair_namespace(client: &kube::Client, patch: &Object) {
-    match KindApi::of(client, patch)
-        .merge_patch(&patch.name, &patch.body, false)
-        .await
-    {
-        Ok(()) => {
-            log_change(Write::Patch.verb(), patch);
-            if let Some(labels) = patch.body.pointer("/metadata/labels") {
-                tracing::warn!(
-                    namespace = patch.name.as_str(),
-                    %labels,
-                    "namespace brought into the mesh: pods already running there get their sidecar only when they are restarted (none is restarted by this function)"
-                );
-            }
-            if patch.body.pointer("/metadata/ownerReferences").is_some() {
-                tracing::info!(
-                    namespace = patch.name.as_str(),
-                    "namespace now owned by its Profile: deleting the team Profile deletes it"
-                );
-            }
-        }
-        Err(error) => tracing::warn!(
-            namespace = patch.name.as_str(),
-            %error,
-            "could not repair the namespace (mesh labels, owner); left for a later sign-in (make -s rbac | kubectl apply -f - grants the patch)"
-        ),
-    }
-}
-
-/// Brings a team's quota to what it is to be; one that cannot be (an administrator's edit since
-/// it was read) is logged and left for a later sign-in: the group's access does not wait on it.
-async fn update_quota(client: &kube::Client, patch: &Object) {
-    match KindApi::of(client, patch)
-        .merge_patch(&patch.name, &patch.body, false)
-        .await
-    {
-        Ok(()) => log_change(Write::Patch.verb(), patch),
-        Err(error) => tracing::warn!(
-            profile = patch.name.as_str(),
-            %error,
-            "could not set the team's quota; left for a later sign-in"
-        ),
-    }
 }
 
 /// What a create came to.

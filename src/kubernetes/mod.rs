@@ -11,3 +11,4 @@ pub mod observe;
 pub mod policy;
 pub mod status;
 pub(crate) mod typed;
+pub mod upkeep;

@@ -22,15 +22,21 @@ use crate::domain::sign_in::metrics::SignInMetrics;
 use crate::domain::sign_in::pace::Pace;
 use crate::domain::sign_in::plan::{Observed, Plan, plan, profile_owner, record_activity};
 use crate::domain::sign_in::summary::{SignInSummary, SignInVerdict, planned_changes, verdict};
+use crate::domain::sign_in::team_role::{RoleDue, roles_due};
+use crate::eks::pod_identity::{Associated, associate};
 use crate::error::{Error, SignInFailed};
 use crate::kubernetes::execute::{execute, log_change};
 use crate::kubernetes::observe::observe;
 use crate::kubernetes::policy::RequestPolicy;
+use crate::kubernetes::upkeep::record_team_role;
 use crate::lambda::logging::emit_metrics;
 use log::{log_refused, log_report};
 
 /// Time kept back from Lambda's own deadline to send the answer.
 const ANSWER_MARGIN: Duration = Duration::from_millis(150);
+/// A sign-in's requests end this much before its budget does, so that one cut by the deadline
+/// comes back as such (a group deferred) before the budget's own timeout ends the sign-in.
+const REQUESTS_END_EARLIER: Duration = Duration::from_millis(50);
 
 /// How a sign-in was handled (the event goes back unchanged in every case).
 #[derive(Debug, Clone, PartialEq)]
@@ -115,7 +121,7 @@ impl App {
             at_most: Some(self.config.sign_in.time_budget),
             when_unknown: self.config.sign_in.time_budget + ANSWER_MARGIN,
             answer_margin: |_| ANSWER_MARGIN,
-            finish_margin: crate::app::budget::none,
+            finish_margin: |_| REQUESTS_END_EARLIER,
         }
     }
 
@@ -131,7 +137,7 @@ impl App {
         let mut requests = 0;
         let result = match tokio::time::timeout_at(
             budget.deadline,
-            self.provision(cluster, identity, mode, budget.deadline, &mut requests),
+            self.provision(cluster, identity, mode, budget.stop_starting, &mut requests),
         )
         .await
         {
@@ -222,15 +228,27 @@ impl App {
                     .fastest_answer()
                     .unwrap_or(Duration::from_millis(100));
                 let pace = Pace::new(round_trip);
-                execute(
-                    &client,
+                let due = roles_due(
                     &planned.plan,
-                    &self.config.sign_in.group_profile_owner,
-                    &planned.desired.user_key,
-                    deadline,
-                    pace,
-                )
-                .await
+                    &planned.observed,
+                    planned.desired.mode,
+                    self.config.sign_in.team_role_arn.as_deref(),
+                );
+                // The teams' roles are asked of EKS while the cluster is written; each one
+                // given is recorded on its Profile once the Profile exists.
+                let (summary, given) = futures::join!(
+                    execute(
+                        &client,
+                        &planned.plan,
+                        &self.config.sign_in.group_profile_owner,
+                        &planned.desired.user_key,
+                        deadline,
+                        pace,
+                    ),
+                    give_team_roles(cluster, &due, deadline),
+                );
+                record_team_roles(&client, &given).await;
+                summary
             }
             .await;
             *requests += policy.requests();
@@ -304,6 +322,63 @@ impl App {
             plan,
         })
     }
+}
+
+/// Gives each team of `due` its role through EKS Pod Identity, all at once, inside the sign-in's
+/// `deadline`: the teams whose namespace has its role now (made, or found already there). A
+/// role that cannot be given is logged and asked again at the next sign-in; it never fails
+/// the sign-in.
+async fn give_team_roles<'a>(
+    cluster: &ClusterSession,
+    due: &'a [RoleDue],
+    deadline: Instant,
+) -> Vec<&'a RoleDue> {
+    let label = cluster.label();
+    let asked = futures::future::join_all(due.iter().map(|due| async move {
+        let asked = associate(
+            cluster.eks(),
+            &cluster.target.name,
+            &due.namespace,
+            &due.role_arn,
+        );
+        let outcome = tokio::time::timeout_at(deadline, asked).await;
+        (due, outcome)
+    }))
+    .await;
+    let mut given = Vec::new();
+    for (due, outcome) in asked {
+        match outcome {
+            Ok(Ok(associated)) => {
+                let how = match associated {
+                    Associated::Made => "the team's role given through EKS Pod Identity",
+                    Associated::Exists => {
+                        "the team's service account has an EKS Pod Identity association already; left as it is"
+                    }
+                };
+                tracing::info!(cluster = %label, namespace = due.namespace.as_str(), role = due.role_arn.as_str(), "{how}");
+                given.push(due);
+            }
+            Ok(Err(error)) => tracing::warn!(
+                cluster = %label,
+                namespace = due.namespace.as_str(),
+                role = due.role_arn.as_str(),
+                error = error.chain(),
+                hint = error.hint().unwrap_or(""),
+                "could not give the team its role; asked again at the next sign-in"
+            ),
+            Err(_) => tracing::warn!(
+                cluster = %label,
+                namespace = due.namespace.as_str(),
+                "EKS did not answer within the time budget; the team's role is asked again at the next sign-in"
+            ),
+        }
+    }
+    given
+}
+
+/// Records on each team's Profile that its namespace has its role, all at once.
+async fn record_team_roles(client: &kube::Client, given: &[&RoleDue]) {
+    futures::future::join_all(given.iter().map(|due| record_team_role(client, due))).await;
 }
 
 /// A sign-in's plan with what it was made from.

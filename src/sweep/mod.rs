@@ -31,12 +31,12 @@ use crate::domain::offboarding::sweep::{
     asks_pool, first_look, judge, pool_lookup, sweep_order,
 };
 use crate::error::Error;
-use crate::kubernetes::execute::annotate;
 use crate::kubernetes::inventory::{
     bindings_of, count_bindings, created, mesh_labels, profiles, records,
 };
 use crate::kubernetes::policy::RequestPolicy;
 use crate::kubernetes::typed::KindApi;
+use crate::kubernetes::upkeep::annotate;
 use crate::lambda::logging::emit_metrics;
 
 /// People settled at once on a cluster (each a few deletes).

@@ -241,7 +241,7 @@ fn the_function_may_describe_only_its_cluster_and_be_invoked_only_by_its_user_po
         "a little above Cognito's 5 s: {timeout}"
     );
     let policies = function["Policies"].as_sequence().unwrap();
-    assert_eq!(policies.len(), 2);
+    assert_eq!(policies.len(), 3);
     let statements = policies[0]["Statement"].as_sequence().unwrap();
     // It describes its clusters, and nothing of Cognito: a function that parses Cognito events
     // reads no app client (and so no client secret); make pool-check does, as the operator.
@@ -257,11 +257,55 @@ fn the_function_may_describe_only_its_cluster_and_be_invoked_only_by_its_user_po
         one_cluster.evaluate(&statements[0]["Resource"]),
         "arn:aws:eks:eu-west-1:111122223333:cluster/kf"
     );
+    // With TeamRoleArn only: the association on its clusters, and the team role passed to Pod
+    // Identity and nothing else.
+    let Value::Tagged(team) = &policies[1] else {
+        panic!("{}", tagged(&policies[1]))
+    };
+    assert_eq!(team.tag.to_string(), "!If");
+    assert_eq!(team.value[0], "HasTeamRole");
+    let team_statements = team.value[1]["Statement"].as_sequence().unwrap();
+    assert_eq!(team_statements.len(), 3);
+    assert_eq!(
+        team_statements[0]["Action"],
+        "eks:CreatePodIdentityAssociation"
+    );
+    assert_eq!(
+        one_cluster.evaluate(&team_statements[0]["Resource"]),
+        "arn:aws:eks:eu-west-1:111122223333:cluster/kf"
+    );
+    let doctor_actions: Vec<&str> = team_statements[1]["Action"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        doctor_actions,
+        ["eks:ListPodIdentityAssociations", "eks:DescribeAddon"]
+    );
+    let team_statements = &team_statements[1..];
+    assert_eq!(team_statements[1]["Action"], "iam:PassRole");
+    let with_role = Stack {
+        template: &t,
+        given: vec![(
+            "TeamRoleArn",
+            Value::from("arn:aws:iam::111122223333:role/kf-team-{namespace}"),
+        )],
+    };
+    assert_eq!(
+        with_role.evaluate(&team_statements[1]["Resource"]),
+        "arn:aws:iam::111122223333:role/kf-team-*"
+    );
+    assert_eq!(
+        team_statements[1]["Condition"]["StringEquals"]["iam:PassedToService"],
+        "pods.eks.amazonaws.com"
+    );
     // The VPC execution role only when the function runs in a VPC.
     assert!(
-        tagged(&policies[1]).starts_with("!If - InVpc\n"),
+        tagged(&policies[2]).starts_with("!If - InVpc\n"),
         "{}",
-        tagged(&policies[1])
+        tagged(&policies[2])
     );
     let permission = &t["Resources"]["CognitoInvokePermission"]["Properties"];
     assert_eq!(permission["Principal"], "cognito-idp.amazonaws.com");
@@ -683,6 +727,7 @@ fn every_setting_is_a_parameter_with_the_codes_default() {
         config::USER_PROFILE_PREFIX,
         config::USER_PROFILE_QUOTA,
         config::GROUP_PROFILE_QUOTA,
+        config::TEAM_ROLE_ARN,
         config::ISTIO_AUTHZ,
         config::PROTECTED_NAMESPACES,
         config::REMOVE_LEGACY_BINDINGS,

@@ -17,4 +17,5 @@ mod roles;
 mod security;
 mod sign_in;
 mod sweep;
+mod teams;
 mod token;

@@ -44,6 +44,10 @@ pub const DEFAULT_USER_PROFILE_QUOTA: &str = r#"{"hard":{"cpu":"0","memory":"0Gi
 /// `resourceQuotaSpec` of group Profiles (JSON); unset: the function leaves team quotas alone.
 /// A team's `kubeflow-profile-manager/quota` annotation, an administrator's, overrides it.
 pub const GROUP_PROFILE_QUOTA: &str = "GROUP_PROFILE_QUOTA";
+/// The IAM role a team namespace's `default-editor` gets through EKS Pod Identity: an ARN, in
+/// which `{namespace}` stands for the team's namespace (one role per team), or without it (one
+/// role for every team, told apart by the session's `kubernetes-namespace` tag); none by default.
+pub const TEAM_ROLE_ARN: &str = "TEAM_ROLE_ARN";
 /// Namespaces never bound, added to the built-in list; none by default.
 pub const PROTECTED_NAMESPACES: &str = "PROTECTED_NAMESPACES";
 /// The answer to Cognito is due within this.
@@ -82,6 +86,9 @@ pub struct SignInConfig {
     pub user_profile_quota: Option<Value>,
     /// `spec.resourceQuotaSpec` of group Profiles; `None`: team quotas are left alone.
     pub group_profile_quota: Option<Value>,
+    /// The team role's ARN, `{namespace}` standing for the team's namespace; `None`: teams get
+    /// no AWS role from this function.
+    pub team_role_arn: Option<String>,
     /// Lowercased, in addition to the built-in list.
     pub protected_namespaces: Vec<String>,
     pub time_budget: Duration,
@@ -128,6 +135,13 @@ impl SignInConfig {
             user_profile_quota: read_quota(env),
             group_profile_quota: env.parse(GROUP_PROFILE_QUOTA, None, |text| {
                 parse_quota(text).map(Some)
+            }),
+            team_role_arn: env.parse(TEAM_ROLE_ARN, None, |arn| {
+                is_role_arn_template(arn)
+                    .then(|| Some(arn.to_owned()))
+                    .ok_or_else(|| {
+                        "an IAM role ARN, {namespace} standing for the team's namespace: arn:aws:iam::111122223333:role/kf-team-{namespace}".into()
+                    })
             }),
             protected_namespaces: env
                 .value(PROTECTED_NAMESPACES)
@@ -323,4 +337,32 @@ fn is_label_prefix(prefix: &str) -> bool {
         && prefix
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// `arn:<partition>:iam::<12 digits>:role/<path and name>`, the name's characters those IAM
+/// allows (`[\w+=,.@-]`, `/` in the path), `{namespace}` anywhere in the name and nowhere else.
+fn is_role_arn_template(arn: &str) -> bool {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    let Some(name) = resource.strip_prefix("role/") else {
+        return false;
+    };
+    let name = name.replace("{namespace}", "n");
+    partition.starts_with("aws")
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && !name.is_empty()
+        && name.len() <= 512
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-/".contains(c))
 }

@@ -2,8 +2,8 @@
 //! `kubeflow-profile-manager/quota` annotation (an administrator's: `none`, or a JSON
 //! `resourceQuotaSpec`), brought onto a Profile this function made by a merge patch; never over
 //! a quota someone else set. Who set what is read from the Profile's `managedFields` (the API
-//! server's record of field owners, kubernetes `staging/src/k8s.io/apimachinery/pkg/apis/meta/
-//! v1/types.go` `ManagedFieldsEntry`, `FieldsV1`). The profile controller turns the Profile's
+//! server's record of field owners: apimachinery's meta/v1 `types.go`, `ManagedFieldsEntry`,
+//! `FieldsV1`). The profile controller turns the Profile's
 //! `resourceQuotaSpec` into the namespace's ResourceQuota `kf-resource-quota` at every
 //! reconcile, and deletes it when `hard` is empty (kubeflow/kubeflow v1.10.0
 //! `components/profile-controller/controllers/profile_controller.go` lines 253-280). Pure.

@@ -11,3 +11,4 @@ pub mod metrics;
 pub mod pace;
 pub mod plan;
 pub mod summary;
+pub mod team_role;

@@ -2,13 +2,13 @@
 //! with the fake cluster's address and CA, checks the SigV4 credential scope of the caller, and
 //! can be told to fail.
 
+pub mod pod_identity;
 pub mod sigv4;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use hyper::Request;
-use hyper::body::Incoming;
 use serde_json::json;
 
 use crate::eks::sigv4::signed_for;
@@ -30,6 +30,12 @@ struct State {
     clusters: Vec<DescribedCluster>,
     failures_left: usize,
     calls: usize,
+    associations: Vec<pod_identity::Association>,
+    /// The clusters with the Pod Identity Agent add-on.
+    agent_installed: Vec<String>,
+    /// The roles the trigger's `iam:PassRole` covers (a `*` at the end matches any rest), as
+    /// the template grants them; none by default.
+    passable_roles: Vec<String>,
 }
 
 pub struct FakeEks {
@@ -52,13 +58,20 @@ impl FakeEks {
             clusters: vec![cluster],
             failures_left: 0,
             calls: 0,
+            associations: Vec::new(),
+            agent_installed: Vec::new(),
+            passable_roles: Vec::new(),
         }));
         let shared = state.clone();
         let address = spawn_server(
             None,
             Arc::new(move |request| {
                 let state = shared.clone();
-                Box::pin(async move { Ok(answer(&state, request)) })
+                Box::pin(async move {
+                    let (parts, body) = request.into_parts();
+                    let body = serve::read_body(Request::from_parts(parts.clone(), body)).await;
+                    Ok(answer(&state, &parts, &body))
+                })
             }),
         )
         .await;
@@ -107,6 +120,42 @@ impl FakeEks {
         self.lock().calls
     }
 
+    /// Lets the trigger pass the roles matching `pattern` (`iam:PassRole`, as the template's
+    /// statement grants it; a `*` at the end matches any rest).
+    pub fn allow_pass_role(&self, pattern: &str) {
+        self.lock().passable_roles.push(pattern.to_owned());
+    }
+
+    /// Installs the Pod Identity Agent add-on on `cluster`.
+    pub fn install_pod_identity_agent(&self, cluster: &str) {
+        self.lock().agent_installed.push(cluster.to_owned());
+    }
+
+    /// The Pod Identity associations made so far.
+    pub fn associations(&self) -> Vec<pod_identity::Association> {
+        self.lock().associations.clone()
+    }
+
+    /// An association made by someone else (an administrator, an add-on).
+    pub fn add_association(&self, cluster: &str, namespace: &str, role_arn: &str) {
+        let mut state = self.lock();
+        let id = format!("a-admin{:012}", state.associations.len() + 1);
+        let region = state
+            .clusters
+            .iter()
+            .find(|c| c.name == cluster)
+            .map(|c| c.region.clone())
+            .unwrap_or_default();
+        state.associations.push(pod_identity::Association {
+            cluster: cluster.to_owned(),
+            region,
+            namespace: namespace.to_owned(),
+            service_account: "default-editor".to_owned(),
+            role_arn: role_arn.to_owned(),
+            id,
+        });
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -121,11 +170,11 @@ fn both_roles(cluster: &crate::apiserver::FakeCluster) -> Vec<String> {
     ]
 }
 
-fn answer(state: &Mutex<State>, request: Request<Incoming>) -> Answer {
+fn answer(state: &Mutex<State>, request: &hyper::http::request::Parts, body: &[u8]) -> Answer {
     let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
     state.calls += 1;
     let authorization = request
-        .headers()
+        .headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
@@ -152,12 +201,31 @@ fn answer(state: &Mutex<State>, request: Request<Incoming>) -> Answer {
         state.failures_left -= 1;
         return error(403, "AccessDeniedException", "injected failure");
     }
-    let path = request.uri().path();
+    let path = request.uri.path();
+    if let Some(name) = path
+        .strip_prefix("/clusters/")
+        .and_then(|rest| rest.strip_suffix("/pod-identity-associations"))
+    {
+        return pod_identity_associations(
+            &mut state,
+            &in_region,
+            request,
+            authorization,
+            name,
+            body,
+        );
+    }
+    if let Some((name, addon)) = path
+        .strip_prefix("/clusters/")
+        .and_then(|rest| rest.split_once("/addons/"))
+    {
+        return describe_addon(&state, &in_region, name, addon);
+    }
     let found = path
         .strip_prefix("/clusters/")
         .and_then(|name| in_region.iter().find(|c| c.name == name));
     match (path.strip_prefix("/clusters/"), found) {
-        (Some(_), Some(cluster)) if request.method() == hyper::Method::GET => {
+        (Some(_), Some(cluster)) if request.method == hyper::Method::GET => {
             let body = json!({"cluster": {
                 "name": cluster.name,
                 "arn": format!("arn:aws:eks:{}:111122223333:cluster/{}", cluster.region, cluster.name),
@@ -173,5 +241,78 @@ fn answer(state: &Mutex<State>, request: Request<Incoming>) -> Answer {
             &format!("No cluster found for name: {name}."),
         ),
         (None, _) => error(404, "UnknownOperationException", "unknown operation"),
+    }
+}
+
+/// DescribeAddon (`GET /clusters/{clusterName}/addons/{addonName}`, the model's lines
+/// 4793-4822): 404 ResourceNotFoundException "No addon: ... found in cluster: ..." when the
+/// add-on is not installed (EKS User Guide, eks-add-ons.adoc).
+fn describe_addon(
+    state: &State,
+    in_region: &[DescribedCluster],
+    name: &str,
+    addon: &str,
+) -> Answer {
+    if !in_region.iter().any(|c| c.name == name) {
+        return error(
+            404,
+            "ResourceNotFoundException",
+            &format!("No cluster found for name: {name}."),
+        );
+    }
+    if addon != "eks-pod-identity-agent" || !state.agent_installed.iter().any(|c| c == name) {
+        return error(
+            404,
+            "ResourceNotFoundException",
+            &format!("No addon: {addon} found in cluster: {name}"),
+        );
+    }
+    let body = json!({"addon": {"addonName": addon, "clusterName": name, "status": "ACTIVE",
+                                 "addonVersion": "v1.3.4-eksbuild.1"}});
+    serve::answer(200, "application/json", body.to_string())
+}
+
+/// Create and List of the Pod Identity associations of the cluster `name`
+/// ([`pod_identity`]); only the trigger may pass a role, and only the roles it was let pass.
+fn pod_identity_associations(
+    state: &mut State,
+    in_region: &[DescribedCluster],
+    request: &hyper::http::request::Parts,
+    authorization: &str,
+    name: &str,
+    body: &[u8],
+) -> Answer {
+    let Some(cluster) = in_region.iter().find(|c| c.name == name) else {
+        return error(
+            404,
+            "ResourceNotFoundException",
+            &format!("No cluster found for name: {name}."),
+        );
+    };
+    let trigger = cluster
+        .access_key_ids
+        .first()
+        .is_some_and(|key| signed_for(authorization, key, &cluster.region, "eks"));
+    let passable = state.passable_roles.clone();
+    let may_pass = |role: &str| {
+        trigger
+            && passable
+                .iter()
+                .any(|pattern| match pattern.strip_suffix('*') {
+                    Some(prefix) => role.starts_with(prefix),
+                    None => role == pattern,
+                })
+    };
+    let query = request.uri.query().unwrap_or("");
+    match request.method {
+        hyper::Method::POST => pod_identity::create(
+            &mut state.associations,
+            name,
+            &cluster.region,
+            body,
+            may_pass,
+        ),
+        hyper::Method::GET => pod_identity::list(&state.associations, name, query),
+        _ => error(405, "UnknownOperationException", "unknown operation"),
     }
 }
