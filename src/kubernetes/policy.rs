@@ -103,6 +103,11 @@ impl RequestPolicy {
         Self::with_attempt_timeout(deadline, ATTEMPT_TIMEOUT)
     }
 
+    /// When the requests under this policy end.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
     /// The policy of a command (the sweep, the access report): longer attempts, for long pages.
     pub fn for_command(deadline: Instant) -> Arc<Self> {
         Self::with_attempt_timeout(deadline, COMMAND_ATTEMPT_TIMEOUT)

@@ -6,7 +6,7 @@
 use crate::domain::model::activity::{Annotate, RecordWrite};
 use crate::domain::model::objects::Object;
 use crate::domain::sign_in::summary::Write;
-use crate::domain::sign_in::team_role::{RoleDue, role_recorded};
+use crate::domain::sign_in::team_role::{RoleDue, TeamRoleRecord, role_recorded};
 use crate::kubernetes::execute::log_change;
 use crate::kubernetes::typed::KindApi;
 
@@ -110,8 +110,8 @@ pub(crate) async fn update_quota(client: &kube::Client, patch: &Object) {
 
 /// Records on the team's Profile the role its namespace was given (a mark no one else may
 /// write); one that cannot be written is logged, and EKS is asked again at the next sign-in.
-pub async fn record_team_role(client: &kube::Client, due: &RoleDue) {
-    let patch = role_recorded(due);
+pub async fn record_team_role(client: &kube::Client, due: &RoleDue, record: TeamRoleRecord) {
+    let patch = role_recorded(due, record);
     match KindApi::of(client, &patch)
         .merge_patch(&patch.name, &patch.body, false)
         .await

@@ -6,6 +6,7 @@ mod log;
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use tokio::time::Instant;
 
 use crate::app::App;
@@ -22,7 +23,7 @@ use crate::domain::sign_in::metrics::SignInMetrics;
 use crate::domain::sign_in::pace::Pace;
 use crate::domain::sign_in::plan::{Observed, Plan, plan, profile_owner, record_activity};
 use crate::domain::sign_in::summary::{SignInSummary, SignInVerdict, planned_changes, verdict};
-use crate::domain::sign_in::team_role::{RoleDue, roles_due};
+use crate::domain::sign_in::team_role::{RoleDue, TeamRoleRecord, roles_due};
 use crate::eks::pod_identity::{Associated, associate};
 use crate::error::{Error, SignInFailed};
 use crate::kubernetes::execute::{execute, log_change};
@@ -203,54 +204,9 @@ impl App {
         loop {
             let policy = RequestPolicy::for_sign_in(deadline);
             let client = cluster.client(policy.clone(), renew).await?;
-            let result = async {
-                let facts = cluster.facts(&client).await?;
-                // Logged once per sign-in, not again on the retry after a 401.
-                let mut planned = self
-                    .read_and_plan(cluster, &client, facts, identity, mode, !renew)
-                    .await?;
-                if self.config.dry_run {
-                    for (write, object) in planned_changes(&planned.plan) {
-                        log_change(write.dry_run_action(), object);
-                    }
-                    return Ok(SignInSummary::dry_run(&planned.plan));
-                }
-                // Only a sign-in is activity, never a token refresh.
-                if identity.signed_in {
-                    record_activity(
-                        &mut planned.plan,
-                        &planned.desired,
-                        &planned.observed,
-                        (self.clock)(),
-                    );
-                }
-                let round_trip = policy
-                    .fastest_answer()
-                    .unwrap_or(Duration::from_millis(100));
-                let pace = Pace::new(round_trip);
-                let due = roles_due(
-                    &planned.plan,
-                    &planned.observed,
-                    planned.desired.mode,
-                    self.config.sign_in.team_role_arn.as_deref(),
-                );
-                // The teams' roles are asked of EKS while the cluster is written; each one
-                // given is recorded on its Profile once the Profile exists.
-                let (summary, given) = futures::join!(
-                    execute(
-                        &client,
-                        &planned.plan,
-                        &self.config.sign_in.group_profile_owner,
-                        &planned.desired.user_key,
-                        deadline,
-                        pace,
-                    ),
-                    give_team_roles(cluster, &due, deadline),
-                );
-                record_team_roles(&client, &given).await;
-                summary
-            }
-            .await;
+            let result = self
+                .sign_in_once(cluster, &client, &policy, identity, mode, !renew)
+                .await;
             *requests += policy.requests();
             match result {
                 Err(error) if error.is_unauthorized() && !renew => {
@@ -263,6 +219,83 @@ impl App {
                 other => return other,
             }
         }
+    }
+
+    /// One attempt of a sign-in on `cluster` through `client` (under `policy`, whose deadline
+    /// the teams' roles keep too): observe, plan
+    /// and (unless `DRY_RUN`) execute, then the teams' roles. `log_refusals` logs each refused
+    /// group (not again on the retry after a 401).
+    async fn sign_in_once(
+        &self,
+        cluster: &ClusterSession,
+        client: &kube::Client,
+        policy: &RequestPolicy,
+        identity: &Identity,
+        mode: Mode,
+        log_refusals: bool,
+    ) -> Result<SignInSummary, Error> {
+        let deadline = policy.deadline();
+        let facts = cluster.facts(client).await?;
+        // Logged once per sign-in, not again on the retry after a 401.
+        let mut planned = self
+            .read_and_plan(cluster, client, facts, identity, mode, log_refusals)
+            .await?;
+        if self.config.dry_run {
+            for (write, object) in planned_changes(&planned.plan) {
+                log_change(write.dry_run_action(), object);
+            }
+            let summary = SignInSummary::dry_run(&planned.plan);
+            let would = roles_due(
+                &planned.plan,
+                &planned.observed,
+                planned.desired.mode,
+                self.config.sign_in.team_role_arn.as_deref(),
+                &summary.granted,
+            );
+            for due in would {
+                tracing::info!(
+                    action = "would-associate",
+                    namespace = due.namespace.as_str(),
+                    role = due.role_arn.as_str(),
+                    "change"
+                );
+            }
+            return Ok(summary);
+        }
+        // Only a sign-in is activity, never a token refresh.
+        if identity.signed_in {
+            record_activity(
+                &mut planned.plan,
+                &planned.desired,
+                &planned.observed,
+                (self.clock)(),
+            );
+        }
+        let round_trip = policy
+            .fastest_answer()
+            .unwrap_or(Duration::from_millis(100));
+        let pace = Pace::new(round_trip);
+        let summary = execute(
+            client,
+            &planned.plan,
+            &self.config.sign_in.group_profile_owner,
+            &planned.desired.user_key,
+            deadline,
+            pace,
+        )
+        .await?;
+        // The teams' roles only once their Profile and namespace are this function's
+        // for that group (granted now): never for a namespace deferred or refused.
+        let due = roles_due(
+            &planned.plan,
+            &planned.observed,
+            planned.desired.mode,
+            self.config.sign_in.team_role_arn.as_deref(),
+            &summary.granted,
+        );
+        let given = give_team_roles(cluster, &due, deadline).await;
+        record_team_roles(client, &given).await;
+        Ok(summary)
     }
 
     /// What a sign-in of `identity` would change: its desired state (under the conventions the
@@ -324,7 +357,10 @@ impl App {
     }
 }
 
-/// Gives each team of `due` its role through EKS Pod Identity, all at once, inside the sign-in's
+/// EKS calls of one sign-in at once (a person in many new groups does not flood EKS).
+const ROLES_AT_ONCE: usize = 8;
+
+/// Gives each team of `due` its role through EKS Pod Identity, a few at once, inside the sign-in's
 /// `deadline`: the teams whose namespace has its role now (made, or found already there). A
 /// role that cannot be given is logged and asked again at the next sign-in; it never fails
 /// the sign-in.
@@ -332,9 +368,9 @@ async fn give_team_roles<'a>(
     cluster: &ClusterSession,
     due: &'a [RoleDue],
     deadline: Instant,
-) -> Vec<&'a RoleDue> {
+) -> Vec<(&'a RoleDue, TeamRoleRecord)> {
     let label = cluster.label();
-    let asked = futures::future::join_all(due.iter().map(|due| async move {
+    let asked: Vec<_> = futures::stream::iter(due.iter().map(|due| async move {
         let asked = associate(
             cluster.eks(),
             &cluster.target.name,
@@ -344,19 +380,19 @@ async fn give_team_roles<'a>(
         let outcome = tokio::time::timeout_at(deadline, asked).await;
         (due, outcome)
     }))
+    .buffer_unordered(ROLES_AT_ONCE)
+    .collect()
     .await;
     let mut given = Vec::new();
     for (due, outcome) in asked {
         match outcome {
-            Ok(Ok(associated)) => {
-                let how = match associated {
-                    Associated::Made => "the team's role given through EKS Pod Identity",
-                    Associated::Exists => {
-                        "the team's service account has an EKS Pod Identity association already; left as it is"
-                    }
-                };
-                tracing::info!(cluster = %label, namespace = due.namespace.as_str(), role = due.role_arn.as_str(), "{how}");
-                given.push(due);
+            Ok(Ok(Associated::Made)) => {
+                tracing::info!(cluster = %label, namespace = due.namespace.as_str(), role = due.role_arn.as_str(), "the team's role given through EKS Pod Identity");
+                given.push((due, TeamRoleRecord::Given));
+            }
+            Ok(Ok(Associated::Exists)) => {
+                tracing::warn!(cluster = %label, namespace = due.namespace.as_str(), role = due.role_arn.as_str(), "the team's default-editor has an EKS Pod Identity association this sign-in did not make (an administrator's, or one left from an earlier team of that name): left as it is, and not recorded as the team's role; the doctor shows it");
+                given.push((due, TeamRoleRecord::Existing));
             }
             Ok(Err(error)) => tracing::warn!(
                 cluster = %label,
@@ -376,9 +412,14 @@ async fn give_team_roles<'a>(
     given
 }
 
-/// Records on each team's Profile that its namespace has its role, all at once.
-async fn record_team_roles(client: &kube::Client, given: &[&RoleDue]) {
-    futures::future::join_all(given.iter().map(|due| record_team_role(client, due))).await;
+/// Records on each team's Profile what became of its role, all at once.
+async fn record_team_roles(client: &kube::Client, given: &[(&RoleDue, TeamRoleRecord)]) {
+    futures::future::join_all(
+        given
+            .iter()
+            .map(|(due, record)| record_team_role(client, due, *record)),
+    )
+    .await;
 }
 
 /// A sign-in's plan with what it was made from.

@@ -76,6 +76,15 @@ impl Harness {
         new_app(&self.cluster, &self.eks, &self.clock, &self.vars).await
     }
 
+    /// Another container of the function with `vars` changed (a redeploy).
+    pub async fn another_container_with(&self, vars: &[(&str, &str)]) -> App {
+        let mut changed = self.vars.clone();
+        for (name, value) in vars {
+            changed.insert((*name).to_owned(), (*value).to_owned());
+        }
+        new_app(&self.cluster, &self.eks, &self.clock, &changed).await
+    }
+
     pub async fn sign_in(
         &self,
         user: &str,

@@ -276,7 +276,8 @@ async fn someone_elses_personal_profile_is_never_taken_over() {
     assert_eq!(granted(&outcome), ["ml"]);
     let personal = h.cluster.get("Profile", None, "profile-rumesh").unwrap();
     assert_eq!(personal["spec"]["owner"]["name"], "impostor@corp.example");
-    assert!(personal["spec"].get("resourceQuotaSpec").is_none());
+    // No quota of the function's (the profile controller writes an empty one back itself).
+    assert!(personal["spec"]["resourceQuotaSpec"].get("hard").is_none());
 }
 
 #[tokio::test]
@@ -847,9 +848,28 @@ async fn a_team_gets_the_configured_quota_its_own_or_an_administrators_and_nothi
 async fn without_a_configured_quota_team_quotas_are_left_alone() {
     let h = Harness::start(Flavor::Current, &[]).await;
     h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
-    assert_eq!(team_quota(&h), Value::Null, "none made");
+    h.settle().await;
+    assert_eq!(team_quota(&h).get("hard"), None, "none made");
     h.cluster
         .annotate("Profile", None, "ml", "kubeflow-profile-manager/quota", "{");
     h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
-    assert_eq!(team_quota(&h), Value::Null, "not a quota: left alone");
+    assert_eq!(team_quota(&h).get("hard"), None, "not a quota: left alone");
+}
+
+#[tokio::test]
+async fn a_quota_configured_later_reaches_teams_made_before() {
+    // The profile controller wrote the team's Profile back with an empty quota it owns: that
+    // is no one's quota, and the one configured later is applied.
+    let h = Harness::start(Flavor::Current, &[]).await;
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    h.settle().await;
+    assert_eq!(team_quota(&h), json!({}));
+    let later = h
+        .another_container_with(&[("GROUP_PROFILE_QUOTA", r#"{"hard": {"cpu": "8"}}"#)])
+        .await;
+    later
+        .handle(&sign_in_event("rumesh", RUMESH, "[ml]"), None)
+        .await
+        .unwrap();
+    assert_eq!(team_quota(&h), json!({"hard": {"cpu": "8"}}));
 }

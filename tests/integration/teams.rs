@@ -60,6 +60,11 @@ async fn an_administrators_own_association_is_left_alone() {
         .add_association(&h.cluster.config().cluster_name, "ml", theirs);
     h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
     assert_eq!(associations(&h), [format!("ml/default-editor={theirs}")]);
+    assert_eq!(
+        recorded(&h, "ml").as_deref(),
+        Some("existing; asked arn:aws:iam::111122223333:role/kf-team-ml"),
+        "not recorded as the team's role"
+    );
     let calls = h.eks.calls();
     h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
     assert_eq!(h.eks.calls(), calls, "recorded as handled: not asked again");
@@ -137,5 +142,20 @@ async fn the_doctor_shows_a_teams_role_its_association_quota_and_the_pod_identit
             .iter()
             .any(|d| d.contains("has an EKS Pod Identity association")),
         "{after:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_namespace_the_function_does_not_grant_gets_no_role() {
+    // A Profile of that name owned by someone else: the group is refused, and its namespace
+    // (someone else's) never gets the team role.
+    let h = Harness::start(Flavor::Current, &[("TEAM_ROLE_ARN", TEMPLATE)]).await;
+    h.eks.allow_pass_role(PASSABLE);
+    h.cluster.seed_profile("ml", "mallory@corp.example");
+    let outcome = h.sign_in("rumesh", RUMESH, "[ml, vision]").await.unwrap();
+    assert_eq!(granted(&outcome), ["vision"]);
+    assert_eq!(
+        associations(&h),
+        ["vision/default-editor=arn:aws:iam::111122223333:role/kf-team-vision"]
     );
 }

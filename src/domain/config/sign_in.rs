@@ -340,7 +340,8 @@ fn is_label_prefix(prefix: &str) -> bool {
 }
 
 /// `arn:<partition>:iam::<12 digits>:role/<path and name>`, the name's characters those IAM
-/// allows (`[\w+=,.@-]`, `/` in the path), `{namespace}` anywhere in the name and nowhere else.
+/// allows (`[\w+=,.@-]`, `/` in the path), `{namespace}` at most once, in the name after a
+/// fixed prefix.
 fn is_role_arn_template(arn: &str) -> bool {
     let mut parts = arn.splitn(6, ':');
     let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
@@ -353,10 +354,20 @@ fn is_role_arn_template(arn: &str) -> bool {
     ) else {
         return false;
     };
-    let Some(name) = resource.strip_prefix("role/") else {
+    let Some(path_and_name) = resource.strip_prefix("role/") else {
         return false;
     };
-    let name = name.replace("{namespace}", "n");
+    // `{namespace}` only in the role's name, after a fixed prefix: the team role pattern the
+    // stack may pass (`kf-team-*`) never covers every role of the account (`*`).
+    let final_name = path_and_name.rsplit('/').next().unwrap_or_default();
+    let placeholders = path_and_name.matches("{namespace}").count();
+    if placeholders > 1
+        || (placeholders == 1
+            && (!final_name.contains("{namespace}") || final_name.starts_with("{namespace}")))
+    {
+        return false;
+    }
+    let name = path_and_name.replace("{namespace}", "n");
     partition.starts_with("aws")
         && account.len() == 12
         && account.bytes().all(|b| b.is_ascii_digit())

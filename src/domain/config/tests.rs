@@ -564,3 +564,27 @@ fn every_variable_is_trimmed_alike() {
     assert_eq!(config.offboarding.records_namespace, "records");
     assert_eq!(config.sign_in.group_profile_owner, "groups@corp.example");
 }
+
+#[test]
+fn the_team_role_names_one_role_or_a_prefix_and_the_namespace() {
+    for good in [
+        "arn:aws:iam::111122223333:role/kf-team-{namespace}",
+        "arn:aws:iam::111122223333:role/kubeflow/kf-team-{namespace}-s3",
+        "arn:aws:iam::111122223333:role/kf-teams",
+        "arn:aws-cn:iam::111122223333:role/kf-team-{namespace}",
+    ] {
+        assert!(parse(&[(TEAM_ROLE_ARN, good)]).is_ok(), "{good}");
+    }
+    for bad in [
+        "arn:aws:iam::111122223333:role/{namespace}",
+        "arn:aws:iam::111122223333:role/{namespace}/kf-team",
+        "arn:aws:iam::111122223333:role/kf-{namespace}-{namespace}",
+        "arn:aws:iam::1111:role/kf-team-{namespace}",
+        "arn:aws:iam::111122223333:user/kf-team-{namespace}",
+        "arn:aws:s3:::bucket",
+        "kf-team-{namespace}",
+    ] {
+        let error = parse(&[(TEAM_ROLE_ARN, bad)]).unwrap_err().to_string();
+        assert!(error.starts_with("TEAM_ROLE_ARN="), "{bad}: {error}");
+    }
+}

@@ -17,8 +17,9 @@ pub const GROUP_ANNOTATION: &str = "kubeflow-profile-manager/group";
 /// Annotation an administrator may put on a group Profile: that team's `resourceQuotaSpec`
 /// (JSON), or `none`, in place of `GROUP_PROFILE_QUOTA`. The function reads it, never writes it.
 pub const QUOTA_ANNOTATION: &str = "kubeflow-profile-manager/quota";
-/// Annotation of a group Profile recording the IAM role its namespace's `default-editor` was
-/// given through EKS Pod Identity (or found already given): no later sign-in asks EKS again.
+/// Annotation of a group Profile recording what became of its role: the IAM role its
+/// namespace's `default-editor` was given through EKS Pod Identity, or `existing; asked <role>`
+/// when it had an association this function did not make: no later sign-in asks EKS again.
 pub const TEAM_ROLE_ANNOTATION: &str = "kubeflow-profile-manager/aws-role";
 /// Label the API server puts on every namespace, with the namespace's name.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";

@@ -68,8 +68,8 @@ pub fn update(profile: &Object, configured: Option<&Value>) -> Option<Object> {
     ))
 }
 
-/// True when a manager other than this function owns `path` or anything under it in
-/// `object`'s `managedFields`.
+/// True when a manager other than this function owns anything under `path` in `object`'s
+/// `managedFields`.
 pub fn set_by_others(object: &Object, path: &[&str]) -> bool {
     let Some(entries) = object
         .body
@@ -82,9 +82,13 @@ pub fn set_by_others(object: &Object, path: &[&str]) -> bool {
         .iter()
         .filter(|entry| entry["manager"].as_str() != Some(MANAGER))
         .any(|entry| {
+            // Owning the field only as an empty object is no value set: the profile
+            // controller's full update writes `resourceQuotaSpec: {}` on a Profile without one
+            // (kubeflow/kubeflow v1.10.0 `api/v1/profile_types.go`: a struct, not a pointer).
             path.iter()
                 .try_fold(&entry["fieldsV1"], |fields, key| fields.get(*key))
-                .is_some()
+                .and_then(Value::as_object)
+                .is_some_and(|owned| !owned.is_empty())
         })
 }
 
@@ -180,6 +184,17 @@ mod tests {
             ours(),
         );
         assert_eq!(update(&garbled, None), None, "not a quota: left alone");
+    }
+
+    #[test]
+    fn an_empty_quota_the_profile_controller_wrote_is_no_one_elses_quota() {
+        let mut controller = ours();
+        controller.as_array_mut().unwrap().push(json!({"manager": "manager",
+            "operation": "Update",
+            "fieldsV1": {"f:metadata": {"f:finalizers": {}}, "f:spec": {"f:resourceQuotaSpec": {}}}}));
+        let configured = json!({"hard": {"cpu": "8"}});
+        let profile = team(json!({}), json!({}), controller);
+        assert!(update(&profile, Some(&configured)).is_some());
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub(super) fn plan_group(
         .profiles
         .get(namespace)
         .filter(|p| p.is_managed() && p.meta("labels", PROFILE_NAME_LABEL).is_none())
-        .map(|_| access.profile.clone());
+        .map(|_| without_quota(&access.profile));
     let (create_profile, create_namespace) = place(access, observed, group_owner)?;
     let update_quota = observed
         .profiles
@@ -248,4 +248,14 @@ pub(super) fn order_role_changes(
             }
         }
     }
+}
+
+/// `profile` without its quota: the relabelling of an old Profile applies its labels, never a
+/// quota (that is [`quota::update`]'s, only where no one else set one).
+fn without_quota(profile: &Object) -> Object {
+    let mut relabel = profile.clone();
+    if let Some(spec) = relabel.body.get_mut("spec").and_then(|s| s.as_object_mut()) {
+        spec.remove("resourceQuotaSpec");
+    }
+    relabel
 }

@@ -60,6 +60,23 @@ pub fn reconcile_profile(store: &mut Store, name: &str, config: &FakeClusterConf
         return;
     }
     write_owner_access(store, name, &owner, config);
+    write_back(store, name, &profile);
+}
+
+/// The controller's update of the Profile (`PatchDefaultPluginSpec`, profile_controller.go
+/// line 729, an `r.Update` at every reconcile) writes it back from its Go struct, whose
+/// `resourceQuotaSpec` is a struct, not a pointer (api/v1/profile_types.go): a Profile without a
+/// quota comes back with an empty one, the controller its owner.
+fn write_back(store: &mut Store, name: &str, profile: &Value) {
+    if profile.pointer("/spec/resourceQuotaSpec").is_some() {
+        return;
+    }
+    let mut written = profile.clone();
+    written["spec"]["resourceQuotaSpec"] = json!({});
+    if let Some(meta) = written["metadata"].as_object_mut() {
+        meta.remove("managedFields");
+    }
+    store.controller_update(&PROFILES, None, name, written, CONTROLLER);
 }
 
 /// The Profile's namespace created or adopted; false (the Profile marked failed, or the create
