@@ -19,6 +19,10 @@ use crate::kubernetes::client::ClusterClient;
 use crate::kubernetes::observe::discover;
 use crate::kubernetes::policy::RequestPolicy;
 
+/// How long a container waits before asking EKS again for a team role it refused (a role that
+/// cannot be passed costs one call per team every few minutes, not one per sign-in).
+pub const ROLE_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
+
 pub struct ClusterSession {
     pub target: ClusterTarget,
     /// The cluster's region: its own in `CLUSTER_NAME`, else the function's.
@@ -32,6 +36,8 @@ pub struct ClusterSession {
     token: Mutex<Option<BearerToken>>,
     facts: Mutex<Option<ClusterFacts>>,
     token_mints: AtomicU32,
+    /// Team namespaces whose role EKS refused, and until when this container does not ask again.
+    roles_refused: std::sync::Mutex<std::collections::HashMap<String, tokio::time::Instant>>,
 }
 
 impl ClusterSession {
@@ -62,12 +68,26 @@ impl ClusterSession {
             token: Mutex::new(None),
             facts: Mutex::new(None),
             token_mints: AtomicU32::new(0),
+            roles_refused: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
     /// `name` or `region/name`, as `CLUSTER_NAME` gives it.
     pub fn label(&self) -> String {
         self.target.label()
+    }
+
+    /// True unless EKS refused `namespace`'s role lately (this container asks again after
+    /// [`ROLE_RETRY_AFTER`]).
+    pub fn may_ask_role(&self, namespace: &str, now: tokio::time::Instant) -> bool {
+        let refused = self.roles_refused.lock().unwrap_or_else(|p| p.into_inner());
+        refused.get(namespace).is_none_or(|until| now >= *until)
+    }
+
+    /// Remembers that EKS refused `namespace`'s role at `now`.
+    pub fn role_refused(&self, namespace: &str, now: tokio::time::Instant) {
+        let mut refused = self.roles_refused.lock().unwrap_or_else(|p| p.into_inner());
+        refused.insert(namespace.to_owned(), now + ROLE_RETRY_AFTER);
     }
 
     /// The EKS client of the cluster's region.

@@ -370,7 +370,12 @@ async fn give_team_roles<'a>(
     deadline: Instant,
 ) -> Vec<(&'a RoleDue, TeamRoleRecord)> {
     let label = cluster.label();
-    let asked: Vec<_> = futures::stream::iter(due.iter().map(|due| async move {
+    let now = Instant::now();
+    let asked: Vec<_> = futures::stream::iter(
+        due.iter()
+            .filter(|due| cluster.may_ask_role(&due.namespace, now)),
+    )
+    .map(|due| async move {
         let asked = associate(
             cluster.eks(),
             &cluster.target.name,
@@ -379,7 +384,7 @@ async fn give_team_roles<'a>(
         );
         let outcome = tokio::time::timeout_at(deadline, asked).await;
         (due, outcome)
-    }))
+    })
     .buffer_unordered(ROLES_AT_ONCE)
     .collect()
     .await;
@@ -394,14 +399,17 @@ async fn give_team_roles<'a>(
                 tracing::warn!(cluster = %label, namespace = due.namespace.as_str(), role = due.role_arn.as_str(), "the team's default-editor has an EKS Pod Identity association this sign-in did not make (an administrator's, or one left from an earlier team of that name): left as it is, and not recorded as the team's role; the doctor shows it");
                 given.push((due, TeamRoleRecord::Existing));
             }
-            Ok(Err(error)) => tracing::warn!(
-                cluster = %label,
-                namespace = due.namespace.as_str(),
-                role = due.role_arn.as_str(),
-                error = error.chain(),
-                hint = error.hint().unwrap_or(""),
-                "could not give the team its role; asked again at the next sign-in"
-            ),
+            Ok(Err(error)) => {
+                cluster.role_refused(&due.namespace, now);
+                tracing::warn!(
+                    cluster = %label,
+                    namespace = due.namespace.as_str(),
+                    role = due.role_arn.as_str(),
+                    error = error.chain(),
+                    hint = error.hint().unwrap_or(""),
+                    "could not give the team its role; asked again at a sign-in after ten minutes"
+                )
+            }
             Err(_) => tracing::warn!(
                 cluster = %label,
                 namespace = due.namespace.as_str(),
