@@ -52,6 +52,13 @@ pub enum Error {
         #[source]
         source: Cause,
     },
+    /// A question the doctor asks EKS (an association, the Pod Identity Agent add-on).
+    #[error("EKS {operation} failed")]
+    EksQuestion {
+        operation: &'static str,
+        #[source]
+        source: Cause,
+    },
     #[error("the time budget of {budget_ms} ms ran out")]
     TimeBudget { budget_ms: u128 },
     #[error("{failed} of the sign-in's changes failed; first: {first}")]
@@ -116,6 +123,9 @@ impl Error {
             ),
             Error::PodIdentity { .. } => Some(
                 "the function's role may create the association and pass the team role only as the stack grants them (TeamRoleArn: eks:CreatePodIdentityAssociation on the clusters, iam:PassRole on that ARN pattern for pods.eks.amazonaws.com); the role must exist, and the cluster needs the Pod Identity Agent add-on (eks-pod-identity-agent)",
+            ),
+            Error::EksQuestion { .. } => Some(
+                "with TeamRoleArn the stack grants the function eks:ListPodIdentityAssociations on its clusters and eks:DescribeAddon of eks-pod-identity-agent; redeploy the stack if the role lacks them",
             ),
             Error::RecordsMissing(_) => Some(
                 "apply deploy/rbac.yaml for the stack's KubernetesGroup (make -s rbac | kubectl apply -f -): it makes the namespace of the function's records",

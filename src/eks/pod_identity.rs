@@ -68,8 +68,8 @@ pub async fn has_association(
         .service_account(TEAM_SERVICE_ACCOUNT)
         .send()
         .await
-        .map_err(|error| Error::PodIdentity {
-            namespace: namespace.to_owned(),
+        .map_err(|error| Error::EksQuestion {
+            operation: "ListPodIdentityAssociations",
             source: Box::new(error),
         })?;
     Ok(!listed.associations().is_empty())
@@ -94,8 +94,8 @@ pub async fn agent_installed(eks: &aws_sdk_eks::Client, cluster: &str) -> Result
         {
             Ok(false)
         }
-        Err(error) => Err(Error::PodIdentity {
-            namespace: String::new(),
+        Err(error) => Err(Error::EksQuestion {
+            operation: "DescribeAddon",
             source: Box::new(error),
         }),
     }

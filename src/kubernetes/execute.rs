@@ -125,25 +125,25 @@ async fn create(
     owner: &str,
     user_key: &str,
 ) -> Result<WriteOutcome, Error> {
-    let created = create_or_read(client, wanted).await?;
-    match &created {
-        Created::Exists(existing) => {
-            match group.judge_existing(wanted, existing, owner, user_key) {
-                Existing::CreateInstead(safe) => {
-                    tracing::warn!(
-                        kind = wanted.kind.name(),
-                        namespace = wanted.namespace.as_deref().unwrap_or(""),
-                        taken = wanted.name.as_str(),
-                        name = safe.name.as_str(),
-                        "KFAM's name is another person's here; using a collision-safe name (access works, the dashboard cannot remove it)"
-                    );
-                    let created = create_or_read(client, &safe).await?;
-                    Ok(judged(created, group, &safe, owner, user_key))
-                }
-                _ => Ok(judged(created, group, wanted, owner, user_key)),
-            }
+    let existing = match create_or_read(client, wanted).await? {
+        Created::Made(_) => return Ok(WriteOutcome::Done),
+        Created::Not(outcome) => return Ok(outcome),
+        Created::Exists(existing) => existing,
+    };
+    match group.judge_existing(wanted, &existing, owner, user_key) {
+        Existing::Accepted => Ok(WriteOutcome::Done),
+        Existing::Refused => Ok(refused_existing(wanted)),
+        Existing::CreateInstead(safe) => {
+            tracing::warn!(
+                kind = wanted.kind.name(),
+                namespace = wanted.namespace.as_deref().unwrap_or(""),
+                taken = wanted.name.as_str(),
+                name = safe.name.as_str(),
+                "KFAM's name is another person's here; using a collision-safe name (access works, the dashboard cannot remove it)"
+            );
+            let created = create_or_read(client, &safe).await?;
+            Ok(judged(created, group, &safe, owner, user_key))
         }
-        _ => Ok(judged(created, group, wanted, owner, user_key)),
     }
 }
 

@@ -64,12 +64,8 @@ pub(crate) async fn record_activity(client: &kube::Client, write: &RecordWrite) 
 /// patched is logged and left for a later sign-in: the person's access is there either way,
 /// and the doctor reports it.
 pub(crate) async fn repair_namespace(client: &kube::Client, patch: &Object) {
-    match KindApi::of(client, patch)
-        .merge_patch(&patch.name, &patch.body, false)
-        .await
-    {
+    match patched(client, patch).await {
         Ok(()) => {
-            log_change(Write::Patch.verb(), patch);
             if let Some(labels) = patch.body.pointer("/metadata/labels") {
                 tracing::warn!(
                     namespace = patch.name.as_str(),
@@ -95,16 +91,12 @@ pub(crate) async fn repair_namespace(client: &kube::Client, patch: &Object) {
 /// Brings a team's quota to what it is to be; one that cannot be (an administrator's edit since
 /// it was read) is logged and left for a later sign-in: the group's access does not wait on it.
 pub(crate) async fn update_quota(client: &kube::Client, patch: &Object) {
-    match KindApi::of(client, patch)
-        .merge_patch(&patch.name, &patch.body, false)
-        .await
-    {
-        Ok(()) => log_change(Write::Patch.verb(), patch),
-        Err(error) => tracing::warn!(
+    if let Err(error) = patched(client, patch).await {
+        tracing::warn!(
             profile = patch.name.as_str(),
             %error,
             "could not set the team's quota; left for a later sign-in"
-        ),
+        );
     }
 }
 
@@ -112,15 +104,20 @@ pub(crate) async fn update_quota(client: &kube::Client, patch: &Object) {
 /// write); one that cannot be written is logged, and EKS is asked again at the next sign-in.
 pub async fn record_team_role(client: &kube::Client, due: &RoleDue, record: TeamRoleRecord) {
     let patch = role_recorded(due, record);
-    match KindApi::of(client, &patch)
-        .merge_patch(&patch.name, &patch.body, false)
-        .await
-    {
-        Ok(()) => log_change(Write::Patch.verb(), &patch),
-        Err(error) => tracing::warn!(
+    if let Err(error) = patched(client, &patch).await {
+        tracing::warn!(
             profile = patch.name.as_str(),
             %error,
             "could not record the team's role on its Profile; left for a later sign-in"
-        ),
+        );
     }
+}
+
+/// The merge patch `patch` (its body, onto the object it names), logged as a change when made.
+async fn patched(client: &kube::Client, patch: &Object) -> Result<(), kube::Error> {
+    KindApi::of(client, patch)
+        .merge_patch(&patch.name, &patch.body, false)
+        .await?;
+    log_change(Write::Patch.verb(), patch);
+    Ok(())
 }

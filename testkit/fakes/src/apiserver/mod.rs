@@ -238,21 +238,15 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The resources the flavour serves: every one the fake knows, ServiceRoleBindings only
+    /// where Istio's old RBAC API is there.
     fn served(&self) -> Vec<Resource> {
-        let mut served = vec![
-            NAMESPACES,
-            ROLEBINDINGS,
-            CLUSTER_ROLES,
-            LEASES,
-            VALIDATING_ADMISSION_POLICIES,
-            VALIDATING_ADMISSION_POLICY_BINDINGS,
-            PROFILES,
-            AUTHORIZATION_POLICIES,
-        ];
-        if self.config.flavor.serves_istio_rbac() {
-            served.push(SERVICE_ROLE_BINDINGS);
-        }
-        served
+        RESOURCES
+            .into_iter()
+            .filter(|r| {
+                r.kind != SERVICE_ROLE_BINDINGS.kind || self.config.flavor.serves_istio_rbac()
+            })
+            .collect()
     }
 
     fn versions_of(&self, resource: &Resource) -> &'static [&'static str] {
@@ -467,18 +461,19 @@ impl FakeCluster {
     }
 }
 
+/// Every resource the fake knows, in the order discovery lists them.
+const RESOURCES: [Resource; 9] = [
+    NAMESPACES,
+    ROLEBINDINGS,
+    CLUSTER_ROLES,
+    LEASES,
+    VALIDATING_ADMISSION_POLICIES,
+    VALIDATING_ADMISSION_POLICY_BINDINGS,
+    PROFILES,
+    AUTHORIZATION_POLICIES,
+    SERVICE_ROLE_BINDINGS,
+];
+
 pub fn resource_of(kind: &str) -> Option<Resource> {
-    [
-        NAMESPACES,
-        ROLEBINDINGS,
-        CLUSTER_ROLES,
-        LEASES,
-        VALIDATING_ADMISSION_POLICIES,
-        VALIDATING_ADMISSION_POLICY_BINDINGS,
-        PROFILES,
-        AUTHORIZATION_POLICIES,
-        SERVICE_ROLE_BINDINGS,
-    ]
-    .into_iter()
-    .find(|r| r.kind == kind)
+    RESOURCES.into_iter().find(|r| r.kind == kind)
 }
