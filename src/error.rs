@@ -59,6 +59,9 @@ pub enum Error {
         #[source]
         source: Cause,
     },
+    /// `TEAM_DEFAULTS_FILE` cannot be read, or declares what the API server would refuse.
+    #[error("TEAM_DEFAULTS_FILE={path:?}: {why}")]
+    TeamDefaults { path: String, why: String },
     #[error("the time budget of {budget_ms} ms ran out")]
     TimeBudget { budget_ms: u128 },
     #[error("{failed} of the sign-in's changes failed; first: {first}")]

@@ -14,8 +14,8 @@ use crate::app::clusters::ClusterSession;
 use crate::domain::model::activity::{Activity, usable, user_key};
 use crate::domain::model::objects::Kind;
 use crate::domain::offboarding::access::{
-    Access, AccessReport, Cursor, Page, ReportRequest, Section, access_row, admits_person,
-    inactive_row, subjects_of,
+    Access, AccessReport, Cursor, Page, ReportRequest, Section, TeamSetup, access_row,
+    admits_person, inactive_row, subjects_of,
 };
 use crate::error::Error;
 use crate::kubernetes::inventory::{
@@ -132,7 +132,7 @@ impl App {
             let place = Place {
                 label: cluster.label(),
                 index,
-                territory: &found.territory,
+                teams: &found.teams,
                 activity: &activity,
             };
             let unreadable = add_bindings(&client, &place, request, page).await?;
@@ -150,7 +150,8 @@ impl App {
 struct Place<'a> {
     label: String,
     index: usize,
-    territory: &'a BTreeSet<String>,
+    /// The group namespaces, with what their Profile says of their role and quota.
+    teams: &'a BTreeMap<String, TeamSetup>,
     activity: &'a BTreeMap<String, Activity>,
 }
 
@@ -171,9 +172,10 @@ async fn add_bindings(
             let Some(namespace) = binding.namespace.clone() else {
                 return true;
             };
-            if !place.territory.contains(&namespace)
-                || request.namespace.as_deref().is_some_and(|n| n != namespace)
-            {
+            let Some(team) = place.teams.get(&namespace) else {
+                return true;
+            };
+            if request.namespace.as_deref().is_some_and(|n| n != namespace) {
                 return true;
             }
             let cursor = Cursor {
@@ -190,7 +192,10 @@ async fn add_bindings(
                 return true;
             }
             let managed = key.map(|key| (key, false, place.activity.get(key).copied()));
-            page.add_access(&cursor, access_row(&place.label, &binding, managed))
+            page.add_access(
+                &cursor,
+                access_row(&place.label, &binding, Some(team), managed),
+            )
         },
     )
     .await

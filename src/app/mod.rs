@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::domain::config::Config;
+use crate::domain::model::team_defaults::TeamDefaults;
 use crate::error::Error;
 use clusters::ClusterSession;
 
@@ -32,8 +33,16 @@ pub struct App {
 }
 
 impl App {
-    /// Builds the app from the configuration and the AWS SDK configuration; no network.
-    pub fn new(config: Config, sdk: &aws_config::SdkConfig, clock: Clock) -> Result<Self, Error> {
+    /// Builds the app from the configuration and the AWS SDK configuration, reading the team
+    /// defaults' file; no network.
+    pub fn new(
+        mut config: Config,
+        sdk: &aws_config::SdkConfig,
+        clock: Clock,
+    ) -> Result<Self, Error> {
+        if let Some(path) = &config.sign_in.team_defaults_file {
+            config.sign_in.team_defaults = read_team_defaults(path)?;
+        }
         let region = sdk
             .region()
             .map(|r| r.to_string())
@@ -84,4 +93,14 @@ impl App {
     {
         futures::future::join_all(self.clusters.iter().map(job)).await
     }
+}
+
+/// The team defaults of the file at `path`, checked whole.
+fn read_team_defaults(path: &str) -> Result<TeamDefaults, Error> {
+    let fail = |why: String| Error::TeamDefaults {
+        path: path.to_owned(),
+        why,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    TeamDefaults::parse(&text).map_err(fail)
 }

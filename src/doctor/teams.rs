@@ -1,11 +1,14 @@
 //! The doctor's view of team namespaces: whether the cluster has the Pod Identity Agent (when
 //! teams get a role), and for each team of a previewed sign-in the role it gets, whether its
-//! service account has an association, and the quota it gets. It writes nothing. I/O.
+//! service account has an association, the quota it gets and its defaults. It writes nothing.
+//! I/O.
 
 use crate::app::App;
 use crate::app::clusters::ClusterSession;
 use crate::domain::doctor::Finding;
+use crate::domain::model::objects::Object;
 use crate::domain::model::quota::{TeamQuota, team_quota};
+use crate::domain::model::team_defaults::{DEFAULTS_ANNOTATION, DEFAULTS_DUE, DEFAULTS_MADE};
 use crate::domain::sign_in::team_role::team_role;
 use crate::eks::pod_identity::{AGENT_ADDON, agent_installed, has_association};
 use crate::sign_in::Planned;
@@ -83,6 +86,18 @@ impl App {
                 CHECK,
                 format!("team {}: {quota}", group.namespace),
             ));
+            let defaults = &self.config.sign_in.team_defaults;
+            if !defaults.is_empty() {
+                let namespace = planned.observed.namespaces.get(&group.namespace);
+                found.push(Finding::ok(
+                    CHECK,
+                    format!(
+                        "team {}: {}",
+                        group.namespace,
+                        defaults_state(namespace, &defaults.names())
+                    ),
+                ));
+            }
             found
         });
         futures::future::join_all(checks)
@@ -90,5 +105,24 @@ impl App {
             .into_iter()
             .flatten()
             .collect()
+    }
+}
+
+/// What becomes of a team's defaults (`names`), by its namespace's mark.
+fn defaults_state(namespace: Option<&Object>, names: &[String]) -> String {
+    let names = names.join(", ");
+    match namespace.map(|ns| ns.meta("annotations", DEFAULTS_ANNOTATION)) {
+        None => {
+            format!("its namespace, made at its first member's sign-in, gets the defaults {names}")
+        }
+        Some(Some(DEFAULTS_DUE)) => {
+            format!("the defaults {names} are due: made at a member's next sign-in")
+        }
+        Some(Some(DEFAULTS_MADE)) => {
+            format!("the defaults {names} were made (each left as it is since)")
+        }
+        Some(_) => format!(
+            "gets no defaults: its namespace was not made by this function with them ({names})"
+        ),
     }
 }

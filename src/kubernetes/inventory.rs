@@ -17,6 +17,7 @@ use crate::domain::model::mesh::MESH_LABEL_KEYS;
 use crate::domain::model::objects::{
     GROUP_ANNOTATION, Kind, MANAGED_BY_LABEL, MANAGER, Object, USER_LABEL,
 };
+use crate::domain::offboarding::access::TeamSetup;
 use crate::domain::offboarding::sweep::People;
 use crate::domain::sign_in::plan::profile_owner;
 use crate::error::Error;
@@ -210,6 +211,8 @@ pub fn ours(person: bool) -> ListParams {
 #[derive(Debug, Default)]
 pub struct Profiles {
     pub territory: BTreeSet<String>,
+    /// What each team's Profile says of its AWS role and quota, by namespace.
+    pub teams: BTreeMap<String, TeamSetup>,
     pub personal: BTreeMap<String, Vec<PersonalProfile>>,
 }
 
@@ -233,6 +236,9 @@ pub async fn profiles(client: &kube::Client, group_owner: &str) -> Result<Profil
             let owner = profile_owner(&profile).unwrap_or_default().to_owned();
             if owner == group_owner {
                 found.territory.insert(profile.name.clone());
+                found
+                    .teams
+                    .insert(profile.name.clone(), TeamSetup::of(&profile));
             } else if let (true, Some(key)) = (profile.is_managed(), user_key(&profile)) {
                 let entry = found.personal.entry(key.to_owned()).or_default();
                 entry.push(PersonalProfile {

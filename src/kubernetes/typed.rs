@@ -5,7 +5,7 @@
 
 use futures::future::BoxFuture;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{LimitRange, Namespace};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{
     Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy,
@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::domain::model::crds::{AuthorizationPolicy, Profile, ServiceRoleBinding};
+use crate::domain::model::crds::{AuthorizationPolicy, PodDefault, Profile, ServiceRoleBinding};
 use crate::domain::model::objects::{Kind, MANAGER, Object};
 
 /// The `ApiResource` of a kind (group, version, kind, plural), as discovery would give it.
@@ -167,6 +167,8 @@ impl KindApi {
             Kind::Lease => namespaced::<Lease>(client, namespace),
             Kind::AuthorizationPolicy => namespaced::<AuthorizationPolicy>(client, namespace),
             Kind::ServiceRoleBinding => namespaced::<ServiceRoleBinding>(client, namespace),
+            Kind::PodDefault => namespaced::<PodDefault>(client, namespace),
+            Kind::LimitRange => namespaced::<LimitRange>(client, namespace),
         };
         KindApi { kind, api }
     }

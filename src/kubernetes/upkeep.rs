@@ -1,11 +1,12 @@
 //! The upkeep writes of a sign-in and the sweep, none of which fails them: a person's activity
 //! record, a namespace brought into the mesh and under its Profile, a team's quota, the record
-//! of a team's role, the sweep's marks. Each that cannot be made is logged and left for a later
+//! of a team's role, a new team's default objects, the sweep's marks. Each that cannot be made is logged and left for a later
 //! run. I/O.
 
 use crate::domain::model::activity::{Annotate, RecordWrite};
 use crate::domain::model::objects::Object;
 use crate::domain::sign_in::summary::Write;
+use crate::domain::sign_in::team_defaults::defaults_made;
 use crate::domain::sign_in::team_role::{RoleDue, TeamRoleRecord, role_recorded};
 use crate::kubernetes::execute::log_change;
 use crate::kubernetes::typed::KindApi;
@@ -110,6 +111,40 @@ pub async fn record_team_role(client: &kube::Client, due: &RoleDue, record: Team
             %error,
             "could not record the team's role on its Profile; left for a later sign-in"
         );
+    }
+}
+
+/// Creates a new team's defaults in its namespace, each once: one already there (its own,
+/// an administrator's or a tenant's) is left as it is. When every one is there, marks the
+/// namespace's defaults made; otherwise they stay due and are tried again at the next sign-in
+/// of a member, each failure logged with its cause.
+pub async fn make_team_defaults(client: &kube::Client, namespace: &str, objects: &[Object]) {
+    let created = futures::future::join_all(objects.iter().map(|object| async move {
+        match KindApi::of(client, object).create(object, false).await {
+            Ok(_) => {
+                log_change(Write::Create.verb(), object);
+                true
+            }
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                tracing::info!(object = %object.describe(), "a team default is there already: left as it is");
+                true
+            }
+            Err(error) => {
+                tracing::warn!(
+                    object = %object.describe(),
+                    %error,
+                    "could not create a team default; tried again at the next sign-in of a member (the doctor shows it; make -s rbac | kubectl apply -f - grants the create, and its CRD must be installed)"
+                );
+                false
+            }
+        }
+    }))
+    .await;
+    if created.iter().all(|made| *made) {
+        let mark = defaults_made(namespace);
+        if let Err(error) = patched(client, &mark).await {
+            tracing::warn!(namespace, %error, "could not mark the team's defaults made; they are looked at again at the next sign-in, and left as they are");
+        }
     }
 }
 

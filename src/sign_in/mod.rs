@@ -3,10 +3,10 @@
 //! [`crate::domain::sign_in`]. I/O.
 
 mod log;
+mod teams;
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use tokio::time::Instant;
 
 use crate::app::App;
@@ -22,14 +22,15 @@ use crate::domain::sign_in::event::TokenEvent;
 use crate::domain::sign_in::metrics::SignInMetrics;
 use crate::domain::sign_in::pace::Pace;
 use crate::domain::sign_in::plan::{Observed, Plan, plan, profile_owner, record_activity};
-use crate::domain::sign_in::summary::{SignInSummary, SignInVerdict, planned_changes, verdict};
-use crate::domain::sign_in::team_role::{RoleDue, TeamRoleRecord, roles_due};
-use crate::eks::pod_identity::{Associated, associate};
+use crate::domain::sign_in::summary::{
+    SignInSummary, SignInVerdict, Write, planned_changes, verdict,
+};
+use crate::domain::sign_in::team_defaults::defaults_due;
+use crate::domain::sign_in::team_role::roles_due;
 use crate::error::{Error, SignInFailed};
 use crate::kubernetes::execute::{execute, log_change};
 use crate::kubernetes::observe::observe;
 use crate::kubernetes::policy::RequestPolicy;
-use crate::kubernetes::upkeep::record_team_role;
 use crate::lambda::logging::emit_metrics;
 use log::{log_refused, log_report};
 
@@ -241,26 +242,7 @@ impl App {
             .read_and_plan(cluster, client, facts, identity, mode, log_refusals)
             .await?;
         if self.config.dry_run {
-            for (write, object) in planned_changes(&planned.plan) {
-                log_change(write.dry_run_action(), object);
-            }
-            let summary = SignInSummary::dry_run(&planned.plan);
-            let would = roles_due(
-                &planned.plan,
-                &planned.observed,
-                planned.desired.mode,
-                self.config.sign_in.team_role_arn.as_deref(),
-                &summary.granted,
-            );
-            for due in would {
-                tracing::info!(
-                    action = "would-associate",
-                    namespace = due.namespace.as_str(),
-                    role = due.role_arn.as_str(),
-                    "change"
-                );
-            }
-            return Ok(summary);
+            return Ok(self.dry_run(&planned));
         }
         // Only a sign-in is activity, never a token refresh.
         if identity.signed_in {
@@ -284,18 +266,41 @@ impl App {
             pace,
         )
         .await?;
-        // The teams' roles only once their Profile and namespace are this function's
-        // for that group (granted now): never for a namespace deferred or refused.
-        let due = roles_due(
+        self.set_up_teams(cluster, client, &planned, &summary, deadline)
+            .await;
+        Ok(summary)
+    }
+
+    /// What a sign-in would change, logged (`DRY_RUN`): its writes, the teams' roles and
+    /// defaults.
+    fn dry_run(&self, planned: &Planned) -> SignInSummary {
+        for (write, object) in planned_changes(&planned.plan) {
+            log_change(write.dry_run_action(), object);
+        }
+        let summary = SignInSummary::dry_run(&planned.plan);
+        let would = roles_due(
             &planned.plan,
             &planned.observed,
             planned.desired.mode,
             self.config.sign_in.team_role_arn.as_deref(),
             &summary.granted,
         );
-        let given = give_team_roles(cluster, &due, deadline).await;
-        record_team_roles(client, &given).await;
-        Ok(summary)
+        for due in would {
+            tracing::info!(
+                action = "would-associate",
+                namespace = due.namespace.as_str(),
+                role = due.role_arn.as_str(),
+                "change"
+            );
+        }
+        let defaults = &self.config.sign_in.team_defaults;
+        for namespace in defaults_due(&planned.plan, &planned.observed, defaults, &summary.granted)
+        {
+            for object in defaults.in_namespace(&namespace) {
+                log_change(Write::Create.dry_run_action(), &object);
+            }
+        }
+        summary
     }
 
     /// What a sign-in of `identity` would change: its desired state (under the conventions the
@@ -355,79 +360,6 @@ impl App {
             plan,
         })
     }
-}
-
-/// EKS calls of one sign-in at once (a person in many new groups does not flood EKS).
-const ROLES_AT_ONCE: usize = 8;
-
-/// Gives each team of `due` its role through EKS Pod Identity, a few at once, inside the sign-in's
-/// `deadline`: the teams whose namespace has its role now (made, or found already there). A
-/// role that cannot be given is logged and asked again at the next sign-in; it never fails
-/// the sign-in.
-async fn give_team_roles<'a>(
-    cluster: &ClusterSession,
-    due: &'a [RoleDue],
-    deadline: Instant,
-) -> Vec<(&'a RoleDue, TeamRoleRecord)> {
-    let label = cluster.label();
-    let now = Instant::now();
-    let asked: Vec<_> = futures::stream::iter(
-        due.iter()
-            .filter(|due| cluster.may_ask_role(&due.namespace, now)),
-    )
-    .map(|due| async move {
-        let asked = associate(
-            cluster.eks(),
-            &cluster.target.name,
-            &due.namespace,
-            &due.role_arn,
-        );
-        let outcome = tokio::time::timeout_at(deadline, asked).await;
-        (due, outcome)
-    })
-    .buffer_unordered(ROLES_AT_ONCE)
-    .collect()
-    .await;
-    let mut given = Vec::new();
-    for (due, outcome) in asked {
-        match outcome {
-            Ok(Ok(Associated::Made)) => {
-                tracing::info!(cluster = %label, namespace = due.namespace.as_str(), role = due.role_arn.as_str(), "the team's role given through EKS Pod Identity");
-                given.push((due, TeamRoleRecord::Given));
-            }
-            Ok(Ok(Associated::Exists)) => {
-                tracing::warn!(cluster = %label, namespace = due.namespace.as_str(), role = due.role_arn.as_str(), "the team's default-editor has an EKS Pod Identity association this sign-in did not make (an administrator's, or one left from an earlier team of that name): left as it is, and not recorded as the team's role; the doctor shows it");
-                given.push((due, TeamRoleRecord::Existing));
-            }
-            Ok(Err(error)) => {
-                cluster.role_refused(&due.namespace, now);
-                tracing::warn!(
-                    cluster = %label,
-                    namespace = due.namespace.as_str(),
-                    role = due.role_arn.as_str(),
-                    error = error.chain(),
-                    hint = error.hint().unwrap_or(""),
-                    "could not give the team its role; asked again at a sign-in after ten minutes"
-                )
-            }
-            Err(_) => tracing::warn!(
-                cluster = %label,
-                namespace = due.namespace.as_str(),
-                "EKS did not answer within the time budget; the team's role is asked again at the next sign-in"
-            ),
-        }
-    }
-    given
-}
-
-/// Records on each team's Profile what became of its role, all at once.
-async fn record_team_roles(client: &kube::Client, given: &[(&RoleDue, TeamRoleRecord)]) {
-    futures::future::join_all(
-        given
-            .iter()
-            .map(|(due, record)| record_team_role(client, due, *record)),
-    )
-    .await;
 }
 
 /// A sign-in's plan with what it was made from.

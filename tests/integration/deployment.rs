@@ -55,6 +55,8 @@ fn the_rbac_manifest_grants_exactly_the_documented_list() {
                 &[]
             ),
             rule(&["rbac.istio.io"], &["servicerolebindings"], &crud, &[]),
+            rule(&["kubeflow.org"], &["poddefaults"], &["create"], &[]),
+            rule(&[""], &["limitranges"], &["create"], &[]),
             rule(
                 &["rbac.authorization.k8s.io"],
                 &["clusterroles"],
@@ -326,6 +328,7 @@ fn the_function_may_describe_only_its_cluster_and_be_invoked_only_by_its_user_po
     assert_eq!(
         resources,
         [
+            "TeamDefaultsLayer",
             "ProfileManagerFunction",
             "CognitoInvokePermission",
             "ClusterAccessEntry",
@@ -668,11 +671,32 @@ fn every_setting_is_a_parameter_with_the_codes_default() {
     let t = template();
     // Both functions take the one configuration, from Globals; the sweep function adds only
     // which function it is (SAM merges a function's variables into Globals').
+    // The trigger adds only where its team defaults are: the layer's file, when the stack
+    // packages it (TeamDefaults=true), else empty, the code's default.
+    let trigger = &t["Resources"]["ProfileManagerFunction"]["Properties"];
+    let trigger_own = trigger["Environment"]["Variables"].as_mapping().unwrap();
+    assert_eq!(
+        trigger_own.len(),
+        1,
+        "the trigger's own variables: {trigger_own:?}"
+    );
+    assert_eq!(
+        tagged(&trigger["Environment"]["Variables"][config::TEAM_DEFAULTS_FILE]),
+        "!If - HasTeamDefaults\n- /opt/team-defaults.yaml\n- ''"
+    );
+    assert_eq!(
+        tagged(&trigger["Layers"]),
+        "!If - HasTeamDefaults\n- - !Ref TeamDefaultsLayer\n- !Ref AWS::NoValue"
+    );
+    assert_eq!(t["Parameters"]["TeamDefaults"]["Default"], "false");
+    let layer = &t["Resources"]["TeamDefaultsLayer"];
+    assert_eq!(layer["Condition"], "HasTeamDefaults");
+    assert_eq!(layer["Properties"]["ContentUri"], "deploy/team-defaults/");
     assert!(
-        t["Resources"]["ProfileManagerFunction"]["Properties"]
-            .get("Environment")
-            .is_none(),
-        "the trigger is the process told nothing"
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("deploy/team-defaults/team-defaults.yaml")
+            .is_file(),
+        "the layer holds the file TEAM_DEFAULTS_FILE names"
     );
     let own = &t["Resources"]["SweepFunction"]["Properties"]["Environment"]["Variables"];
     assert_eq!(

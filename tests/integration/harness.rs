@@ -78,11 +78,20 @@ impl Harness {
 
     /// Another container of the function with `vars` changed (a redeploy).
     pub async fn another_container_with(&self, vars: &[(&str, &str)]) -> App {
+        self.try_container_with(vars).await.expect("app")
+    }
+
+    /// Another container of the function with `vars` changed, or why it does not start.
+    pub async fn try_container_with(&self, vars: &[(&str, &str)]) -> Result<App, String> {
         let mut changed = self.vars.clone();
         for (name, value) in vars {
             changed.insert((*name).to_owned(), (*value).to_owned());
         }
-        new_app(&self.cluster, &self.eks, &self.clock, &changed).await
+        let config =
+            Config::from_lookup(|name| changed.get(name).cloned()).expect("valid configuration");
+        try_app_for(&self.cluster, &self.eks, config, self.clock.clock())
+            .await
+            .map_err(|error| error.to_string())
     }
 
     pub async fn sign_in(
@@ -171,6 +180,16 @@ pub async fn app_for(
     config: Config,
     clock: kubeflow_profile_manager::Clock,
 ) -> App {
+    try_app_for(cluster, eks, config, clock).await.expect("app")
+}
+
+/// [`app_for`], or the error the app does not start with.
+async fn try_app_for(
+    cluster: &FakeCluster,
+    eks: &FakeEks,
+    config: Config,
+    clock: kubeflow_profile_manager::Clock,
+) -> Result<App, kubeflow_profile_manager::error::Error> {
     let credentials = &cluster.config().credentials;
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(cluster.config().region.clone()))
@@ -184,7 +203,7 @@ pub async fn app_for(
         .endpoint_url(eks.endpoint_url())
         .load()
         .await;
-    App::new(config, &sdk, clock).expect("app")
+    App::new(config, &sdk, clock)
 }
 
 use kfpm_fakes::events::sign_in_event;

@@ -982,6 +982,42 @@ async fn with_the_admission_policies_a_stolen_function_token_writes_nothing_beyo
             .create_as(&sweep, with_role("ml", "kubeflow-edit", one.clone())),
         own,
     );
+    // A team default: only created, only in its territory, and no PodDefault that runs a
+    // container in every notebook of the team.
+    let pod_default = |namespace: &str, extra: Value| {
+        let mut spec = json!({"selector": {}});
+        spec.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        json!({"apiVersion": "kubeflow.org/v1alpha1", "kind": "PodDefault",
+               "metadata": {"name": "stolen", "namespace": namespace, "labels": ours},
+               "spec": spec})
+    };
+    let sidecar = json!({"sidecars": [{"name": "x", "image": "mallory.example/miner"}]});
+    refused_by(
+        h.cluster.create_as(&trigger, pod_default("ml", sidecar)),
+        own,
+    );
+    refused_by(
+        h.cluster
+            .create_as(&trigger, pod_default("profile-alice", json!({}))),
+        own,
+    );
+    h.cluster
+        .create_as(&trigger, pod_default("ml", json!({"desc": "a default"})))
+        .expect("a team default of its shape, in its territory");
+    refused_by(
+        h.cluster
+            .update_as_user(&trigger, "PodDefault", Some("ml"), "stolen", |p| {
+                p["spec"]["desc"] = json!("changed");
+            }),
+        own,
+    );
+    refused_by(
+        h.cluster
+            .delete_as(&trigger, "PodDefault", Some("ml"), "stolen"),
+        own,
+    );
     // What its job needs is admitted: a contributor binding in a team namespace.
     h.cluster
         .create_as(&trigger, with_role("ml", "kubeflow-view", one))

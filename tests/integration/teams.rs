@@ -168,3 +168,157 @@ async fn a_namespace_the_function_does_not_grant_gets_no_role() {
         ["vision/default-editor=arn:aws:iam::111122223333:role/kf-team-vision"]
     );
 }
+
+/// The file the template packages.
+const DEFAULTS_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/deploy/team-defaults/team-defaults.yaml"
+);
+
+/// `Kind namespace/name` of each team default the cluster holds.
+fn defaults(h: &Harness) -> Vec<String> {
+    let mut found: Vec<String> = ["PodDefault", "LimitRange"]
+        .iter()
+        .flat_map(|kind| {
+            h.cluster.all(kind).into_iter().map(move |o| {
+                format!(
+                    "{kind} {}/{}",
+                    o["metadata"]["namespace"].as_str().unwrap_or(""),
+                    o["metadata"]["name"].as_str().unwrap_or("")
+                )
+            })
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The packaged defaults, made in `ml`.
+const ML_DEFAULTS: [&str; 2] = [
+    "LimitRange ml/team-limits",
+    "PodDefault ml/access-ml-pipeline",
+];
+
+/// `ml`'s LimitRange `team-limits`.
+fn team_limits(h: &Harness) -> serde_json::Value {
+    h.cluster
+        .get("LimitRange", Some("ml"), "team-limits")
+        .expect("team-limits in ml")
+}
+
+fn defaults_mark(h: &Harness, team: &str) -> Option<String> {
+    h.cluster.get("Namespace", None, team).and_then(|ns| {
+        ns["metadata"]["annotations"]["kubeflow-profile-manager/team-defaults"]
+            .as_str()
+            .map(str::to_owned)
+    })
+}
+
+#[tokio::test]
+async fn a_new_teams_defaults_are_made_once_and_left_as_the_team_changes_them() {
+    let h = Harness::start(Flavor::Current, &[("TEAM_DEFAULTS_FILE", DEFAULTS_FILE)]).await;
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    assert_eq!(defaults(&h), ML_DEFAULTS);
+    let limits = team_limits(&h);
+    assert_eq!(
+        limits["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "kubeflow-profile-manager"
+    );
+    assert_eq!(limits["spec"]["limits"][0]["default"]["cpu"], "1");
+    assert_eq!(defaults_mark(&h, "ml").as_deref(), Some("made"));
+    // The team edits one and deletes the other: neither is made again, nor changed back.
+    let mut edited = limits.clone();
+    edited["spec"]["limits"][0]["default"]["cpu"] = "2".into();
+    for server_set in [
+        "resourceVersion",
+        "uid",
+        "creationTimestamp",
+        "managedFields",
+    ] {
+        edited["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove(server_set);
+    }
+    h.cluster.replace(edited);
+    h.cluster
+        .delete("PodDefault", Some("ml"), "access-ml-pipeline");
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    h.sign_in("jane", "jane@corp.example", "[ml]")
+        .await
+        .unwrap();
+    assert_eq!(defaults(&h), ["LimitRange ml/team-limits"]);
+    let limits = team_limits(&h);
+    assert_eq!(limits["spec"]["limits"][0]["default"]["cpu"], "2");
+}
+
+#[tokio::test]
+async fn an_existing_team_gets_defaults_only_when_marked_due_and_an_object_there_is_left_alone() {
+    let h = Harness::start(Flavor::Current, &[]).await;
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    // Defaults declared later: ml is no new team.
+    let later = h
+        .another_container_with(&[("TEAM_DEFAULTS_FILE", DEFAULTS_FILE)])
+        .await;
+    let sign_in = async || {
+        later
+            .handle(&sign_in_event("rumesh", RUMESH, "[ml]"), None)
+            .await
+            .unwrap()
+    };
+    sign_in().await;
+    assert!(defaults(&h).is_empty(), "{:?}", defaults(&h));
+    assert_eq!(defaults_mark(&h, "ml"), None);
+    // The team has a LimitRange of that name; the break-glass group marks its defaults due.
+    h.cluster.seed(serde_json::json!({
+        "apiVersion": "v1", "kind": "LimitRange",
+        "metadata": {"name": "team-limits", "namespace": "ml"},
+        "spec": {"limits": [{"type": "Container", "max": {"cpu": "4"}}]},
+    }));
+    h.cluster.annotate(
+        "Namespace",
+        None,
+        "ml",
+        "kubeflow-profile-manager/team-defaults",
+        "due",
+    );
+    sign_in().await;
+    assert_eq!(defaults(&h), ML_DEFAULTS);
+    let limits = team_limits(&h);
+    assert_eq!(
+        limits["spec"]["limits"][0]["max"]["cpu"], "4",
+        "the one there is left as it is"
+    );
+    assert!(limits["metadata"]["labels"].is_null());
+    assert_eq!(defaults_mark(&h, "ml").as_deref(), Some("made"));
+}
+
+#[tokio::test]
+async fn a_defaults_file_the_api_server_would_refuse_stops_the_function_at_start() {
+    let dir = std::env::temp_dir().join(format!("kfpm-defaults-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("team-defaults.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: v1\nkind: LimitRange\nmetadata: {name: l}\nspec:\n  limits:\n    - {type: Container, default: {cpu: \"4\"}, max: {cpu: \"2\"}}\n",
+    )
+    .unwrap();
+    let h = Harness::start(Flavor::Current, &[]).await;
+    let Err(error) = h
+        .try_container_with(&[("TEAM_DEFAULTS_FILE", file.to_str().unwrap())])
+        .await
+    else {
+        panic!("started with a file the API server would refuse");
+    };
+    assert!(
+        error.contains("TEAM_DEFAULTS_FILE=") && error.contains("default is greater than max"),
+        "{error}"
+    );
+    let Err(missing) = h
+        .try_container_with(&[("TEAM_DEFAULTS_FILE", "/nowhere/team-defaults.yaml")])
+        .await
+    else {
+        panic!("started without its file");
+    };
+    assert!(missing.contains("/nowhere/team-defaults.yaml"), "{missing}");
+}

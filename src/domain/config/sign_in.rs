@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::env::{ConfigError, Env, invalid};
+use crate::domain::model::team_defaults::TeamDefaults;
 
 /// The user attribute holding the groups (the Python Lambda's `cognitoGroupField` too).
 pub const GROUPS_CLAIM: &str = "GROUPS_CLAIM";
@@ -48,6 +49,9 @@ pub const GROUP_PROFILE_QUOTA: &str = "GROUP_PROFILE_QUOTA";
 /// which `{namespace}` stands for the team's namespace (one role per team), or without it (one
 /// role for every team, told apart by the session's `kubernetes-namespace` tag); none by default.
 pub const TEAM_ROLE_ARN: &str = "TEAM_ROLE_ARN";
+/// The file of the objects created once in each new team namespace (read when the function
+/// starts); none by default.
+pub const TEAM_DEFAULTS_FILE: &str = "TEAM_DEFAULTS_FILE";
 /// Namespaces never bound, added to the built-in list; none by default.
 pub const PROTECTED_NAMESPACES: &str = "PROTECTED_NAMESPACES";
 /// The answer to Cognito is due within this.
@@ -89,6 +93,11 @@ pub struct SignInConfig {
     /// The team role's ARN, `{namespace}` standing for the team's namespace; `None`: teams get
     /// no AWS role from this function.
     pub team_role_arn: Option<String>,
+    /// `TEAM_DEFAULTS_FILE`: where the team defaults are, read when the function starts into
+    /// `team_defaults`.
+    pub team_defaults_file: Option<String>,
+    /// The objects created once in each new team namespace; none unless `TEAM_DEFAULTS_FILE`.
+    pub team_defaults: TeamDefaults,
     /// Lowercased, in addition to the built-in list.
     pub protected_namespaces: Vec<String>,
     pub time_budget: Duration,
@@ -143,6 +152,8 @@ impl SignInConfig {
                         "an IAM role ARN, {namespace} standing for the team's namespace: arn:aws:iam::111122223333:role/kf-team-{namespace}".into()
                     })
             }),
+            team_defaults_file: env.value(TEAM_DEFAULTS_FILE),
+            team_defaults: TeamDefaults::default(),
             protected_namespaces: env
                 .value(PROTECTED_NAMESPACES)
                 .unwrap_or_default()

@@ -89,6 +89,25 @@ pub struct ServiceRoleBinding {
     pub spec: Option<Value>,
 }
 
+/// Kubeflow's PodDefault (a team default): its `spec` carried whole, as the administrator's
+/// `TEAM_DEFAULTS_FILE` gives it (kubeflow/kubeflow v1.10.0 `components/admission-webhook/pkg/
+/// apis/settings/v1alpha1/poddefault_types.go`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PodDefault {
+    /// `apiVersion`, as written and as the API server answers.
+    #[serde(
+        rename = "apiVersion",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub api_version: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<Value>,
+}
+
 /// The `kube::Resource` of a struct above: its kind's group, version and plural, namespaced
 /// or not, as [`Kind`] says.
 macro_rules! custom_resource {
@@ -123,6 +142,11 @@ custom_resource!(Profile, Kind::Profile, kube::core::ClusterResourceScope);
 custom_resource!(
     AuthorizationPolicy,
     Kind::AuthorizationPolicy,
+    kube::core::NamespaceResourceScope
+);
+custom_resource!(
+    PodDefault,
+    Kind::PodDefault,
     kube::core::NamespaceResourceScope
 );
 custom_resource!(

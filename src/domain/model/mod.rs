@@ -9,4 +9,6 @@ pub mod metrics;
 pub mod names;
 pub mod objects;
 pub mod protected;
+pub mod quantity;
 pub mod quota;
+pub mod team_defaults;

@@ -48,14 +48,18 @@ pub enum Kind {
     ServiceRoleBinding,
     /// `coordination.k8s.io` Leases: the function's records of when people were last seen.
     Lease,
+    /// Kubeflow's `PodDefault` (admission webhook), a team default (`TEAM_DEFAULTS_FILE`).
+    PodDefault,
+    /// A core `LimitRange`, a team default (`TEAM_DEFAULTS_FILE`).
+    LimitRange,
 }
 
 impl Kind {
     /// API group ("" for the core group).
     pub fn group(self) -> &'static str {
         match self {
-            Kind::Namespace => "",
-            Kind::Profile => "kubeflow.org",
+            Kind::Namespace | Kind::LimitRange => "",
+            Kind::Profile | Kind::PodDefault => "kubeflow.org",
             Kind::RoleBinding => "rbac.authorization.k8s.io",
             Kind::AuthorizationPolicy => "security.istio.io",
             Kind::ServiceRoleBinding => "rbac.istio.io",
@@ -66,8 +70,9 @@ impl Kind {
     pub fn version(self) -> &'static str {
         match self {
             Kind::Namespace | Kind::Profile | Kind::RoleBinding | Kind::Lease => "v1",
+            Kind::LimitRange => "v1",
             Kind::AuthorizationPolicy => "v1beta1",
-            Kind::ServiceRoleBinding => "v1alpha1",
+            Kind::ServiceRoleBinding | Kind::PodDefault => "v1alpha1",
         }
     }
 
@@ -86,6 +91,8 @@ impl Kind {
             Kind::AuthorizationPolicy => "AuthorizationPolicy",
             Kind::ServiceRoleBinding => "ServiceRoleBinding",
             Kind::Lease => "Lease",
+            Kind::PodDefault => "PodDefault",
+            Kind::LimitRange => "LimitRange",
         }
     }
 
@@ -103,6 +110,8 @@ impl Kind {
             Kind::AuthorizationPolicy => "authorizationpolicies",
             Kind::ServiceRoleBinding => "servicerolebindings",
             Kind::Lease => "leases",
+            Kind::PodDefault => "poddefaults",
+            Kind::LimitRange => "limitranges",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The access report: every RoleBinding of the group Profiles' namespaces (who, which role as
 //! RBAC enforces it, whether this function manages it and its Istio twin is there, since when,
-//! last activity), and the personal Profiles of people inactive longer than `INACTIVE_DAYS`, as
+//! last activity, the team's AWS role and quota), and the personal Profiles of people inactive longer than `INACTIVE_DAYS`, as
 //! JSON or CSV, a page at a time. Pure.
 //!
 //! A page holds at most `limit` rows and [`MAX_ANSWER_BYTES`] of them, whatever the cluster
@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::model::activity::{Activity, rfc3339, seconds};
-use crate::domain::model::objects::Object;
+use crate::domain::model::objects::{Object, TEAM_ROLE_ANNOTATION};
 
 /// Rows a page holds unless the request says otherwise, and the most it may ask for.
 pub const DEFAULT_LIMIT: usize = 1000;
@@ -161,6 +161,34 @@ pub struct Access {
     pub granted_since: Option<String>,
     /// The person's last recorded activity (managed bindings).
     pub last_activity: Option<String>,
+    /// The namespace's AWS role, as its Profile records it (`TEAM_ROLE_ARN`).
+    pub team_role: Option<String>,
+    /// The namespace's quota (its Profile's `resourceQuotaSpec`, as JSON).
+    pub team_quota: Option<String>,
+}
+
+/// A team's AWS role (as its Profile records it) and its quota (`resourceQuotaSpec`, as JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TeamSetup {
+    pub aws_role: Option<String>,
+    pub quota: Option<String>,
+}
+
+impl TeamSetup {
+    /// What the team's Profile `profile` says.
+    pub fn of(profile: &Object) -> Self {
+        let quota = profile
+            .body
+            .pointer("/spec/resourceQuotaSpec")
+            .filter(|spec| spec.as_object().is_some_and(|fields| !fields.is_empty()))
+            .map(ToString::to_string);
+        TeamSetup {
+            aws_role: profile
+                .meta("annotations", TEAM_ROLE_ANNOTATION)
+                .map(str::to_owned),
+            quota,
+        }
+    }
 }
 
 /// A personal Profile of someone inactive longer than `INACTIVE_DAYS`: the sweep leaves it (the
@@ -232,6 +260,7 @@ pub fn subjects_of(binding: &Object) -> Vec<String> {
 pub fn access_row(
     cluster: &str,
     binding: &Object,
+    team: Option<&TeamSetup>,
     managed: Option<(&str, bool, Option<Activity>)>,
 ) -> Access {
     Access {
@@ -254,6 +283,8 @@ pub fn access_row(
             .and_then(|t| t.as_str())
             .map(str::to_owned),
         last_activity: managed.and_then(|(_, _, activity)| activity.map(|a| a.timestamp())),
+        team_role: team.and_then(|t| t.aws_role.clone()),
+        team_quota: team.and_then(|t| t.quota.clone()),
     }
 }
 
@@ -381,7 +412,7 @@ impl Page {
     }
 }
 
-const CSV_HEADER: &str = "kind,cluster,namespace,name,subjects,role,managed,sub,istio_twin,granted_since,last_activity,days_inactive";
+pub const CSV_HEADER: &str = "kind,cluster,namespace,name,subjects,role,managed,sub,istio_twin,granted_since,last_activity,days_inactive,team_role,team_quota";
 
 impl AccessReport {
     /// One CSV table (RFC 4180): an `access` row per binding, an `inactive-personal-profile`
@@ -409,6 +440,8 @@ impl AccessReport {
                 text(&access.granted_since),
                 text(&access.last_activity),
                 String::new(),
+                text(&access.team_role),
+                text(&access.team_quota),
             ]));
         }
         for profile in &self.inactive_personal_profiles {
@@ -425,6 +458,8 @@ impl AccessReport {
                 String::new(),
                 profile.last_activity.clone(),
                 profile.days_inactive.to_string(),
+                String::new(),
+                String::new(),
             ]));
         }
         lines.join("\r\n") + "\r\n"

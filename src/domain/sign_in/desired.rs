@@ -23,6 +23,7 @@ use crate::domain::model::objects::{
     Object, PROFILE_NAME_LABEL, USER_LABEL,
 };
 use crate::domain::model::protected::{Refusal, name_refusal};
+use crate::domain::model::team_defaults::{DEFAULTS_ANNOTATION, DEFAULTS_DUE};
 use crate::domain::sign_in::admission::{Identity, Mode};
 use crate::domain::sign_in::conventions::Conventions;
 
@@ -244,10 +245,15 @@ fn add_team(
         return None;
     }
     let owner = config.sign_in.group_profile_owner.as_str();
+    let mut annotations = string_map([("owner", owner), (GROUP_ANNOTATION, group)]);
+    // A namespace made now is a new team's: its defaults are due (made after the grant).
+    if !config.sign_in.team_defaults.is_empty() {
+        annotations.insert(DEFAULTS_ANNOTATION.to_owned(), DEFAULTS_DUE.to_owned());
+    }
     let namespace_object = Namespace {
         metadata: ObjectMeta {
             name: Some(namespace.clone()),
-            annotations: Some(string_map([("owner", owner), (GROUP_ANNOTATION, group)])),
+            annotations: Some(annotations),
             labels: Some(namespace_labels(&namespace, conventions)),
             ..ObjectMeta::default()
         },

@@ -11,4 +11,5 @@ pub mod metrics;
 pub mod pace;
 pub mod plan;
 pub mod summary;
+pub mod team_defaults;
 pub mod team_role;

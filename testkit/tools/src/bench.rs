@@ -14,9 +14,9 @@ use tokio::time::Instant;
 /// One sign-in: wall time, API requests, the bytes of their answers, and the function's CPU
 /// time (user + system).
 #[derive(Clone, Copy)]
-struct SignIn {
-    wall: Duration,
-    requests: usize,
+pub(crate) struct SignIn {
+    pub(crate) wall: Duration,
+    pub(crate) requests: usize,
     bytes: usize,
     cpu: Duration,
 }
@@ -35,16 +35,21 @@ pub fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// The team roles the fake EKS lets the function pass (the bench's `TEAM_ROLE_ARN`).
+const TEAM_ROLES_PASSED: &str = "arn:aws:iam::111122223333:role/kf-team-*";
+
 /// How one run is set up.
 #[derive(Clone, Copy)]
-struct Setup {
-    latency: Duration,
-    groups: usize,
+pub(crate) struct Setup {
+    pub(crate) latency: Duration,
+    pub(crate) groups: usize,
     /// Other teams' Profiles (and their namespaces) on the cluster.
-    others: usize,
+    pub(crate) others: usize,
     /// Run the function under a CPU quota of this many thousandths of a core (Lambda gives a
     /// function CPU in proportion to its memory: about 72 at 128 MB, 144 at 256 MB).
-    throttle: Option<u32>,
+    pub(crate) throttle: Option<u32>,
+    /// The function's settings beyond the stack's.
+    pub(crate) vars: &'static [(&'static str, &'static str)],
 }
 
 /// A cgroup v1 CPU quota on a process; removed when dropped.
@@ -90,14 +95,16 @@ fn seed_other_teams(stack: &LocalStack, count: usize) {
 
 /// One run of the sequence: cold start, a first sign-in in the cold container, another user's
 /// first sign-in in the warm container, and that user's repeat sign-in.
-struct Run {
+pub(crate) struct Run {
     init: Duration,
     cold_first: SignIn,
-    warm_first: SignIn,
+    pub(crate) warm_first: SignIn,
     repeat: SignIn,
     peak_rss_kib: u64,
     /// TLS connections the cold container opened for its first sign-in.
     connections: usize,
+    /// EKS calls of the first sign-in in the warm container (the team roles).
+    pub(crate) warm_first_eks_calls: usize,
 }
 
 fn event(user: &str, team: &str, groups: usize) -> String {
@@ -125,12 +132,13 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-async fn measure(binary: &Path, setup: Setup) -> Result<Run, String> {
+pub(crate) async fn measure(binary: &Path, setup: Setup) -> Result<Run, String> {
     let Setup {
         latency,
         groups,
         others,
         throttle,
+        vars,
     } = setup;
     let stack = LocalStack::start(FakeClusterConfig::new(ShiftedClock::default().clock())).await;
     // A cluster in use: one team's Profile, and the other teams asked for.
@@ -139,8 +147,9 @@ async fn measure(binary: &Path, setup: Setup) -> Result<Run, String> {
         .seed_profile("team-in-use", "alice@corp.example");
     seed_other_teams(&stack, others);
     stack.cluster.set_latency(latency);
+    stack.eks.allow_pass_role(TEAM_ROLES_PASSED);
     let started = Instant::now();
-    let function = stack.spawn_function(binary, &[], true);
+    let function = stack.spawn_function(binary, vars, true);
     let pid = function.id().ok_or("the function did not start")?;
     let _quota = match throttle {
         Some(per_mille) => Some(CpuQuota::limit(pid, per_mille)?),
@@ -182,7 +191,9 @@ async fn measure(binary: &Path, setup: Setup) -> Result<Run, String> {
     let cold_first = invoke(&event("jose", "A", groups)).await?;
     let connections = stack.cluster.connections().len();
     let second = event("rumesh", "B", groups);
+    let eks_before = stack.eks.calls();
     let warm_first = invoke(&second).await?;
+    let warm_first_eks_calls = stack.eks.calls() - eks_before;
     let repeat = invoke(&second).await?;
     let peak_rss_kib = peak_rss_kib(pid);
     drop(function);
@@ -193,6 +204,7 @@ async fn measure(binary: &Path, setup: Setup) -> Result<Run, String> {
         repeat,
         peak_rss_kib,
         connections,
+        warm_first_eks_calls,
     })
 }
 
@@ -259,6 +271,7 @@ pub async fn run(binary: PathBuf, latency_ms: u64, groups: &[usize]) -> Result<(
         latency.as_millis()
     );
     sign_in_table(&binary, latency, groups).await?;
+    crate::bench_teams::team_setup_table(&binary, latency).await?;
     other_teams_table(&binary, latency).await?;
     cpu_quota_table(&binary, latency).await;
     until_all_granted_list(&binary, latency).await;
@@ -279,17 +292,18 @@ pub async fn run(binary: PathBuf, latency_ms: u64, groups: &[usize]) -> Result<(
 }
 
 /// Milliseconds, to a tenth.
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
 /// `groups` sign-ins measured at `latency`, with no other team on the cluster.
-fn setup(latency: Duration, groups: usize) -> Setup {
+pub(crate) fn setup(latency: Duration, groups: usize) -> Setup {
     Setup {
         latency,
         groups,
         others: 0,
         throttle: None,
+        vars: &[],
     }
 }
 

@@ -14,6 +14,7 @@ use demo::demo;
 use options::{Options, parse, target_dir};
 
 mod bench;
+mod bench_teams;
 mod clusters;
 mod demo;
 mod offboarding;

@@ -64,6 +64,10 @@ fn a_managed_binding_says_whose_it_is_and_a_hand_made_one_who_it_names() {
             "kubeflow-edit",
             user("jane@corp.example"),
         ),
+        Some(&TeamSetup {
+            aws_role: Some("arn:aws:iam::111122223333:role/kf-team-ml".into()),
+            quota: Some(r#"{"hard":{"cpu":"32"}}"#.into()),
+        }),
         Some(("sub-j", true, Some(activity))),
     );
     assert_eq!(
@@ -82,6 +86,14 @@ fn a_managed_binding_says_whose_it_is_and_a_hand_made_one_who_it_names() {
         managed.granted_since.as_deref(),
         Some("2026-01-02T03:04:05Z")
     );
+    assert_eq!(
+        (managed.team_role.as_deref(), managed.team_quota.as_deref()),
+        (
+            Some("arn:aws:iam::111122223333:role/kf-team-ml"),
+            Some(r#"{"hard":{"cpu":"32"}}"#)
+        ),
+        "each row says its team's role and quota"
+    );
     let by_hand = access_row(
         "kf",
         &binding(
@@ -91,6 +103,7 @@ fn a_managed_binding_says_whose_it_is_and_a_hand_made_one_who_it_names() {
             json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "auditors"},
                    {"kind": "ServiceAccount", "namespace": "ml", "name": "ci"}]),
         ),
+        None,
         None,
     );
     assert!(!by_hand.managed);
@@ -145,6 +158,7 @@ fn a_page_holds_its_limit_and_says_where_the_next_one_starts() {
         access_row(
             "kf",
             &binding("ml", name, "kubeflow-edit", user("a@b.c")),
+            None,
             None,
         )
     };
@@ -209,7 +223,7 @@ fn a_page_never_weighs_more_than_an_answer_may() {
     for i in 0..MAX_LIMIT {
         if !page.add_access(
             &cursor("ml", &format!("{i:05}")),
-            access_row("kf", &heavy, None),
+            access_row("kf", &heavy, None, None),
         ) {
             break;
         }
@@ -231,10 +245,18 @@ fn csv_is_one_table_quoted_and_safe_in_a_spreadsheet() {
     );
     page.add_access(
         &cursor("ml", "user-jane"),
-        access_row("kf", &jane, Some(("sub-j", true, None))),
+        access_row(
+            "kf",
+            &jane,
+            Some(&TeamSetup {
+                aws_role: Some("arn:aws:iam::111122223333:role/kf-team-ml".into()),
+                quota: Some(r#"{"hard":{"cpu":"32","memory":"64Gi"}}"#.into()),
+            }),
+            Some(("sub-j", true, None)),
+        ),
     );
     let evil = binding("ml", "x", "kubeflow-edit", user("=HYPERLINK(\"x\"),y"));
-    page.add_access(&cursor("ml", "x"), access_row("kf", &evil, None));
+    page.add_access(&cursor("ml", "x"), access_row("kf", &evil, None, None));
     let activity = Activity {
         at: NOW as i64 - 120 * DAY,
     };
@@ -256,7 +278,7 @@ fn csv_is_one_table_quoted_and_safe_in_a_spreadsheet() {
     assert_eq!(lines[0], CSV_HEADER);
     assert_eq!(
         lines[1],
-        "access,kf,ml,user-jane,jane@corp.example,edit,true,sub-j,true,2026-01-02T03:04:05Z,,"
+        r#"access,kf,ml,user-jane,jane@corp.example,edit,true,sub-j,true,2026-01-02T03:04:05Z,,,arn:aws:iam::111122223333:role/kf-team-ml,"{""hard"":{""cpu"":""32"",""memory"":""64Gi""}}""#
     );
     assert!(
         lines[2].starts_with("access,kf,ml,x,\"'=HYPERLINK(\"\"x\"\"),y\",edit,false,"),
@@ -265,7 +287,7 @@ fn csv_is_one_table_quoted_and_safe_in_a_spreadsheet() {
     );
     assert_eq!(
         lines[3],
-        "inactive-personal-profile,kf,profile-jane,profile-jane,jane@corp.example,admin,true,sub-j,,,2026-08-01T02:27:30Z,120"
+        "inactive-personal-profile,kf,profile-jane,profile-jane,jane@corp.example,admin,true,sub-j,,,2026-08-01T02:27:30Z,120,,"
     );
     assert_eq!(lines.len(), 5, "a line break ends the last row");
 }

@@ -40,9 +40,9 @@ use profile_controller::{reconcile_as_controller, schedule_profile_controller};
 use router::{Reply, handle};
 
 use crate::store::{
-    AUTHORIZATION_POLICIES, ApiError, CLUSTER_ROLES, LEASES, NAMESPACES, PROFILES, Page,
-    ROLEBINDINGS, Resource, SERVICE_ROLE_BINDINGS, Store, Target, VALIDATING_ADMISSION_POLICIES,
-    VALIDATING_ADMISSION_POLICY_BINDINGS,
+    AUTHORIZATION_POLICIES, ApiError, CLUSTER_ROLES, LEASES, LIMITRANGES, NAMESPACES, PODDEFAULTS,
+    PROFILES, Page, ROLEBINDINGS, Resource, SERVICE_ROLE_BINDINGS, Store, Target,
+    VALIDATING_ADMISSION_POLICIES, VALIDATING_ADMISSION_POLICY_BINDINGS,
 };
 use crate::tls::cluster_tls;
 
@@ -462,14 +462,17 @@ impl FakeCluster {
 }
 
 /// Every resource the fake knows, in the order discovery lists them.
-const RESOURCES: [Resource; 9] = [
+const RESOURCES: [Resource; 11] = [
     NAMESPACES,
+    LIMITRANGES,
     ROLEBINDINGS,
     CLUSTER_ROLES,
     LEASES,
     VALIDATING_ADMISSION_POLICIES,
     VALIDATING_ADMISSION_POLICY_BINDINGS,
     PROFILES,
+    // Next to PROFILES: discovery's `/apis` merges only adjacent entries of one group.
+    PODDEFAULTS,
     AUTHORIZATION_POLICIES,
     SERVICE_ROLE_BINDINGS,
 ];

@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 mod apply;
+mod defaults;
+mod quantity;
 mod selection;
 mod storage;
 mod validation;
@@ -109,6 +111,33 @@ pub const LEASES: Resource = Resource {
     plural: "leases",
     singular: "lease",
     kind: "Lease",
+    namespaced: true,
+    names: NameRule::Subdomain,
+    builtin: true,
+};
+
+/// Kubeflow `kubeflow.org/v1alpha1` PodDefaults, a CRD (kubeflow/manifests v1.10.2
+/// `applications/admission-webhook/upstream/base/crd.yaml`: `scope: Namespaced`, plural
+/// `poddefaults`); validated against its schema in `defaults.rs`.
+pub const PODDEFAULTS: Resource = Resource {
+    group: "kubeflow.org",
+    versions: &["v1alpha1"],
+    plural: "poddefaults",
+    singular: "poddefault",
+    kind: "PodDefault",
+    namespaced: true,
+    names: NameRule::Subdomain,
+    builtin: false,
+};
+
+/// Core `v1` LimitRanges (kubernetes/api v0.33.0 `core/v1/types.go`; names are DNS subdomains,
+/// `ValidateLimitRangeName`); decoded, defaulted and validated in `defaults.rs`.
+pub const LIMITRANGES: Resource = Resource {
+    group: "",
+    versions: &["v1"],
+    plural: "limitranges",
+    singular: "limitrange",
+    kind: "LimitRange",
     namespaced: true,
     names: NameRule::Subdomain,
     builtin: true,

@@ -38,6 +38,76 @@ pub(super) fn is_qualified_key(key: &str) -> bool {
     }
 }
 
+/// kubernetes/apimachinery v0.33.0 `pkg/util/validation/validation.go` `RegexError`.
+fn regex_error(message: &str, regex: &str, examples: &[&str]) -> String {
+    let examples: Vec<String> = examples.iter().map(|e| format!("'{e}', ")).collect();
+    let examples = examples.join(" or ");
+    format!("{message} (e.g. {examples}regex used for validation is '{regex}')")
+}
+
+/// `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$` (no length limit).
+fn matches_subdomain(text: &str) -> bool {
+    text.split('.').all(|label| {
+        let b = label.as_bytes();
+        let end = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        b.first().is_some_and(end)
+            && b.last().is_some_and(end)
+            && b.iter().all(|c| end(c) || *c == b'-')
+    })
+}
+
+/// `^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$` (no length limit).
+fn matches_qualified(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.first().is_some_and(u8::is_ascii_alphanumeric)
+        && b.last().is_some_and(u8::is_ascii_alphanumeric)
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+/// kubernetes/apimachinery v0.33.0 `pkg/util/validation/validation.go` `IsQualifiedName`,
+/// with its messages.
+pub(super) fn qualified_name_errors(value: &str) -> Vec<String> {
+    const FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
+    const MSG: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+    const DNS_FMT: &str = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+    const DNS_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
+    let name_regex = regex_error(MSG, FMT, &["MyName", "my.name", "123-abc"]);
+    let mut errors = Vec::new();
+    let parts: Vec<&str> = value.split('/').collect();
+    let name = match parts[..] {
+        [name] => name,
+        [prefix, name] => {
+            if prefix.is_empty() {
+                errors.push("prefix part must be non-empty".to_owned());
+            } else {
+                if prefix.len() > 253 {
+                    errors.push("prefix part must be no more than 253 characters".to_owned());
+                }
+                if !matches_subdomain(prefix) {
+                    let regex = regex_error(DNS_MSG, DNS_FMT, &["example.com"]);
+                    errors.push(format!("prefix part {regex}"));
+                }
+            }
+            name
+        }
+        _ => {
+            let example =
+                "with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')";
+            return vec![format!("a qualified name {name_regex} {example}")];
+        }
+    };
+    if name.is_empty() {
+        errors.push("name part must be non-empty".to_owned());
+    } else if name.len() > 63 {
+        errors.push("name part must be no more than 63 characters".to_owned());
+    }
+    if !matches_qualified(name) {
+        errors.push(format!("name part {name_regex}"));
+    }
+    errors
+}
+
 pub(super) fn validate_name(resource: &Resource, name: &str) -> Result<(), String> {
     let ok = match resource.names {
         NameRule::Label => is_dns_label(name),
@@ -140,6 +210,8 @@ pub(super) fn validate_kind(resource: &Resource, body: &Value) -> Vec<String> {
             }
         }
         "Lease" => causes.extend(lease_causes(body)),
+        "PodDefault" => causes.extend(super::defaults::pod_default_causes(body)),
+        "LimitRange" => causes.extend(super::defaults::limit_range_causes(body)),
         "ServiceRoleBinding" if text("/spec/roleRef/name").is_empty() => {
             causes.push("spec.roleRef.name: Required value".into());
         }
@@ -235,6 +307,10 @@ impl Store {
                     body["apiVersion"], resource.kind
                 ),
             ));
+        }
+        // Decoding into the built-in type comes first (400 when it fails).
+        if let Some(error) = super::defaults::decode_error(resource, body) {
+            return Err(error);
         }
         let body_name = body
             .pointer("/metadata/name")
