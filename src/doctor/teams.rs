@@ -5,6 +5,7 @@
 
 use crate::app::App;
 use crate::app::clusters::ClusterSession;
+use crate::domain::config::TeamRoleVia;
 use crate::domain::doctor::Finding;
 use crate::domain::model::objects::Object;
 use crate::domain::model::quota::{TeamQuota, team_quota};
@@ -20,7 +21,7 @@ const CHECK: &str = "teams";
 impl App {
     /// Whether the cluster can give pods their team's role, when `TEAM_ROLE_ARN` is set.
     pub(super) async fn agent_finding(&self, cluster: &ClusterSession) -> Option<Finding> {
-        self.config.sign_in.team_role_arn.as_ref()?;
+        self.config.sign_in.pod_identity_role()?;
         Some(
             match agent_installed(cluster.eks(), &cluster.target.name).await {
                 Ok(true) => Finding::ok(
@@ -48,7 +49,13 @@ impl App {
         let checks = planned.plan.groups.iter().map(|group| async move {
             let mut found = Vec::new();
             let profile = planned.observed.profiles.get(&group.namespace);
-            if let Some(template) = &self.config.sign_in.team_role_arn {
+            if let (Some(template), TeamRoleVia::Irsa) = (
+                &self.config.sign_in.team_role_arn,
+                self.config.sign_in.team_role_via,
+            ) {
+                found.push(irsa_finding(profile, &group.namespace, template));
+            }
+            if let Some(template) = self.config.sign_in.pod_identity_role() {
                 let role = team_role(template, &group.namespace);
                 found.push(
                     match has_association(cluster.eks(), &cluster.target.name, &group.namespace)
@@ -125,4 +132,30 @@ fn defaults_state(namespace: Option<&Object>, names: &[String]) -> String {
             "gets no defaults: its namespace was not made by this function with them ({names})"
         ),
     }
+}
+
+/// What a team gets of its role through IRSA: its Profile's `AwsIamForServiceAccount` plugin,
+/// set only when the function creates the Profile.
+fn irsa_finding(profile: Option<&Object>, namespace: &str, template: &str) -> Finding {
+    let role = team_role(template, namespace);
+    let plugin = profile.and_then(|p| {
+        p.body
+            .pointer("/spec/plugins")?
+            .as_array()?
+            .iter()
+            .find(|plugin| plugin["kind"] == "AwsIamForServiceAccount")
+            .and_then(|plugin| plugin.pointer("/spec/awsIamRole")?.as_str())
+    });
+    let detail = match (profile, plugin) {
+        (None, _) => format!(
+            "team {namespace}: its Profile, made at its first member's sign-in, gets {role} through IRSA (AwsIamForServiceAccount, annotateOnly)"
+        ),
+        (Some(_), Some(plugin)) => format!(
+            "team {namespace}: its Profile gives {plugin} through IRSA (its default-editor's eks.amazonaws.com/role-arn)"
+        ),
+        (Some(_), None) => format!(
+            "team {namespace}: its Profile has no AwsIamForServiceAccount plugin (made before TEAM_ROLE_VIA=irsa, or by someone else): the function never changes a Profile's plugins; add it by hand"
+        ),
+    };
+    Finding::ok(CHECK, detail)
 }

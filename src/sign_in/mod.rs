@@ -282,7 +282,7 @@ impl App {
             &planned.plan,
             &planned.observed,
             planned.desired.mode,
-            self.config.sign_in.team_role_arn.as_deref(),
+            self.config.sign_in.pod_identity_role(),
             &summary.granted,
         );
         for due in would {

@@ -31,7 +31,7 @@ impl App {
             &planned.plan,
             &planned.observed,
             planned.desired.mode,
-            self.config.sign_in.team_role_arn.as_deref(),
+            self.config.sign_in.pod_identity_role(),
             &summary.granted,
         );
         let defaults = &self.config.sign_in.team_defaults;

@@ -752,6 +752,7 @@ fn every_setting_is_a_parameter_with_the_codes_default() {
         config::USER_PROFILE_QUOTA,
         config::GROUP_PROFILE_QUOTA,
         config::TEAM_ROLE_ARN,
+        config::TEAM_ROLE_VIA,
         config::ISTIO_AUTHZ,
         config::PROTECTED_NAMESPACES,
         config::REMOVE_LEGACY_BINDINGS,

@@ -1,7 +1,7 @@
 //! A team namespace ready to work in: its `default-editor` given the team's IAM role through
 //! EKS Pod Identity (the fake EKS serves the associations as the EKS API does).
 
-use crate::harness::{Harness, granted};
+use crate::harness::{Harness, granted, seed_team};
 use kfpm_fakes::apiserver::Flavor;
 use kfpm_fakes::events::sign_in_event;
 
@@ -321,4 +321,59 @@ async fn a_defaults_file_the_api_server_would_refuse_stops_the_function_at_start
         panic!("started without its file");
     };
     assert!(missing.contains("/nowhere/team-defaults.yaml"), "{missing}");
+}
+
+#[tokio::test]
+async fn with_irsa_a_new_teams_profile_carries_the_plugin_and_eks_is_asked_nothing() {
+    let h = Harness::start(
+        Flavor::Current,
+        &[("TEAM_ROLE_ARN", TEMPLATE), ("TEAM_ROLE_VIA", "irsa")],
+    )
+    .await;
+    h.eks.allow_pass_role(PASSABLE);
+    // A team made before: its Profile's plugins are never changed.
+    seed_team(&h.cluster, "vision");
+    let outcome = h.sign_in("rumesh", RUMESH, "[ml, vision]").await.unwrap();
+    assert_eq!(granted(&outcome), ["ml", "vision"]);
+    h.settle().await;
+    let plugins =
+        |team: &str| h.cluster.get("Profile", None, team).unwrap()["spec"]["plugins"].clone();
+    // kubeflow/kubeflow v1.10.0 plugin_iam.go: kind AwsIamForServiceAccount, spec awsIamRole
+    // and annotateOnly.
+    assert_eq!(
+        plugins("ml"),
+        serde_json::json!([{"kind": "AwsIamForServiceAccount",
+            "spec": {"awsIamRole": "arn:aws:iam::111122223333:role/kf-team-ml", "annotateOnly": true}}])
+    );
+    assert!(plugins("vision").is_null(), "{}", plugins("vision"));
+    assert_eq!(
+        h.eks.calls(),
+        1,
+        "DescribeCluster only: IRSA is the profile controller's"
+    );
+    assert!(associations(&h).is_empty());
+    let doctor = r#"{"kubeflow-profile-manager": "doctor", "email": "rumesh@corp.example",
+                    "groups": ["ml", "vision"], "userName": "rumesh"}"#;
+    let kubeflow_profile_manager::Answer::Doctor(report) =
+        h.app.invoke(doctor, None).await.unwrap()
+    else {
+        panic!("a doctor's report");
+    };
+    let teams: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.check == "teams")
+        .map(|f| f.detail.as_str())
+        .collect();
+    assert!(teams.contains(&"team ml: its Profile gives arn:aws:iam::111122223333:role/kf-team-ml through IRSA (its default-editor's eks.amazonaws.com/role-arn)"), "{teams:?}");
+    assert!(
+        teams.iter().any(
+            |t| t.starts_with("team vision: its Profile has no AwsIamForServiceAccount plugin")
+        ),
+        "{teams:?}"
+    );
+    assert!(
+        !teams.iter().any(|t| t.contains("eks-pod-identity-agent")),
+        "no Pod Identity Agent needed: {teams:?}"
+    );
 }

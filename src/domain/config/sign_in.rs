@@ -49,6 +49,9 @@ pub const GROUP_PROFILE_QUOTA: &str = "GROUP_PROFILE_QUOTA";
 /// which `{namespace}` stands for the team's namespace (one role per team), or without it (one
 /// role for every team, told apart by the session's `kubernetes-namespace` tag); none by default.
 pub const TEAM_ROLE_ARN: &str = "TEAM_ROLE_ARN";
+/// How a team namespace's `default-editor` gets `TEAM_ROLE_ARN`: `pod-identity` (an EKS Pod
+/// Identity association) or `irsa` (its Profile's `AwsIamForServiceAccount` plugin).
+pub const TEAM_ROLE_VIA: &str = "TEAM_ROLE_VIA";
 /// The file of the objects created once in each new team namespace (read when the function
 /// starts); none by default.
 pub const TEAM_DEFAULTS_FILE: &str = "TEAM_DEFAULTS_FILE";
@@ -93,6 +96,8 @@ pub struct SignInConfig {
     /// The team role's ARN, `{namespace}` standing for the team's namespace; `None`: teams get
     /// no AWS role from this function.
     pub team_role_arn: Option<String>,
+    /// How teams get `team_role_arn`.
+    pub team_role_via: TeamRoleVia,
     /// `TEAM_DEFAULTS_FILE`: where the team defaults are, read when the function starts into
     /// `team_defaults`.
     pub team_defaults_file: Option<String>,
@@ -152,6 +157,14 @@ impl SignInConfig {
                         "an IAM role ARN, {namespace} standing for the team's namespace: arn:aws:iam::111122223333:role/kf-team-{namespace}".into()
                     })
             }),
+            team_role_via: env.choice(
+                TEAM_ROLE_VIA,
+                &[
+                    ("pod-identity", TeamRoleVia::PodIdentity),
+                    ("irsa", TeamRoleVia::Irsa),
+                ],
+                TeamRoleVia::PodIdentity,
+            ),
             team_defaults_file: env.value(TEAM_DEFAULTS_FILE),
             team_defaults: TeamDefaults::default(),
             protected_namespaces: env
@@ -194,6 +207,13 @@ impl SignInConfig {
             .unwrap_or((group, self.user_role))
     }
 
+    /// `TEAM_ROLE_ARN` when teams get it through EKS Pod Identity (not IRSA).
+    pub fn pod_identity_role(&self) -> Option<&str> {
+        self.team_role_arn
+            .as_deref()
+            .filter(|_| self.team_role_via == TeamRoleVia::PodIdentity)
+    }
+
     /// Every role a sign-in may bind: `USER_ROLE` and the suffixes' (admin only when allowed).
     pub fn roles(&self) -> Vec<Role> {
         let mut roles: Vec<Role> = std::iter::once(self.user_role)
@@ -204,6 +224,16 @@ impl SignInConfig {
         roles.dedup();
         roles
     }
+}
+
+/// How a team namespace's `default-editor` gets the team role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamRoleVia {
+    /// An EKS Pod Identity association, asked for at the team's first sign-in.
+    PodIdentity,
+    /// IRSA: the team Profile's `AwsIamForServiceAccount` plugin with `annotateOnly`, set when
+    /// the function creates the Profile; the profile controller annotates the ServiceAccount.
+    Irsa,
 }
 
 /// `GROUP_PREFIX` or `ALLOW_ALL_GROUPS=true`: exactly one.

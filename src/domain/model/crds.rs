@@ -42,6 +42,11 @@ pub struct ProfileSpec {
     /// A Kubernetes `ResourceQuotaSpec`, as `USER_PROFILE_QUOTA` gives it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_quota_spec: Option<Value>,
+    /// The plugins of a team Profile this function creates: with `TEAM_ROLE_VIA=irsa`, its
+    /// `AwsIamForServiceAccount` (kubeflow/kubeflow v1.10.0 `components/profile-controller/
+    /// controllers/plugin_iam.go`: `awsIamRole`, `annotateOnly`). Never written afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugins: Option<Vec<Value>>,
 }
 
 /// The Profile's owner: an RBAC subject (`kind: User`, `name`: the Kubeflow user id).

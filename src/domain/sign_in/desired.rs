@@ -9,7 +9,7 @@ use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use serde_json::{Value, json};
 
-use crate::domain::config::{Config, Role, SignInConfig};
+use crate::domain::config::{Config, Role, SignInConfig, TeamRoleVia};
 use crate::domain::model::crds::{
     AuthorizationPolicy, Profile, ProfileOwner, ProfileSpec, ServiceRoleBinding,
 };
@@ -26,6 +26,7 @@ use crate::domain::model::protected::{Refusal, name_refusal};
 use crate::domain::model::team_defaults::{DEFAULTS_ANNOTATION, DEFAULTS_DUE};
 use crate::domain::sign_in::admission::{Identity, Mode};
 use crate::domain::sign_in::conventions::Conventions;
+use crate::domain::sign_in::team_role::team_role;
 
 /// A group this user is to have access to, before the cluster has been consulted.
 #[derive(Debug, Clone, PartialEq)]
@@ -262,12 +263,15 @@ fn add_team(
     groups.push(GroupAccess {
         group: group.to_owned(),
         role,
-        profile: profile(
-            &namespace,
-            owner,
-            config.sign_in.group_profile_quota.clone(),
-            [],
-            [(GROUP_ANNOTATION, group)],
+        profile: with_plugins(
+            profile(
+                &namespace,
+                owner,
+                config.sign_in.group_profile_quota.clone(),
+                [],
+                [(GROUP_ANNOTATION, group)],
+            ),
+            team_plugins(&namespace, &config.sign_in),
         ),
         namespace_object: Object::typed(Kind::Namespace, None, &namespace, &namespace_object),
         bindings: bindings(role),
@@ -349,9 +353,33 @@ fn profile<'a>(
                 name: owner.to_owned(),
             }),
             resource_quota_spec: quota,
+            plugins: None,
         }),
     };
     Object::typed(Kind::Profile, None, name, &profile)
+}
+
+/// The plugins of the team Profile of `namespace`: with `TEAM_ROLE_VIA=irsa`, the team role
+/// as the profile controller's `AwsIamForServiceAccount` plugin, `annotateOnly` (it annotates
+/// the namespace's `default-editor` with `eks.amazonaws.com/role-arn` and leaves the role's
+/// trust policy alone: kubeflow/kubeflow v1.10.0 `components/profile-controller/controllers/
+/// plugin_iam.go`, `ApplyPlugin`, `isAnnotateOnly`).
+fn team_plugins(namespace: &str, config: &SignInConfig) -> Vec<Value> {
+    match (&config.team_role_arn, config.team_role_via) {
+        (Some(template), TeamRoleVia::Irsa) => vec![json!({
+            "kind": "AwsIamForServiceAccount",
+            "spec": {"awsIamRole": team_role(template, namespace), "annotateOnly": true},
+        })],
+        _ => Vec::new(),
+    }
+}
+
+/// `profile` with `plugins`, when there are any.
+fn with_plugins(mut profile: Object, plugins: Vec<Value>) -> Object {
+    if !plugins.is_empty() {
+        profile.body["spec"]["plugins"] = Value::Array(plugins);
+    }
+    profile
 }
 
 /// The RoleBinding of `email` with ClusterRole `kubeflow-<role>` in `namespace`, then one Istio

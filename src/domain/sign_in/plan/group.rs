@@ -250,12 +250,14 @@ pub(super) fn order_role_changes(
     }
 }
 
-/// `profile` without its quota: the relabelling of an old Profile applies its labels, never a
-/// quota (that is [`quota::update`]'s, only where no one else set one).
+/// `profile` without its quota and plugins: the relabelling of an old Profile applies its
+/// labels, never a quota (that is [`quota::update`]'s, only where no one else set one) nor a
+/// plugin (set only when the function creates a Profile).
 fn without_quota(profile: &Object) -> Object {
     let mut relabel = profile.clone();
     if let Some(spec) = relabel.body.get_mut("spec").and_then(|s| s.as_object_mut()) {
         spec.remove("resourceQuotaSpec");
+        spec.remove("plugins");
     }
     relabel
 }
