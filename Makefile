@@ -141,8 +141,8 @@ deploy: $(VENV)/bin/sam $(VENV)/bin/cargo-lambda ## Check, sam build, sam deploy
 rbac: ## Print deploy/rbac.yaml for STACK's KubernetesGroup (or GROUP=...; ADMIN=true adds rbac-admin.yaml): make -s rbac | kubectl apply -f -
 	@python3 scripts/rbac.py $(if $(GROUP),--group "$(GROUP)",--stack "$(STACK)") $(if $(filter true,$(ADMIN)),--admin)
 
-admission: ## Print deploy/admission.yaml (Kubernetes 1.30+) with STACK's settings (or GROUP=...; BREAK_GLASS=group): make -s admission | kubectl apply -f -
-	@python3 scripts/rbac.py --admission $(if $(GROUP),--group "$(GROUP)",--stack "$(STACK)") $(if $(filter true,$(ADMIN)),--admin) $(if $(BREAK_GLASS),--break-glass "$(BREAK_GLASS)")
+admission: ## Print deploy/admission.yaml (Kubernetes 1.30+) with STACK's settings (or GROUP=...; BREAK_GLASS=group; TEAM_DEFAULTS=file; IRSA_ROLE=arn): make -s admission | kubectl apply -f -
+	@$(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,python3) scripts/rbac.py --admission $(if $(GROUP),--group "$(GROUP)",--stack "$(STACK)") $(if $(filter true,$(ADMIN)),--admin) $(if $(BREAK_GLASS),--break-glass "$(BREAK_GLASS)") $(if $(TEAM_DEFAULTS),--team-defaults "$(TEAM_DEFAULTS)") $(if $(IRSA_ROLE),--irsa-role "$(IRSA_ROLE)")
 
 doctor: ## Ask the deployed FUNCTION's doctor (AWS CLI): cluster, token, permissions; preview DOCTOR_EMAIL's sign-in with DOCTOR_GROUPS; then make pool-check
 	@test -n "$(FUNCTION)" || { echo "make doctor FUNCTION=<deployed function name> [DOCTOR_EMAIL=you@corp.example DOCTOR_GROUPS=KF-A,KF-B]"; exit 2; }

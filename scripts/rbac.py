@@ -14,6 +14,7 @@ Exit codes: 0 printed, 1 the AWS CLI failed, 2 refused (bad group, no such stack
 """
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -91,6 +92,53 @@ def render_admission(manifest, group, owner, admin, protected, break_glass):
     return manifest
 
 
+# The team defaults and the IRSA role as deploy/admission.yaml writes them (none).
+DEFAULTS_AS_WRITTEN = 'name: defaults\n      expression: "{}"'
+IRSA_ROLE_AS_WRITTEN = 'name: irsaRole\n      expression: "[]"'
+PACKAGED_DEFAULTS = "deploy/team-defaults/team-defaults.yaml"
+
+
+def read_team_defaults(path):
+    """The objects of a TEAM_DEFAULTS_FILE (YAML documents, or one JSON list)."""
+    try:
+        import yaml
+    except ImportError:
+        raise ValueError("reading the team defaults needs PyYAML: pip install pyyaml, "
+                         "or run it with the tools' Python (.tools/venv/bin/python, make tools)")
+    with open(path, encoding="utf-8") as text:
+        objects = []
+        for document in yaml.safe_load_all(text):
+            if isinstance(document, list):
+                objects.extend(document)
+            elif document is not None:
+                objects.append(document)
+    return objects
+
+
+def render_team_setup(manifest, defaults, irsa_role):
+    """`manifest` with the team defaults' specs by Kind/name (a JSON object, which is a CEL map
+    literal, in a YAML single-quoted string) and the IRSA role's text around {namespace}. Pure."""
+    for default in (DEFAULTS_AS_WRITTEN, IRSA_ROLE_AS_WRITTEN):
+        if default not in manifest:
+            raise ValueError("deploy/admission.yaml no longer writes its team settings as expected")
+    if defaults:
+        by_name = {f"{o.get('kind', '')}/{(o.get('metadata') or {}).get('name', '')}": o.get("spec")
+                   for o in defaults}
+        literal = json.dumps(by_name, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        manifest = manifest.replace(
+            DEFAULTS_AS_WRITTEN,
+            "name: defaults\n      expression: '" + literal.replace("'", "''") + "'")
+    if irsa_role:
+        prefix, _, suffix = irsa_role.partition("{namespace}")
+        for part in (prefix, suffix):
+            if part and not PLAIN.match(part):
+                raise ValueError(f"TeamRoleArn {irsa_role!r} cannot be written into the policies")
+        manifest = manifest.replace(
+            IRSA_ROLE_AS_WRITTEN,
+            f"name: irsaRole\n      expression: \"['{prefix}', '{suffix}']\"")
+    return manifest
+
+
 def stack_parameters(stack):
     """The stack's parameters, as a dict."""
     found = aws_cli.describe_stack(stack, aws_cli.require("rbac"))
@@ -125,6 +173,10 @@ def main():
                         help="print deploy/admission.yaml instead, with the stack's settings")
     parser.add_argument("--break-glass", default=DEFAULT_BREAK_GLASS,
                         help=f"with --admission: the group that may write the function's objects (default {DEFAULT_BREAK_GLASS})")
+    parser.add_argument("--team-defaults",
+                        help=f"with --admission: the stack's TEAM_DEFAULTS_FILE (with --stack and TeamDefaults=true, {PACKAGED_DEFAULTS})")
+    parser.add_argument("--irsa-role",
+                        help="with --admission: the stack's TeamRoleArn when TeamRoleVia=irsa (read from --stack)")
     args = parser.parse_args()
     group = stack_group(args.stack) if args.stack else (args.group or DEFAULT_GROUP)
     if args.admission:
@@ -132,11 +184,17 @@ def main():
         owner = parameters.get("GroupProfileOwner") or "admin@kubeflow.com"
         admin = args.admin or parameters.get("AllowAdminRole") == "true"
         protected = [n.strip().lower() for n in parameters.get("ProtectedNamespaces", "").split(",") if n.strip()]
+        defaults_file = args.team_defaults or (
+            os.path.join(ROOT, PACKAGED_DEFAULTS) if parameters.get("TeamDefaults") == "true" else None)
+        irsa_role = args.irsa_role or (
+            parameters.get("TeamRoleArn") if parameters.get("TeamRoleVia") == "irsa" else None)
         with open(os.path.join(ROOT, "deploy/admission.yaml"), encoding="utf-8") as manifest:
             try:
-                sys.stdout.write(render_admission(manifest.read(), group, owner, admin, protected,
-                                                  args.break_glass))
-            except ValueError as refused:
+                defaults = read_team_defaults(defaults_file) if defaults_file else []
+                rendered = render_admission(manifest.read(), group, owner, admin, protected,
+                                            args.break_glass)
+                sys.stdout.write(render_team_setup(rendered, defaults, irsa_role))
+            except (ValueError, OSError) as refused:
                 refuse(refused)
         return
     files = ["deploy/rbac.yaml"] + (["deploy/rbac-admin.yaml"] if args.admin else [])

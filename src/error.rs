@@ -208,6 +208,10 @@ pub struct SignInFailed;
 pub enum InvocationFailed {
     #[error(transparent)]
     SignIn(#[from] SignInFailed),
+    /// The sign-in gate refused the person (`SIGN_IN_GATE`): the configured message, which
+    /// Cognito shows them.
+    #[error("{0}")]
+    Gated(String),
     /// The payload is not JSON at all (Lambda's Invoke API accepts only JSON; a local emulator
     /// may send anything).
     #[error(

@@ -9,12 +9,15 @@ use crate::domain::offboarding::access::{AccessReport, ReportFormat};
 use crate::domain::offboarding::sweep::SweepAnswer;
 use crate::domain::router::{Invocation, classify};
 use crate::error::{Error, InvocationFailed};
+use crate::sign_in::Outcome;
 
 /// What an invocation answers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
     /// The event, exactly as received.
     Unchanged,
+    /// The event with its response set: the vetted groups in the tokens (`TOKEN_GROUPS`).
+    Event(String),
     /// The doctor's report.
     Doctor(DoctorReport),
     /// What the sweep did.
@@ -50,10 +53,14 @@ impl App {
             return Err(InvocationFailed::WrongFunction(message));
         }
         match invocation {
-            Invocation::SignIn => {
-                self.handle(raw, remaining).await?;
-                Ok(Answer::Unchanged)
-            }
+            Invocation::SignIn => match self.handle(raw, remaining).await? {
+                Outcome::Gated => Err(InvocationFailed::Gated(
+                    self.config.token.gate.clone().unwrap_or_default(),
+                )),
+                outcome => Ok(self
+                    .token_answer(raw, &outcome)
+                    .map_or(Answer::Unchanged, Answer::Event)),
+            },
             Invocation::Doctor(request) => {
                 Ok(Answer::Doctor(self.doctor(&request, remaining).await))
             }

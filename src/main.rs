@@ -84,6 +84,10 @@ async fn run_runtime() -> Result<ExitCode, Error> {
         };
         Ok::<_, InvocationFailed>(match app.invoke(payload.get(), remaining).await? {
             Answer::Unchanged => Reply::Event(payload),
+            Answer::Event(event) => Reply::Event(
+                RawValue::from_string(event)
+                    .map_err(|e| InvocationFailed::MalformedEvent(e.to_string()))?,
+            ),
             Answer::Doctor(report) => Reply::Doctor(report),
             Answer::Sweep(summary) => Reply::Sweep(summary),
             Answer::Access(report) => Reply::Access(report),

@@ -118,14 +118,15 @@ impl App {
 /// What becomes of a team's defaults (`names`), by its namespace's mark.
 fn defaults_state(namespace: Option<&Object>, names: &[String]) -> String {
     let names = names.join(", ");
-    match namespace.map(|ns| ns.meta("annotations", DEFAULTS_ANNOTATION)) {
+    let mark = namespace.map(|ns| (ns.is_managed(), ns.meta("annotations", DEFAULTS_ANNOTATION)));
+    match mark {
         None => {
             format!("its namespace, made at its first member's sign-in, gets the defaults {names}")
         }
-        Some(Some(DEFAULTS_DUE)) => {
+        Some((true, Some(DEFAULTS_DUE))) => {
             format!("the defaults {names} are due: made at a member's next sign-in")
         }
-        Some(Some(DEFAULTS_MADE)) => {
+        Some((_, Some(DEFAULTS_MADE))) => {
             format!("the defaults {names} were made (each left as it is since)")
         }
         Some(_) => format!(

@@ -31,13 +31,15 @@ impl<'de> Deserialize<'de> for Payload {
     }
 }
 
-/// A failed sign-in is reported as `errorType: "SignInFailed"` with the fixed message; a
+/// A failed sign-in is reported as `errorType: "SignInFailed"` with the fixed message, one the
+/// gate refused as `SignInRefused` with the configured one; a
 /// payload that is not JSON as `MalformedEvent`; a refused command as `BadCommand` with what
 /// was wrong; the other function's job as `WrongFunction`.
 impl From<InvocationFailed> for Diagnostic {
     fn from(error: InvocationFailed) -> Self {
         let error_type = match &error {
             InvocationFailed::SignIn(_) => "SignInFailed",
+            InvocationFailed::Gated(_) => "SignInRefused",
             InvocationFailed::MalformedEvent(_) => "MalformedEvent",
             InvocationFailed::BadCommand(_) => "BadCommand",
             InvocationFailed::WrongFunction(_) => "WrongFunction",

@@ -4,6 +4,7 @@
 
 mod log;
 mod teams;
+mod token;
 
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use crate::domain::sign_in::conventions::{ClusterFacts, Conventions};
 use crate::domain::sign_in::desired::{DesiredState, desired_state};
 use crate::domain::sign_in::event::TokenEvent;
 use crate::domain::sign_in::metrics::SignInMetrics;
+use crate::domain::sign_in::metrics::gate_refusal_emf;
 use crate::domain::sign_in::pace::Pace;
 use crate::domain::sign_in::plan::{Observed, Plan, plan, profile_owner, record_activity};
 use crate::domain::sign_in::summary::{
@@ -27,6 +29,7 @@ use crate::domain::sign_in::summary::{
 };
 use crate::domain::sign_in::team_defaults::defaults_due;
 use crate::domain::sign_in::team_role::roles_due;
+use crate::domain::sign_in::token::gated;
 use crate::error::{Error, SignInFailed};
 use crate::kubernetes::execute::{execute, log_change};
 use crate::kubernetes::observe::observe;
@@ -49,6 +52,9 @@ pub enum Outcome {
     Synchronised(Vec<ClusterSignIn>),
     /// Provisioning failed and `FAIL_MODE=open` let the sign-in through.
     FailedOpen,
+    /// The gate refused the person (`SIGN_IN_GATE`): their groups admit no namespace. What
+    /// access they still had was removed first.
+    Gated,
 }
 
 /// What a sign-in did on one cluster.
@@ -87,6 +93,11 @@ impl App {
                     } else {
                         tracing::warn!(user = ?event.user_name, reason = %skip, "nothing provisioned");
                     }
+                    // A federated person with no usable identity admits no namespace either.
+                    let unusable = matches!(skip, Skip::Email(_) | Skip::NoUsableSub);
+                    if unusable && event.is_federated_sign_in() && self.gate_refuses() {
+                        return Ok(Outcome::Gated);
+                    }
                     return Ok(Outcome::Skipped(skip));
                 }
             },
@@ -96,6 +107,22 @@ impl App {
             }
         };
 
+        // A person the gate refuses is only taken out of what they still had, and not
+        // recorded as active.
+        let gate = gated(&identity, mode, &self.config)
+            && {
+                tracing::warn!(user = ?identity.email, groups = ?identity.groups, "sign-in refused by the gate: no group admits a namespace (SIGN_IN_GATE)");
+                self.gate_refuses()
+            };
+        let (identity, mode) = if gate {
+            let quiet = Identity {
+                signed_in: false,
+                ..identity
+            };
+            (quiet, Mode::RevokeOnly)
+        } else {
+            (identity, mode)
+        };
         let budget = Budget::new(Instant::now(), remaining, self.time_rule());
         // Every cluster at once, inside the one budget.
         let results = self
@@ -108,12 +135,27 @@ impl App {
             .filter(|(_, result)| result.is_err())
             .map(|(cluster, _)| self.config.clusters.fail_mode.of(&cluster.target));
         match verdict(failed_modes) {
+            _ if gate => Ok(Outcome::Gated),
             SignInVerdict::Synchronised => Ok(Outcome::Synchronised(
                 results.into_iter().filter_map(Result::ok).collect(),
             )),
             SignInVerdict::FailedOpen => Ok(Outcome::FailedOpen),
             SignInVerdict::FailedClosed => Err(SignInFailed),
         }
+    }
+
+    /// Whether a sign-in the gate would refuse is refused: counted, and refused unless
+    /// `DRY_RUN` (which only logs that it would be).
+    fn gate_refuses(&self) -> bool {
+        if self.config.token.gate.is_none() {
+            return false;
+        }
+        if self.config.dry_run {
+            tracing::info!(action = "would-refuse", "change");
+            return false;
+        }
+        emit_metrics(&gate_refusal_emf((self.clock)()));
+        true
     }
 
     /// A sign-in's use of Lambda's time: at most `TIME_BUDGET_MS`, and [`ANSWER_MARGIN`] before

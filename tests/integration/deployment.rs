@@ -753,6 +753,15 @@ fn every_setting_is_a_parameter_with_the_codes_default() {
         config::GROUP_PROFILE_QUOTA,
         config::TEAM_ROLE_ARN,
         config::TEAM_ROLE_VIA,
+        config::SIGN_IN_GATE,
+        config::SIGN_IN_GATE_MESSAGE,
+        config::PERSONAL_PROFILES,
+        config::EVERYONE_NAMESPACE,
+        config::EVERYONE_ROLE,
+        config::TOKEN_GROUPS,
+        config::TOKEN_GROUPS_CLAIMS,
+        config::TOKEN_GROUPS_IN_ACCESS_TOKEN,
+        config::SUPPRESS_GROUPS_ATTRIBUTE,
         config::ISTIO_AUTHZ,
         config::PROTECTED_NAMESPACES,
         config::REMOVE_LEGACY_BINDINGS,
@@ -1321,6 +1330,22 @@ fn make_admission_renders_the_stacks_settings_into_policies_the_fake_enforces() 
     let default_group =
         kfpm_fakes::apiserver::rbac::UserInfo::new("old", &["kubeflow-profile-manager"]);
     assert!(review(&default_group).is_err());
+    // A stack with team defaults and IRSA: exactly what the test kit enforces for it.
+    let file = "deploy/team-defaults/team-defaults.yaml";
+    let role = "arn:aws:iam::111122223333:role/kf-team-{namespace}";
+    let objects: Vec<serde_json::Value> =
+        serde_norway::Deserializer::from_str(&std::fs::read_to_string(file).unwrap())
+            .map(|document| serde_json::Value::deserialize(document).unwrap())
+            .collect();
+    let by_test_kit = kfpm_fakes::apiserver::admission::render_irsa_role(
+        &kfpm_fakes::apiserver::admission::render_team_defaults(&manifest, &objects),
+        role,
+    );
+    assert_eq!(
+        rendered(&["--team-defaults", file, "--irsa-role", role]),
+        by_test_kit
+    );
+    assert!(by_test_kit.contains("\"PodDefault/access-ml-pipeline\":{"));
     // A value that cannot be written into a CEL literal is refused, nothing printed.
     let output = std::process::Command::new("python3")
         .args(["scripts/rbac.py", "--admission", "--break-glass", "x'y"])

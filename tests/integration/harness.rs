@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use kfpm_fakes::ShiftedClock;
+use kfpm_fakes::apiserver::admission::Admission;
 use kfpm_fakes::apiserver::{FakeCluster, FakeClusterConfig, Flavor};
 use kfpm_fakes::eks::FakeEks;
 use kfpm_fakes::local::LocalStack;
@@ -15,6 +16,7 @@ use kubeflow_profile_manager::domain::config::Config;
 use kubeflow_profile_manager::domain::sign_in::summary::SignInSummary;
 use kubeflow_profile_manager::error::SignInFailed;
 use kubeflow_profile_manager::{App, Outcome};
+use serde::Deserialize;
 use serde_json::Value;
 
 pub const OWNER: &str = "admin@kubeflow.com";
@@ -49,6 +51,7 @@ impl Harness {
         let clock = ShiftedClock::default();
         let mut config = FakeClusterConfig::new(clock.clock());
         config.controller_delay = Duration::from_millis(100);
+        config.admission = rendered_admission(vars);
         adjust(&mut config);
         let stack = LocalStack::start(config).await;
         let (cluster, eks) = (&stack.cluster, &stack.eks);
@@ -161,6 +164,23 @@ impl Harness {
             .map(|r| format!("{} {} {}", r.method, r.path, r.status))
             .collect()
     }
+}
+
+/// The admission policies as `make admission` renders them for a stack of these settings: its
+/// team defaults (`TEAM_DEFAULTS_FILE`) and its IRSA team role (`TEAM_ROLE_VIA=irsa`).
+pub fn rendered_admission(vars: &[(&str, &str)]) -> Option<Admission> {
+    let var = |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+    let defaults: Vec<Value> = var("TEAM_DEFAULTS_FILE")
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .map(|text| {
+            serde_norway::Deserializer::from_str(&text)
+                .filter_map(|document| Value::deserialize(document).ok())
+                .filter(|object| !object.is_null())
+                .collect()
+        })
+        .unwrap_or_default();
+    let irsa = var("TEAM_ROLE_ARN").filter(|_| var("TEAM_ROLE_VIA") == Some("irsa"));
+    Some(Admission::project_rendered(false, &defaults, irsa))
 }
 
 async fn new_app(

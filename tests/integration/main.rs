@@ -19,3 +19,4 @@ mod sign_in;
 mod sweep;
 mod teams;
 mod token;
+mod token_path;

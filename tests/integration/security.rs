@@ -982,44 +982,81 @@ async fn with_the_admission_policies_a_stolen_function_token_writes_nothing_beyo
             .create_as(&sweep, with_role("ml", "kubeflow-edit", one.clone())),
         own,
     );
-    // A team default: only created, only in its territory, and no PodDefault that runs a
-    // container in every notebook of the team.
-    let pod_default = |namespace: &str, extra: Value| {
-        let mut spec = json!({"selector": {}});
-        spec.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
+    // A team default: none of a stack without TEAM_DEFAULTS_FILE (make admission renders
+    // none), whatever its shape.
+    let pod_default = |namespace: &str, spec: Value| {
         json!({"apiVersion": "kubeflow.org/v1alpha1", "kind": "PodDefault",
-               "metadata": {"name": "stolen", "namespace": namespace, "labels": ours},
+               "metadata": {"name": "access-ml-pipeline", "namespace": namespace, "labels": ours},
                "spec": spec})
     };
-    let sidecar = json!({"sidecars": [{"name": "x", "image": "mallory.example/miner"}]});
     refused_by(
-        h.cluster.create_as(&trigger, pod_default("ml", sidecar)),
-        own,
-    );
-    refused_by(
-        h.cluster
-            .create_as(&trigger, pod_default("profile-alice", json!({}))),
-        own,
-    );
-    h.cluster
-        .create_as(&trigger, pod_default("ml", json!({"desc": "a default"})))
-        .expect("a team default of its shape, in its territory");
-    refused_by(
-        h.cluster
-            .update_as_user(&trigger, "PodDefault", Some("ml"), "stolen", |p| {
-                p["spec"]["desc"] = json!("changed");
-            }),
-        own,
-    );
-    refused_by(
-        h.cluster
-            .delete_as(&trigger, "PodDefault", Some("ml"), "stolen"),
+        h.cluster.create_as(
+            &trigger,
+            pod_default("ml", json!({"selector": {}, "desc": "x"})),
+        ),
         own,
     );
     // What its job needs is admitted: a contributor binding in a team namespace.
     h.cluster
         .create_as(&trigger, with_role("ml", "kubeflow-view", one))
         .expect("a contributor binding of its own shape");
+}
+
+#[tokio::test]
+async fn with_the_admission_policies_a_stolen_token_makes_only_the_declared_defaults_where_due() {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/team-defaults/team-defaults.yaml"
+    );
+    let h = Harness::start(Flavor::Current, &[("TEAM_DEFAULTS_FILE", file)]).await;
+    h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
+    let trigger = kfpm_fakes::apiserver::rbac::UserInfo::new(
+        "arn:aws:sts::111122223333:assumed-role/kubeflow-profile-manager-FunctionRole/stolen",
+        &[kfpm_fakes::apiserver::TRIGGER_GROUP, "system:authenticated"],
+    );
+    let own = "kubeflow-profile-manager-own-writes";
+    let declared = h
+        .cluster
+        .get("PodDefault", Some("ml"), "access-ml-pipeline")
+        .expect("made by the sign-in, as declared");
+    let again = |namespace: &str, edit: &dyn Fn(&mut Value)| {
+        let mut object = json!({"apiVersion": "kubeflow.org/v1alpha1", "kind": "PodDefault",
+            "metadata": {"name": "access-ml-pipeline", "namespace": namespace},
+            "spec": declared["spec"].clone()});
+        edit(&mut object);
+        object
+    };
+    // The declared default once more: ml's defaults are made, no longer due.
+    h.cluster
+        .delete("PodDefault", Some("ml"), "access-ml-pipeline");
+    refused_by(h.cluster.create_as(&trigger, again("ml", &|_| {})), own);
+    // Marking them due again is the break-glass group's, never the function's.
+    refused_by(
+        h.cluster
+            .update_as_user(&trigger, "Namespace", None, "ml", |ns| {
+                ns["metadata"]["annotations"]["kubeflow-profile-manager/team-defaults"] =
+                    json!("due");
+            }),
+        own,
+    );
+    // In a new team's namespace (due): only the declared content, under a declared name.
+    h.sign_in("rumesh", RUMESH, "[ml, vision]").await.unwrap();
+    h.cluster
+        .delete("PodDefault", Some("vision"), "access-ml-pipeline");
+    h.cluster.annotate(
+        "Namespace",
+        None,
+        "vision",
+        "kubeflow-profile-manager/team-defaults",
+        "due",
+    );
+    let poisoned = again("vision", &|o| {
+        o["spec"]["env"][0]["value"] = json!("/tmp/stolen");
+    });
+    refused_by(h.cluster.create_as(&trigger, poisoned), own);
+    let renamed = again("vision", &|o| o["metadata"]["name"] = json!("other"));
+    refused_by(h.cluster.create_as(&trigger, renamed), own);
+    h.cluster
+        .create_as(&trigger, again("vision", &|_| {}))
+        .expect("the declared default, where due");
 }

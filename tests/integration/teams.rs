@@ -1,7 +1,7 @@
 //! A team namespace ready to work in: its `default-editor` given the team's IAM role through
 //! EKS Pod Identity (the fake EKS serves the associations as the EKS API does).
 
-use crate::harness::{Harness, granted, seed_team};
+use crate::harness::{Harness, granted, rendered_admission, seed_team};
 use kfpm_fakes::apiserver::Flavor;
 use kfpm_fakes::events::sign_in_event;
 
@@ -254,7 +254,12 @@ async fn a_new_teams_defaults_are_made_once_and_left_as_the_team_changes_them() 
 
 #[tokio::test]
 async fn an_existing_team_gets_defaults_only_when_marked_due_and_an_object_there_is_left_alone() {
-    let h = Harness::start(Flavor::Current, &[]).await;
+    // The cluster's admission policies rendered for the defaults (make admission), the
+    // function not yet given them.
+    let h = Harness::start_with(&[], |c| {
+        c.admission = rendered_admission(&[("TEAM_DEFAULTS_FILE", DEFAULTS_FILE)]);
+    })
+    .await;
     h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();
     // Defaults declared later: ml is no new team.
     let later = h

@@ -12,6 +12,7 @@ mod env;
 pub mod istio;
 pub mod offboarding;
 pub mod sign_in;
+pub mod token_path;
 
 pub use clusters::{
     CLUSTER_NAME, ClusterTarget, ClustersConfig, FAIL_MODE, FailMode, FailModes,
@@ -35,6 +36,13 @@ pub use sign_in::{
     USER_PROFILE_PREFIX, USER_PROFILE_QUOTA, USER_ROLE,
 };
 
+pub use token_path::{
+    COGNITO_GROUPS, EVERYONE_NAMESPACE, EVERYONE_ROLE, Everyone, PERSONAL_PROFILES, SIGN_IN_GATE,
+    SIGN_IN_GATE_MESSAGE, SUPPRESS_GROUPS_ATTRIBUTE, TOKEN_GROUPS, TOKEN_GROUPS_CLAIMS,
+    TOKEN_GROUPS_IN_ACCESS_TOKEN, TokenGroupValues, TokenGroups, TokenPathConfig,
+};
+
+use crate::domain::model::protected::name_refusal;
 use env::Env;
 
 /// Which function of the stack this is: `trigger` or `sweep`.
@@ -51,6 +59,8 @@ pub struct Config {
     pub sign_in: SignInConfig,
     pub istio: IstioConfig,
     pub offboarding: OffboardingConfig,
+    /// The gate, personal Profiles, the everyone namespace, the groups in the tokens.
+    pub token: TokenPathConfig,
     /// Which function of the stack this process is: set by its deployment, never by a payload.
     pub function_role: FunctionRole,
     /// Compute and log the changes, write nothing (every job).
@@ -90,9 +100,13 @@ impl Config {
     /// tests): every problem, or the configuration.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigErrors> {
         let env = Env::new(&lookup);
+        let clusters = ClustersConfig::read(&env);
+        let sign_in = SignInConfig::read(&env);
+        let token = TokenPathConfig::read(&env, &sign_in.groups_claim, sign_in.sync_on_refresh);
         let config = Config {
-            clusters: ClustersConfig::read(&env),
-            sign_in: SignInConfig::read(&env),
+            clusters,
+            sign_in,
+            token,
             istio: IstioConfig::read(&env),
             offboarding: OffboardingConfig::read(&env),
             function_role: env.choice(
@@ -105,6 +119,15 @@ impl Config {
             ),
             dry_run: env.flag(DRY_RUN, DEFAULT_DRY_RUN),
         };
+        if let Some(everyone) = &config.token.everyone
+            && let Some(reason) = name_refusal(&everyone.namespace, &config)
+        {
+            env.report(env::invalid(
+                EVERYONE_NAMESPACE,
+                &everyone.namespace,
+                &format!("a namespace the function may bind, not this one: {reason}"),
+            ));
+        }
         match env.problems() {
             Some(problems) => Err(problems),
             None => Ok(config),

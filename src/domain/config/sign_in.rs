@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::env::{ConfigError, Env, invalid};
+use crate::domain::model::quota::check_spec;
 use crate::domain::model::team_defaults::TeamDefaults;
 
 /// The user attribute holding the groups (the Python Lambda's `cognitoGroupField` too).
@@ -157,14 +158,7 @@ impl SignInConfig {
                         "an IAM role ARN, {namespace} standing for the team's namespace: arn:aws:iam::111122223333:role/kf-team-{namespace}".into()
                     })
             }),
-            team_role_via: env.choice(
-                TEAM_ROLE_VIA,
-                &[
-                    ("pod-identity", TeamRoleVia::PodIdentity),
-                    ("irsa", TeamRoleVia::Irsa),
-                ],
-                TeamRoleVia::PodIdentity,
-            ),
+            team_role_via: read_team_role_via(env),
             team_defaults_file: env.value(TEAM_DEFAULTS_FILE),
             team_defaults: TeamDefaults::default(),
             protected_namespaces: env
@@ -236,6 +230,32 @@ pub enum TeamRoleVia {
     Irsa,
 }
 
+/// `TEAM_ROLE_VIA`; `irsa` needs a role per team (`{namespace}` in `TEAM_ROLE_ARN`): an IRSA
+/// session carries no namespace tag for one shared role's policy to tell teams apart by, and a
+/// trust policy that lets every namespace's `default-editor` in lets any Kubeflow user (admin
+/// of their own namespace) annotate theirs and take the role.
+fn read_team_role_via(env: &Env) -> TeamRoleVia {
+    let via = env.choice(
+        TEAM_ROLE_VIA,
+        &[
+            ("pod-identity", TeamRoleVia::PodIdentity),
+            ("irsa", TeamRoleVia::Irsa),
+        ],
+        TeamRoleVia::PodIdentity,
+    );
+    let shared = env
+        .value(TEAM_ROLE_ARN)
+        .is_some_and(|arn| !arn.contains("{namespace}"));
+    if via == TeamRoleVia::Irsa && shared {
+        env.report(invalid(
+            TEAM_ROLE_VIA,
+            "irsa",
+            "pod-identity while TEAM_ROLE_ARN names one role for every team (IRSA needs a role per team: {namespace} in TEAM_ROLE_ARN)",
+        ));
+    }
+    via
+}
+
 /// `GROUP_PREFIX` or `ALLOW_ALL_GROUPS=true`: exactly one.
 fn read_allowed_groups(env: &Env) -> AllowedGroups {
     let prefix = env.parse(GROUP_PREFIX, String::new(), |prefix| {
@@ -277,10 +297,10 @@ fn read_quota(env: &Env) -> Option<Value> {
 
 /// A `resourceQuotaSpec`: a JSON object.
 pub fn parse_quota(text: &str) -> Result<Value, String> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(quota @ Value::Object(_)) => Ok(quota),
-        _ => Err("a JSON object (a Kubernetes resourceQuotaSpec such as {\"hard\":{\"cpu\":\"1\"}}), or an empty string for no quota".into()),
-    }
+    let expected = "a JSON object (a Kubernetes resourceQuotaSpec such as {\"hard\":{\"cpu\":\"1\"}}), or an empty string for no quota";
+    let quota: Value = serde_json::from_str(text).map_err(|_| expected.to_owned())?;
+    check_spec(&quota).map_err(|why| format!("{expected}; here {why}"))?;
+    Ok(quota)
 }
 
 /// The ClusterRole a user is bound to in a group namespace (`kubeflow-<role>`), from the

@@ -588,3 +588,140 @@ fn the_team_role_names_one_role_or_a_prefix_and_the_namespace() {
         assert!(error.starts_with("TEAM_ROLE_ARN="), "{bad}: {error}");
     }
 }
+
+#[test]
+fn the_token_path_is_off_by_default() {
+    let config = parse(&[]).unwrap();
+    assert_eq!(
+        config.token,
+        TokenPathConfig {
+            gate: None,
+            personal_profiles: true,
+            everyone: None,
+            token_groups: None,
+        }
+    );
+    let on = parse(&[
+        (SIGN_IN_GATE, "true"),
+        (EVERYONE_NAMESPACE, "kubeflow-everyone"),
+        (EVERYONE_ROLE, "edit"),
+        (TOKEN_GROUPS, "namespaces"),
+    ])
+    .unwrap();
+    assert_eq!(
+        on.token.gate.as_deref(),
+        Some(token_path::DEFAULT_SIGN_IN_GATE_MESSAGE)
+    );
+    assert_eq!(
+        on.token.everyone,
+        Some(Everyone {
+            namespace: "kubeflow-everyone".into(),
+            role: Role::Edit
+        })
+    );
+    let groups = on.token.token_groups.unwrap();
+    assert_eq!(groups.claims, [COGNITO_GROUPS]);
+    assert_eq!(groups.values, TokenGroupValues::Namespaces);
+}
+
+#[test]
+fn what_cognito_or_kubernetes_would_refuse_in_the_token_path_is_an_init_error_naming_it() {
+    let refused = |vars: &[(&str, &str)], variable: &str| {
+        let errors = parse(vars).expect_err("accepted");
+        assert!(errors.to_string().contains(variable), "{vars:?}: {errors}");
+    };
+    refused(
+        &[(SIGN_IN_GATE, "true"), (SIGN_IN_GATE_MESSAGE, "two\nlines")],
+        SIGN_IN_GATE_MESSAGE,
+    );
+    refused(
+        &[
+            (SIGN_IN_GATE, "true"),
+            (SIGN_IN_GATE_MESSAGE, &"x".repeat(301)),
+        ],
+        SIGN_IN_GATE_MESSAGE,
+    );
+    refused(&[(EVERYONE_NAMESPACE, "Everyone_All")], EVERYONE_NAMESPACE);
+    refused(&[(EVERYONE_NAMESPACE, "kube-public")], EVERYONE_NAMESPACE);
+    refused(&[(EVERYONE_NAMESPACE, "profile-all")], EVERYONE_NAMESPACE);
+    refused(
+        &[(EVERYONE_NAMESPACE, "all"), (EVERYONE_ROLE, "admin")],
+        EVERYONE_ROLE,
+    );
+    for claim in [
+        "sub",
+        "cognito:username",
+        "cognito:roles",
+        "my claim",
+        ",",
+        "aud,x",
+    ] {
+        refused(
+            &[(TOKEN_GROUPS, "groups"), (TOKEN_GROUPS_CLAIMS, claim)],
+            TOKEN_GROUPS_CLAIMS,
+        );
+    }
+    refused(
+        &[
+            (TOKEN_GROUPS, "groups"),
+            (TOKEN_GROUPS_CLAIMS, "custom:groups"),
+            (SUPPRESS_GROUPS_ATTRIBUTE, "true"),
+        ],
+        SUPPRESS_GROUPS_ATTRIBUTE,
+    );
+    refused(
+        &[(TOKEN_GROUPS, "groups"), (SYNC_ON_REFRESH, "false")],
+        TOKEN_GROUPS,
+    );
+    refused(&[(TOKEN_GROUPS, "everything")], TOKEN_GROUPS);
+    refused(
+        &[(SUPPRESS_GROUPS_ATTRIBUTE, "true")],
+        SUPPRESS_GROUPS_ATTRIBUTE,
+    );
+    refused(
+        &[(TOKEN_GROUPS, "groups"), (TOKEN_GROUPS_CLAIMS, "email")],
+        TOKEN_GROUPS_CLAIMS,
+    );
+}
+
+#[test]
+fn irsa_needs_a_role_per_team() {
+    let shared = parse(&[
+        (TEAM_ROLE_ARN, "arn:aws:iam::111122223333:role/kf-teams"),
+        (TEAM_ROLE_VIA, "irsa"),
+    ])
+    .expect_err("one role for every team through IRSA");
+    assert!(shared.to_string().contains("TEAM_ROLE_VIA"), "{shared}");
+    let per_team = parse(&[
+        (
+            TEAM_ROLE_ARN,
+            "arn:aws:iam::111122223333:role/kf-team-{namespace}",
+        ),
+        (TEAM_ROLE_VIA, "irsa"),
+    ])
+    .unwrap();
+    assert_eq!(per_team.sign_in.team_role_via, TeamRoleVia::Irsa);
+}
+
+#[test]
+fn a_quota_the_api_server_would_refuse_is_an_init_error() {
+    for quota in [
+        r#"{"hard": {"cpu": "lots"}}"#,
+        r#"{"hard": {"cpu": "-1"}}"#,
+        r#"{"hard": {"bad name!": "1"}}"#,
+        r#"{"hrad": {"cpu": "1"}}"#,
+        r#"{"scopes": ["Sometimes"]}"#,
+        "[]",
+    ] {
+        for variable in [GROUP_PROFILE_QUOTA, USER_PROFILE_QUOTA] {
+            let errors = parse(&[(variable, quota)]).expect_err(quota);
+            assert!(errors.to_string().contains(variable), "{errors}");
+        }
+    }
+    let fine = parse(&[(
+        GROUP_PROFILE_QUOTA,
+        r#"{"hard": {"cpu": 32, "requests.nvidia.com/gpu": "4", "memory": "64Gi"}, "scopes": ["NotBestEffort"]}"#,
+    )])
+    .unwrap();
+    assert!(fine.sign_in.group_profile_quota.is_some());
+}

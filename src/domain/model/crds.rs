@@ -1,10 +1,12 @@
 //! The custom resources this function writes, as small typed structs that carry only what it
-//! owns: Kubeflow's Profile, Istio's AuthorizationPolicy (`security.istio.io`) and Kubeflow
-//! 1.2's ServiceRoleBinding (`rbac.istio.io`). What else the cluster holds in them (a Profile's
-//! `plugins`, its `status`) is neither read nor written. Pure.
+//! owns or reads: Kubeflow's Profile and PodDefault, Istio's AuthorizationPolicy
+//! (`security.istio.io`) and Kubeflow 1.2's ServiceRoleBinding (`rbac.istio.io`). What else the
+//! cluster holds in them (a Profile's `status`) is neither read nor written; a Profile's
+//! `plugins` are written only when the function creates it (IRSA) and read for its team role.
+//! Pure.
 //!
 //! Shapes: kubeflow/kubeflow v1.10.0 `components/profile-controller/api/v1/profile_types.go`
-//! (`ProfileSpec`: `owner`, `resourceQuotaSpec`); istio/api 1.30 `security/v1beta1/
+//! (`ProfileSpec`: `owner`, `resourceQuotaSpec`, `plugins`); istio/api 1.30 `security/v1beta1/
 //! authorization_policy.proto` (`selector`, `targetRef(s)`, `action`, `rules`); istio/api 1.4
 //! `rbac/v1alpha1/rbac.proto` (`ServiceRoleBinding`: `subjects`, `roleRef`).
 
@@ -167,7 +169,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn a_profile_keeps_what_the_function_owns_and_nothing_else() {
+    fn a_profile_keeps_what_the_function_reads_and_nothing_else() {
         let stored = json!({"apiVersion": "kubeflow.org/v1", "kind": "Profile",
             "metadata": {"name": "ml", "uid": "u-1", "labels": {"a": "b"}},
             "spec": {"owner": {"kind": "User", "name": "admin@kubeflow.com"},
@@ -183,7 +185,11 @@ mod tests {
             Some("admin@kubeflow.com")
         );
         let written = serde_json::to_value(&profile).unwrap();
-        assert_eq!(written["spec"].get("plugins"), None, "not the function's");
+        assert_eq!(
+            written["spec"]["plugins"],
+            json!([{"kind": "WorkloadIdentity"}]),
+            "read for a team's IRSA role (the access report, the doctor)"
+        );
         assert_eq!(written.get("status"), None);
         assert_eq!(Profile::api_version(&()), "kubeflow.org/v1");
         assert_eq!(Profile::plural(&()), "profiles");

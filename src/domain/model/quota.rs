@@ -11,6 +11,8 @@
 use serde_json::{Value, json};
 
 use crate::domain::model::objects::{MANAGER, Object, QUOTA_ANNOTATION};
+use crate::domain::model::quantity;
+use crate::domain::model::team_defaults::is_qualified_name;
 
 /// What a team's quota is to be.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,13 +25,65 @@ pub enum TeamQuota {
     Spec(Value),
 }
 
+/// The scopes a quota may name (kubernetes/kubernetes v1.33.0, the core API's `types.go`,
+/// `ResourceQuotaScope`).
+const SCOPES: [&str; 6] = [
+    "Terminating",
+    "NotTerminating",
+    "BestEffort",
+    "NotBestEffort",
+    "PriorityClass",
+    "CrossNamespacePodAffinity",
+];
+
+/// A `resourceQuotaSpec` as kube-apiserver takes one (the core API's validation package,
+/// `ValidateResourceQuotaSpec`, `ValidateResourceQuantityValue`): only `hard`, `scopes` and
+/// `scopeSelector`; `hard` naming resources by qualified names, each a quantity of 0 or more;
+/// known scopes. The profile controller copies it into the namespace's ResourceQuota, which
+/// the API server would refuse otherwise.
+pub fn check_spec(spec: &Value) -> Result<(), String> {
+    let fields = spec.as_object().ok_or("a JSON object")?;
+    if let Some(key) = fields
+        .keys()
+        .find(|k| !["hard", "scopes", "scopeSelector"].contains(&k.as_str()))
+    {
+        return Err(format!("{key}: not a field of a resourceQuotaSpec"));
+    }
+    let hard = fields
+        .get("hard")
+        .map(|h| h.as_object().ok_or("hard: a map"));
+    for (resource, value) in hard.transpose()?.into_iter().flatten() {
+        if !is_qualified_name(resource) {
+            return Err(format!("hard.{resource}: not a resource name"));
+        }
+        let text = match value {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.clone(),
+            _ => String::new(),
+        };
+        let amount = quantity::parse(&text).map_err(|why| format!("hard.{resource}: {why}"))?;
+        if amount.is_negative() {
+            return Err(format!("hard.{resource}: must be 0 or more"));
+        }
+    }
+    let scopes = fields
+        .get("scopes")
+        .map(|s| s.as_array().ok_or("scopes: a list"));
+    for scope in scopes.transpose()?.into_iter().flatten() {
+        if !scope.as_str().is_some_and(|s| SCOPES.contains(&s)) {
+            return Err(format!("scopes: {scope} is no quota scope"));
+        }
+    }
+    Ok(())
+}
+
 /// The quota of the team whose Profile is `profile`, given `configured`
 /// (`GROUP_PROFILE_QUOTA`).
 pub fn team_quota(profile: &Object, configured: Option<&Value>) -> TeamQuota {
     match profile.meta("annotations", QUOTA_ANNOTATION).map(str::trim) {
         Some(text) if text.eq_ignore_ascii_case("none") => TeamQuota::Removed,
         Some(text) => match serde_json::from_str::<Value>(text) {
-            Ok(spec @ Value::Object(_)) => TeamQuota::Spec(spec),
+            Ok(spec) if check_spec(&spec).is_ok() => TeamQuota::Spec(spec),
             _ => TeamQuota::Unmanaged,
         },
         None => configured

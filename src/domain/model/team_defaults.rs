@@ -3,12 +3,16 @@
 //! whole when the function starts, so that a file the API server would refuse never reaches a
 //! sign-in. Pure.
 
-use k8s_openapi::api::core::v1::LimitRange;
 use serde_json::{Map, Value, json};
 
 use crate::domain::model::names::is_dns_subdomain;
 use crate::domain::model::objects::{Kind, MANAGED_BY_LABEL, MANAGER, Object};
-use crate::domain::model::quantity::{self, Quantity};
+
+mod limit_range;
+mod pod_default;
+
+use limit_range::{check_limit_range, normalised_limit_range};
+use pod_default::check_pod_default;
 
 /// At most this many objects: a few defaults, not a deployment.
 pub const MAX_TEAM_DEFAULTS: usize = 8;
@@ -135,12 +139,17 @@ fn checked(document: &Value) -> Result<Object, String> {
         .get("spec")
         .and_then(Value::as_object)
         .ok_or_else(|| format!("{} {name}: spec: required", kind.name()))?;
+    // A LimitRange's quantities as the API server takes them: `cpu: 1` is "1", `max: null` none.
+    let document = match kind {
+        Kind::LimitRange => normalised_limit_range(document),
+        _ => document.clone(),
+    };
     let checked = match kind {
         Kind::PodDefault => check_pod_default(spec),
-        _ => check_limit_range(document),
+        _ => check_limit_range(&document),
     };
     checked.map_err(|why| format!("{} {name}: {why}", kind.name()))?;
-    Ok(Object::new(kind, None, &name, document.clone()))
+    Ok(Object::new(kind, None, &name, document))
 }
 
 /// The object's name, when its metadata holds only a valid name, labels and annotations (maps
@@ -174,177 +183,50 @@ fn check_metadata(metadata: &Map<String, Value>) -> Result<String, String> {
                 "{name}: metadata.{field}.{key}: the function's own mark, which it sets itself"
             ));
         }
+        if let Some(key) = entries.keys().find(|k| !is_qualified_name(k)) {
+            return Err(format!(
+                "{name}: metadata.{field}.{key}: not a qualified name"
+            ));
+        }
+        let bad_value = |v: &Value| !is_label_value(v.as_str().unwrap_or(""));
+        if field == "labels"
+            && let Some((key, _)) = entries.iter().find(|(_, v)| bad_value(v))
+        {
+            return Err(format!(
+                "{name}: metadata.labels.{key}: at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
+            ));
+        }
     }
     Ok(name.to_owned())
+}
+
+/// A Kubernetes qualified name: an optional DNS-subdomain prefix and `/`, then at most 63
+/// letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit
+/// (k8s.io/apimachinery v0.33.0 `pkg/util/validation/validation.go`, `IsQualifiedName`).
+pub(crate) fn is_qualified_name(name: &str) -> bool {
+    let (prefix, name) = match name.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, name),
+    };
+    prefix.is_none_or(is_dns_subdomain) && !name.is_empty() && is_label_value(name)
+}
+
+/// A label value: empty, or at most 63 letters, digits, `-`, `_` and `.`, starting and ending
+/// with a letter or digit (the same file, `IsValidLabelValue`).
+fn is_label_value(value: &str) -> bool {
+    let edge = |c: Option<char>| c.is_none_or(|c| c.is_ascii_alphanumeric());
+    value.len() <= 63
+        && edge(value.chars().next())
+        && edge(value.chars().last())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn string_map(value: &Value) -> Option<&Map<String, Value>> {
     value
         .as_object()
         .filter(|m| m.values().all(Value::is_string))
-}
-
-/// Whether a JSON value is of a field's type.
-type JsonType = fn(&Value) -> bool;
-
-/// The fields of a PodDefault's spec (kubeflow/kubeflow v1.10.0 `components/admission-webhook/
-/// poddefault_types.go` of its admission webhook's `settings/v1alpha1` API, `PodDefaultSpec`), each with its JSON type;
-/// `initContainers`, `sidecars`, `command` and `args` are left out on purpose: a default that
-/// runs or replaces a container is a workload, not a default.
-const POD_DEFAULT_FIELDS: [(&str, JsonType); 12] = [
-    ("selector", Value::is_object),
-    ("desc", Value::is_string),
-    ("serviceAccountName", Value::is_string),
-    ("automountServiceAccountToken", Value::is_boolean),
-    ("env", Value::is_array),
-    ("envFrom", Value::is_array),
-    ("volumes", Value::is_array),
-    ("volumeMounts", Value::is_array),
-    ("annotations", |v| string_map(v).is_some()),
-    ("labels", |v| string_map(v).is_some()),
-    ("tolerations", Value::is_array),
-    ("imagePullSecrets", Value::is_array),
-];
-
-/// A PodDefault's spec: `selector` (required by its CRD, kubeflow/manifests v1.10.2
-/// `applications/admission-webhook/upstream/base/crd.yaml`) and only known fields, typed.
-fn check_pod_default(spec: &Map<String, Value>) -> Result<(), String> {
-    if !spec.contains_key("selector") {
-        return Err("spec.selector: required (the pods it applies to)".into());
-    }
-    for (key, value) in spec {
-        match POD_DEFAULT_FIELDS.iter().find(|(field, _)| field == key) {
-            Some((_, typed)) if typed(value) => {}
-            Some(_) => return Err(format!("spec.{key}: of the wrong type")),
-            None if ["initContainers", "sidecars", "command", "args"].contains(&key.as_str()) => {
-                return Err(format!(
-                    "spec.{key}: a default that runs or replaces a container is a workload, not a team default"
-                ));
-            }
-            None => return Err(format!("spec.{key}: unknown field")),
-        }
-    }
-    Ok(())
-}
-
-/// A LimitRange as kube-apiserver accepts it (kubernetes/kubernetes v1.33.0
-/// `validation.go` of the core API's validation package, `ValidateLimitRange`): only known fields, types
-/// `Pod`, `Container` or `PersistentVolumeClaim`, each once; no `default` or `defaultRequest`
-/// for a Pod; a storage min or max for a claim; quantities that are quantities, none negative,
-/// and min <= defaultRequest <= default <= max, maxLimitRequestRatio at least 1.
-fn check_limit_range(document: &Value) -> Result<(), String> {
-    let typed: LimitRange =
-        serde_json::from_value(document.clone()).map_err(|e| format!("not a LimitRange: {e}"))?;
-    if serde_json::to_value(&typed).ok().as_ref() != Some(document) {
-        return Err("a field of the wrong type, or one LimitRange does not have".into());
-    }
-    let limits = document
-        .pointer("/spec/limits")
-        .and_then(Value::as_array)
-        .filter(|l| !l.is_empty())
-        .ok_or("spec.limits: at least one")?;
-    let mut types = Vec::new();
-    for (index, limit) in limits.iter().enumerate() {
-        let kind = limit["type"].as_str().unwrap_or("");
-        if !["Pod", "Container", "PersistentVolumeClaim"].contains(&kind) {
-            return Err(format!(
-                "spec.limits[{index}].type {kind:?}: Pod, Container or PersistentVolumeClaim"
-            ));
-        }
-        if types.contains(&kind) {
-            return Err(format!(
-                "spec.limits[{index}].type {kind:?}: declared twice"
-            ));
-        }
-        types.push(kind);
-        check_limit(limit, kind).map_err(|why| format!("spec.limits[{index}]: {why}"))?;
-    }
-    Ok(())
-}
-
-/// The quantities of one limit, as [`check_limit_range`] says.
-fn check_limit(limit: &Value, kind: &str) -> Result<(), String> {
-    let read = |field: &str| -> Result<Map<String, Value>, String> {
-        let Some(entries) = limit.get(field).and_then(Value::as_object) else {
-            return Ok(Map::new());
-        };
-        for (resource, value) in entries {
-            let amount = quantity::parse(value.as_str().unwrap_or(""))
-                .map_err(|why| format!("{field}.{resource}: {why}"))?;
-            if amount.is_negative() {
-                return Err(format!("{field}.{resource}: must be 0 or more"));
-            }
-        }
-        Ok(entries.clone())
-    };
-    let [min, max, default, request, ratio] = [
-        "min",
-        "max",
-        "default",
-        "defaultRequest",
-        "maxLimitRequestRatio",
-    ]
-    .map(read);
-    let (min, max, default, request, ratio) = (min?, max?, default?, request?, ratio?);
-    if kind == "Pod" && !(default.is_empty() && request.is_empty()) {
-        return Err("default and defaultRequest: not for type Pod".into());
-    }
-    if kind == "PersistentVolumeClaim"
-        && !min.contains_key("storage")
-        && !max.contains_key("storage")
-    {
-        return Err("a min or max storage: required for type PersistentVolumeClaim".into());
-    }
-    let amount = |map: &Map<String, Value>, key: &str| -> Option<Quantity> {
-        quantity::parse(map.get(key)?.as_str()?).ok()
-    };
-    let resources = [&min, &max, &default, &request, &ratio]
-        .into_iter()
-        .flat_map(|m| m.keys().cloned());
-    for resource in resources {
-        let [lo, hi, limit, ask, most] =
-            [&min, &max, &default, &request, &ratio].map(|m| amount(m, &resource));
-        let order = [
-            ("min", lo, "max", hi),
-            ("min", lo, "defaultRequest", ask),
-            ("defaultRequest", ask, "max", hi),
-            ("defaultRequest", ask, "default", limit),
-            ("min", lo, "default", limit),
-            ("default", limit, "max", hi),
-        ];
-        for (small, a, large, b) in order {
-            if let (Some(a), Some(b)) = (a, b)
-                && a > b
-            {
-                return Err(format!("{resource}: {small} is greater than {large}"));
-            }
-        }
-        if most.is_some_and(|r| r < quantity::parse("1").expect("1 is a quantity")) {
-            return Err(format!("{resource}: maxLimitRequestRatio is less than 1"));
-        }
-        // A resource that cannot be overcommitted (hugepages, an extended one such as
-        // nvidia.com/gpu: `helper.IsOvercommitAllowed`) is asked for exactly as limited.
-        if !overcommit_allowed(&resource)
-            && let (Some(limit), Some(ask)) = (limit, ask)
-            && limit != ask
-        {
-            return Err(format!(
-                "{resource}: default must equal defaultRequest (it cannot be overcommitted)"
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Whether kube-apiserver lets a limit of `resource` exceed its request: a native resource
-/// (no domain, or `kubernetes.io`) that is no huge page (kubernetes/kubernetes v1.33.0
-/// `helpers.go` of the core API's helper package, `IsOvercommitAllowed`).
-fn overcommit_allowed(resource: &str) -> bool {
-    let native = match resource.split_once('/') {
-        None => true,
-        Some((domain, _)) => domain == "kubernetes.io" || domain.ends_with(".kubernetes.io"),
-    };
-    native && !resource.starts_with("hugepages-")
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::model::activity::{Activity, rfc3339, seconds};
-use crate::domain::model::objects::{Object, TEAM_ROLE_ANNOTATION};
+use crate::domain::model::objects::Object;
+pub use crate::domain::offboarding::team_setup::TeamSetup;
 
 /// Rows a page holds unless the request says otherwise, and the most it may ask for.
 pub const DEFAULT_LIMIT: usize = 1000;
@@ -165,30 +166,6 @@ pub struct Access {
     pub team_role: Option<String>,
     /// The namespace's quota (its Profile's `resourceQuotaSpec`, as JSON).
     pub team_quota: Option<String>,
-}
-
-/// A team's AWS role (as its Profile records it) and its quota (`resourceQuotaSpec`, as JSON).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TeamSetup {
-    pub aws_role: Option<String>,
-    pub quota: Option<String>,
-}
-
-impl TeamSetup {
-    /// What the team's Profile `profile` says.
-    pub fn of(profile: &Object) -> Self {
-        let quota = profile
-            .body
-            .pointer("/spec/resourceQuotaSpec")
-            .filter(|spec| spec.as_object().is_some_and(|fields| !fields.is_empty()))
-            .map(ToString::to_string);
-        TeamSetup {
-            aws_role: profile
-                .meta("annotations", TEAM_ROLE_ANNOTATION)
-                .map(str::to_owned),
-            quota,
-        }
-    }
 }
 
 /// A personal Profile of someone inactive longer than `INACTIVE_DAYS`: the sweep leaves it (the

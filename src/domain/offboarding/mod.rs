@@ -2,3 +2,4 @@
 
 pub mod access;
 pub mod sweep;
+pub mod team_setup;

@@ -26,7 +26,11 @@ use crate::domain::model::protected::{Refusal, name_refusal};
 use crate::domain::model::team_defaults::{DEFAULTS_ANNOTATION, DEFAULTS_DUE};
 use crate::domain::sign_in::admission::{Identity, Mode};
 use crate::domain::sign_in::conventions::Conventions;
-use crate::domain::sign_in::team_role::team_role;
+use crate::domain::sign_in::team_role::{role_name_fits, team_role};
+
+/// The group the everyone namespace records (`EVERYONE_NAMESPACE`): no AD group's, since no AD
+/// group may map to that namespace.
+pub const EVERYONE_GROUP: &str = "(everyone)";
 
 /// A group this user is to have access to, before the cluster has been consulted.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,7 +106,7 @@ pub fn desired_state(
 ) -> DesiredState {
     let email = identity.email.as_str();
     let grants = mode == Mode::Grant;
-    let personal_profile = grants
+    let personal_profile = (grants && config.token.personal_profiles)
         .then(|| personal_profile(identity, &config.sign_in))
         .flatten();
     let personal_profile_variant = personal_profile
@@ -111,19 +115,31 @@ pub fn desired_state(
     let mut groups: Vec<GroupAccess> = Vec::new();
     let mut refused = Vec::new();
     let mut also_read = Vec::new();
-    for ad_group in identity
+    let admitted: Vec<&String> = identity
         .groups
         .iter()
         .filter(|g| config.sign_in.allowed_groups.admits(g))
-    {
+        .collect();
+    // Everyone of the allow-list (a person with a group it admits) joins the everyone
+    // namespace, built like a team's; no AD group may take it.
+    let everyone = config.token.everyone.as_ref();
+    if let Some(everyone) = everyone.filter(|_| !admitted.is_empty()) {
+        let team = (EVERYONE_GROUP, everyone.namespace.clone(), everyone.role);
+        add_team(&mut groups, team, identity, config, conventions);
+    }
+    for ad_group in admitted {
         match team_of(ad_group, config, conventions, &mut also_read) {
             Err(refusal) => refused.push(refusal),
+            Ok((_, namespace, _)) if everyone.is_some_and(|e| e.namespace == namespace) => {
+                let reason = Refusal::AnotherGroupsNamespace {
+                    group: EVERYONE_GROUP.to_owned(),
+                };
+                refused.push(RefusedGroup::new(ad_group, Some(&namespace), reason));
+            }
             Ok((group, namespace, role)) => {
                 if let Some(refusal) = add_team(
                     &mut groups,
-                    group,
-                    namespace,
-                    role,
+                    (group, namespace, role),
                     identity,
                     config,
                     conventions,
@@ -215,9 +231,7 @@ fn team_of<'a>(
 /// The namespace and reason when another group of the claim holds that namespace.
 fn add_team(
     groups: &mut Vec<GroupAccess>,
-    group: &str,
-    namespace: String,
-    role: Role,
+    (group, namespace, role): (&str, String, Role),
     identity: &Identity,
     config: &Config,
     conventions: &Conventions,
@@ -366,10 +380,12 @@ fn profile<'a>(
 /// plugin_iam.go`, `ApplyPlugin`, `isAnnotateOnly`).
 fn team_plugins(namespace: &str, config: &SignInConfig) -> Vec<Value> {
     match (&config.team_role_arn, config.team_role_via) {
-        (Some(template), TeamRoleVia::Irsa) => vec![json!({
-            "kind": "AwsIamForServiceAccount",
-            "spec": {"awsIamRole": team_role(template, namespace), "annotateOnly": true},
-        })],
+        (Some(template), TeamRoleVia::Irsa) if role_name_fits(&team_role(template, namespace)) => {
+            vec![json!({
+                "kind": "AwsIamForServiceAccount",
+                "spec": {"awsIamRole": team_role(template, namespace), "annotateOnly": true},
+            })]
+        }
         _ => Vec::new(),
     }
 }

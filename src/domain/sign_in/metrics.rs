@@ -61,6 +61,12 @@ impl SignInMetrics {
     }
 }
 
+/// The EMF document of one sign-in the gate refused at `now` (`SIGN_IN_GATE`), before any
+/// cluster: its `Cluster` dimension says `gate` (CloudWatch takes no empty dimension value).
+pub fn gate_refusal_emf(now: SystemTime) -> Value {
+    emf_document("gate", now, &[("SignInsRefused", COUNT, json!(1))])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,3 +13,4 @@ pub mod plan;
 pub mod summary;
 pub mod team_defaults;
 pub mod team_role;
+pub mod token;

@@ -129,10 +129,7 @@ fn a_limit_range_is_checked_as_kube_apiserver_checks_it() {
             "    - {type: Container, maxLimitRequestRatio: {cpu: 500m}}",
             "less than 1",
         ),
-        (
-            "    - {type: Node}",
-            "Pod, Container or PersistentVolumeClaim",
-        ),
+        ("    - {type: Node}", "or a qualified name with a domain"),
         (
             "    - {type: Container}\n    - {type: Container}",
             "declared twice",
@@ -154,4 +151,53 @@ fn a_limit_range_is_checked_as_kube_apiserver_checks_it() {
         "    - {type: Container, min: {cpu: 10m}, defaultRequest: {cpu: 100m}, default: {cpu: \"1\"}, max: {cpu: \"2\"}}\n    - {type: PersistentVolumeClaim, max: {storage: 100Gi}}",
     );
     assert!(TeamDefaults::parse(&fine).is_ok());
+}
+
+#[test]
+fn what_the_api_server_takes_is_taken_and_what_it_refuses_is_refused() {
+    // Numbers are quantities too, and a null list is none.
+    let numbers = TeamDefaults::parse(&limit_range(
+        "    - {type: Container, default: {cpu: 1, memory: 0.5}, max: null}\n    - {type: example.com/widget, max: {example.com/size: \"3\"}}",
+    ))
+    .expect("numbers and a qualified type are fine");
+    let made = &numbers.in_namespace("ml")[0];
+    assert_eq!(made.body["spec"]["limits"][0]["default"]["cpu"], "1");
+    assert!(made.body["spec"]["limits"][0].get("max").is_none());
+    let cases = [
+        ("    - {type: Container, max: {storage: 10Gi}}", "may name"),
+        ("    - {type: Container, max: {gpu: \"1\"}}", "may name"),
+        (
+            "    - {type: Container, min: {cpu: \"1\"}, max: {cpu: \"2\"}, maxLimitRequestRatio: {cpu: \"4\"}}",
+            "greater than max/min",
+        ),
+        (
+            "    - {type: widget, max: {cpu: \"1\"}}",
+            "qualified name with a domain",
+        ),
+    ];
+    for (limits, expected) in cases {
+        let why = refused(&limit_range(limits));
+        assert!(why.contains(expected), "{limits}: {why}");
+    }
+    let head = "apiVersion: kubeflow.org/v1alpha1\nkind: PodDefault\nmetadata: {name: p}\n";
+    for (spec, expected) in [
+        (
+            "spec: {selector: {}, env: [{value: x}]}",
+            "spec.env[0].name",
+        ),
+        (
+            "spec: {selector: {}, volumes: [{emptyDir: {}}]}",
+            "spec.volumes[0].name",
+        ),
+        (
+            "spec: {selector: {}, volumeMounts: [{name: v}]}",
+            "spec.volumeMounts[0].mountPath",
+        ),
+        ("spec: {selector: {matchLabels: {a: 1}}}", "matchLabels"),
+    ] {
+        let why = refused(&format!("{head}{spec}\n"));
+        assert!(why.contains(expected), "{spec}: {why}");
+    }
+    let label = "apiVersion: v1\nkind: LimitRange\nmetadata: {name: l, labels: {team: \"a b\"}}\nspec: {limits: [{type: Container}]}\n";
+    assert!(refused(label).contains("metadata.labels.team"));
 }

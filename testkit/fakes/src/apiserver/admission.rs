@@ -114,6 +114,42 @@ pub const ADMIN_ROLES: (&str, &str) = (
     "expression: \"['kubeflow-edit', 'kubeflow-view', 'kubeflow-admin']\"",
 );
 
+/// The team defaults and the IRSA role as `deploy/admission.yaml` writes them (none), each
+/// replaced by `make admission` (scripts/rbac.py makes the same replacements).
+pub const DEFAULTS_AS_WRITTEN: &str = "name: defaults\n      expression: \"{}\"";
+pub const IRSA_ROLE_AS_WRITTEN: &str = "name: irsaRole\n      expression: \"[]\"";
+
+/// `manifest` with its `defaults` variable holding `objects`' specs by `Kind/name`, as one
+/// JSON object (which is a CEL map literal), in a YAML single-quoted string.
+pub fn render_team_defaults(manifest: &str, objects: &[Value]) -> String {
+    let by_name: serde_json::Map<String, Value> = objects
+        .iter()
+        .map(|object| {
+            let key = format!(
+                "{}/{}",
+                object["kind"].as_str().unwrap_or(""),
+                object["metadata"]["name"].as_str().unwrap_or("")
+            );
+            (key, object["spec"].clone())
+        })
+        .collect();
+    let literal = Value::Object(by_name).to_string().replace('\'', "''");
+    manifest.replace(
+        DEFAULTS_AS_WRITTEN,
+        &format!("name: defaults\n      expression: '{literal}'"),
+    )
+}
+
+/// `manifest` with its `irsaRole` variable holding `template`'s text before and after
+/// `{namespace}`.
+pub fn render_irsa_role(manifest: &str, template: &str) -> String {
+    let (prefix, suffix) = template.split_once("{namespace}").unwrap_or((template, ""));
+    manifest.replace(
+        IRSA_ROLE_AS_WRITTEN,
+        &format!("name: irsaRole\n      expression: \"['{prefix}', '{suffix}']\""),
+    )
+}
+
 /// One write as admission sees it.
 pub struct Review<'a> {
     /// `CREATE`, `UPDATE` or `DELETE`.
@@ -142,6 +178,21 @@ impl Admission {
         let manifest =
             include_str!("../../../../deploy/admission.yaml").replace(ADMIN_ROLES.0, ADMIN_ROLES.1);
         Self::from_manifest(&manifest).expect("deploy/admission.yaml compiles")
+    }
+
+    /// The policies of `deploy/admission.yaml` as `make admission` renders them for a stack
+    /// with the team defaults `defaults` (the objects of its `TEAM_DEFAULTS_FILE`), the IRSA
+    /// team role template `irsa_role` (`TEAM_ROLE_VIA=irsa`) and `ALLOW_ADMIN_ROLE`.
+    pub fn project_rendered(admin: bool, defaults: &[Value], irsa_role: Option<&str>) -> Self {
+        let mut manifest = include_str!("../../../../deploy/admission.yaml").to_owned();
+        if admin {
+            manifest = manifest.replace(ADMIN_ROLES.0, ADMIN_ROLES.1);
+        }
+        manifest = render_team_defaults(&manifest, defaults);
+        if let Some(template) = irsa_role {
+            manifest = render_irsa_role(&manifest, template);
+        }
+        Self::from_manifest(&manifest).expect("the rendered deploy/admission.yaml compiles")
     }
 
     /// The policies of a (multi-document) manifest that a `Deny` binding enforces.
