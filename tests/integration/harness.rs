@@ -16,7 +16,6 @@ use kubeflow_profile_manager::domain::config::Config;
 use kubeflow_profile_manager::domain::sign_in::summary::SignInSummary;
 use kubeflow_profile_manager::error::SignInFailed;
 use kubeflow_profile_manager::{App, Outcome};
-use serde::Deserialize;
 use serde_json::Value;
 
 pub const OWNER: &str = "admin@kubeflow.com";
@@ -169,18 +168,7 @@ impl Harness {
 /// The admission policies as `make admission` renders them for a stack of these settings: its
 /// team defaults (`TEAM_DEFAULTS_FILE`) and its IRSA team role (`TEAM_ROLE_VIA=irsa`).
 pub fn rendered_admission(vars: &[(&str, &str)]) -> Option<Admission> {
-    let var = |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
-    let defaults: Vec<Value> = var("TEAM_DEFAULTS_FILE")
-        .and_then(|path| std::fs::read_to_string(path).ok())
-        .map(|text| {
-            serde_norway::Deserializer::from_str(&text)
-                .filter_map(|document| Value::deserialize(document).ok())
-                .filter(|object| !object.is_null())
-                .collect()
-        })
-        .unwrap_or_default();
-    let irsa = var("TEAM_ROLE_ARN").filter(|_| var("TEAM_ROLE_VIA") == Some("irsa"));
-    Some(Admission::project_rendered(false, &defaults, irsa))
+    Some(Admission::for_settings(vars))
 }
 
 async fn new_app(

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use kfpm_fakes::ShiftedClock;
 use kfpm_fakes::apiserver::FakeClusterConfig;
+use kfpm_fakes::apiserver::admission::Admission;
 use kfpm_fakes::events::sign_in_event;
 use kfpm_fakes::local::LocalStack;
 use kfpm_fakes::runtime_api::Invocation;
@@ -140,7 +141,10 @@ pub(crate) async fn measure(binary: &Path, setup: Setup) -> Result<Run, String> 
         throttle,
         vars,
     } = setup;
-    let stack = LocalStack::start(FakeClusterConfig::new(ShiftedClock::default().clock())).await;
+    let mut config = FakeClusterConfig::new(ShiftedClock::default().clock());
+    // The admission policies as make admission renders them for these settings.
+    config.admission = Some(Admission::for_settings(vars));
+    let stack = LocalStack::start(config).await;
     // A cluster in use: one team's Profile, and the other teams asked for.
     stack
         .cluster

@@ -27,7 +27,7 @@ pub async fn demo(options: Options) -> Result<(), String> {
                 .map_err(|e| format!("{}: {e}", path.display()))
         })
         .collect::<Result<_, _>>()?;
-    let stack = seeded_stack(options.flavor).await;
+    let stack = seeded_stack(options.flavor, &options.extra_env()).await;
     println!(
         "fake EKS cluster {} at {} (its own CA); DescribeCluster at {}",
         stack.cluster.config().cluster_name,

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use kfpm_fakes::ShiftedClock;
+use kfpm_fakes::apiserver::admission::Admission;
 use kfpm_fakes::apiserver::{FakeClusterConfig, Flavor};
 use kfpm_fakes::local::{LocalStack, allow_list_yields};
 use serde_json::{Value, json};
@@ -62,10 +63,12 @@ options:
   -h, --help         this text
 ";
 
-/// The local stack on a fake cluster of `flavor`, seeded as a cluster in use.
-async fn seeded_stack(flavor: Flavor) -> LocalStack {
+/// The local stack on a fake cluster of `flavor`, seeded as a cluster in use, its admission
+/// policies rendered for the function's settings `extra` (as `make admission` would).
+async fn seeded_stack(flavor: Flavor, extra: &[(&str, &str)]) -> LocalStack {
     let mut config = FakeClusterConfig::new(ShiftedClock::default().clock());
     config.flavor = flavor;
+    config.admission = Some(Admission::for_settings(extra));
     let stack = LocalStack::start(config).await;
     seed(&stack);
     stack
@@ -95,7 +98,7 @@ async fn main() -> ExitCode {
         "doctor" => doctor(options).await,
         "serve" => serve(options).await,
         "access-report" => {
-            let stack = seeded_stack(options.flavor).await;
+            let stack = seeded_stack(options.flavor, &options.extra_env()).await;
             offboarding::access_report(
                 &stack,
                 &options.binary,
@@ -222,7 +225,7 @@ async fn ask_doctor(stack: &LocalStack, request: &Value) -> Result<Value, String
 }
 
 async fn doctor(options: Options) -> Result<(), String> {
-    let stack = seeded_stack(options.flavor).await;
+    let stack = seeded_stack(options.flavor, &options.extra_env()).await;
     let extra = options.extra_env();
     let _function = stack.spawn_function(&options.binary, &extra, true);
     let mut request = json!({"kubeflow-profile-manager": "doctor", "groups": options.ad_groups});
@@ -243,7 +246,7 @@ async fn serve(options: Options) -> Result<(), String> {
         .env_file
         .clone()
         .ok_or("serve needs --env-file PATH")?;
-    let stack = seeded_stack(options.flavor).await;
+    let stack = seeded_stack(options.flavor, &options.extra_env()).await;
     let extra = options.extra_env();
     let lines: Vec<String> = allow_list_yields(stack.function_env(), &extra)
         .into_iter()
@@ -279,6 +282,8 @@ fn print_cluster(stack: &LocalStack) {
         "RoleBinding",
         "AuthorizationPolicy",
         "ServiceRoleBinding",
+        "PodDefault",
+        "LimitRange",
     ] {
         for object in stack.cluster.all(kind) {
             let meta = &object["metadata"];
@@ -311,6 +316,14 @@ fn print_cluster(stack: &LocalStack) {
                     "owner {}",
                     meta["annotations"]["owner"].as_str().unwrap_or("-")
                 ),
+                "PodDefault" => format!(
+                    "\"{}\"",
+                    object
+                        .pointer("/spec/desc")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                ),
+                "LimitRange" => "a team default".to_owned(),
                 _ => admits(&object),
             };
             let why = if managed {

@@ -100,6 +100,34 @@ fn demo_shows_the_groups_and_the_cluster_and_fails_when_the_sign_in_does() {
 }
 
 #[test]
+fn the_readmes_team_defaults_demo_makes_them_in_each_new_team_namespace() {
+    // README, Team defaults: make demo ENV="TEAM_DEFAULTS_FILE=deploy/team-defaults/team-defaults.yaml"
+    // (make runs kfpm-local from the repository's root; this test runs in testkit/tools).
+    let binary = function_binary();
+    let (code, shown) = run(&[
+        "demo",
+        "--binary",
+        binary.to_str().unwrap(),
+        "--env",
+        "TEAM_DEFAULTS_FILE=../../deploy/team-defaults/team-defaults.yaml",
+        "../../events/v1-adfs-hosted-auth.json",
+    ]);
+    assert_eq!(code, 0, "{shown}");
+    for made in [
+        "* PodDefault",
+        "ridy-jose/access-ml-pipeline",
+        "* LimitRange",
+        "ridy-jose/team-limits",
+    ] {
+        assert!(shown.contains(made), "{made}: {shown}");
+    }
+    assert!(
+        !shown.contains("could not create a team default"),
+        "{shown}"
+    );
+}
+
+#[test]
 fn demo_reads_as_a_newcomer_would_want_it() {
     let binary = function_binary();
     let binary = binary.to_str().unwrap();

@@ -195,6 +195,29 @@ impl Admission {
         Self::from_manifest(&manifest).expect("the rendered deploy/admission.yaml compiles")
     }
 
+    /// The policies of `deploy/admission.yaml` as `make admission` renders them for a stack
+    /// whose function has the settings `vars`: its team defaults (the objects of the file
+    /// `TEAM_DEFAULTS_FILE` names; none when it cannot be read) and its IRSA team role
+    /// (`TEAM_ROLE_ARN` with `TEAM_ROLE_VIA=irsa`).
+    pub fn for_settings(vars: &[(&str, &str)]) -> Self {
+        let var = |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+        let defaults: Vec<Value> = var("TEAM_DEFAULTS_FILE")
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .map(|text| {
+                serde_norway::Deserializer::from_str(&text)
+                    .filter_map(|document| Value::deserialize(document).ok())
+                    .flat_map(|value| match value {
+                        Value::Array(items) => items,
+                        Value::Null => Vec::new(),
+                        object => vec![object],
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let irsa = var("TEAM_ROLE_ARN").filter(|_| var("TEAM_ROLE_VIA") == Some("irsa"));
+        Self::project_rendered(false, &defaults, irsa)
+    }
+
     /// The policies of a (multi-document) manifest that a `Deny` binding enforces.
     pub fn from_manifest(manifest: &str) -> Result<Self, String> {
         let env = Arc::new(cel::Env::stdlib());
