@@ -7,12 +7,15 @@
 //! `claimsToSuppress`; `groupOverrideDetails`), which changes the ID token, and the group
 //! override both tokens' `cognito:groups`. A `V2_0` or `V3_0` event answers in
 //! `response.claimsAndScopeOverrideDetails` (`idTokenGeneration` and `accessTokenGeneration`,
-//! each with `claimsToAddOrOverride`, whose values may be lists, and `claimsToSuppress`; and
+//! each with `claimsToAddOrOverride`, whose values may be lists: the guide's *Event versions*,
+//! "complex data types ... arrays", except in `phone_number_verified`, `email_verified`,
+//! `updated_at` and `address` of the ID token; and `claimsToSuppress`; and
 //! `groupOverrideDetails`). Cognito replaces the groups with the `groupOverrideDetails` a
 //! response gives, and drops them for an empty one: a response that does not override them
 //! copies the request's `groupConfiguration` (Amazon Cognito Developer Guide, *Pre token
-//! generation Lambda trigger*, "groupOverrideDetails"; aws-lambda-go `events/cognito.go`,
-//! `CognitoEventUserPoolsPreTokenGenV2`).
+//! generation Lambda trigger*, "groupOverrideDetails"; the field names as aws-lambda-go
+//! `events/cognito.go` (`CognitoEventUserPoolsPreTokenGenV2_0`) and the `aws_lambda_events`
+//! crate (`event/cognito`, `ClaimsAndScopeOverrideDetailsV2`) model them).
 
 use std::collections::BTreeSet;
 
