@@ -10,6 +10,7 @@ use crate::domain::sign_in::admission::{Identity, Mode, admit};
 use crate::domain::sign_in::conventions::ClusterFacts;
 use crate::domain::sign_in::event::TokenEvent;
 use crate::domain::sign_in::summary::{SignInSummary, Write, planned_changes};
+use crate::domain::sign_in::token::{gated, vetted};
 use crate::kubernetes::inspect::{dry_run, sub_of};
 use crate::sign_in::Planned;
 
@@ -17,6 +18,8 @@ use super::{kube_problem, problem};
 
 /// The check the preview's findings belong to.
 const CHECK: &str = "sign-in";
+/// The check of what the token path would do (the gate, the groups in the token).
+const TOKEN_CHECK: &str = "token-path";
 /// The `sub` a preview uses for a person who has no access yet.
 const PREVIEW_SUB: &str = "doctor-preview";
 
@@ -43,8 +46,46 @@ impl App {
             Err(error) => return vec![problem(CHECK, &error)],
         };
         let mut findings = plan_findings(&planned);
+        findings.extend(self.token_path_findings(&identity, mode, &planned));
         findings.extend(self.team_findings(cluster, &planned).await);
         findings.extend(dry_run_findings(client, &planned).await);
+        findings
+    }
+
+    /// What the token path would make of the sign-in: whether the gate refuses it, and which
+    /// names the token would carry (what it would grant, vetted as a sign-in vets them).
+    fn token_path_findings(
+        &self,
+        identity: &Identity,
+        mode: Mode,
+        planned: &Planned,
+    ) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        if let Some(message) = &self.config.token.gate {
+            let detail = if gated(identity, mode, &self.config) {
+                format!(
+                    "SIGN_IN_GATE would refuse {:?}: no group admits a namespace; Cognito would show {message:?}",
+                    identity.email
+                )
+            } else {
+                format!("SIGN_IN_GATE would let {:?} in", identity.email)
+            };
+            findings.push(Finding::ok(TOKEN_CHECK, detail));
+        }
+        if let Some(settings) = &self.config.token.token_groups {
+            let granted = SignInSummary::dry_run(&planned.plan)
+                .granted
+                .into_iter()
+                .collect();
+            let names = vetted(settings, identity, &self.config, &granted);
+            findings.push(Finding::ok(
+                TOKEN_CHECK,
+                format!(
+                    "TOKEN_GROUPS: the token would carry {names:?} in {}",
+                    settings.claims.join(", ")
+                ),
+            ));
+        }
         findings
     }
 

@@ -218,3 +218,47 @@ async fn a_dry_run_only_says_whom_the_gate_would_refuse_and_changes_no_token() {
         "the event unchanged"
     );
 }
+
+#[tokio::test]
+async fn the_doctor_says_whom_the_gate_would_refuse_and_what_the_token_would_carry() {
+    let h = Harness::start(
+        Flavor::Current,
+        &[
+            ("GROUP_PREFIX", "KF-"),
+            ("SIGN_IN_GATE", "true"),
+            ("SIGN_IN_GATE_MESSAGE", GATE),
+            ("TOKEN_GROUPS", "groups"),
+        ],
+    )
+    .await;
+    let doctor = |groups: &str| {
+        format!(
+            r#"{{"kubeflow-profile-manager": "doctor", "email": "rumesh@corp.example",
+                "groups": {groups}, "userName": "rumesh"}}"#
+        )
+    };
+    let said = async |groups: &str| -> Vec<String> {
+        let Answer::Doctor(report) = h.app.invoke(&doctor(groups), None).await.unwrap() else {
+            panic!("a doctor's report");
+        };
+        report
+            .findings
+            .iter()
+            .filter(|f| f.check == "token-path")
+            .map(|f| f.detail.clone())
+            .collect()
+    };
+    assert_eq!(
+        said(r#"["KF-ML", "Payroll"]"#).await,
+        [
+            "SIGN_IN_GATE would let \"rumesh@corp.example\" in".to_owned(),
+            "TOKEN_GROUPS: the token would carry [\"KF-ML\"] in cognito:groups".to_owned(),
+        ]
+    );
+    let refused = said(r#"["Payroll"]"#).await;
+    assert!(
+        refused[0].starts_with("SIGN_IN_GATE would refuse \"rumesh@corp.example\"")
+            && refused[0].contains(GATE),
+        "{refused:?}"
+    );
+}
