@@ -60,62 +60,7 @@ pub struct ProfileOwner {
     pub name: String,
 }
 
-/// An Istio AuthorizationPolicy: KFAM's contributor policy, or the owner's.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct AuthorizationPolicy {
-    /// `apiVersion`, as written and as the API server answers.
-    #[serde(
-        rename = "apiVersion",
-        default,
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub api_version: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub kind: String,
-    pub metadata: ObjectMeta,
-    /// `action`, `rules`, `selector`, `targetRef(s)`: the rules are Istio's to interpret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spec: Option<Value>,
-}
-
-/// An Istio 1.4 ServiceRoleBinding (Kubeflow 1.2).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ServiceRoleBinding {
-    /// `apiVersion`, as written and as the API server answers.
-    #[serde(
-        rename = "apiVersion",
-        default,
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub api_version: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub kind: String,
-    pub metadata: ObjectMeta,
-    /// `subjects` (with the userid header's `properties`) and `roleRef`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spec: Option<Value>,
-}
-
-/// Kubeflow's PodDefault (a team default): its `spec` carried whole, as the administrator's
-/// `TEAM_DEFAULTS_FILE` gives it (kubeflow/kubeflow v1.10.0 `components/admission-webhook/pkg/
-/// apis/settings/v1alpha1/poddefault_types.go`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PodDefault {
-    /// `apiVersion`, as written and as the API server answers.
-    #[serde(
-        rename = "apiVersion",
-        default,
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub api_version: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub kind: String,
-    pub metadata: ObjectMeta,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spec: Option<Value>,
-}
-
-/// The `kube::Resource` of a struct above: its kind's group, version and plural, namespaced
+/// The `kube::Resource` of a struct of this module: its kind's group, version and plural, namespaced
 /// or not, as [`Kind`] says.
 macro_rules! custom_resource {
     ($type:ty, $kind:expr, $scope:ty) => {
@@ -146,20 +91,52 @@ macro_rules! custom_resource {
 }
 
 custom_resource!(Profile, Kind::Profile, kube::core::ClusterResourceScope);
-custom_resource!(
+
+/// A namespaced custom resource whose `spec` this function carries whole, as JSON (its meaning
+/// is the resource's own): the struct, with its `kube::Resource` for `$kind`.
+macro_rules! spec_resource {
+    ($(#[$doc:meta])* $name:ident, $kind:expr, $spec_doc:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        pub struct $name {
+            /// `apiVersion`, as written and as the API server answers.
+            #[serde(
+                rename = "apiVersion",
+                default,
+                skip_serializing_if = "String::is_empty"
+            )]
+            pub api_version: String,
+            #[serde(default, skip_serializing_if = "String::is_empty")]
+            pub kind: String,
+            pub metadata: ObjectMeta,
+            #[doc = $spec_doc]
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub spec: Option<Value>,
+        }
+
+        custom_resource!($name, $kind, kube::core::NamespaceResourceScope);
+    };
+}
+
+spec_resource!(
+    /// An Istio AuthorizationPolicy: KFAM's contributor policy, or the owner's.
     AuthorizationPolicy,
     Kind::AuthorizationPolicy,
-    kube::core::NamespaceResourceScope
+    "`action`, `rules`, `selector`, `targetRef(s)`: the rules are Istio's to interpret."
 );
-custom_resource!(
-    PodDefault,
-    Kind::PodDefault,
-    kube::core::NamespaceResourceScope
-);
-custom_resource!(
+spec_resource!(
+    /// An Istio 1.4 ServiceRoleBinding (Kubeflow 1.2).
     ServiceRoleBinding,
     Kind::ServiceRoleBinding,
-    kube::core::NamespaceResourceScope
+    "`subjects` (with the userid header's `properties`) and `roleRef`."
+);
+spec_resource!(
+    /// Kubeflow's PodDefault (a team default): its `spec` carried whole, as the administrator's
+    /// `TEAM_DEFAULTS_FILE` gives it (kubeflow/kubeflow v1.10.0, the admission webhook's
+    /// `settings/v1alpha1/poddefault_types.go`).
+    PodDefault,
+    Kind::PodDefault,
+    "The PodDefault's `selector`, `env`, `volumes`, ... as declared."
 );
 
 #[cfg(test)]
