@@ -1,5 +1,6 @@
 //! Kubernetes names derived from untrusted input: namespace/Profile names, KFAM binding names,
-//! and the label value that finds a user's objects again. Pure.
+//! and the label value that finds a user's objects again; and the rules such names follow (DNS
+//! labels and subdomains, label values, qualified names). Pure.
 
 use sha2::{Digest, Sha256};
 
@@ -24,6 +25,29 @@ pub fn is_dns_label(name: &str) -> bool {
 /// joined by `.`, at most 253 characters.
 pub fn is_dns_subdomain(name: &str) -> bool {
     name.len() <= 253 && name.split('.').all(is_dns_label)
+}
+
+/// A Kubernetes qualified name: an optional DNS-subdomain prefix and `/`, then at most 63
+/// letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit
+/// (k8s.io/apimachinery v0.33.0 `pkg/util/validation/validation.go`, `IsQualifiedName`).
+pub fn is_qualified_name(name: &str) -> bool {
+    let (prefix, name) = match name.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, name),
+    };
+    prefix.is_none_or(is_dns_subdomain) && !name.is_empty() && is_label_value(name)
+}
+
+/// A label value: empty, or at most 63 letters, digits, `-`, `_` and `.`, starting and ending
+/// with a letter or digit (the same file, `IsValidLabelValue`).
+pub fn is_label_value(value: &str) -> bool {
+    let edge = |c: Option<char>| c.is_none_or(|c| c.is_ascii_alphanumeric());
+    value.len() <= 63
+        && edge(value.chars().next())
+        && edge(value.chars().last())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// Turns any string into a DNS-1123 label, or `None` when nothing usable is left.

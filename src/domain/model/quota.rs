@@ -10,9 +10,9 @@
 
 use serde_json::{Value, json};
 
+use crate::domain::model::names::is_qualified_name;
 use crate::domain::model::objects::{MANAGER, Object, QUOTA_ANNOTATION};
 use crate::domain::model::quantity;
-use crate::domain::model::team_defaults::is_qualified_name;
 
 /// What a team's quota is to be.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::domain::model::names::is_dns_subdomain;
+use crate::domain::model::names::{is_dns_subdomain, is_label_value, is_qualified_name};
 use crate::domain::model::objects::{Kind, MANAGED_BY_LABEL, MANAGER, Object};
 
 mod limit_range;
@@ -198,29 +198,6 @@ fn check_metadata(metadata: &Map<String, Value>) -> Result<String, String> {
         }
     }
     Ok(name.to_owned())
-}
-
-/// A Kubernetes qualified name: an optional DNS-subdomain prefix and `/`, then at most 63
-/// letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit
-/// (k8s.io/apimachinery v0.33.0 `pkg/util/validation/validation.go`, `IsQualifiedName`).
-pub(crate) fn is_qualified_name(name: &str) -> bool {
-    let (prefix, name) = match name.split_once('/') {
-        Some((prefix, name)) => (Some(prefix), name),
-        None => (None, name),
-    };
-    prefix.is_none_or(is_dns_subdomain) && !name.is_empty() && is_label_value(name)
-}
-
-/// A label value: empty, or at most 63 letters, digits, `-`, `_` and `.`, starting and ending
-/// with a letter or digit (the same file, `IsValidLabelValue`).
-fn is_label_value(value: &str) -> bool {
-    let edge = |c: Option<char>| c.is_none_or(|c| c.is_ascii_alphanumeric());
-    value.len() <= 63
-        && edge(value.chars().next())
-        && edge(value.chars().last())
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn string_map(value: &Value) -> Option<&Map<String, Value>> {

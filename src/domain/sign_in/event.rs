@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::domain::model::names::is_label_value;
+
 /// What Cognito is issuing tokens for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TriggerSource {
@@ -100,7 +102,7 @@ impl TokenEvent {
         self.user_attributes
             .get("sub")
             .map(String::as_str)
-            .filter(|sub| is_label_value(sub))
+            .filter(|sub| !sub.is_empty() && is_label_value(sub))
     }
 
     /// True when an identity provider has just asserted the user's attributes: a hosted
@@ -160,18 +162,6 @@ fn check_email(email: &str) -> Result<(), EmailProblem> {
         }
         _ => Err(EmailProblem::NotAnAddress),
     }
-}
-
-/// A valid Kubernetes label value that is not empty.
-fn is_label_value(value: &str) -> bool {
-    let bytes = value.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes[0].is_ascii_alphanumeric()
-        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 #[cfg(test)]

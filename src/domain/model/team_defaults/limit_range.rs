@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::LimitRange;
 use serde_json::Value;
 
-use super::is_qualified_name;
+use crate::domain::model::names::is_qualified_name;
 use crate::domain::model::quantity;
 
 /// The lists of a limit that hold quantities.
