@@ -50,7 +50,7 @@ impl Harness {
         let clock = ShiftedClock::default();
         let mut config = FakeClusterConfig::new(clock.clock());
         config.controller_delay = Duration::from_millis(100);
-        config.admission = rendered_admission(vars);
+        config.admission = Some(Admission::for_settings(vars));
         adjust(&mut config);
         let stack = LocalStack::start(config).await;
         let (cluster, eks) = (&stack.cluster, &stack.eks);
@@ -163,12 +163,6 @@ impl Harness {
             .map(|r| format!("{} {} {}", r.method, r.path, r.status))
             .collect()
     }
-}
-
-/// The admission policies as `make admission` renders them for a stack of these settings: its
-/// team defaults (`TEAM_DEFAULTS_FILE`) and its IRSA team role (`TEAM_ROLE_VIA=irsa`).
-pub fn rendered_admission(vars: &[(&str, &str)]) -> Option<Admission> {
-    Some(Admission::for_settings(vars))
 }
 
 async fn new_app(

@@ -1,8 +1,9 @@
 //! A team namespace ready to work in: its `default-editor` given the team's IAM role through
 //! EKS Pod Identity (the fake EKS serves the associations as the EKS API does).
 
-use crate::harness::{Harness, granted, rendered_admission, seed_team};
+use crate::harness::{Harness, granted, seed_team};
 use kfpm_fakes::apiserver::Flavor;
+use kfpm_fakes::apiserver::admission::Admission;
 use kfpm_fakes::events::sign_in_event;
 
 const RUMESH: &str = "rumesh@corp.example";
@@ -257,7 +258,10 @@ async fn an_existing_team_gets_defaults_only_when_marked_due_and_an_object_there
     // The cluster's admission policies rendered for the defaults (make admission), the
     // function not yet given them.
     let h = Harness::start_with(&[], |c| {
-        c.admission = rendered_admission(&[("TEAM_DEFAULTS_FILE", DEFAULTS_FILE)]);
+        c.admission = Some(Admission::for_settings(&[(
+            "TEAM_DEFAULTS_FILE",
+            DEFAULTS_FILE,
+        )]));
     })
     .await;
     h.sign_in("rumesh", RUMESH, "[ml]").await.unwrap();

@@ -9,6 +9,12 @@ fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
     try_test_config(vars)
 }
 
+/// Asserts that `vars` are refused with an error naming `variable`.
+fn refused(vars: &[(&str, &str)], variable: &str) {
+    let errors = parse(vars).expect_err("accepted");
+    assert!(errors.to_string().contains(variable), "{vars:?}: {errors}");
+}
+
 #[test]
 fn defaults_match_the_documented_table() {
     let config = parse(&[]).unwrap();
@@ -626,10 +632,6 @@ fn the_token_path_is_off_by_default() {
 
 #[test]
 fn what_cognito_or_kubernetes_would_refuse_in_the_token_path_is_an_init_error_naming_it() {
-    let refused = |vars: &[(&str, &str)], variable: &str| {
-        let errors = parse(vars).expect_err("accepted");
-        assert!(errors.to_string().contains(variable), "{vars:?}: {errors}");
-    };
     refused(
         &[(SIGN_IN_GATE, "true"), (SIGN_IN_GATE_MESSAGE, "two\nlines")],
         SIGN_IN_GATE_MESSAGE,
@@ -686,12 +688,14 @@ fn what_cognito_or_kubernetes_would_refuse_in_the_token_path_is_an_init_error_na
 
 #[test]
 fn irsa_needs_a_role_per_team() {
-    let shared = parse(&[
-        (TEAM_ROLE_ARN, "arn:aws:iam::111122223333:role/kf-teams"),
-        (TEAM_ROLE_VIA, "irsa"),
-    ])
-    .expect_err("one role for every team through IRSA");
-    assert!(shared.to_string().contains("TEAM_ROLE_VIA"), "{shared}");
+    // One role for every team through IRSA.
+    refused(
+        &[
+            (TEAM_ROLE_ARN, "arn:aws:iam::111122223333:role/kf-teams"),
+            (TEAM_ROLE_VIA, "irsa"),
+        ],
+        TEAM_ROLE_VIA,
+    );
     let per_team = parse(&[
         (
             TEAM_ROLE_ARN,
@@ -714,8 +718,7 @@ fn a_quota_the_api_server_would_refuse_is_an_init_error() {
         "[]",
     ] {
         for variable in [GROUP_PROFILE_QUOTA, USER_PROFILE_QUOTA] {
-            let errors = parse(&[(variable, quota)]).expect_err(quota);
-            assert!(errors.to_string().contains(variable), "{errors}");
+            refused(&[(variable, quota)], variable);
         }
     }
     let fine = parse(&[(
