@@ -1,7 +1,7 @@
 //! The upkeep writes of a sign-in and the sweep, none of which fails them: a person's activity
 //! record, a namespace brought into the mesh and under its Profile, a team's quota, the record
-//! of a team's role, a new team's default objects, the sweep's marks. Each that cannot be made is logged and left for a later
-//! run. I/O.
+//! of a team's role, a new team's default objects, the sweep's marks. Each that cannot be made
+//! is logged and left for a later run. I/O.
 
 use crate::domain::model::activity::{Annotate, RecordWrite};
 use crate::domain::model::objects::Object;

@@ -27,8 +27,6 @@ use crate::domain::sign_in::plan::{Observed, Plan, plan, profile_owner, record_a
 use crate::domain::sign_in::summary::{
     SignInSummary, SignInVerdict, Write, planned_changes, verdict,
 };
-use crate::domain::sign_in::team_defaults::defaults_due;
-use crate::domain::sign_in::team_role::roles_due;
 use crate::domain::sign_in::token::gated;
 use crate::error::{Error, SignInFailed};
 use crate::kubernetes::execute::{execute, log_change};
@@ -320,14 +318,8 @@ impl App {
             log_change(write.dry_run_action(), object);
         }
         let summary = SignInSummary::dry_run(&planned.plan);
-        let would = roles_due(
-            &planned.plan,
-            &planned.observed,
-            planned.desired.mode,
-            self.config.sign_in.pod_identity_role(),
-            &summary.granted,
-        );
-        for due in would {
+        let (roles, owing) = self.teams_due(planned, &summary.granted);
+        for due in roles {
             tracing::info!(
                 action = "would-associate",
                 namespace = due.namespace.as_str(),
@@ -335,10 +327,8 @@ impl App {
                 "change"
             );
         }
-        let defaults = &self.config.sign_in.team_defaults;
-        for namespace in defaults_due(&planned.plan, &planned.observed, defaults, &summary.granted)
-        {
-            for object in defaults.in_namespace(&namespace) {
+        for namespace in owing {
+            for object in self.config.sign_in.team_defaults.in_namespace(&namespace) {
                 log_change(Write::Create.dry_run_action(), &object);
             }
         }

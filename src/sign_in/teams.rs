@@ -15,6 +15,29 @@ use crate::kubernetes::upkeep::{make_team_defaults, record_team_role};
 use super::Planned;
 
 impl App {
+    /// Of the teams `granted`, those whose role is still to be given (by EKS Pod Identity) and
+    /// the namespaces whose defaults are still due.
+    pub(super) fn teams_due(
+        &self,
+        planned: &Planned,
+        granted: &[String],
+    ) -> (Vec<RoleDue>, Vec<String>) {
+        let roles = roles_due(
+            &planned.plan,
+            &planned.observed,
+            planned.desired.mode,
+            self.config.sign_in.pod_identity_role(),
+            granted,
+        );
+        let defaults = defaults_due(
+            &planned.plan,
+            &planned.observed,
+            &self.config.sign_in.team_defaults,
+            granted,
+        );
+        (roles, defaults)
+    }
+
     /// Sets up the teams this sign-in granted, inside `deadline`: the role of each whose
     /// Profile records none, the defaults of each new one. Only once their Profile and
     /// namespace are this function's for that group (never for a namespace deferred or
@@ -27,15 +50,8 @@ impl App {
         summary: &SignInSummary,
         deadline: Instant,
     ) {
-        let due = roles_due(
-            &planned.plan,
-            &planned.observed,
-            planned.desired.mode,
-            self.config.sign_in.pod_identity_role(),
-            &summary.granted,
-        );
+        let (due, owing) = self.teams_due(planned, &summary.granted);
         let defaults = &self.config.sign_in.team_defaults;
-        let owing = defaults_due(&planned.plan, &planned.observed, defaults, &summary.granted);
         let roles = async {
             let given = give_team_roles(cluster, &due, deadline).await;
             record_team_roles(client, &given).await;

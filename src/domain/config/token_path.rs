@@ -12,8 +12,8 @@ pub const SIGN_IN_GATE: &str = "SIGN_IN_GATE";
 /// What Cognito shows the person the gate refuses.
 pub const SIGN_IN_GATE_MESSAGE: &str = "SIGN_IN_GATE_MESSAGE";
 pub const DEFAULT_SIGN_IN_GATE_MESSAGE: &str = "You are in no group that gives access to Kubeflow. Ask your Kubeflow administrator, or your IT service desk, to add you to your team's group.";
-/// The longest gate message: Cognito shows it in one line of its hosted UI, after its own
-/// words ("PreTokenGeneration failed with error ...").
+/// The longest gate message: Cognito shows it in one line, inside its own words ("... failed
+/// with error <message>.").
 const MAX_GATE_MESSAGE: usize = 300;
 /// Make each person's own Profile (as Kubeflow's registration flow would).
 pub const PERSONAL_PROFILES: &str = "PERSONAL_PROFILES";
@@ -23,9 +23,9 @@ pub const EVERYONE_NAMESPACE: &str = "EVERYONE_NAMESPACE";
 pub const EVERYONE_ROLE: &str = "EVERYONE_ROLE";
 /// Put the vetted groups in the tokens: `off` (default), `groups` or `namespaces`.
 pub const TOKEN_GROUPS: &str = "TOKEN_GROUPS";
-/// The claims that carry them: `cognito:groups` (the group override) and/or named claims.
+/// The claims that carry them: `cognito:groups` (the group override, the default) and/or named
+/// claims.
 pub const TOKEN_GROUPS_CLAIMS: &str = "TOKEN_GROUPS_CLAIMS";
-pub const DEFAULT_TOKEN_GROUPS_CLAIMS: &str = "cognito:groups";
 /// Also in the access token (V2 and V3 events; V1 events change the ID token only).
 pub const TOKEN_GROUPS_IN_ACCESS_TOKEN: &str = "TOKEN_GROUPS_IN_ACCESS_TOKEN";
 /// Suppress the raw groups attribute (`GROUPS_CLAIM`) from the ID token.
