@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use kfpm_fakes::ShiftedClock;
 use kfpm_fakes::apiserver::FakeClusterConfig;
 use kfpm_fakes::events::{sign_in_event, sub_of};
-use kfpm_fakes::local::{LOCAL_USER_POOL, LocalStack};
+use kfpm_fakes::local::{LOCAL_USER_POOL, LocalStack, stop};
 use kfpm_fakes::members::{
     RECORDS_NAMESPACE, Record, SWEEP_STATE, email_of, seed_group, seed_member, seed_member_made,
     seed_record, seed_records_began, username_of,
@@ -706,8 +706,13 @@ async fn whatever_a_namespace_admin_writes_there_changes_no_verdict_anywhere_els
 
     let mut summaries = Vec::new();
     for stack in [&honest, &attacked] {
-        let _function = function(stack, &[("INACTIVE_DAYS", "90")]);
+        let functions = function(stack, &[("INACTIVE_DAYS", "90")]);
         summaries.push(sweep(stack).await);
+        // Gone before the next function polls the same runtime: a killed process's open poll
+        // would otherwise be handed the next invocation.
+        for child in functions {
+            stop(child).await;
+        }
     }
     assert_eq!(
         outside_ops(&attacked),

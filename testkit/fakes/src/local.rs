@@ -201,6 +201,14 @@ impl LocalStack {
     }
 }
 
+/// Stops `child` and waits until it has exited. A function dropped without this is killed
+/// but may still be exiting; its open poll for the next invocation can then be handed the next
+/// event, which is lost with it. Stop a function this way before starting another on the same
+/// runtime.
+pub async fn stop(mut child: Child) {
+    let _ = child.kill().await;
+}
+
 /// Stops `child` and returns everything it wrote to its standard output and error.
 pub async fn stop_and_collect_output(mut child: Child) -> String {
     let _ = child.start_kill();
