@@ -18,24 +18,6 @@ use serde_json::Value;
 
 use crate::domain::model::objects::Kind;
 
-/// A Kubeflow Profile: a namespace, its owner and its quota.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Profile {
-    /// `apiVersion`, as written and as the API server answers.
-    #[serde(
-        rename = "apiVersion",
-        default,
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub api_version: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub kind: String,
-    pub metadata: ObjectMeta,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spec: Option<ProfileSpec>,
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileSpec {
@@ -60,11 +42,30 @@ pub struct ProfileOwner {
     pub name: String,
 }
 
-/// The `kube::Resource` of a struct of this module: its kind's group, version and plural, namespaced
-/// or not, as [`Kind`] says.
-macro_rules! custom_resource {
-    ($type:ty, $kind:expr, $scope:ty) => {
-        impl kube::core::Resource for $type {
+/// A custom resource of this module: the struct (`apiVersion`, `kind`, `metadata` and a
+/// `spec` of type `$spec`), with its `kube::Resource` for `$kind` (group, version and plural, as
+/// [`Kind`] says) in `$scope`.
+macro_rules! spec_resource {
+    ($(#[$doc:meta])* $name:ident, $kind:expr, $scope:ty, $spec:ty, $spec_doc:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        pub struct $name {
+            /// `apiVersion`, as written and as the API server answers.
+            #[serde(
+                rename = "apiVersion",
+                default,
+                skip_serializing_if = "String::is_empty"
+            )]
+            pub api_version: String,
+            #[serde(default, skip_serializing_if = "String::is_empty")]
+            pub kind: String,
+            pub metadata: ObjectMeta,
+            #[doc = $spec_doc]
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub spec: Option<$spec>,
+        }
+
+        impl kube::core::Resource for $name {
             type DynamicType = ();
             type Scope = $scope;
 
@@ -90,44 +91,28 @@ macro_rules! custom_resource {
     };
 }
 
-custom_resource!(Profile, Kind::Profile, kube::core::ClusterResourceScope);
-
-/// A namespaced custom resource whose `spec` this function carries whole, as JSON (its meaning
-/// is the resource's own): the struct, with its `kube::Resource` for `$kind`.
-macro_rules! spec_resource {
-    ($(#[$doc:meta])* $name:ident, $kind:expr, $spec_doc:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-        pub struct $name {
-            /// `apiVersion`, as written and as the API server answers.
-            #[serde(
-                rename = "apiVersion",
-                default,
-                skip_serializing_if = "String::is_empty"
-            )]
-            pub api_version: String,
-            #[serde(default, skip_serializing_if = "String::is_empty")]
-            pub kind: String,
-            pub metadata: ObjectMeta,
-            #[doc = $spec_doc]
-            #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub spec: Option<Value>,
-        }
-
-        custom_resource!($name, $kind, kube::core::NamespaceResourceScope);
-    };
-}
-
+spec_resource!(
+    /// A Kubeflow Profile: a namespace, its owner and its quota.
+    Profile,
+    Kind::Profile,
+    kube::core::ClusterResourceScope,
+    ProfileSpec,
+    "Its owner, quota and plugins; its `status` is not read."
+);
 spec_resource!(
     /// An Istio AuthorizationPolicy: KFAM's contributor policy, or the owner's.
     AuthorizationPolicy,
     Kind::AuthorizationPolicy,
+    kube::core::NamespaceResourceScope,
+    Value,
     "`action`, `rules`, `selector`, `targetRef(s)`: the rules are Istio's to interpret."
 );
 spec_resource!(
     /// An Istio 1.4 ServiceRoleBinding (Kubeflow 1.2).
     ServiceRoleBinding,
     Kind::ServiceRoleBinding,
+    kube::core::NamespaceResourceScope,
+    Value,
     "`subjects` (with the userid header's `properties`) and `roleRef`."
 );
 spec_resource!(
@@ -136,6 +121,8 @@ spec_resource!(
     /// `settings/v1alpha1/poddefault_types.go`).
     PodDefault,
     Kind::PodDefault,
+    kube::core::NamespaceResourceScope,
+    Value,
     "The PodDefault's `selector`, `env`, `volumes`, ... as declared."
 );
 
