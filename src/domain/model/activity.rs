@@ -148,13 +148,10 @@ impl Annotate {
     }
 
     /// Merges `patch` into `target` as read.
-    pub fn merge(target: &Object, mut patch: Value) -> Self {
-        if let Some(version) = target.body.pointer("/metadata/resourceVersion") {
-            patch["metadata"]["resourceVersion"] = version.clone();
-        }
+    pub fn merge(target: &Object, patch: Value) -> Self {
         Annotate {
             target: target.clone(),
-            patch,
+            patch: target.version_guarded(patch),
         }
     }
 }

@@ -122,14 +122,11 @@ pub fn repair_patch(
     if let Some(owners) = owner_references {
         metadata["ownerReferences"] = owners;
     }
-    if let Some(version) = namespace.body.pointer("/metadata/resourceVersion") {
-        metadata["resourceVersion"] = version.clone();
-    }
     Some(Object::new(
         namespace.kind,
         None,
         &namespace.name,
-        serde_json::json!({"metadata": metadata}),
+        namespace.version_guarded(serde_json::json!({"metadata": metadata})),
     ))
 }
 

@@ -69,8 +69,11 @@ impl Kind {
 
     pub fn version(self) -> &'static str {
         match self {
-            Kind::Namespace | Kind::Profile | Kind::RoleBinding | Kind::Lease => "v1",
-            Kind::LimitRange => "v1",
+            Kind::Namespace
+            | Kind::Profile
+            | Kind::RoleBinding
+            | Kind::Lease
+            | Kind::LimitRange => "v1",
             Kind::AuthorizationPolicy => "v1beta1",
             Kind::ServiceRoleBinding | Kind::PodDefault => "v1alpha1",
         }
@@ -184,9 +187,13 @@ impl Object {
         )
     }
 
-    /// The uid the API server gave the object, once read.
-    pub fn meta_uid(&self) -> Option<&str> {
-        self.body.pointer("/metadata/uid")?.as_str()
+    /// `patch`, a merge patch of this object as read, with the version read as its precondition:
+    /// the API server refuses it (409) once someone else has written the object since.
+    pub fn version_guarded(&self, mut patch: Value) -> Value {
+        if let Some(version) = self.body.pointer("/metadata/resourceVersion") {
+            patch["metadata"]["resourceVersion"] = version.clone();
+        }
+        patch
     }
 
     pub fn is_managed(&self) -> bool {

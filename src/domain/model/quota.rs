@@ -109,16 +109,12 @@ pub fn update(profile: &Object, configured: Option<&Value>) -> Option<Object> {
     if stored == wanted || set_by_others(profile, &["f:spec", "f:resourceQuotaSpec"]) {
         return None;
     }
-    let mut metadata = json!({});
-    if let Some(version) = profile.body.pointer("/metadata/resourceVersion") {
-        metadata["resourceVersion"] = version.clone();
-    }
     Some(Object::new(
         profile.kind,
         None,
         &profile.name,
-        json!({"metadata": metadata,
-               "spec": {"resourceQuotaSpec": merge_patch(&stored, &wanted)}}),
+        profile
+            .version_guarded(json!({"spec": {"resourceQuotaSpec": merge_patch(&stored, &wanted)}})),
     ))
 }
 

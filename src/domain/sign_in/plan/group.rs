@@ -83,7 +83,7 @@ fn place(
                 // Profile) lets the bindings in.
                 None => (
                     None,
-                    Some(match profile.meta_uid() {
+                    Some(match profile.uid() {
                         Some(uid) => owned_by_profile(&access.namespace_object, uid),
                         None => access.namespace_object.clone(),
                     }),
@@ -121,7 +121,7 @@ fn namespace_repair(
         .profiles
         .get(namespace)
         .filter(|p| profile_owner(p) == Some(group_owner))
-        .and_then(Object::meta_uid);
+        .and_then(Object::uid);
     observed
         .namespaces
         .get(namespace)
