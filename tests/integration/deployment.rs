@@ -216,6 +216,16 @@ fn template() -> Value {
     serde_norway::from_str(&text).unwrap()
 }
 
+/// The actions of an IAM policy statement whose `Action` is a list.
+fn actions(statement: &Value) -> Vec<&str> {
+    statement["Action"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect()
+}
+
 fn tagged(value: &Value) -> String {
     match value {
         Value::Tagged(t) => format!(
@@ -276,14 +286,8 @@ fn the_function_may_describe_only_its_cluster_and_be_invoked_only_by_its_user_po
         one_cluster.evaluate(&team_statements[0]["Resource"]),
         "arn:aws:eks:eu-west-1:111122223333:cluster/kf"
     );
-    let doctor_actions: Vec<&str> = team_statements[1]["Action"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
     assert_eq!(
-        doctor_actions,
+        actions(&team_statements[1]),
         ["eks:ListPodIdentityAssociations", "eks:DescribeAddon"]
     );
     let team_statements = &team_statements[1..];
@@ -630,14 +634,8 @@ fn the_sweep_runs_on_a_schedule_with_its_own_time_and_may_only_ask_the_pool_abou
     let statements = policies[0]["Statement"].as_sequence().unwrap();
     assert_eq!(statements.len(), 2);
     assert_eq!(statements[0]["Action"], "eks:DescribeCluster");
-    let asks: Vec<&str> = statements[1]["Action"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
     assert_eq!(
-        asks,
+        actions(&statements[1]),
         kfpm_fakes::local::SWEEP_POOL_ACTIONS.map(|a| format!("cognito-idp:{a}"))
     );
     assert_eq!(tagged(&statements[1]["Resource"]), "!Ref UserPoolArn");

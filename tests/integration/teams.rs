@@ -19,13 +19,18 @@ fn associations(h: &Harness) -> Vec<String> {
         .collect()
 }
 
-/// The role the team's Profile records.
-fn recorded(h: &Harness, team: &str) -> Option<String> {
-    h.cluster.get("Profile", None, team).and_then(|p| {
-        p["metadata"]["annotations"]["kubeflow-profile-manager/aws-role"]
+/// The annotation `key` of the cluster-scoped object `kind` `name`, if both exist.
+fn annotation(h: &Harness, kind: &str, name: &str, key: &str) -> Option<String> {
+    h.cluster.get(kind, None, name).and_then(|o| {
+        o["metadata"]["annotations"][key]
             .as_str()
             .map(str::to_owned)
     })
+}
+
+/// The role the team's Profile records.
+fn recorded(h: &Harness, team: &str) -> Option<String> {
+    annotation(h, "Profile", team, "kubeflow-profile-manager/aws-role")
 }
 
 #[tokio::test]
@@ -207,12 +212,14 @@ fn team_limits(h: &Harness) -> serde_json::Value {
         .expect("team-limits in ml")
 }
 
+/// The team's namespace's mark: whether its defaults are `due` or `made`.
 fn defaults_mark(h: &Harness, team: &str) -> Option<String> {
-    h.cluster.get("Namespace", None, team).and_then(|ns| {
-        ns["metadata"]["annotations"]["kubeflow-profile-manager/team-defaults"]
-            .as_str()
-            .map(str::to_owned)
-    })
+    annotation(
+        h,
+        "Namespace",
+        team,
+        "kubeflow-profile-manager/team-defaults",
+    )
 }
 
 #[tokio::test]
